@@ -1,0 +1,45 @@
+# liuhen (留痕) — every target a person runs is the one CI runs (.ci/run calls `make test`).
+PY      ?= .venv/bin/python
+VENV    ?= .venv
+DATA    ?= ./liuhen-data
+export PYTHONDONTWRITEBYTECODE = 1
+
+.DEFAULT_GOAL := help
+.PHONY: help dev demo lint typecheck arch test test-unit check bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q -U pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+dev: $(VENV)/.installed ## create .venv with liuhen and its dev tools
+
+demo: $(VENV)/.installed ## run the demo on the embedded defaults (SQLite + local store in ./liuhen-data)
+	$(VENV)/bin/liuhen demo --data-dir $(DATA)
+
+lint: $(VENV)/.installed ## ruff
+	$(VENV)/bin/ruff check .
+
+typecheck: $(VENV)/.installed ## mypy --strict
+	$(VENV)/bin/mypy
+
+arch: $(VENV)/.installed ## import-linter: the layers of DESIGN.md §2
+	$(VENV)/bin/lint-imports
+
+test-unit: $(VENV)/.installed ## pure tests only (no servers)
+	$(PY) -m pytest tests/unit tests/conformance -q
+
+test: lint typecheck arch ## everything: lint, types, layers, unit, conformance, integration (PostgreSQL, TSA)
+	$(PY) -m pytest -q
+
+check: test ## alias of test, as CI runs it
+
+bench: $(VENV)/.installed ## benchmarks: figures beside peers measured in the same run
+	$(PY) -m bench
+
+clean: ## remove caches and the demo data
+	rm -rf $(DATA) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,215 @@
+"""The ``liuhen`` command line (Typer). Commands import adapters lazily: ``verify-bundle`` runs
+with the standard library, cryptography and rfc3161-client only, without the database."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from evidence.errors import (
+    ConflictError,
+    LiuhenError,
+    NotFoundError,
+    PolicyViolationError,
+    UnavailableError,
+    VerificationError,
+)
+
+if TYPE_CHECKING:
+    from api.compose import Ledger
+    from api.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="留痕 liuhen: evidence ingestion and a signed, timestamped Merkle ledger.")
+
+# Exit codes: 1 verification failed; sysexits-style codes for the other families.
+EXIT_CODES: dict[type[LiuhenError], int] = {
+    VerificationError: 1,
+    PolicyViolationError: 3,
+    NotFoundError: 4,
+    ConflictError: 5,
+    UnavailableError: 75,  # EX_TEMPFAIL: retry later
+}
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="station data directory "
+                                              "(default $LIUHEN_DATA_DIR or ./liuhen-data)")]
+
+
+def _fail(exc: LiuhenError) -> typer.Exit:
+    code = next((c for t, c in EXIT_CODES.items() if isinstance(exc, t)), 2)
+    label = "VERIFICATION FAILED" if isinstance(exc, VerificationError) else type(exc).__name__
+    typer.secho(f"{label}: {exc}", err=True, fg=typer.colors.RED)
+    return typer.Exit(code)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except LiuhenError as exc:
+        raise _fail(exc) from exc
+
+
+def settings_for(data_dir: Path | None) -> Settings:
+    from api.settings import Settings
+
+    return Settings(data_dir=data_dir) if data_dir is not None else Settings()
+
+
+@contextmanager
+def opened(data_dir: Path | None) -> Iterator[Ledger]:
+    from api.compose import open_ledger
+
+    with _errors():
+        ledger = open_ledger(settings_for(data_dir))
+        try:
+            yield ledger
+        finally:
+            ledger.close()
+
+
+def out(text: str) -> None:
+    typer.echo(text)
+
+
+@app.command()
+def audit(
+    data_dir: DataDir = None,
+    checkpoint: Annotated[list[Path] | None, typer.Option(
+        "--checkpoint", help="a checkpoint note saved outside the database (repeatable); the "
+        "station's own copy in DATA/checkpoints/latest.note is always used")] = None,
+    deep: Annotated[bool, typer.Option(help="also parse every entry and check its "
+                                       "prev_checkpoint")] = False,
+) -> None:
+    """Full audit: recompute every leaf, rebuild the tree, check every commit and checkpoint."""
+    from api.ledger_ops import run_audit
+
+    with opened(data_dir) as ledger, _errors():
+        notes = [p.read_bytes() for p in checkpoint or []]
+        if ledger.latest_note_path.exists():
+            notes.append(ledger.latest_note_path.read_bytes())
+        report = run_audit(ledger, external=notes, deep=deep)
+        out(f"audit OK: {report.head.size} entries, root {report.head.root.hex()}")
+        out(f"  {report.commits} signed commits, {report.checkpoints} checkpoints, "
+            f"{report.external_checkpoints} held outside the database"
+            + (", every entry parsed" if report.deep else ""))
+        tail = report.head.size - report.latest_checkpoint
+        if tail:
+            out(f"  {tail} entries after the latest checkpoint are covered by station "
+                "commits only; run `liuhen checkpoint` to publish one")
+
+
+@app.command("verify-bundle")
+def verify_bundle_cmd(
+    bundle: Annotated[Path, typer.Argument(help="a .bundle.json exported by liuhen")],
+    clip: Annotated[Path | None, typer.Option(help="the clip file the bundle is for")] = None,
+    trust_root: Annotated[Path | None, typer.Option(
+        "--trust-root", help="the auditor's trust root (keyring.json); without it the "
+        "bundle's own is used and the result says so")] = None,
+) -> None:
+    """Verify a proof bundle offline, without the database. Exit 0 only when every step holds."""
+    from integrity.bundle import verify_bundle
+    from integrity.hashing import sha256_stream
+    from integrity.trust import TrustRoot
+
+    with _errors():
+        trust = TrustRoot.from_json(trust_root.read_bytes()) if trust_root else None
+        clip_hash = None
+        if clip is not None:
+            with clip.open("rb") as fh:
+                clip_hash, _ = sha256_stream(fh)
+        report = verify_bundle(bundle.read_bytes(), trust=trust, clip_sha256=clip_hash)
+    entry = report.entry
+    out(f"bundle OK: entry {report.index} ({entry.kind.value} {entry.subject}) at "
+        f"{entry.at.isoformat()} by {entry.station}/{entry.actor}")
+    out(f"  included in checkpoint {report.checkpoint.origin} size {report.checkpoint.head.size}")
+    for name, info in report.timestamps:
+        out(f"  timestamped by {name} at {info.gen_time.isoformat()} (serial {info.serial})")
+    if not report.timestamps:
+        out("  no RFC 3161 timestamp in this bundle (checkpoint signature only)")
+    if clip is not None:
+        out(f"  clip {clip.name} matches the entry's SHA-256")
+    if report.embedded_trust:
+        out("  WARNING: verified against the bundle's own trust root; pass --trust-root with "
+            "the keys you trust for evidence use")
+
+
+@app.command("export-bundle")
+def export_bundle_cmd(
+    ref: Annotated[str, typer.Argument(help="clip SHA-256 (the entry's subject) or ledger index")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="where to write the bundle")],
+    data_dir: DataDir = None,
+) -> None:
+    """Export an offline proof bundle for one entry (publishing a checkpoint first if needed)."""
+    from api.compose import write_atomic
+    from api.ledger_ops import export_bundle, find_entry
+
+    with opened(data_dir) as ledger, _errors():
+        row = find_entry(ledger, ref)
+        latest = ledger.store.latest_checkpoint()
+        if latest is None or latest.head.size <= row.index:
+            ledger.publish(actor="export-bundle")
+        data = export_bundle(ledger, ref)
+        write_atomic(output, data)
+        out(f"wrote {output} ({len(data)} bytes) for entry {row.index}")
+
+
+@app.command()
+def checkpoint(data_dir: DataDir = None) -> None:
+    """Publish a checkpoint over the current tree and anchor it with the configured TSAs."""
+    with opened(data_dir) as ledger:
+        cp, anchored = ledger.publish(actor="cli")
+        if cp is None:
+            latest = ledger.store.latest_checkpoint()
+            out(f"no new entries; latest checkpoint size {latest.head.size if latest else 0}")
+        else:
+            out(f"checkpoint size {cp.head.size} root {cp.head.root.hex()}")
+        if anchored is not None:
+            for name in anchored.anchored:
+                out(f"  checkpoint {anchored.checkpoint.head.size} timestamped by {name}")
+            for name, why in anchored.failed.items():
+                out(f"  TSA {name} failed: {why} (retried on the next run)")
+            if anchored.failed:
+                raise typer.Exit(75)
+
+
+@app.command("trust-root")
+def trust_root_cmd(data_dir: DataDir = None) -> None:
+    """Print this station's trust root (public keys, validity, TSA roots) for auditors."""
+    from api.compose import load_trust
+
+    with _errors():
+        sys.stdout.write(load_trust(settings_for(data_dir)).to_json().decode())
+
+
+keys_app = typer.Typer(no_args_is_help=True, help="key management")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("rotate-log")
+def rotate_log(data_dir: DataDir = None) -> None:
+    """Planned rotation of the log key: an entry plus a checkpoint signed by both keys."""
+    from api.ledger_ops import rotate_log_key
+
+    with opened(data_dir) as ledger, _errors():
+        cp = rotate_log_key(ledger, actor="cli")
+        out(f"log key rotated at tree size {cp.head.size}; new key {ledger.log.public.key_id}")
+
+
+@app.command()
+def demo(data_dir: DataDir = None) -> None:
+    """Show the ledger end to end on the embedded defaults: append entries, publish a checkpoint,
+    export one clip's bundle and verify it offline, then audit everything."""
+    from api.demo import run_demo
+
+    with _errors():
+        run_demo(settings_for(data_dir), out=out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    app(argv)

@@ -1,0 +1,149 @@
+"""The composition root: the one place that names concrete adapters (DESIGN.md §2)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from api.settings import Settings
+from evidence.errors import ConflictError, NotFoundError
+from evidence.ids import Origin, StationId
+from evidence.records import Checkpoint, PublicKey
+from ingest.ledger import LedgerWriter
+from integrity.notes import Signer
+from integrity.trust import TrustRoot
+from jobs.anchor import AnchorResult, anchor_checkpoint
+from storage.checkpointer import publish_checkpoint
+from storage.keyfiles import load_or_create_signer
+from storage.ledger_store import GroupCommitter, SqlLedgerStore
+from storage.tsa import HttpTimestampAuthority
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """temp + fsync + rename, so a crash never leaves a half-written file (STYLE.md habits)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+@dataclass
+class Ledger:
+    """The ledger services of one station, built from settings."""
+
+    settings: Settings
+    store: SqlLedgerStore
+    committer: GroupCommitter
+    station: Signer
+    log: Signer
+    trust: TrustRoot
+    writer: LedgerWriter
+    tsas: list[HttpTimestampAuthority]
+
+    @property
+    def origin(self) -> Origin:
+        return self.trust.origin
+
+    @property
+    def latest_note_path(self) -> Path:
+        """The latest checkpoint, also kept outside the database so that a rollback of the
+        database below it is detected by ``liuhen audit``."""
+        return self.settings.data_dir / "checkpoints" / "latest.note"
+
+    def publish(self, *, actor: str = "checkpointer"
+                ) -> tuple[Checkpoint | None, AnchorResult | None]:
+        """Sign a checkpoint over the current head if it grew, then anchor the latest checkpoint
+        with every configured TSA that has not stamped it yet (so a TSA that was down is retried
+        on the next run). Returns (new checkpoint or None, anchoring result or None)."""
+        checkpoint = publish_checkpoint(self.store, origin=self.origin, signer=self.log,
+                                        now=utc_now())
+        if checkpoint is not None:
+            write_atomic(self.latest_note_path, checkpoint.note)
+        latest = checkpoint or self.store.latest_checkpoint()
+        if not self.tsas or latest is None:
+            return checkpoint, None
+        result = anchor_checkpoint(latest, store=self.store, tsas=self.tsas,
+                                   tsa_roots=self.trust.tsa_roots, writer=self.writer,
+                                   clock=utc_now, actor=actor)
+        return checkpoint, result
+
+    def close(self) -> None:
+        self.committer.close()
+        self.store.close()
+
+
+def _keyring_path(settings: Settings) -> Path:
+    return settings.data_dir / "keyring.json"
+
+
+def _key_path(settings: Settings, key: PublicKey) -> Path:
+    return settings.data_dir / "keys" / f"{key.role}-{key.key_id}.pem"
+
+
+def _active(trust: TrustRoot, role: str) -> PublicKey:
+    keys = [k for k in trust.keys if k.role == role and k.valid_until is None]
+    if len(keys) != 1:
+        raise ConflictError(f"keyring has {len(keys)} active {role} keys, want exactly one")
+    return keys[0]
+
+
+def _load_signer(settings: Settings, key: PublicKey) -> Signer:
+    path = _key_path(settings, key)
+    if not path.exists():
+        raise NotFoundError(f"private key for {key.role} key {key.key_id} missing at {path}")
+    signer = load_or_create_signer(path, name=key.name, role=key.role)
+    if signer.public.raw != key.raw:
+        raise ConflictError(f"{path} does not hold the keyring's {key.role} key {key.key_id}")
+    return signer
+
+
+def _new_signer(settings: Settings, *, name: str, role: str) -> Signer:
+    staging = settings.data_dir / "keys" / f"new-{role}.pem"
+    signer = load_or_create_signer(staging, name=name, role=role)
+    os.replace(staging, _key_path(settings, signer.public))
+    return signer
+
+
+def load_trust(settings: Settings) -> TrustRoot:
+    """The station's keyring, created with fresh station and log keys on first use."""
+    path = _keyring_path(settings)
+    tsa_roots = tuple(p.read_bytes() for p in settings.tsa_roots)
+    if path.exists():
+        trust = TrustRoot.from_json(path.read_bytes())
+        if trust.origin != settings.origin:
+            raise ConflictError(f"{path} is for origin {trust.origin!r}, settings say "
+                                f"{settings.origin!r}")
+        return TrustRoot(origin=trust.origin, keys=trust.keys, tsa_roots=tsa_roots)
+    station = _new_signer(settings, name=settings.station_id, role="station")
+    log = _new_signer(settings, name=settings.origin.replace(" ", "_"), role="log")
+    trust = TrustRoot(origin=Origin(settings.origin), keys=(station.public, log.public),
+                      tsa_roots=tsa_roots)
+    save_trust(settings, trust)
+    return trust
+
+
+def save_trust(settings: Settings, trust: TrustRoot) -> None:
+    write_atomic(_keyring_path(settings), trust.to_json())
+
+
+def open_ledger(settings: Settings) -> Ledger:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    trust = load_trust(settings)
+    station = _load_signer(settings, _active(trust, "station"))
+    log = _load_signer(settings, _active(trust, "log"))
+    store = SqlLedgerStore.open(settings.db_url(), origin=trust.origin)
+    committer = GroupCommitter(store, signer=station)
+    writer = LedgerWriter(appender=committer, checkpoints=store,
+                          station=StationId(settings.station_id), clock=utc_now)
+    tsas = [HttpTimestampAuthority(url, name=url) for url in settings.tsa_urls]
+    return Ledger(settings=settings, store=store, committer=committer, station=station, log=log,
+                  trust=trust, writer=writer, tsas=tsas)

@@ -1,0 +1,18 @@
+"""`make bench`: every figure beside a peer or physical limit measured in the same run."""
+
+from __future__ import annotations
+
+import sys
+
+from bench import integrity_bench, ledger_bench
+
+
+def main() -> None:
+    which = set(sys.argv[1:])
+    for name, module in (("ledger", ledger_bench), ("integrity", integrity_bench)):
+        if not which or name in which:
+            module.run()
+
+
+if __name__ == "__main__":
+    main()

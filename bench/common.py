@@ -1,0 +1,46 @@
+"""Shared helpers: medians of several runs, and one line per figure with its peer and ratio."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from evidence.ids import StationId
+from evidence.records import Entry, EntryKind
+from integrity.entry import encode_entry
+
+RUNS = 3
+
+
+def median_time(fn: Callable[[], object], *, runs: int = RUNS) -> float:
+    """Median wall time of ``runs`` calls (the machine is shared and noisy)."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def report(name: str, value: float, unit: str, *, peer: str = "", peer_value: float = 0.0,
+           goal: str = "") -> None:
+    line = f"{name:<48} {value:>12,.2f} {unit}"
+    if peer:
+        ratio = value / peer_value if peer_value else float("nan")
+        line += f"   | {peer}: {peer_value:,.2f} {unit}  ratio {ratio:.2f}x"
+    if goal:
+        line += f"   (goal {goal})"
+    print(line, flush=True)
+
+
+def make_entries(n: int) -> list[bytes]:
+    """n distinct, canonical ~330-byte ``acquired`` entries (a template with a varying subject)."""
+    template = encode_entry(Entry(
+        kind=EntryKind.ACQUIRED, subject="0" * 64, station=StationId("station-01"),
+        actor="000123", at=datetime(2026, 11, 24, 8, 57, 3, tzinfo=UTC),
+        body={"device": "ZFY00042", "officer": "000123", "size": 104857600,
+              "name_on_device": "DCIM/100MEDIA/20261124_085703_ZFY00042_000123.MP4"}))
+    head, _, tail = template.partition(b"0" * 64)
+    return [head + b"%064x" % i + tail for i in range(n)]

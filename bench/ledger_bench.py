@@ -1,0 +1,161 @@
+"""Ledger store figures: appends/s with group commit on SQLite and batches on PostgreSQL, each
+beside a bare executemany of the same rows through the same driver (the floor this design
+builds on), and receipt latency under concurrent appenders."""
+
+from __future__ import annotations
+
+import sqlite3
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+from bench.common import make_entries, report
+from evidence.ids import Origin
+from integrity.merkle import leaf_hash
+from storage.ledger_store import GroupCommitter, SqlLedgerStore
+from tests.support.keys import signer
+
+ORIGIN = Origin("liuhen.bench/ledger/v1")
+BATCH = 1_000
+N = 100_000
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def _items(datas: list[bytes]) -> list[tuple[bytes, str, str]]:
+    return [(d, "acquired", f"{i:064x}") for i, d in enumerate(datas)]
+
+
+def _store_rate(url: str, items: list[tuple[bytes, str, str]]) -> float:
+    station = signer("station-01", "station")
+    store = SqlLedgerStore.open(url, origin=ORIGIN)
+    try:
+        start = time.perf_counter()
+        for i in range(0, len(items), BATCH):
+            store.append_batch(items[i:i + BATCH], signer=station)
+        return len(items) / (time.perf_counter() - start)
+    finally:
+        store.close()
+
+
+def _sqlite_bare_rate(path: Path, items: list[tuple[bytes, str, str]]) -> float:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("pragma journal_mode=wal")
+    conn.execute("pragma synchronous=full")
+    conn.execute("create table e (idx integer primary key, data blob, leaf_hash blob, kind text, "
+                 "subject text)")
+    conn.execute("create index e_kind on e(kind)")
+    conn.execute("create index e_subject on e(subject)")
+    start = time.perf_counter()
+    for i in range(0, len(items), BATCH):
+        conn.execute("begin immediate")
+        conn.executemany("insert into e values (?, ?, ?, ?, ?)",
+                         [(i + j, d, leaf_hash(d), k, s)
+                          for j, (d, k, s) in enumerate(items[i:i + BATCH])])
+        conn.execute("commit")
+    rate = len(items) / (time.perf_counter() - start)
+    conn.close()
+    return rate
+
+
+def _pg_database() -> str:
+    name = f"liuhen_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    return name
+
+
+def _pg_drop(name: str) -> None:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+def _pg_bare_rate(name: str, items: list[tuple[bytes, str, str]]) -> float:
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{name}") as conn:
+        conn.execute("create table e (idx bigint primary key, data bytea, leaf_hash bytea, "
+                     "kind text, subject text)")
+        conn.execute("create index on e(kind)")
+        conn.execute("create index on e(subject)")
+        conn.commit()
+        start = time.perf_counter()
+        for i in range(0, len(items), BATCH):
+            with conn.cursor() as cur:
+                cur.executemany("insert into e values (%s, %s, %s, %s, %s)",
+                                [(i + j, d, leaf_hash(d), k, s)
+                                 for j, (d, k, s) in enumerate(items[i:i + BATCH])])
+            conn.commit()
+        return len(items) / (time.perf_counter() - start)
+
+
+def _latency(url: str, datas: list[bytes], *, threads: int = 32,
+             seconds: float = 3.0) -> tuple[float, float, float]:
+    """Receipt latencies (p50, p99 in ms) and appends/s with ``threads`` concurrent appenders."""
+    station = signer("station-01", "station")
+    store = SqlLedgerStore.open(url, origin=ORIGIN)
+    committer = GroupCommitter(store, signer=station)
+    latencies: list[float] = []
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+
+    def worker(offset: int) -> None:
+        mine = []
+        i = offset
+        while time.perf_counter() < stop:
+            t = time.perf_counter()
+            committer.append(datas[i % len(datas)], "acquired", f"{i:064x}")
+            mine.append(time.perf_counter() - t)
+            i += threads
+        with lock:
+            latencies.extend(mine)
+
+    start = time.perf_counter()
+    pool = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    elapsed = time.perf_counter() - start
+    committer.close()
+    store.close()
+    latencies.sort()
+    p99 = latencies[int(len(latencies) * 0.99) - 1]
+    return statistics.median(latencies) * 1e3, p99 * 1e3, len(latencies) / elapsed
+
+
+def run() -> None:
+    print(f"-- ledger store, {N:,} entries in batches of {BATCH}", flush=True)
+    datas = make_entries(N)
+    items = _items(datas)
+    rates, bare = [], []
+    for _ in range(3):
+        with tempfile.TemporaryDirectory() as tmp:
+            rates.append(_store_rate(f"sqlite:///{tmp}/ledger.db", items))
+            bare.append(_sqlite_bare_rate(Path(tmp) / "bare.db", items))
+    report("SQLite appends/s (group-commit batches)", statistics.median(rates), "/s",
+           peer="bare sqlite3 executemany, same rows", peer_value=statistics.median(bare),
+           goal=">= 50k/s")
+    rates, bare = [], []
+    for _ in range(3):
+        name = _pg_database()
+        try:
+            rates.append(_store_rate(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}",
+                                     items))
+        finally:
+            _pg_drop(name)
+        name = _pg_database()
+        try:
+            bare.append(_pg_bare_rate(name, items))
+        finally:
+            _pg_drop(name)
+    report("PostgreSQL appends/s (batches)", statistics.median(rates), "/s",
+           peer="bare psycopg executemany, same rows", peer_value=statistics.median(bare),
+           goal=">= 100k/s")
+    with tempfile.TemporaryDirectory() as tmp:
+        p50, p99, rate = _latency(f"sqlite:///{tmp}/ledger.db", datas)
+    report("SQLite receipt latency p50, 32 appender threads", p50, "ms")
+    report("SQLite receipt latency p99, 32 appender threads", p99, "ms", goal="<= 25 ms")
+    report("  appends/s meanwhile (GroupCommitter)", rate, "/s")

@@ -1,0 +1,153 @@
+"""Frozen value types for evidence records (STYLE.md §8)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from evidence.ids import (
+    CaseId,
+    DeviceSerial,
+    KeyId,
+    OfficerNo,
+    Origin,
+    Sha256Hex,
+    StationId,
+    StepCode,
+)
+
+
+class EntryKind(enum.StrEnum):
+    """The ledger entry kinds of DESIGN.md §4 (docs/ledger-format.md lists their bodies)."""
+
+    ACQUIRED = "acquired"
+    DERIVED = "derived"
+    STORED = "stored"
+    QUARANTINED = "quarantined"
+    RELEASED = "released"
+    LINKED = "linked"
+    UNLINKED = "unlinked"
+    ACCESSED = "accessed"
+    EXPORTED = "exported"
+    RETENTION_SET = "retention_set"
+    LEGAL_HOLD = "legal_hold"
+    DISPOSED = "disposed"
+    KEY_ROTATED = "key_rotated"
+    ANCHORED = "anchored"
+    DEVICE_REGISTERED = "device_registered"
+    CLOCK_OBSERVED = "clock_observed"
+    FIXITY_CHECKED = "fixity_checked"
+    NOTE = "note"
+
+
+@dataclass(frozen=True, slots=True)
+class TreeHead:
+    """A tree size and its RFC 9162 root hash (32 bytes)."""
+
+    size: int
+    root: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """The decoded fields of one ledger entry; ``encode_entry`` turns it into the hashed bytes."""
+
+    kind: EntryKind
+    subject: str
+    body: dict[str, object]
+    station: StationId
+    actor: str
+    at: datetime
+    prev_checkpoint: TreeHead | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One stored row of the ledger: its index, verbatim bytes and leaf hash."""
+
+    index: int
+    data: bytes
+    leaf_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What an appender gets back once its entry is durable: its index and leaf hash, and the
+    station-signed commit statement (a signed note over the tree head after its commit)."""
+
+    index: int
+    leaf_hash: bytes
+    commit_note: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A C2SP ``tlog-checkpoint`` signed note and its parsed body."""
+
+    origin: Origin
+    head: TreeHead
+    note: bytes
+    """The whole signed note, body and signature lines, verbatim."""
+
+
+@dataclass(frozen=True, slots=True)
+class Officer:
+    officer_no: OfficerNo
+    name: str
+    unit_no: str
+    unit_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    serial: DeviceSerial
+    id_code: str
+    """GA/T 947.4 5-character maker+model code."""
+    officer: Officer | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Clip:
+    sha256: Sha256Hex
+    size: int
+    device: DeviceSerial
+    officer: OfficerNo
+    name_on_device: str
+    captured_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseStep:
+    case_id: CaseId
+    code: StepCode
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    case_id: CaseId
+    title: str
+    unit_no: str
+    steps: tuple[CaseStep, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class PublicKey:
+    """A verifying key with its validity range in tree sizes (docs/ledger-format.md §keys).
+
+    ``role`` is ``log`` (signs checkpoints), ``station`` (signs commit statements) or ``witness``.
+    The key is valid for tree sizes ``valid_from <= size`` and, when set, ``size < valid_until``.
+    """
+
+    name: str
+    key_id: KeyId
+    raw: bytes
+    """32-byte Ed25519 public key."""
+    role: str
+    valid_from: int = 0
+    valid_until: int | None = None
+
+    def valid_at(self, size: int) -> bool:
+        return self.valid_from <= size and (self.valid_until is None or size < self.valid_until)

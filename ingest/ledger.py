@@ -1,0 +1,27 @@
+"""Recording events in the ledger: the one way every use case writes an entry."""
+
+from __future__ import annotations
+
+from evidence.ids import StationId
+from evidence.records import Entry, EntryKind, Receipt
+from ingest.ports import CheckpointSource, Clock, LedgerAppender
+from integrity.entry import encode_entry
+
+
+class LedgerWriter:
+    """Builds v1 entries (time from the injected clock, ``prev_checkpoint`` = the latest published
+    checkpoint) and appends them. ``record`` returns once the entry is durable."""
+
+    def __init__(self, *, appender: LedgerAppender, checkpoints: CheckpointSource,
+                 station: StationId, clock: Clock) -> None:
+        self._appender = appender
+        self._checkpoints = checkpoints
+        self._station = station
+        self._clock = clock
+
+    def record(self, kind: EntryKind, subject: str, body: dict[str, object], *,
+               actor: str) -> Receipt:
+        latest = self._checkpoints.latest_checkpoint()
+        entry = Entry(kind=kind, subject=subject, body=body, station=self._station, actor=actor,
+                      at=self._clock(), prev_checkpoint=None if latest is None else latest.head)
+        return self._appender.append(encode_entry(entry), kind.value, subject)

@@ -1,0 +1,151 @@
+"""Per-clip proof bundles, verifiable offline with the standard library and cryptography
+(+ rfc3161-client for the timestamps). Format: docs/ledger-format.md §Bundles; procedure:
+docs/verification.md part B, whose step numbers the comments cite.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from evidence.errors import VerificationError
+from evidence.records import Checkpoint, Entry
+from integrity.entry import decode_entry
+from integrity.merkle import leaf_hash, verify_inclusion
+from integrity.notes import open_checkpoint, split_note
+from integrity.timestamp import TimestampInfo, verify_token
+from integrity.trust import TrustRoot
+
+FORMAT = "liuhen/bundle/v1"
+PROOF_HEADER = "c2sp.org/tlog-proof@v1"
+MAX_BUNDLE_BYTES = 256 * 1024  # bound what the standalone verifier will parse
+MAX_PROOF_HASHES = 64  # a tree of 2^64 entries needs no more
+MAX_TIMESTAMPS = 32  # bound DoS
+
+
+@dataclass(frozen=True, slots=True)
+class TlogProof:
+    index: int
+    hashes: tuple[bytes, ...]
+    checkpoint: bytes
+    """The checkpoint signed note, verbatim."""
+
+
+def format_tlog_proof(proof: TlogProof) -> bytes:
+    """C2SP ``tlog-proof@v1``: header, ``index N``, one base64 hash per line, a blank line, the
+    checkpoint note."""
+    lines = [PROOF_HEADER, f"index {proof.index}"]
+    lines += [base64.b64encode(h).decode() for h in proof.hashes]
+    return ("\n".join(lines) + "\n\n").encode() + proof.checkpoint
+
+
+def parse_tlog_proof(data: bytes) -> TlogProof:
+    step = "tlog-proof"
+    head, sep, checkpoint = data.partition(b"\n\n")
+    if not sep:
+        raise VerificationError("tlog-proof has no blank line before its checkpoint", step=step)
+    lines = head.decode("utf-8", errors="replace").split("\n")
+    if lines[0] != PROOF_HEADER:
+        raise VerificationError(f"tlog-proof must start with {PROOF_HEADER}", step=step)
+    rest = lines[1:]
+    if rest and rest[0].startswith("extra "):
+        rest = rest[1:]  # opaque application data; liuhen writes none
+    if not rest or not rest[0].startswith("index ") or not rest[0][6:].isdigit():
+        raise VerificationError("tlog-proof has no index line", step=step)
+    index = int(rest[0][6:])
+    if len(rest) - 1 > MAX_PROOF_HASHES:
+        raise VerificationError("tlog-proof has too many hashes", step=step)
+    try:
+        hashes = tuple(base64.b64decode(line, validate=True) for line in rest[1:])
+    except binascii.Error as exc:
+        raise VerificationError("tlog-proof hash is not base64", step=step) from exc
+    return TlogProof(index=index, hashes=hashes, checkpoint=checkpoint)
+
+
+def make_bundle(*, entry: bytes, proof: TlogProof, timestamps: Sequence[tuple[str, bytes]],
+                trust: TrustRoot) -> bytes:
+    """Serialize a bundle. ``timestamps`` are (TSA name, raw token) over the checkpoint body."""
+    value = {
+        "format": FORMAT,
+        "entry": base64.b64encode(entry).decode(),
+        "proof": format_tlog_proof(proof).decode(),
+        "timestamps": [{"tsa": name, "token": base64.b64encode(token).decode()}
+                       for name, token in timestamps],
+        "trust_root": trust.to_dict(),
+    }
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
+@dataclass(frozen=True, slots=True)
+class BundleReport:
+    index: int
+    entry: Entry
+    checkpoint: Checkpoint
+    timestamps: tuple[tuple[str, TimestampInfo], ...]
+    embedded_trust: bool
+    """True when the bundle's own trust root was used: fine for a smoke test, not for evidence."""
+
+
+def verify_bundle(data: bytes, *, trust: TrustRoot | None = None,
+                  clip_sha256: str | None = None) -> BundleReport:
+    """Run docs/verification.md part B over ``data``; raise VerificationError at the first failure.
+
+    ``trust`` is the auditor's trust root; without it the bundle's own is used and the report says
+    so. ``clip_sha256`` is the SHA-256 of the clip file in hand, which must be the entry's subject.
+    """
+    # (B1) parse the bundle within bounds.
+    if len(data) > MAX_BUNDLE_BYTES:
+        raise VerificationError("bundle is too large", step="B1")
+    try:
+        value = json.loads(data)
+        if value.get("format") != FORMAT:
+            raise ValueError(f"format is not {FORMAT}")
+        entry_bytes = base64.b64decode(value["entry"], validate=True)
+        proof = parse_tlog_proof(value["proof"].encode())
+        stamps = value["timestamps"]
+        if len(stamps) > MAX_TIMESTAMPS:
+            raise ValueError("too many timestamps")
+        tokens = [(str(s["tsa"]), base64.b64decode(s["token"], validate=True)) for s in stamps]
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
+        raise VerificationError(f"malformed bundle: {exc}", step="B1") from exc
+    # (B2) choose the trust root: the auditor's, else the embedded one (reported as such).
+    embedded = trust is None
+    root_of_trust = TrustRoot.from_dict(value.get("trust_root")) if trust is None else trust
+    # (B3) the checkpoint carries our origin and a signature by a log key valid at its size.
+    try:
+        checkpoint = open_checkpoint(proof.checkpoint, origin=root_of_trust.origin,
+                                     keys=root_of_trust.keys)
+    except VerificationError as exc:
+        raise VerificationError(exc.reason, step="B3", index=exc.index) from exc
+    # (B4) the entry's leaf hash is included at the stated index under the checkpoint root.
+    try:
+        verify_inclusion(proof.index, checkpoint.head.size, leaf_hash(entry_bytes),
+                         proof.hashes, checkpoint.head.root)
+    except VerificationError as exc:
+        raise VerificationError(exc.reason, step="B4", index=proof.index) from exc
+    # (B5) the entry is a well-formed v1 entry.
+    try:
+        entry = decode_entry(entry_bytes)
+    except VerificationError as exc:
+        raise VerificationError(exc.reason, step="B5", index=proof.index) from exc
+    # (B6) every timestamp token covers this checkpoint's body and chains to a trusted TSA root.
+    body, _ = split_note(proof.checkpoint)
+    infos = []
+    if tokens and not root_of_trust.tsa_roots:
+        raise VerificationError("bundle carries timestamps but the trust root names no TSA root",
+                                step="B6", index=checkpoint.head.size)
+    for name, token in tokens:
+        try:
+            infos.append((name, verify_token(token, message=body, roots=root_of_trust.tsa_roots)))
+        except VerificationError as exc:
+            raise VerificationError(f"timestamp from {name}: {exc.reason}", step="B6",
+                                    index=checkpoint.head.size) from exc
+    # (B7) the clip in hand is the one the entry names.
+    if clip_sha256 is not None and entry.subject != clip_sha256:
+        raise VerificationError(f"clip SHA-256 {clip_sha256} is not the entry's subject "
+                                f"{entry.subject}", step="B7", index=proof.index)
+    return BundleReport(index=proof.index, entry=entry, checkpoint=checkpoint,
+                        timestamps=tuple(infos), embedded_trust=embedded)

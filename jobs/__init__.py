@@ -1,0 +1,1 @@
+"""Scheduled use cases: anchoring, retention, fixity, reports (DESIGN.md §2)."""

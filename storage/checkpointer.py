@@ -1,0 +1,116 @@
+"""Checkpoint publishing: C2SP ``tlog-checkpoint`` notes signed by the log key, at most once per
+interval while entries are pending (DESIGN.md §4).
+
+Several publishers (one per station process) may run against one database: Ed25519 signatures
+are deterministic, so two publishers signing the same head produce the same note, which
+``add_checkpoint`` accepts idempotently; a publisher that lost a race to a larger checkpoint
+simply has nothing to do.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+from evidence.errors import ConflictError, PolicyViolationError, VerificationError
+from evidence.ids import Origin
+from evidence.records import Checkpoint, TreeHead
+from integrity.notes import Signer, sign_checkpoint
+
+_log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+class CheckpointStore(Protocol):
+    """What publishing needs from a ledger store (``SqlLedgerStore`` satisfies it)."""
+
+    def head(self) -> TreeHead: ...
+
+    def latest_checkpoint(self) -> Checkpoint | None: ...
+
+    def add_checkpoint(self, cp: Checkpoint, *, published_at: datetime | None = None) -> None: ...
+
+
+def publish_checkpoint(store: CheckpointStore, *, origin: Origin, signer: Signer,
+                       now: datetime) -> Checkpoint | None:
+    """Sign and record a checkpoint for the store's head if it is beyond the latest checkpoint.
+
+    Returns the new checkpoint, or None when there is nothing new (or another publisher has
+    already covered this head). Raises VerificationError when the ledger is *smaller* than its
+    latest checkpoint: the database was rolled back below a published checkpoint.
+    """
+    if signer.role != "log":
+        raise PolicyViolationError(f"checkpoints are signed by the log key, not a {signer.role!r} "
+                                   "key")
+    head = store.head()
+    latest = store.latest_checkpoint()
+    latest_size = 0 if latest is None else latest.head.size
+    if head.size < latest_size:
+        raise VerificationError(f"ledger of size {head.size} is behind its checkpoint of size "
+                                f"{latest_size}: rolled back", step="checkpoint", index=head.size)
+    if head.size == latest_size:
+        return None
+    cp = sign_checkpoint(origin, head, [signer])
+    try:
+        store.add_checkpoint(cp, published_at=now)
+    except ConflictError:
+        latest = store.latest_checkpoint()
+        if latest is not None and latest.head.size >= head.size:
+            return None  # another publisher got there first
+        raise
+    return cp
+
+
+class CheckpointPublisher:
+    """A background thread calling :func:`publish_checkpoint` every ``interval_s`` seconds, and
+    once more on :meth:`stop` so that entries pending at shutdown are covered.
+
+    Errors are logged and kept in ``last_error``; the thread goes on (a database that is down
+    now may be back at the next interval).
+    """
+
+    def __init__(self, store: CheckpointStore, *, origin: Origin, signer: Signer, clock: Clock,
+                 interval_s: float = 1.0) -> None:
+        if interval_s <= 0:
+            raise ValueError("interval_s must be positive")
+        if signer.role != "log":
+            raise PolicyViolationError("checkpoints are signed by the log key")
+        self._store = store
+        self._origin = origin
+        self._signer = signer
+        self._clock = clock
+        self._interval_s = interval_s
+        self._stopping = threading.Event()
+        self.last_error: Exception | None = None
+        self.last_published: Checkpoint | None = None
+        self._thread = threading.Thread(target=self._run, name="liuhen-checkpoints", daemon=True)
+        self._thread.start()
+
+    def _publish_once(self) -> None:
+        try:
+            cp = publish_checkpoint(self._store, origin=self._origin, signer=self._signer,
+                                    now=self._clock())
+        except Exception as error:
+            _log.exception("checkpoint publication failed")
+            self.last_error = error
+            return
+        if cp is not None:
+            self.last_published = cp
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            self._publish_once()
+            # Event.wait, not sleep: stop() wakes the thread at once.
+            self._stopping.wait(max(0.0, self._interval_s - (time.monotonic() - started)))
+        self._publish_once()
+
+    def stop(self) -> None:
+        """Publish a last checkpoint if entries are pending, then end the thread."""
+        self._stopping.set()
+        self._thread.join()

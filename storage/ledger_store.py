@@ -1,0 +1,690 @@
+"""The ledger in SQL: ``SqlLedgerStore`` (SQLite by default, PostgreSQL for a bureau) and the
+``GroupCommitter`` that batches concurrent appends into one signed commit (DESIGN.md §4, §5).
+
+Concurrency (STYLE.md §10). Appends are serialized *explicitly*, per database, not per process:
+every append transaction first takes the writer lock, then reads the latest commit's tree frontier,
+extends it, and inserts the entries and the new commit row before committing.
+
+- PostgreSQL: ``pg_advisory_xact_lock(k)``, ``k`` derived from the origin, as the transaction's
+  first statement, at READ COMMITTED, so the commit row read next is the one the previous holder
+  committed. The lock is released by COMMIT or ROLLBACK, including when a client dies.
+- SQLite: ``BEGIN IMMEDIATE`` takes SQLite's single write lock at BEGIN; WAL lets readers go on.
+  Other processes wait up to ``busy_timeout_s`` for it, then get UnavailableError.
+
+Should the lock ever fail, the primary keys on entry index and commit size and the unique commit
+``first`` make a forked tree impossible to commit: the loser gets ConflictError.
+
+Durability (STYLE.md §10): ``append_batch`` and ``GroupCommitter.append`` return only after the
+transaction has committed: SQLite in WAL mode with ``synchronous=FULL`` fsyncs the WAL at every
+commit; PostgreSQL commits with its defaults (``synchronous_commit=on``, fsync on). A receipt is
+never handed out for an entry that a crash could lose.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from alembic.util import CommandError
+from sqlalchemy import Engine, create_engine, event, exc, func, insert, select
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from evidence.errors import (
+    ConflictError,
+    NotFoundError,
+    PolicyViolationError,
+    UnavailableError,
+    VerificationError,
+)
+from evidence.ids import Origin
+from evidence.records import Checkpoint, EntryKind, LedgerEntry, Receipt, TreeHead
+from integrity import merkle
+from integrity.entry import MAX_ENTRY_BYTES
+from integrity.notes import Signer, commit_text, parse_checkpoint_text, sign_note, split_note
+from storage.ledger_tables import (
+    APPEND_ONLY_MESSAGE,
+    LEDGER_FORMAT_VERSION,
+    META_FORMAT_VERSION,
+    META_ORIGIN,
+    LedgerCheckpointRow,
+    LedgerCommitRow,
+    LedgerEntryRow,
+    LedgerMetaRow,
+    LedgerTimestampRow,
+)
+from storage.migrations import (
+    MIGRATION_LOCK_KEY,
+    SQLITE_BEGIN_OPTION,
+    advisory_lock_key,
+    exclusive_transaction,
+    upgrade_connection,
+)
+
+Clock = Callable[[], datetime]
+EntryItem = tuple[bytes, str, str]
+"""(entry bytes, kind, subject): what an appender hands in."""
+
+DEFAULT_BUSY_TIMEOUT_S = 30.0  # SQLite: how long a writer waits for another process's commit
+READ_CHUNK_ROWS = 5_000  # rows per read query: ~1.5 MB of 300-byte entries held at a time
+_HASH_CHUNK_ROWS = 100_000  # leaf hashes are 32 bytes: bigger pages for the same memory
+_SQLITE_BEGIN_MODES = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE"})
+_KINDS = frozenset(kind.value for kind in EntryKind)
+
+_E = LedgerEntryRow
+_C = LedgerCommitRow
+_K = LedgerCheckpointRow
+_T = LedgerTimestampRow
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- engine -----------------------------------------------------------------------------------
+
+
+def _sqlite_on_connect(busy_timeout_ms: int) -> Callable[[object, ConnectionPoolEntry], None]:
+    def on_connect(dbapi_conn: object, _record: ConnectionPoolEntry) -> None:
+        # sqlite3's legacy transaction control would not BEGIN before SELECT or DDL; turn it off
+        # and let the "begin" listener emit BEGIN (SQLAlchemy's documented recipe).
+        dbapi_conn.isolation_level = None  # type: ignore[attr-defined]  # sqlite3.Connection
+        cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
+        try:
+            cur.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")  # first: WAL switch may wait
+            mode = cur.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise UnavailableError(f"SQLite refused WAL mode (journal_mode={mode})")
+            cur.execute("PRAGMA synchronous = FULL")  # fsync the WAL at every commit
+            cur.execute("PRAGMA foreign_keys = ON")
+            # INSERT OR REPLACE must fire the DELETE triggers that keep the ledger append-only.
+            cur.execute("PRAGMA recursive_triggers = ON")
+        finally:
+            cur.close()
+
+    return on_connect
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    mode = str(conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED"))
+    if mode not in _SQLITE_BEGIN_MODES:
+        raise ValueError(f"unknown SQLite BEGIN mode {mode!r}")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _normalise_url(url: str | URL) -> URL:
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.drivername not in {"sqlite", "sqlite+pysqlite"}:
+            raise ValueError(f"unsupported SQLite driver {parsed.drivername!r}")
+        if parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory":
+            # Fail closed: a ledger in memory is not durable, and WAL needs a file.
+            raise ValueError("a SQLite ledger needs a database file, not an in-memory database")
+        return parsed
+    if backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            return parsed.set(drivername="postgresql+psycopg")
+        if parsed.drivername != "postgresql+psycopg":
+            raise ValueError(f"use postgresql+psycopg://, not {parsed.drivername}://")
+        return parsed
+    raise ValueError(f"unsupported ledger database {backend!r}: use SQLite or PostgreSQL")
+
+
+def create_ledger_engine(url: str | URL, *,
+                         busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> Engine:
+    """An Engine configured for the ledger (no migrations, no origin check: see ``open``).
+
+    SQLite: a file database, WAL, ``synchronous=FULL``, ``busy_timeout``, foreign keys and
+    recursive triggers on every connection; SQLAlchemy emits BEGIN itself so that writers can ask
+    for ``BEGIN IMMEDIATE``. PostgreSQL: psycopg 3, connections pinged on checkout.
+    """
+    parsed = _normalise_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed)
+        event.listen(engine, "connect", _sqlite_on_connect(int(busy_timeout_s * 1000)))
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+@contextmanager
+def translate_errors(action: str) -> Iterator[None]:
+    """Turn SQLAlchemy/DBAPI errors raised inside into evidence.errors families (STYLE.md §3).
+
+    - an append-only trigger refused the statement → PolicyViolationError
+    - unique/primary key/foreign key violation → ConflictError
+    - connection refused or lost, database locked, serialization failure, pool exhausted
+      → UnavailableError (retry)
+    Anything else (a malformed statement: a bug) propagates unchanged.
+    """
+    try:
+        yield
+    except exc.DBAPIError as error:
+        detail = _first_line(error.orig if error.orig is not None else error)
+        if APPEND_ONLY_MESSAGE in str(error.orig):
+            raise PolicyViolationError(f"{action}: refused by the database: {detail}") from error
+        if isinstance(error, exc.IntegrityError):
+            raise ConflictError(f"{action}: {detail}") from error
+        if isinstance(error, exc.OperationalError | exc.InterfaceError) \
+                or error.connection_invalidated:
+            retry = 1.0 if "locked" in detail or "busy" in detail else 5.0
+            raise UnavailableError(f"{action}: database unavailable: {detail}",
+                                   retry_after_s=retry) from error
+        raise
+    except exc.TimeoutError as error:  # connection pool exhausted
+        raise UnavailableError(f"{action}: no database connection free: {error}",
+                               retry_after_s=1.0) from error
+
+
+# --- the store --------------------------------------------------------------------------------
+
+
+def _check_origin_text(origin: Origin) -> None:
+    if not origin or origin != origin.strip() or "\n" in origin:
+        raise ValueError(f"origin {origin!r} must be one non-empty line without outer spaces")
+
+
+def _record_origin(conn: Connection, origin: Origin) -> None:
+    """Write origin and format version on first open; refuse a database of another origin."""
+    meta = {row.key: row.value
+            for row in conn.execute(select(LedgerMetaRow.key, LedgerMetaRow.value))}
+    if not meta:
+        conn.execute(insert(LedgerMetaRow), [
+            {"key": META_ORIGIN, "value": origin},
+            {"key": META_FORMAT_VERSION, "value": LEDGER_FORMAT_VERSION},
+        ])
+        return
+    if meta.get(META_ORIGIN) != origin:
+        raise ConflictError(f"database holds the ledger of origin {meta.get(META_ORIGIN)!r}, "
+                            f"not {origin!r}")
+    if meta.get(META_FORMAT_VERSION) != LEDGER_FORMAT_VERSION:
+        raise ConflictError(f"database holds ledger format {meta.get(META_FORMAT_VERSION)!r}, "
+                            f"this code writes {LEDGER_FORMAT_VERSION!r}")
+
+
+def _check_item(item: EntryItem) -> EntryItem:
+    data, kind, subject = item
+    if not isinstance(data, bytes) or not data:
+        raise ValueError("entry data must be non-empty bytes")
+    if len(data) > MAX_ENTRY_BYTES:
+        raise ValueError(f"entry is {len(data)} bytes, over the {MAX_ENTRY_BYTES}-byte limit")
+    if not isinstance(subject, str):
+        raise ValueError("entry subject must be a string")
+    if kind not in _KINDS:
+        raise ValueError(f"{kind!r} is not a ledger entry kind")
+    return data, str(kind), subject
+
+
+class SqlLedgerStore:
+    """One ledger origin in one SQL database. Thread-safe: every call uses its own pooled
+    connection. Build it with :meth:`open`; :meth:`close` releases the connections."""
+
+    def __init__(self, engine: Engine, *, origin: Origin, clock: Clock = _utc_now,
+                 read_chunk_rows: int = READ_CHUNK_ROWS) -> None:
+        """Wrap an engine from :func:`create_ledger_engine` whose schema is migrated and whose
+        origin is recorded; :meth:`open` does both."""
+        _check_origin_text(origin)
+        if read_chunk_rows < 1:
+            raise ValueError("read_chunk_rows must be positive")
+        self._engine = engine
+        self.origin = origin
+        self._clock = clock
+        self._chunk = read_chunk_rows
+        self._writer_lock_key = advisory_lock_key(f"liuhen/ledger/writer\n{origin}")
+
+    @classmethod
+    def open(cls, url: str | URL, *, origin: Origin, clock: Clock = _utc_now,
+             busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+             read_chunk_rows: int = READ_CHUNK_ROWS) -> SqlLedgerStore:
+        """Connect, migrate to the newest schema, and record ``origin`` on first use.
+
+        Raises ConflictError when the database belongs to another origin or a newer schema,
+        UnavailableError when the database cannot be reached.
+        """
+        _check_origin_text(origin)
+        engine = create_ledger_engine(url, busy_timeout_s=busy_timeout_s)
+        try:
+            with translate_errors("open the ledger"), engine.connect() as conn, \
+                    exclusive_transaction(conn, pg_lock_key=MIGRATION_LOCK_KEY):
+                try:
+                    upgrade_connection(conn)
+                except CommandError as error:
+                    raise ConflictError(f"cannot migrate the ledger schema: {error}") from error
+                _record_origin(conn, origin)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine, origin=origin, clock=clock, read_chunk_rows=read_chunk_rows)
+
+    @property
+    def engine(self) -> Engine:
+        """The engine, for repositories that share the database. The ledger tables stay
+        append-only whoever writes: the database refuses UPDATE and DELETE on them."""
+        return self._engine
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc_value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self, action: str) -> Iterator[Connection]:
+        """A transaction holding the writer lock (module docstring), errors translated."""
+        with translate_errors(action), self._engine.connect() as conn, \
+                exclusive_transaction(conn, pg_lock_key=self._writer_lock_key):
+            yield conn
+
+    @contextmanager
+    def _read(self, action: str) -> Iterator[Connection]:
+        with translate_errors(action), self._engine.connect() as conn, conn.begin():
+            yield conn
+
+    # --- appends ------------------------------------------------------------------------------
+
+    def append_batch(self, items: Sequence[EntryItem], *, signer: Signer) -> list[Receipt]:
+        """Append ``items`` (entry bytes, kind, subject) as one commit, in one transaction.
+
+        Under the writer lock: resume the tree from the latest commit's frontier, insert the
+        entries at consecutive indices, sign ``commit_text(origin, first, head)`` with the
+        station ``signer``, insert the commit row, commit. Returns one receipt per item, in
+        order, once the commit is durable. An empty ``items`` commits nothing.
+        """
+        if signer.role != "station":
+            raise PolicyViolationError(f"commit statements are signed by a station key, "
+                                       f"not a {signer.role!r} key")
+        checked = [_check_item(item) for item in items]
+        if not checked:
+            return []
+        leaves = [merkle.leaf_hash(data) for data, _, _ in checked]  # no lock needed to hash
+        with self._write("append to the ledger") as conn:
+            latest = conn.execute(select(_C.size, _C.frontier)
+                                  .order_by(_C.size.desc()).limit(1)).first()
+            tree = (merkle.TreeBuilder() if latest is None
+                    else merkle.TreeBuilder.from_frontier(latest.size, bytes(latest.frontier)))
+            first = tree.size
+            rows = []
+            for offset, ((data, kind, subject), leaf) in enumerate(zip(checked, leaves,
+                                                                       strict=True)):
+                tree.append(leaf)
+                rows.append({"idx": first + offset, "data": data, "leaf_hash": leaf,
+                             "kind": kind, "subject": subject})
+            conn.execute(insert(_E), rows)  # executemany: one statement, pipelined
+            head = TreeHead(size=tree.size, root=tree.root())
+            note = sign_note(commit_text(self.origin, first, head), [signer])
+            conn.execute(insert(_C).values(
+                size=head.size, first=first, root=head.root, frontier=tree.frontier(),
+                note=note, station=signer.name, committed_at=self._clock()))
+        return [Receipt(index=first + i, leaf_hash=leaf, commit_note=note)
+                for i, leaf in enumerate(leaves)]
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def head(self) -> TreeHead:
+        """The latest commit's tree head; size 0 and the empty root before the first commit."""
+        with self._read("read the ledger head") as conn:
+            row = conn.execute(select(_C.size, _C.root).order_by(_C.size.desc()).limit(1)).first()
+        if row is None:
+            return TreeHead(size=0, root=merkle.EMPTY_ROOT)
+        return TreeHead(size=row.size, root=bytes(row.root))
+
+    def size(self) -> int:
+        return self.head().size
+
+    def entries(self, start: int = 0, end: int | None = None) -> Iterator[LedgerEntry]:
+        """Entries ``start <= index < end`` in index order, read ``read_chunk_rows`` at a time,
+        each chunk in its own short transaction (rows never change, so chunks agree).
+
+        ``end`` defaults to, and is capped at, the committed size when this is called. A missing
+        row raises VerificationError at its index rather than being skipped.
+        """
+        if start < 0:
+            raise ValueError("start must not be negative")
+        size = self.size()
+        stop = size if end is None else min(end, size)
+        return self._stream_entries(start, stop)
+
+    def _stream_entries(self, start: int, stop: int) -> Iterator[LedgerEntry]:
+        expected = start
+        while expected < stop:
+            upper = min(expected + self._chunk, stop)
+            with self._read("read ledger entries") as conn:
+                rows = conn.execute(select(_E.idx, _E.data, _E.leaf_hash)
+                                    .where(_E.idx >= expected, _E.idx < upper)
+                                    .order_by(_E.idx)).all()
+            for row in rows:
+                if row.idx != expected:
+                    break
+                yield LedgerEntry(index=row.idx, data=bytes(row.data),
+                                  leaf_hash=bytes(row.leaf_hash))
+                expected += 1
+            if expected != upper:
+                raise VerificationError("ledger row is missing", step="ledger", index=expected)
+
+    def leaf_hashes(self, end: int | None = None) -> list[bytes]:
+        """The stored leaf hashes of entries ``[0, end)`` (``end`` capped at the size)."""
+        size = self.size()
+        stop = size if end is None else min(end, size)
+        hashes: list[bytes] = []
+        while len(hashes) < stop:
+            lower = len(hashes)
+            upper = min(lower + _HASH_CHUNK_ROWS, stop)
+            with self._read("read leaf hashes") as conn:
+                rows = conn.execute(select(_E.idx, _E.leaf_hash)
+                                    .where(_E.idx >= lower, _E.idx < upper)
+                                    .order_by(_E.idx)).all()
+            for row in rows:
+                if row.idx != len(hashes):
+                    break
+                hashes.append(bytes(row.leaf_hash))
+            if len(hashes) != upper:
+                raise VerificationError("ledger row is missing", step="ledger", index=len(hashes))
+        return hashes
+
+    def entry(self, index: int) -> LedgerEntry:
+        with self._read("read a ledger entry") as conn:
+            row = conn.execute(select(_E.data, _E.leaf_hash).where(_E.idx == index)).first()
+        if row is None:
+            raise NotFoundError(f"no ledger entry at index {index}")
+        return LedgerEntry(index=index, data=bytes(row.data), leaf_hash=bytes(row.leaf_hash))
+
+    def find(self, subject: str) -> list[LedgerEntry]:
+        """Every entry recorded with ``subject``, in index order."""
+        with self._read("find ledger entries") as conn:
+            rows = conn.execute(select(_E.idx, _E.data, _E.leaf_hash)
+                                .where(_E.subject == subject).order_by(_E.idx)).all()
+        return [LedgerEntry(index=r.idx, data=bytes(r.data), leaf_hash=bytes(r.leaf_hash))
+                for r in rows]
+
+    def commits(self) -> Iterator[tuple[int, int, bytes]]:
+        """(first, size, signed commit note) of every commit, in order, read in chunks. Commits
+        must tile the tree from 0; a gap or overlap raises VerificationError."""
+        expected_first = 0
+        while True:
+            with self._read("read ledger commits") as conn:
+                rows = conn.execute(select(_C.first, _C.size, _C.note)
+                                    .where(_C.size > expected_first)
+                                    .order_by(_C.size).limit(self._chunk)).all()
+            if not rows:
+                return
+            for row in rows:
+                if row.first != expected_first:
+                    raise VerificationError(f"commit [{row.first}, {row.size}) does not start at "
+                                            f"{expected_first}", step="commits",
+                                            index=expected_first)
+                yield row.first, row.size, bytes(row.note)
+                expected_first = row.size
+
+    # --- proofs (O(n) in the tree size for now) -----------------------------------------------
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """RFC 9162 §2.1.3.1 PATH(index, D[size]) from the stored leaf hashes."""
+        if not 0 <= index < size:
+            raise NotFoundError(f"index {index} is not in a tree of size {size}")
+        leaves = self.leaf_hashes(size)
+        if len(leaves) < size:
+            raise NotFoundError(f"the ledger has {len(leaves)} entries, not {size}")
+        return merkle.inclusion_proof(leaves, index)
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        """RFC 9162 §2.1.4.1 PROOF(old, D[new]) from the stored leaf hashes."""
+        if not 0 <= old <= new:
+            raise NotFoundError(f"no consistency proof from size {old} to size {new}")
+        leaves = self.leaf_hashes(new)
+        if len(leaves) < new:
+            raise NotFoundError(f"the ledger has {len(leaves)} entries, not {new}")
+        return merkle.consistency_proof(leaves, old)
+
+    # --- checkpoints and timestamps -----------------------------------------------------------
+
+    def _checkpoint(self, size: int, root: bytes, note: bytes) -> Checkpoint:
+        return Checkpoint(origin=self.origin, head=TreeHead(size=size, root=bytes(root)),
+                          note=bytes(note))
+
+    def checkpoints(self) -> list[Checkpoint]:
+        with self._read("read checkpoints") as conn:
+            rows = conn.execute(select(_K.size, _K.root, _K.note).order_by(_K.size)).all()
+        return [self._checkpoint(r.size, r.root, r.note) for r in rows]
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        with self._read("read the latest checkpoint") as conn:
+            row = conn.execute(select(_K.size, _K.root, _K.note)
+                               .order_by(_K.size.desc()).limit(1)).first()
+        return None if row is None else self._checkpoint(row.size, row.root, row.note)
+
+    def _root_at(self, conn: Connection, size: int) -> bytes | None:
+        """The root of the committed tree of ``size``, None when the ledger is smaller.
+        Resumes from the nearest commit at or below ``size``: O(entries since that commit)."""
+        top = conn.execute(select(func.max(_C.size))).scalar()
+        if size > (top or 0):
+            return None
+        base = conn.execute(select(_C.size, _C.root, _C.frontier).where(_C.size <= size)
+                            .order_by(_C.size.desc()).limit(1)).first()
+        if base is not None and base.size == size:
+            return bytes(base.root)
+        tree = (merkle.TreeBuilder() if base is None
+                else merkle.TreeBuilder.from_frontier(base.size, bytes(base.frontier)))
+        for leaf in conn.execute(select(_E.leaf_hash).where(_E.idx >= tree.size, _E.idx < size)
+                                 .order_by(_E.idx)).scalars():
+            tree.append(bytes(leaf))
+        if tree.size != size:
+            raise VerificationError("ledger row is missing", step="ledger", index=tree.size)
+        return tree.root()
+
+    def add_checkpoint(self, cp: Checkpoint, *, published_at: datetime | None = None) -> None:
+        """Record a signed checkpoint. Idempotent for the same note at the same size.
+
+        Refuses (ConflictError) another origin, a size not larger than the latest checkpoint, a
+        size the ledger has not reached; raises VerificationError when the note's body does not
+        match ``cp`` or when ``cp``'s root is not the ledger's root at that size (a split view).
+        The note's signature is the signer's business; verifiers check it against the keyring.
+        """
+        if cp.origin != self.origin:
+            raise ConflictError(f"checkpoint of origin {cp.origin!r} for ledger {self.origin!r}")
+        text, _ = split_note(cp.note)
+        if parse_checkpoint_text(text) != (cp.origin, cp.head):
+            raise VerificationError("checkpoint note does not match its origin, size or root",
+                                    step="checkpoint", index=cp.head.size)
+        size = cp.head.size
+        with self._write("add a checkpoint") as conn:
+            same = conn.execute(select(_K.note).where(_K.size == size)).scalar()
+            if same is not None:
+                if bytes(same) == cp.note:
+                    return
+                raise ConflictError(f"a different checkpoint for size {size} is recorded")
+            latest = conn.execute(select(func.max(_K.size))).scalar()
+            if latest is not None and size <= latest:
+                raise ConflictError(f"checkpoint size {size} is not beyond the latest ({latest})")
+            root = self._root_at(conn, size)
+            if root is None:
+                raise ConflictError(f"checkpoint for size {size}: the ledger is smaller")
+            if root != cp.head.root:
+                raise VerificationError("checkpoint root differs from the ledger's root: split "
+                                        "view", step="checkpoint", index=size)
+            conn.execute(insert(_K).values(size=size, root=cp.head.root, note=cp.note,
+                                           published_at=published_at or self._clock()))
+
+    def add_timestamp(self, size: int, tsa_name: str, token: bytes,
+                      obtained_at: datetime) -> None:
+        """Keep a raw timestamp token from ``tsa_name`` over the checkpoint of ``size``.
+        Idempotent for the same token; ConflictError for another token from the same TSA;
+        NotFoundError when no checkpoint of that size is recorded."""
+        if not token:
+            raise ValueError("empty timestamp token")
+        with self._write("add a timestamp") as conn:
+            if conn.execute(select(_K.size).where(_K.size == size)).first() is None:
+                raise NotFoundError(f"no checkpoint of size {size} to timestamp")
+            same = conn.execute(select(_T.token).where(_T.checkpoint_size == size,
+                                                       _T.tsa == tsa_name)).scalar()
+            if same is not None:
+                if bytes(same) == token:
+                    return
+                raise ConflictError(f"{tsa_name} already timestamped checkpoint {size}")
+            conn.execute(insert(_T).values(checkpoint_size=size, tsa=tsa_name, token=token,
+                                           obtained_at=obtained_at))
+
+    def timestamps(self, size: int) -> list[tuple[str, bytes]]:
+        """(TSA name, raw token) for the checkpoint of ``size``, in the order they were added."""
+        with self._read("read timestamps") as conn:
+            rows = conn.execute(select(_T.tsa, _T.token).where(_T.checkpoint_size == size)
+                                .order_by(_T.id)).all()
+        return [(r.tsa, bytes(r.token)) for r in rows]
+
+
+# --- group commit -----------------------------------------------------------------------------
+
+
+class BatchAppender(Protocol):
+    """What a GroupCommitter needs from a store."""
+
+    def append_batch(self, items: Sequence[EntryItem], *, signer: Signer) -> list[Receipt]: ...
+
+
+@dataclass(eq=False)
+class _Batch:
+    opened_at: float
+    items: list[EntryItem] = field(default_factory=list)
+    receipts: list[Receipt] = field(default_factory=list)
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+def _per_caller(error: BaseException) -> BaseException:
+    """A copy of a batch's error for one caller, so that threads re-raising it do not share (and
+    keep growing) one traceback; the original stays attached as ``__cause__``."""
+    try:
+        mine = copy.copy(error)
+    except Exception:  # an exception type that cannot be copied: share the original
+        return error
+    mine.__cause__ = error
+    return mine
+
+
+class GroupCommitter:
+    """Thread-safe appends grouped into few signed commits (DESIGN.md §5 "group-committed").
+
+    Callers of :meth:`append` join the open batch and block. One writer thread takes the oldest
+    batch when it is full (``max_batch``) or its first entry has waited ``max_wait_s``, and
+    commits it with one ``append_batch``; entries arriving meanwhile fill the next batch. Every
+    caller of a batch gets its own receipt once the batch is durable, or that batch's error.
+    ``close()`` commits what is queued, then stops the thread.
+    """
+
+    def __init__(self, store: BatchAppender, *, signer: Signer, max_batch: int = 5000,
+                 max_wait_s: float = 0.002) -> None:
+        if max_batch < 1 or max_wait_s < 0:
+            raise ValueError("max_batch must be positive and max_wait_s not negative")
+        self._store = store
+        self._signer = signer
+        self._max_batch = max_batch
+        self._max_wait_s = max_wait_s
+        self._cond = threading.Condition()
+        self._queue: deque[_Batch] = deque()
+        self._closed = False
+        # Daemon: a process that exits without close() must not hang on this thread; no receipt
+        # is given before its commit, so nothing acknowledged is lost.
+        self._thread = threading.Thread(target=self._run, name="liuhen-group-commit",
+                                         daemon=True)
+        self._thread.start()
+
+    def append(self, data: bytes, kind: str, subject: str) -> Receipt:
+        """Append one entry; block until its commit is durable and return its receipt.
+        Raises the error of the batch it joined (UnavailableError after close)."""
+        with self._cond:
+            if self._closed:
+                raise UnavailableError("the ledger's group committer is closed")
+            batch = self._queue[-1] if self._queue else None
+            if batch is None or len(batch.items) >= self._max_batch:
+                batch = _Batch(opened_at=time.monotonic())
+                self._queue.append(batch)
+            slot = len(batch.items)
+            batch.items.append((data, kind, subject))
+            if slot == 0 or slot + 1 == self._max_batch:
+                self._cond.notify()  # a batch opened, or filled: the writer may have to act
+        batch.done.wait()
+        if batch.error is not None:
+            raise _per_caller(batch.error)
+        return batch.receipts[slot]
+
+    def _next_batch(self) -> _Batch | None:
+        with self._cond:
+            while not self._queue:
+                if self._closed:
+                    return None
+                self._cond.wait()
+            batch = self._queue[0]
+            while len(batch.items) < self._max_batch and not self._closed:
+                remaining = batch.opened_at + self._max_wait_s - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            return self._queue.popleft()  # appenders only ever join the newest batch
+
+    def _run(self) -> None:
+        try:
+            while (batch := self._next_batch()) is not None:
+                try:
+                    receipts = self._store.append_batch(batch.items, signer=self._signer)
+                    if len(receipts) != len(batch.items):
+                        raise ConflictError(f"{len(receipts)} receipts for "
+                                            f"{len(batch.items)} entries")
+                    batch.receipts = receipts
+                except BaseException as error:  # every caller of the batch gets it
+                    batch.error = error
+                    if not isinstance(error, Exception):
+                        raise  # KeyboardInterrupt and the like: stop, failing the rest below
+                finally:
+                    batch.done.set()
+        finally:
+            # Whatever stopped the thread, no caller may wait forever.
+            with self._cond:
+                self._closed = True
+                stranded = list(self._queue)
+                self._queue.clear()
+            for batch in stranded:
+                batch.error = UnavailableError("the ledger's group committer stopped")
+                batch.done.set()
+
+    def close(self) -> None:
+        """Commit what is queued, then stop the writer thread. Later appends are refused."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc_value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+__all__ = [
+    "BatchAppender",
+    "GroupCommitter",
+    "SqlLedgerStore",
+    "create_ledger_engine",
+    "translate_errors",
+]
