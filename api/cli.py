@@ -202,13 +202,62 @@ def rotate_log(data_dir: DataDir = None) -> None:
 
 
 @app.command()
-def demo(data_dir: DataDir = None) -> None:
-    """Show the ledger end to end on the embedded defaults: append entries, publish a checkpoint,
-    export one clip's bundle and verify it offline, then audit everything."""
+def demo(data_dir: DataDir = None,
+         recorders: Annotated[int, typer.Option(help="simulated recorders to dock")] = 3) -> None:
+    """Dock simulated recorders on the embedded defaults (SQLite + local store under DATA),
+    print what was ingested and the checkpoint, and verify one clip's bundle offline."""
     from api.demo import run_demo
 
     with _errors():
-        run_demo(settings_for(data_dir), out=out)
+        run_demo(settings_for(data_dir), recorders=recorders, out=out)
+
+
+@app.command()
+def station(
+    data_dir: DataDir = None,
+    simulate: Annotated[int, typer.Option(help="dock N simulated recorders instead of USB")] = 0,
+    once: Annotated[bool, typer.Option(help="exit when the docked recorders are done")] = False,
+) -> None:
+    """The docking-station daemon: watch the ports, dock recorders, ingest with live progress."""
+    from api.cli_station import print_results, station_run
+
+    with _errors():
+        station_obj, results, errors = station_run(settings_for(data_dir), simulate=simulate,
+                                                   once=once, out=out)
+        station_obj.close()
+        print_results(results, out)
+        if errors or any(r.failed for r in results):
+            raise typer.Exit(75)
+
+
+@app.command()
+def ingest(
+    path: Annotated[Path, typer.Argument(help="a mounted recorder, SD card folder or card image")],
+    serial: Annotated[str, typer.Option(help="the recorder's serial")],
+    officer: Annotated[str, typer.Option(help="警号 of the officer the recorder belongs to")],
+    data_dir: DataDir = None,
+) -> None:
+    """Ingest a recorder that is already mounted, an SD card or a folder of recordings."""
+    from api.cli_station import ingest_path, print_results
+
+    with _errors():
+        result = ingest_path(settings_for(data_dir), path, serial=serial, officer=officer,
+                             out=out)
+        print_results([result], out)
+        if result.failed:
+            raise typer.Exit(75)
+
+
+@app.command()
+def verify(
+    clip: Annotated[str, typer.Argument(help="a clip file, or its SHA-256")],
+    data_dir: DataDir = None,
+) -> None:
+    """Is this clip in the ledger, and is its stored original intact?"""
+    from api.cli_station import verify_clip
+
+    with _errors():
+        verify_clip(settings_for(data_dir), clip, out)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,14 +8,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from api.settings import Settings
-from evidence.errors import ConflictError, NotFoundError
+from evidence.errors import ConflictError, NotFoundError, PolicyViolationError
 from evidence.ids import Origin, StationId
 from evidence.records import Checkpoint, PublicKey
 from ingest.ledger import LedgerWriter
+from ingest.ports import BlobStore, Progress
+from ingest.station import IngestContext, StationPolicy
 from integrity.notes import Signer
 from integrity.trust import TrustRoot
 from jobs.anchor import AnchorResult, anchor_checkpoint
 from storage.checkpointer import publish_checkpoint
+from storage.ingest_repo import SqlIngestRepo
 from storage.keyfiles import load_or_create_signer
 from storage.ledger_store import GroupCommitter, SqlLedgerStore
 from storage.tsa import HttpTimestampAuthority
@@ -147,3 +150,54 @@ def open_ledger(settings: Settings) -> Ledger:
     tsas = [HttpTimestampAuthority(url, name=url) for url in settings.tsa_urls]
     return Ledger(settings=settings, store=store, committer=committer, station=station, log=log,
                   trust=trust, writer=writer, tsas=tsas)
+
+
+def make_blob_store(settings: Settings) -> BlobStore:
+    """The object store named by settings: S3 Object Lock, or the local write-once directory."""
+    url = settings.objects_url()
+    if url.startswith("file://"):
+        from storage.localstore import LocalWormStore  # noqa: PLC0415 - chosen by settings
+
+        return LocalWormStore(Path(url.removeprefix("file://")),
+                              min_retention_days=settings.retention_days)
+    if url.startswith("s3://"):
+        from storage.s3store import S3ObjectLockStore  # noqa: PLC0415 - boto3 only when used
+
+        return S3ObjectLockStore.connect(url, endpoint_url=settings.s3_endpoint_url,
+                                         region=settings.s3_region,
+                                         min_retention_days=settings.retention_days)
+    raise PolicyViolationError(f"unsupported store URL {url!r}: use s3://BUCKET/PREFIX or "
+                               "file:///path")
+
+
+@dataclass
+class Station:
+    """A station's services: the ledger plus ingest state, object store and policy."""
+
+    ledger: Ledger
+    repo: SqlIngestRepo
+    blobs: BlobStore
+
+    def context(self, progress: Progress) -> IngestContext:
+        s = self.ledger.settings
+        return IngestContext(
+            station=StationId(s.station_id), writer=self.ledger.writer, ledger=self.ledger.store,
+            repo=self.repo, blobs=self.blobs, staging=s.data_dir / "staging", clock=utc_now,
+            progress=progress,
+            policy=StationPolicy(retention_days=s.retention_days, release=s.release_policy))
+
+    def close(self) -> None:
+        self.ledger.close()
+
+
+def open_station(settings: Settings) -> Station:
+    if settings.release_policy not in ("mark", "delete"):
+        raise PolicyViolationError(f"release policy {settings.release_policy!r}: use mark or "
+                                   "delete")
+    ledger = open_ledger(settings)
+    try:
+        blobs = make_blob_store(settings)
+    except BaseException:
+        ledger.close()
+        raise
+    return Station(ledger=ledger, repo=SqlIngestRepo(ledger.store.engine), blobs=blobs)

@@ -1,69 +1,49 @@
-"""``liuhen demo``: the ledger end to end on the embedded defaults (SQLite + files in DATA).
+"""``liuhen demo``: the station end to end on the embedded defaults.
 
-Until the station lands (issue 3), the demo records three synthetic clips as ``acquired``
-entries; the station demo replaces the synthetic clips with a simulated recorder.
+Simulated recorders (a pyusb backend with real-looking descriptors, GA/T 947.4 sessions,
+drifting clocks, cards with tiny real clips) are docked once; every file is copied read-only
+with SHA-256 on first read, ledgered, stored in the local write-once store and verified; then a
+checkpoint is published and one clip's proof bundle is exported and verified offline.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 
-from api.compose import open_ledger, write_atomic
+from api.cli_station import print_results, station_run
+from api.compose import write_atomic
 from api.ledger_ops import export_bundle, run_audit
 from api.settings import Settings
-from evidence.records import EntryKind
 from integrity.bundle import verify_bundle
-from integrity.hashing import sha256_stream
-
-CLIPS = ("DCIM/100MEDIA/20261124_085703_ZFY00042_000123.MP4",
-         "DCIM/100MEDIA/20261124_091200_ZFY00042_000123.MP4",
-         "DCIM/100MEDIA/执法_20261124_093015.WAV")
 
 
-def run_demo(settings: Settings, *, out: Callable[[str], None]) -> None:
-    ledger = open_ledger(settings)
+def run_demo(settings: Settings, *, recorders: int, out: Callable[[str], None]) -> None:
+    out(f"liuhen demo in {settings.data_dir.resolve()}: docking {recorders} simulated recorders")
+    station, results, errors = station_run(settings, simulate=recorders, once=True, out=out)
     try:
-        clips_dir = settings.data_dir / "demo-clips"
-        out(f"liuhen demo in {settings.data_dir.resolve()} (database {settings.db_url()})")
-        first_sha, first_path = "", clips_dir / "clip0.bin"
-        for n, name in enumerate(CLIPS):
-            # Synthetic clip bytes, deterministic per name (the station demo uses real media).
-            data = b"".join(hashlib.sha256(f"{name}/{i}".encode()).digest() for i in range(4096))
-            path = clips_dir / f"clip{n}.bin"
-            write_atomic(path, data)
-            with path.open("rb") as fh:
-                sha, size = sha256_stream(fh)
-            receipt = ledger.writer.record(EntryKind.ACQUIRED, sha, {
-                "device": "ZFY00042", "officer": "000123", "name_on_device": name,
-                "size": size, "clock_offset_ms": 1375}, actor="000123")
-            out(f"  acquired {name} -> entry {receipt.index} sha256 {sha[:16]}…")
-            if not first_sha:
-                first_sha = sha
-        _, anchored = ledger.publish(actor="demo")
+        print_results(results, out)
+        for serial, why in errors.items():
+            out(f"  {serial}: {why}")
+        ledger = station.ledger
         head = ledger.store.head()
-        out(f"checkpoint: size {head.size}, root {head.root.hex()}")
-        if anchored is None:
-            out("  (no TSA configured: checkpoints are signed, not timestamped; set "
-                "LIUHEN_TSA_URLS to anchor them)")
-        else:
-            for name in anchored.anchored:
-                out(f"  timestamped by {name}")
-            for name, why in anchored.failed.items():
-                out(f"  TSA {name} failed: {why}; `liuhen checkpoint` retries it")
-        bundle = export_bundle(ledger, first_sha)
-        bundle_path = settings.data_dir / "demo.bundle.json"
-        write_atomic(bundle_path, bundle)
-        out(f"bundle for {first_sha[:16]}…: {bundle_path} ({len(bundle)} bytes)")
-        with first_path.open("rb") as fh:
-            clip_sha, _ = sha256_stream(fh)
-        report = verify_bundle(bundle, trust=ledger.trust, clip_sha256=clip_sha)
-        out(f"  verified offline: entry {report.index} under checkpoint "
-            f"{report.checkpoint.head.size}, clip bytes match")
-        result = run_audit(ledger, external=[ledger.latest_note_path.read_bytes()])
-        out(f"audit OK: {result.head.size} entries, {result.commits} commits, "
-            f"{result.checkpoints} checkpoints")
-        out(f"next: liuhen verify-bundle {bundle_path} --clip {first_path} "
-            f"--trust-root {settings.data_dir / 'keyring.json'}")
+        latest = ledger.store.latest_checkpoint()
+        out(f"ledger: {head.size} entries; checkpoint size "
+            f"{latest.head.size if latest else 0} root "
+            f"{latest.head.root.hex() if latest else '-'}")
+        rows = [r for r in station.repo.all_files() if r.object is not None and r.size > 0]
+        if not rows:
+            out("no clip was stored; nothing to export")
+            return
+        row = rows[0]
+        bundle = export_bundle(ledger, str(row.acquired_index))
+        path = settings.data_dir / "demo.bundle.json"
+        write_atomic(path, bundle)
+        report = verify_bundle(bundle, trust=ledger.trust, clip_sha256=row.sha256)
+        out(f"bundle for {row.path} ({row.serial}): {path}, {len(bundle)} bytes; verified "
+            f"offline: entry {report.index} under checkpoint {report.checkpoint.head.size}")
+        audit = run_audit(ledger, external=[ledger.latest_note_path.read_bytes()])
+        out(f"audit OK: {audit.head.size} entries, {audit.commits} commits, "
+            f"{audit.checkpoints} checkpoints")
+        out(f"next: liuhen verify {row.sha256} --data-dir {settings.data_dir}")
     finally:
-        ledger.close()
+        station.close()

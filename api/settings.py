@@ -24,5 +24,23 @@ class Settings(BaseSettings):
     tsa_roots: list[Path] = []
     """PEM files of the TSA roots that tokens must chain to."""
 
+    store_url: str | None = None
+    """Where originals go: ``s3://BUCKET/PREFIX`` (S3 Object Lock) in production; default a
+    local write-once directory ``<data_dir>/objects`` (weaker, and it says so)."""
+    s3_endpoint_url: str | None = None
+    """For MinIO or Ceph RGW; unset for AWS. Credentials come from boto3's standard chain."""
+    s3_region: str | None = None
+    retention_days: int = 180
+    """Minimum retention of originals (≥ 6 months for clips not linked to a case)."""
+    release_policy: str = "mark"
+    """``mark`` (default: delete nothing from recorders) or ``delete`` once verified."""
+    recorder_password: str | None = None
+    """The 6-character GA/T 947.4 password of the bureau's recorders."""
+    max_docks: int = 4
+    """Recorders ingested at once (one worker per port)."""
+
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'ledger.db'}"
+
+    def objects_url(self) -> str:
+        return self.store_url or (self.data_dir.resolve() / "objects").as_uri()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from bench import integrity_bench, ledger_bench
+from bench import integrity_bench, ledger_bench, s3_bench
 
 
 def main() -> None:
     which = set(sys.argv[1:])
-    for name, module in (("ledger", ledger_bench), ("integrity", integrity_bench)):
+    for name, module in (("ledger", ledger_bench), ("integrity", integrity_bench),
+                         ("s3", s3_bench)):
         if not which or name in which:
             module.run()
 

@@ -151,3 +151,69 @@ class PublicKey:
 
     def valid_at(self, size: int) -> bool:
         return self.valid_from <= size and (self.valid_until is None or size < self.valid_until)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    """Where an original (or derivative) lives, pinned to one immutable version."""
+
+    store: str
+    """The store's URL, e.g. ``file:///var/lib/liuhen/objects`` or ``s3://bucket/prefix``."""
+    key: str
+    version_id: str
+    size: int
+    sha256: Sha256Hex
+    lock_mode: str
+    """``COMPLIANCE`` on S3 Object Lock; ``LOCAL-WORM`` for the local directory store."""
+    retain_until: datetime
+
+
+class FileState(enum.StrEnum):
+    """Per-file ingest states (DESIGN.md §3), persisted so a crash anywhere resumes.
+
+    ``derived`` (media work, issue 5) will sit between ``committed`` and ``stored``. A file whose
+    content is unusable (zero bytes, corrupt) is still stored and ledgered exactly as received and
+    carries a ``quarantine_reason``; ``quarantined`` is that flag, not a dead end.
+    """
+
+    DISCOVERED = "discovered"
+    ACQUIRED = "acquired"
+    COMMITTED = "committed"
+    STORED = "stored"
+    VERIFIED = "verified"
+    RELEASED = "released"
+
+
+@dataclass(frozen=True, slots=True)
+class FileRow:
+    """The station's record of one file on one recorder."""
+
+    id: int
+    serial: str
+    path: str
+    """As the recorder names it: display and ledger only, never a host path."""
+    raw_path: bytes
+    """The name's bytes as stored on the device (identity; kept in the ledger when they are
+    not the UTF-8 of ``path``)."""
+    size: int
+    device_mtime: datetime
+    state: FileState
+    sha256: Sha256Hex | None = None
+    acquired_index: int | None = None
+    object: StoredObject | None = None
+    stored_index: int | None = None
+    quarantine_reason: str | None = None
+    attempts: int = 0
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """Which officer a recorder is assigned to (the device registry)."""
+
+    serial: str
+    id_code: str
+    officer_no: str
+    officer_name: str
+    unit_no: str
+    unit_name: str

@@ -5,9 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
+from pathlib import Path
+from typing import BinaryIO, Protocol, TypeVar
 
-from evidence.records import Checkpoint, Receipt, TreeHead
+from evidence.ids import Sha256Hex
+from evidence.records import (
+    Assignment,
+    Checkpoint,
+    FileRow,
+    LedgerEntry,
+    Receipt,
+    StoredObject,
+    TreeHead,
+)
 
 Clock = Callable[[], datetime]
 """Returns the current UTC time, timezone-aware."""
@@ -37,3 +47,145 @@ class TimestampAuthority(Protocol):
     name: str
 
     def timestamp(self, message: bytes) -> bytes: ...
+
+
+class BlobStore(Protocol):
+    """Write-once object storage (DESIGN.md §5). Implementations never overwrite, never delete,
+    and check for themselves what the server promises.
+
+    - ``put`` uploads ``source`` under ``key`` with retention until ``retain_until`` and returns
+      only after the exact stored version was verified (size, checksum, lock). Putting a key that
+      already holds the same SHA-256 returns that object (idempotent resume); a key holding other
+      bytes raises ConflictError.
+    - ``verify`` re-checks a stored version (HEAD: size, lock mode/date; re-applies a missing
+      lock), and with ``rehash`` reads it back and recomputes SHA-256; VerificationError if it
+      does not match, NotFoundError if the version is gone.
+    - ``open`` reads one exact version.
+    - ``extend_retention`` moves retain-until later (never earlier); ``set_legal_hold`` toggles
+      a legal hold.
+    Outages raise UnavailableError (retry); policy problems (a bucket without Object Lock)
+    raise PolicyViolationError at construction.
+    """
+
+    url: str
+
+    def put(self, key: str, source: Path, *, sha256: Sha256Hex, size: int,
+            retain_until: datetime) -> StoredObject: ...
+
+    def verify(self, obj: StoredObject, *, rehash: bool = False) -> StoredObject: ...
+
+    def open(self, obj: StoredObject) -> BinaryIO: ...
+
+    def extend_retention(self, obj: StoredObject, retain_until: datetime) -> StoredObject: ...
+
+    def set_legal_hold(self, obj: StoredObject, on: bool) -> None: ...
+
+
+class IngestRepo(Protocol):
+    """Persistent ingest state and the device registry (mutable bookkeeping, not evidence)."""
+
+    def discover(self, *, serial: str, path: str, raw_path: bytes, size: int,
+                 device_mtime: datetime) -> FileRow:
+        """The row for this file (serial, name bytes, size, mtime), created ``discovered`` if
+        new. ``raw_path`` identifies the file when given; else the UTF-8 of ``path``."""
+        ...
+
+    def save(self, row: FileRow) -> FileRow: ...
+
+    def note_error(self, row_id: int, error: str) -> None:
+        """Count a failed attempt on the row as it is now stored (its state is left alone)."""
+        ...
+
+    def files(self, serial: str) -> list[FileRow]: ...
+
+    def by_sha256(self, sha256: str) -> list[FileRow]: ...
+
+    def assignment(self, serial: str) -> Assignment | None: ...
+
+    def assign(self, assignment: Assignment) -> None: ...
+
+
+class RecordingInfo(Protocol):
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def device_mtime(self) -> datetime: ...
+
+    @property
+    def raw_path(self) -> bytes:
+        """The name's bytes as the device stores them, when the driver knows them (else b"")."""
+        ...
+
+
+R = TypeVar("R", bound=RecordingInfo)
+
+
+class Readable(Protocol):
+    def readinto(self, buffer: bytearray | memoryview, /) -> int | None: ...
+
+    def close(self) -> None: ...
+
+
+class OfficerInfo(Protocol):
+    @property
+    def officer_no(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def unit_no(self) -> str: ...
+
+    @property
+    def unit_name(self) -> str: ...
+
+
+class DeviceInfo(Protocol):
+    @property
+    def serial(self) -> str: ...
+
+    @property
+    def id_code(self) -> str: ...
+
+    @property
+    def officer(self) -> OfficerInfo | None: ...
+
+
+class Recorder(Protocol[R]):
+    """What the station needs from a docked recorder; devices/ drivers satisfy it."""
+
+    def identify(self) -> DeviceInfo: ...
+
+    def officer_info(self, password: bytes) -> DeviceInfo: ...
+
+    def read_clock(self) -> datetime: ...
+
+    def sync_clock(self, password: bytes, now: datetime) -> None: ...
+
+    def enable_mass_storage(self, password: bytes) -> None: ...
+
+    def list_recordings(self) -> list[R]: ...
+
+    def open_recording(self, recording: R) -> Readable: ...
+
+    def release(self, recording: R) -> None: ...
+
+
+class LedgerLookup(Protocol):
+    def find(self, subject: str) -> list[LedgerEntry]: ...
+
+
+class Progress(Protocol):
+    """Live progress of docks; the CLI renders it (terminal bars or log lines)."""
+
+    def dock_started(self, serial: str, *, files: int, total_bytes: int) -> None: ...
+
+    def advanced(self, serial: str, nbytes: int) -> None: ...
+
+    def file_done(self, serial: str, path: str, state: str, note: str = "") -> None: ...
+
+    def dock_finished(self, serial: str, *, ok: bool, summary: str) -> None: ...

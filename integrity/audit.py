@@ -9,13 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from evidence.errors import VerificationError
 from evidence.ids import Origin
 from evidence.records import Checkpoint, Entry, LedgerEntry, PublicKey, TreeHead
 from integrity.entry import decode_entry
-from integrity.merkle import TreeBuilder, leaf_hash
+from integrity.merkle import TreeBuilder
 from integrity.notes import open_checkpoint, parse_commit_text, verify_note
+
+EntryRow = tuple[int, bytes, bytes]
+"""A stored entry as a plain tuple ``(index, data, leaf_hash)``: what a database driver yields,
+without building a LedgerEntry per row (the audit reads millions)."""
+
+_NEVER = 1 << 64  # beyond any ledger size: "no commit or checkpoint ahead"
+_as_row = attrgetter("index", "data", "leaf_hash")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +76,16 @@ def audit(entries: Iterable[LedgerEntry], *, commits: Iterable[StoredCommit],
     bundle); the database must still contain and agree with each of them. ``deep`` also parses
     every entry as a v1 entry and checks its ``prev_checkpoint`` against the rebuilt tree.
     """
+    return audit_rows(map(_as_row, entries), commits=commits, checkpoints=checkpoints,
+                      origin=origin, keys=keys, external=external, deep=deep)
+
+
+def audit_rows(rows: Iterable[EntryRow], *, commits: Iterable[StoredCommit],
+               checkpoints: Sequence[StoredCheckpoint], origin: Origin,
+               keys: Sequence[PublicKey], external: Sequence[bytes] = (),
+               deep: bool = False) -> AuditReport:
+    """:func:`audit` over entries given as ``(index, data, leaf_hash)`` tuples, as a database
+    driver streams them; the same checks, errors, steps and indices."""
     station_keys = [k for k in keys if k.role == "station"]
     stored = _open_checkpoints(checkpoints, origin=origin, keys=keys, external=False)
     outside = _open_checkpoints([StoredCheckpoint(0, n) for n in external], origin=origin,
@@ -110,26 +128,40 @@ def audit(entries: Iterable[LedgerEntry], *, commits: Iterable[StoredCommit],
         raise VerificationError("first commit does not start at index 0", step="commit", index=0)
     if 0 in want:
         reached(0)
-    for row in entries:
-        index = builder.size
+    # The hot loop, once per entry: locals only, the tree's leaf hash and append in one call, and
+    # commits and checkpoints looked at only from ``event``, the next size where one is due (or
+    # overdue). Sizes are reached in increasing order, so ``wanted`` (ascending) is consumed in
+    # step with ``want``.
+    append_entry = builder.append_entry
+    wanted = iter(sorted(want))
+    next_wanted = next(wanted, _NEVER)
+    while next_wanted <= 0:
+        next_wanted = next(wanted, _NEVER)
+    event = next_wanted if next_commit is None else min(next_wanted, next_commit.size)
+    size = 0
+    for index, data, stored_leaf in rows:
         # (A1) indices are dense: a gap is a deleted row, a repeat a duplicated one.
-        if row.index != index:
-            raise VerificationError(f"expected entry {index}, found {row.index} (row deleted, "
-                                    "duplicated or reordered)", step="sequence", index=index)
-        # (A2) the stored leaf hash is recomputed from the verbatim entry bytes.
-        recomputed = leaf_hash(row.data)
-        if recomputed != row.leaf_hash:
+        if index != size:
+            raise VerificationError(f"expected entry {size}, found {index} (row deleted, "
+                                    "duplicated or reordered)", step="sequence", index=size)
+        # (A2) the stored leaf hash is recomputed from the verbatim entry bytes. (It is appended
+        # to the tree at once; a mismatch raises before anything reads the tree.)
+        if append_entry(data) != stored_leaf:
             raise VerificationError("entry bytes do not hash to the stored leaf hash",
-                                    step="leaf", index=index)
+                                    step="leaf", index=size)
         if deep:
-            _check_entry(row, published)
-        builder.append(recomputed)
-        size = index + 1
+            _check_entry(LedgerEntry(index, data, stored_leaf), published)
+        size += 1
+        if size < event:
+            continue
         if size in want or (next_commit is not None and next_commit.size == size):
             reached(size)
         elif next_commit is not None and next_commit.size < size:
             raise VerificationError("commit does not end on an entry boundary", step="commit",
                                     index=next_commit.first)
+        while next_wanted <= size:
+            next_wanted = next(wanted, _NEVER)
+        event = next_wanted if next_commit is None else min(next_wanted, next_commit.size)
     size = builder.size
     if next_commit is not None:
         raise VerificationError(f"commit up to size {next_commit.size} but the ledger has only "

@@ -16,6 +16,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import make_url, text
 
+import storage.ingest_tables  # noqa: F401 - its tables are part of the compared metadata
 from evidence.errors import (
     ConflictError,
     NotFoundError,
@@ -277,6 +278,22 @@ def test_upserts_are_refused(store: SqlLedgerStore, station_signer: Signer) -> N
     with pytest.raises(PolicyViolationError), translate_errors("t"), store.engine.begin() as conn:
         conn.execute(text(statement), {"d": b"x", "h": b"h" * 32})
     assert store.entry(0).data == make_items(1)[0][0]
+
+
+def test_bulk_insert_over_a_stray_row_is_a_conflict(store: SqlLedgerStore,
+                                                     station_signer: Signer) -> None:
+    """append_batch inserts on the driver connection (executemany on SQLite, COPY on
+    PostgreSQL); a row in its way still fails as ConflictError and the whole batch rolls back."""
+    store.append_batch(make_items(2), signer=station_signer)
+    with store.engine.begin() as conn:  # a writer that ignored the lock, mid-way through
+        conn.execute(text("INSERT INTO ledger_entries (idx, data, leaf_hash, kind, subject) "
+                          "VALUES (3, :d, :h, 'note', 'stray')"), {"d": b"x", "h": b"h" * 32})
+    with pytest.raises(ConflictError, match="append to the ledger"):
+        store.append_batch(make_items(3, prefix="n"), signer=station_signer)
+    assert store.head().size == 2
+    assert [(f, s) for f, s, _ in store.commits()] == [(0, 2)]
+    with pytest.raises(NotFoundError):
+        store.entry(2)
 
 
 # --- group commit -----------------------------------------------------------------------------

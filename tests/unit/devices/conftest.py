@@ -9,14 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.recorder import (
-    ManualClock,
-    Media,
-    SimulatedRecorder,
-    SimulatedUsbBackend,
-    make_recorder,
-    media_library,
-)
+from devices.sim.cards import Media, media_library
+from devices.sim.recorder import ManualClock, SimulatedRecorder, SimulatedUsbBackend, make_recorder
 
 START = datetime(2024, 5, 1, 1, 30, tzinfo=UTC)  # 09:30 China Standard Time
 TOOLS = {

@@ -13,9 +13,10 @@ import pytest
 from devices.dirvolume import DirectoryVolume
 from devices.driver import Recording
 from devices.massstorage import MassStorageDriver
+from devices.sim.cards import Media
+from devices.sim.recorder import expected_files
 from evidence.errors import ConflictError, NotFoundError, PolicyViolationError
 from evidence.ids import DeviceSerial
-from tests.support.recorder import Media, expected_files
 from tests.unit.devices.conftest import START, RecorderFactory
 
 SERIAL = DeviceSerial("LH00001")

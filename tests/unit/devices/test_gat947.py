@@ -9,12 +9,13 @@ import pytest
 
 from devices.driver import RecorderDriver
 from devices.gat947 import Gat947Driver
+from devices.sim.cards import Media
+from devices.sim.recorder import ManualClock, SimulatedUsbBackend, expected_files
 from devices.usbscan import find_mass_storage
 from devices.zfy import ZfyInfo
 from evidence.errors import NotFoundError, PolicyViolationError, UnavailableError, VerificationError
 from evidence.ids import DeviceSerial, OfficerNo
 from evidence.records import Officer
-from tests.support.recorder import ManualClock, Media, SimulatedUsbBackend, expected_files
 from tests.unit.devices.conftest import START, RecorderFactory
 
 PASSWORD = b"123456"

@@ -17,9 +17,9 @@ from devices.hotplug import (
     PyudevHotplugSource,
     event_from_udev,
 )
+from devices.sim.recorder import VENDOR_ID, SimulatedUsbBackend
 from devices.usbscan import UsbDeviceInfo, find_mass_storage
 from evidence.errors import UnavailableError
-from tests.support.recorder import VENDOR_ID, SimulatedUsbBackend
 from tests.unit.devices.conftest import RecorderFactory
 
 

@@ -11,15 +11,10 @@ import pytest
 
 from devices.imagevolume import ImageVolume
 from devices.massstorage import MassStorageDriver
+from devices.sim.cards import CardFile, Media, fsck_exfat, write_fat_image
+from devices.sim.recorder import expected_files
 from evidence.errors import NotFoundError, PolicyViolationError, VerificationError
 from evidence.ids import DeviceSerial
-from tests.support.recorder import (
-    CardFile,
-    Media,
-    expected_files,
-    fsck_exfat,
-    write_fat_image,
-)
 from tests.unit.devices.conftest import START, RecorderFactory, require_tools
 
 KINDS = ["fat12", "fat16", "fat32", "fat32-mbr", "exfat"]

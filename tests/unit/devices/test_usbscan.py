@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 import usb.core
 
+from devices.sim.cards import Media
+from devices.sim.recorder import VENDOR_ID, SimulatedUsbBackend, make_fleet
 from devices.usbscan import UsbDeviceInfo, find_mass_storage, has_mass_storage_interface
 from evidence.errors import UnavailableError
-from tests.support.recorder import VENDOR_ID, Media, SimulatedUsbBackend, make_fleet
 from tests.unit.devices.conftest import START, RecorderFactory, require_tools
 
 

@@ -1,0 +1,154 @@
+"""Station commands of the ``liuhen`` CLI: station, ingest, verify, demo.
+
+Heavy modules are imported inside the commands, so ``verify-bundle`` stays database-free.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from api.compose import Station
+    from api.settings import Settings
+    from devices.docking import UsbDockSource
+    from ingest.station import DockResult
+
+SIMULATED_PASSWORD = b"123456"  # the simulator's recorders; real ones use LIUHEN_RECORDER_PASSWORD
+CARD_START = datetime(2026, 11, 24, 0, 30, tzinfo=UTC)  # simulated recordings: 08:30 CST
+
+
+def _password(settings: Settings) -> bytes | None:
+    return settings.recorder_password.encode() if settings.recorder_password else None
+
+
+def simulated_source(workdir: Path, count: int) -> UsbDockSource:
+    """``count`` simulated recorders (directory, FAT32 and exFAT cards where the tools exist)."""
+    from devices.sim.cards import media_library
+    from devices.sim.recorder import make_fleet, simulated_dock_source
+
+    kinds = ["directory"]
+    if shutil.which("mkfs.vfat") and shutil.which("mcopy"):
+        kinds.append("fat32")
+    if shutil.which("mkfs.exfat"):
+        kinds.append("exfat")
+    media = media_library(workdir / "media")
+    bus, recorders = make_fleet(count, workdir=workdir, media=media,
+                                base_clock=lambda: datetime.now(UTC),
+                                storage_kinds=tuple(kinds), card_start=CARD_START)
+    return simulated_dock_source(recorders, bus)
+
+
+def station_run(settings: Settings, *, simulate: int, once: bool,
+                out: Callable[[str], None]) -> tuple[Station, list[DockResult], dict[str, str]]:
+    from api.compose import open_station
+    from api.station import run_station
+    from devices.docking import UsbDockSource
+
+    station = open_station(settings)
+    try:
+        if simulate:
+            source = simulated_source(settings.data_dir / "simulator", simulate)
+            password: bytes | None = SIMULATED_PASSWORD
+        else:
+            # Real USB: GA/T 947.4 recorders need their vendor's transport, which no Linux
+            # package provides; mass-storage recorders are ingested with `liuhen ingest`.
+            source = UsbDockSource(transport_for=lambda _serial: None, vendor_ids=frozenset())
+            password = _password(settings)
+        stop = threading.Event()
+        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            run = run_station(station, source, password=password, once=once, out=out, stop=stop)
+        except KeyboardInterrupt:
+            stop.set()
+            raise
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    except BaseException:
+        station.close()
+        raise
+    return station, run.results, run.errors
+
+
+def print_results(results: list[DockResult], out: Callable[[str], None]) -> None:
+    for r in sorted(results, key=lambda r: r.serial):
+        offset = "unknown" if r.clock_offset_ms is None else f"{r.clock_offset_ms:+d} ms"
+        out(f"  {r.serial} (警号 {r.officer_no}): {r.verified}/{r.files} files verified, "
+            f"{r.quarantined} quarantined, {len(r.failed)} failed, clock offset {offset}, "
+            + ("released" if r.released else "NOT released"))
+        for path, why in sorted(r.failed.items()):
+            out(f"    failed: {path}: {why}")
+
+
+def ingest_path(settings: Settings, path: Path, *, serial: str, officer: str,
+                out: Callable[[str], None]) -> DockResult:
+    from api.compose import open_station
+    from api.station import LogProgress
+    from devices.massstorage import MassStorageDriver
+    from evidence.ids import DeviceSerial
+    from evidence.records import Assignment
+    from ingest.station import Dock
+
+    driver = (MassStorageDriver.from_directory(path, serial=DeviceSerial(serial))
+              if path.is_dir() else MassStorageDriver.from_image(path,
+                                                                 serial=DeviceSerial(serial)))
+    station = open_station(settings)
+    try:
+        ctx = station.context(LogProgress(out))
+        who = station.repo.assignment(serial)
+        if who is None or who.officer_no != officer:
+            who = Assignment(serial=serial, id_code="", officer_no=officer, officer_name="",
+                             unit_no="", unit_name="")
+        result = Dock(driver, ctx=ctx, password=None, assignment=who).run()
+        station.ledger.publish(actor="ingest")
+        return result
+    finally:
+        station.close()
+
+
+def verify_clip(settings: Settings, ref: str, out: Callable[[str], None]) -> None:
+    """Is this clip in the ledger, and is its stored original intact? Raises when not."""
+    from api.compose import open_station
+    from evidence.errors import NotFoundError
+    from evidence.ids import Sha256Hex, is_sha256_hex
+    from integrity.entry import decode_entry
+    from integrity.hashing import sha256_stream
+
+    path = Path(ref)
+    if path.is_file():
+        with path.open("rb") as fh:
+            sha, _ = sha256_stream(fh)
+        out(f"{path.name}: SHA-256 {sha}")
+    elif is_sha256_hex(ref):
+        sha = Sha256Hex(ref)
+    else:
+        raise NotFoundError(f"{ref!r} is neither a file nor a lowercase SHA-256")
+    station = open_station(settings)
+    try:
+        entries = [(row.index, decode_entry(row.data)) for row in station.ledger.store.find(sha)]
+        acquired = [(i, e) for i, e in entries if e.kind.value == "acquired"]
+        if not acquired:
+            raise NotFoundError(f"no `acquired` entry for {sha} in this ledger")
+        for index, e in acquired:
+            body = e.body
+            out(f"  ledger entry {index}: acquired {body.get('name_on_device')} from "
+                f"{body.get('device')} (警号 {body.get('officer')}) at {e.at.isoformat()}")
+        objects = [r.object for r in station.repo.by_sha256(sha) if r.object is not None]
+        if not objects:
+            raise NotFoundError(f"{sha} is ledgered but no stored object is recorded yet")
+        obj = objects[0]
+        checked = station.blobs.verify(obj, rehash=True)
+        out(f"  stored {checked.store} {checked.key} version {checked.version_id}: "
+            f"{checked.size} bytes re-hashed OK, {checked.lock_mode} until "
+            f"{checked.retain_until.date()}")
+        for index, e in entries:
+            if e.kind.value == "quarantined":
+                out(f"  quarantined (entry {index}): {e.body.get('reason')}")
+        out("clip verified: in the ledger and intact in storage")
+    finally:
+        station.close()

@@ -1,0 +1,158 @@
+"""``liuhen station``: watch the ports, dock recorders, ingest — with live progress.
+
+One worker per docked recorder, at most ``max_docks`` at once; checkpoints are published at most
+once a second while entries are pending. On a terminal the progress is a live table (files,
+bytes, MB/s, ETA per recorder); otherwise plain log lines.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from api.compose import Station
+from devices.docking import Docked, UsbDockSource
+from evidence.errors import LiuhenError
+from ingest.station import Dock, DockResult
+
+log = logging.getLogger("liuhen.station")
+
+
+class LogProgress:
+    """Plain log lines, for journald and pipes."""
+
+    def __init__(self, out: Callable[[str], None]) -> None:
+        self._out = out
+        self._lock = threading.Lock()
+        self._bytes: dict[str, int] = {}
+
+    def dock_started(self, serial: str, *, files: int, total_bytes: int) -> None:
+        self._out(f"[{serial}] docked: {files} files, {total_bytes / 1e6:.1f} MB to ingest")
+
+    def advanced(self, serial: str, nbytes: int) -> None:
+        with self._lock:
+            self._bytes[serial] = self._bytes.get(serial, 0) + nbytes
+
+    def file_done(self, serial: str, path: str, state: str, note: str = "") -> None:
+        self._out(f"[{serial}] {state:<9} {path}" + (f"  ({note})" if note else ""))
+
+    def dock_finished(self, serial: str, *, ok: bool, summary: str) -> None:
+        self._out(f"[{serial}] {'done' if ok else 'FAILED'}: {summary}")
+
+
+class RichProgress:
+    """A live table on a terminal: per recorder files, bytes, MB/s and ETA."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self.view = Progress(TextColumn("[bold]{task.fields[serial]}"), BarColumn(),
+                             DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+                             TextColumn("{task.fields[files]}"), console=console)
+        self._tasks: dict[str, TaskID] = {}
+        self._files: dict[str, tuple[int, int]] = {}
+
+    def dock_started(self, serial: str, *, files: int, total_bytes: int) -> None:
+        self._files[serial] = (0, files)
+        self._tasks[serial] = self.view.add_task("", total=max(total_bytes, 1), serial=serial,
+                                                 files=f"0/{files} files")
+
+    def advanced(self, serial: str, nbytes: int) -> None:
+        self.view.advance(self._tasks[serial], nbytes)
+
+    def file_done(self, serial: str, path: str, state: str, note: str = "") -> None:
+        done, total = self._files[serial]
+        self._files[serial] = (done + 1, total)
+        self.view.update(self._tasks[serial], files=f"{done + 1}/{total} files")
+        if note:
+            self.view.console.print(f"[{serial}] {state} {path}: {note}")
+
+    def dock_finished(self, serial: str, *, ok: bool, summary: str) -> None:
+        task = self._tasks.get(serial)
+        if task is not None:
+            self.view.update(task, files=summary if ok else f"FAILED: {summary}")
+
+
+@dataclass
+class StationRun:
+    results: list[DockResult] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def run_station(station: Station, source: UsbDockSource, *, password: bytes | None,
+                once: bool, out: Callable[[str], None], poll_s: float = 1.0,
+                stop: threading.Event | None = None) -> StationRun:
+    """Dock every recorder the source reports. ``once``: return when the recorders present at
+    start are done; otherwise run until ``stop`` is set (Ctrl-C in the CLI)."""
+    interactive = sys.stdout.isatty()
+    rich_view = RichProgress(Console()) if interactive else None
+    progress = rich_view or LogProgress(out)
+    ctx = station.context(progress)
+    ledger = station.ledger
+    run = StationRun()
+    stop = stop or threading.Event()
+    finished = threading.Event()
+
+    def publish_every_second() -> None:
+        # At most one checkpoint a second while entries are pending (DESIGN.md §4); each is
+        # also written outside the database and anchored with the configured TSAs.
+        while not finished.wait(1.0):
+            try:
+                ledger.publish(actor="station")
+            except LiuhenError as exc:
+                log.warning("checkpoint not published: %s", exc)
+
+    publisher = threading.Thread(target=publish_every_second, name="checkpoints", daemon=True)
+    publisher.start()
+
+    def work(docked: Docked) -> DockResult:
+        return Dock(docked.driver, ctx=ctx, password=password).run()
+
+    def collect(serial: str, future: Future[DockResult]) -> None:
+        try:
+            run.results.append(future.result())
+        except LiuhenError as exc:
+            run.errors[serial] = f"{type(exc).__name__}: {exc}"
+            out(f"[{serial}] dock failed: {exc}")
+
+    if rich_view is not None:
+        rich_view.view.start()
+    try:
+        with ThreadPoolExecutor(max_workers=ledger.settings.max_docks,
+                                thread_name_prefix="dock") as pool:
+            running: dict[str, Future[DockResult]] = {}
+            while not stop.is_set():
+                for docked in source.poll():
+                    out(f"[{docked.serial}] recorder on port {docked.port}")
+                    running[docked.serial] = pool.submit(work, docked)
+                for serial in [s for s, f in running.items() if f.done()]:
+                    collect(serial, running.pop(serial))
+                if once and not running:
+                    break
+                stop.wait(poll_s if not once else 0.05)
+            for serial, future in running.items():
+                collect(serial, future)
+        for serial in sorted(source.unsupported):
+            out(f"[{serial}] not supported: no GA/T 947.4 transport for this recorder")
+    finally:
+        if rich_view is not None:
+            rich_view.view.stop()
+        finished.set()
+        publisher.join()
+    ledger.publish(actor="station")  # the last entries get a checkpoint before we return
+    return run
+

@@ -1,0 +1,347 @@
+"""The station's use case: dock a recorder and bring every file to verified, ledgered storage.
+
+Per file (DESIGN.md §3): discovered → acquired → committed → stored → verified → released.
+Each transition is persisted before the next begins, and each ledger append is made at most
+once (looked up by subject before it is written), so a crash at any point resumes without loss or
+duplication. The recorder is released only when every one of its files is verified.
+
+Threat model: names and metadata from a recorder are untrusted. A name is never joined into a
+host path: staging files are named by the station's own row id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Generic
+
+from evidence.errors import (
+    ConflictError,
+    LiuhenError,
+    NotFoundError,
+    PolicyViolationError,
+    UnavailableError,
+    VerificationError,
+)
+from evidence.ids import Sha256Hex, StationId
+from evidence.records import Assignment, EntryKind, FileRow, FileState, Receipt, StoredObject
+from ingest.ledger import LedgerWriter
+from ingest.ports import BlobStore, Clock, IngestRepo, LedgerLookup, Progress, R, Recorder
+from integrity.entry import decode_entry, format_time
+
+CHUNK_BYTES = 1 << 20  # 1 MiB reads: large enough to amortise calls, small for steady progress
+
+
+@dataclass(frozen=True, slots=True)
+class StationPolicy:
+    retention_days: int = 180
+    """Object retention for originals not yet linked to a case (≥ 6 months by default)."""
+    release: str = "mark"
+    """``mark``: record files as offloaded and delete nothing (default); ``delete``: free the
+    recorder's space once every file is verified, each deletion ledgered."""
+
+
+@dataclass
+class IngestContext:
+    station: StationId
+    writer: LedgerWriter
+    ledger: LedgerLookup
+    repo: IngestRepo
+    blobs: BlobStore
+    staging: Path
+    clock: Clock
+    progress: Progress
+    policy: StationPolicy = field(default_factory=StationPolicy)
+
+
+@dataclass
+class DockResult:
+    serial: str
+    officer_no: str
+    clock_offset_ms: int | None
+    files: int = 0
+    verified: int = 0
+    quarantined: int = 0
+    bytes_acquired: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    released: bool = False
+
+
+def display_name(row: FileRow) -> dict[str, object]:
+    """Ledger fields for a device file name: its text, and its bytes as the device stores them
+    when they are not that text's UTF-8 (a GBK name, say), so nothing about it is lost."""
+    text = row.path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if row.raw_path in (b"", text.encode()):
+        return {"name_on_device": text}
+    return {"name_on_device": text, "name_bytes_hex": row.raw_path.hex()}
+
+
+def record_once(ctx: IngestContext, kind: EntryKind, subject: str, match: Mapping[str, object],
+                body: dict[str, object], *, actor: str) -> int:
+    """Append an entry unless one of this kind, subject and ``match`` fields exists already
+    (the crash-between-append-and-save window); returns its ledger index either way."""
+    for row in ctx.ledger.find(subject):
+        entry = decode_entry(row.data)
+        if entry.kind == kind and all(entry.body.get(k) == v for k, v in match.items()):
+            return row.index
+    receipt: Receipt = ctx.writer.record(kind, subject, {**body, **match}, actor=actor)
+    return receipt.index
+
+
+def _sha(row: FileRow) -> Sha256Hex:
+    if row.sha256 is None:
+        raise ConflictError(f"{row.path}: state {row.state} without a hash (corrupt ingest row)")
+    return row.sha256
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Dock(Generic[R]):
+    """One docked recorder, taken through the station sequence of DESIGN.md §6."""
+
+    def __init__(self, recorder: Recorder[R], *, ctx: IngestContext,
+                 password: bytes | None, assignment: Assignment | None = None) -> None:
+        self._rec = recorder
+        self._ctx = ctx
+        self._password = password
+        self._given = assignment
+
+    def run(self) -> DockResult:
+        ctx = self._ctx
+        device = self._rec.identify()
+        serial = device.serial
+        assignment = self._identify_officer(serial, device.id_code)
+        serial = assignment.serial
+        offset = self._observe_clock(serial)
+        if self._password is not None:
+            self._rec.enable_mass_storage(self._password)
+        recordings = self._rec.list_recordings()
+        result = DockResult(serial=serial, officer_no=assignment.officer_no,
+                            clock_offset_ms=offset, files=len(recordings))
+        pending = []
+        for rec in recordings:
+            row = ctx.repo.discover(serial=serial, path=rec.path, raw_path=rec.raw_path,
+                                    size=rec.size, device_mtime=rec.device_mtime)
+            pending.append((rec, row))
+        todo = sum(r.size for r, row in pending if row.state not in (FileState.VERIFIED,
+                                                                      FileState.RELEASED))
+        ctx.progress.dock_started(serial, files=len(pending), total_bytes=todo)
+        done: list[tuple[R, FileRow]] = []
+        for rec, found in pending:
+            try:
+                row = self._process(rec, found, assignment, offset, result)
+            except UnavailableError as exc:
+                # The recorder is gone or failing: keep the row where it is and stop this dock;
+                # re-docking resumes. Nothing is released.
+                self._failed(found, exc, result)
+                ctx.progress.dock_finished(serial, ok=False, summary=str(exc))
+                raise
+            except (ConflictError, PolicyViolationError, VerificationError, NotFoundError) as exc:
+                self._failed(found, exc, result)
+                ctx.progress.file_done(serial, rec.path, "failed", str(exc))
+                continue
+            done.append((rec, row))
+            if row.quarantine_reason:
+                result.quarantined += 1
+            result.verified += row.state in (FileState.VERIFIED, FileState.RELEASED)
+            ctx.progress.file_done(serial, rec.path, row.state.value, row.quarantine_reason or "")
+        if not result.failed and len(done) == len(recordings):
+            self._release(done, assignment)
+            result.released = True
+        ctx.progress.dock_finished(serial, ok=not result.failed, summary=_summary(result))
+        return result
+
+    # -- identity and clock ---------------------------------------------------------------------
+
+    def _identify_officer(self, serial: str, id_code: str) -> Assignment:
+        ctx = self._ctx
+        assignment = self._given
+        if self._password is not None:
+            try:
+                info = self._rec.officer_info(self._password)
+            except NotFoundError:
+                info = None  # a bare mass-storage disk has no ZFY_INFO
+            if info is not None and info.officer is not None:
+                o = info.officer
+                assignment = Assignment(serial=info.serial or serial, id_code=id_code,
+                                        officer_no=o.officer_no, officer_name=o.name,
+                                        unit_no=o.unit_no, unit_name=o.unit_name)
+        known = ctx.repo.assignment(assignment.serial if assignment else serial)
+        if assignment is None:
+            if known is None:
+                raise PolicyViolationError(f"recorder {serial} is not assigned to an officer: "
+                                           "dock it with --officer or register it first")
+            return known
+        if known != assignment:
+            ctx.repo.assign(assignment)
+            ctx.writer.record(EntryKind.DEVICE_REGISTERED, assignment.serial, {
+                "id_code": assignment.id_code, "officer": assignment.officer_no,
+                "officer_name": assignment.officer_name, "unit_no": assignment.unit_no,
+                "unit_name": assignment.unit_name,
+                "previous_officer": known.officer_no if known else None}, actor=str(ctx.station))
+        return assignment
+
+    def _observe_clock(self, serial: str) -> int | None:
+        """Read the device clock and record the offset *before* syncing (DESIGN.md §6)."""
+        ctx = self._ctx
+        try:
+            device_time = self._rec.read_clock()
+        except NotFoundError:
+            return None  # no clock to read (bare disk): capture times stay as the device wrote
+        station_time = ctx.clock()
+        offset_ms = round((device_time - station_time) / timedelta(milliseconds=1))
+        synced = False
+        if self._password is not None:
+            self._rec.sync_clock(self._password, ctx.clock())
+            synced = True
+        ctx.writer.record(EntryKind.CLOCK_OBSERVED, serial, {
+            "device_time": format_time(device_time), "station_time": format_time(station_time),
+            "offset_ms": offset_ms, "synced": synced}, actor=str(ctx.station))
+        return offset_ms
+
+    # -- one file through the states -----------------------------------------------------------
+
+    def _process(self, rec: R, row: FileRow, who: Assignment, offset_ms: int | None,
+                 result: DockResult) -> FileRow:
+        if row.state is FileState.DISCOVERED:
+            row = self._acquire(rec, row)
+            result.bytes_acquired += row.size
+        if row.state is FileState.ACQUIRED:
+            row = self._commit(rec, row, who, offset_ms)
+        if row.state is FileState.COMMITTED:
+            row = self._store(rec, row)
+        if row.state is FileState.STORED:
+            row = self._verify(row)
+        return row
+
+    def _staged(self, row: FileRow) -> Path:
+        return self._ctx.staging / f"{row.id}.orig"
+
+    def _copy(self, rec: R, row: FileRow) -> tuple[Sha256Hex, int]:
+        """One read pass from the device into staging, hashing as the bytes arrive (§3 step 2)."""
+        ctx = self._ctx
+        ctx.staging.mkdir(parents=True, exist_ok=True)
+        part = ctx.staging / f"{row.id}.part"
+        digest = hashlib.sha256()
+        buffer = bytearray(CHUNK_BYTES)
+        view = memoryview(buffer)
+        total = 0
+        source = self._rec.open_recording(rec)
+        try:
+            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                while n := source.readinto(view):
+                    chunk = view[:n]
+                    digest.update(chunk)
+                    os.write(fd, chunk)
+                    total += n
+                    ctx.progress.advanced(row.serial, n)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        finally:
+            source.close()
+        if total != row.size:
+            part.unlink(missing_ok=True)
+            raise ConflictError(f"{row.path}: read {total} bytes, the recorder listed {row.size}")
+        os.replace(part, self._staged(row))
+        _fsync_dir(ctx.staging)
+        return Sha256Hex(digest.hexdigest()), total
+
+    def _acquire(self, rec: R, row: FileRow) -> FileRow:
+        sha, size = self._copy(rec, row)
+        reason = "zero-byte file: nothing to recover; ledgered as received" if size == 0 else None
+        return self._ctx.repo.save(dataclasses.replace(
+            row, state=FileState.ACQUIRED, sha256=sha, quarantine_reason=reason, last_error=None))
+
+    def _commit(self, rec: R, row: FileRow, who: Assignment, offset_ms: int | None) -> FileRow:
+        ctx = self._ctx
+        sha = _sha(row)
+        capture = {"device_mtime": format_time(row.device_mtime)}
+        if offset_ms is not None:
+            capture["capture_time"] = format_time(row.device_mtime
+                                                  - timedelta(milliseconds=offset_ms))
+        match: dict[str, object] = {"device": row.serial, **display_name(row),
+                                    "size": row.size}
+        index = record_once(ctx, EntryKind.ACQUIRED, sha, match, {
+            "officer": who.officer_no, "unit_no": who.unit_no, "clock_offset_ms": offset_ms,
+            **capture}, actor=who.officer_no)
+        if row.quarantine_reason:
+            record_once(ctx, EntryKind.QUARANTINED, sha, match,
+                        {"reason": row.quarantine_reason}, actor=str(ctx.station))
+        return ctx.repo.save(dataclasses.replace(row, state=FileState.COMMITTED,
+                                                 acquired_index=index))
+
+    def _store(self, rec: R, row: FileRow) -> FileRow:
+        ctx = self._ctx
+        sha = _sha(row)
+        staged = self._staged(row)
+        if not staged.exists():
+            # Staging was lost after the commit (disk replaced, cleaned): read the device again;
+            # it still holds the file, since nothing is released before verification.
+            again, _ = self._copy(rec, row)
+            if again != sha:
+                raise VerificationError(f"{row.path} on {row.serial} no longer has the content "
+                                        f"that was ledgered ({sha})", step="acquire")
+        retain = ctx.clock() + timedelta(days=ctx.policy.retention_days)
+        obj = ctx.blobs.put(f"originals/{sha[:2]}/{sha}", staged, sha256=sha, size=row.size,
+                            retain_until=retain)
+        return ctx.repo.save(dataclasses.replace(row, state=FileState.STORED, object=obj))
+
+    def _verify(self, row: FileRow) -> FileRow:
+        ctx = self._ctx
+        if row.object is None:
+            raise ConflictError(f"{row.path}: stored without an object (corrupt ingest row)")
+        obj: StoredObject = ctx.blobs.verify(row.object, rehash=True)
+        index = record_once(ctx, EntryKind.STORED, _sha(row), {
+            "device": row.serial, **display_name(row), "store": obj.store, "key": obj.key,
+            "version_id": obj.version_id}, {
+            "size": obj.size, "lock_mode": obj.lock_mode,
+            "retain_until": format_time(obj.retain_until)}, actor=str(ctx.station))
+        row = ctx.repo.save(dataclasses.replace(row, state=FileState.VERIFIED, object=obj,
+                                                stored_index=index))
+        self._staged(row).unlink(missing_ok=True)
+        return row
+
+    # -- release ---------------------------------------------------------------------------------
+
+    def _release(self, done: list[tuple[R, FileRow]], who: Assignment) -> None:
+        """Only reached when every file of this recorder is verified (DESIGN.md §3 step 7)."""
+        ctx = self._ctx
+        for rec, row in done:
+            if row.state is FileState.RELEASED:
+                continue
+            if row.state is not FileState.VERIFIED:
+                raise PolicyViolationError(f"{row.path} is {row.state}: release refused")
+            if ctx.policy.release == "delete":
+                record_once(ctx, EntryKind.RELEASED, _sha(row), {
+                    "device": row.serial, **display_name(row), "mode": "delete"}, {},
+                    actor=str(ctx.station))
+                self._rec.release(rec)
+            ctx.repo.save(dataclasses.replace(row, state=FileState.RELEASED))
+
+    def _failed(self, row: FileRow, exc: LiuhenError, result: DockResult) -> None:
+        result.failed[row.path] = str(exc)
+        self._ctx.repo.note_error(row.id, str(exc))
+
+
+def _summary(result: DockResult) -> str:
+    offset = "" if result.clock_offset_ms is None else f", clock {result.clock_offset_ms:+d} ms"
+    return (f"{result.verified}/{result.files} verified, {result.quarantined} quarantined, "
+            f"{len(result.failed)} failed{offset}"
+            + (", released" if result.released else ", not released"))
+
