@@ -3,7 +3,9 @@ with the standard library, cryptography and rfc3161-client only, without the dat
 
 from __future__ import annotations
 
+import logging
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,6 +40,10 @@ EXIT_CODES: dict[type[LiuhenError], int] = {
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="station data directory "
                                               "(default $LIUHEN_DATA_DIR or ./liuhen-data)")]
+Store = Annotated[str | None, typer.Option(
+    "--store", help="where originals go: s3://BUCKET/PREFIX (S3 Object Lock; endpoint and "
+    "credentials from LIUHEN_S3_* and boto3's chain) or file:///dir (default "
+    "$LIUHEN_STORE_URL, else DATA/objects)")]
 
 
 def _fail(exc: LiuhenError) -> typer.Exit:
@@ -55,10 +61,16 @@ def _errors() -> Iterator[None]:
         raise _fail(exc) from exc
 
 
-def settings_for(data_dir: Path | None) -> Settings:
+def settings_for(data_dir: Path | None, *, store: str | None = None) -> Settings:
+    """Settings from LIUHEN_* variables, with the command line's --data-dir/--store on top."""
     from api.settings import Settings
 
-    return Settings(data_dir=data_dir) if data_dir is not None else Settings()
+    given: dict[str, object] = {}
+    if data_dir is not None:
+        given["data_dir"] = data_dir
+    if store is not None:
+        given["store_url"] = store
+    return Settings(**given)  # type: ignore[arg-type]
 
 
 @contextmanager
@@ -202,19 +214,20 @@ def rotate_log(data_dir: DataDir = None) -> None:
 
 
 @app.command()
-def demo(data_dir: DataDir = None,
+def demo(data_dir: DataDir = None, store: Store = None,
          recorders: Annotated[int, typer.Option(help="simulated recorders to dock")] = 3) -> None:
     """Dock simulated recorders on the embedded defaults (SQLite + local store under DATA),
     print what was ingested and the checkpoint, and verify one clip's bundle offline."""
     from api.demo import run_demo
 
     with _errors():
-        run_demo(settings_for(data_dir), recorders=recorders, out=out)
+        run_demo(settings_for(data_dir, store=store), recorders=recorders, out=out)
 
 
 @app.command()
 def station(
     data_dir: DataDir = None,
+    store: Store = None,
     simulate: Annotated[int, typer.Option(help="dock N simulated recorders instead of USB")] = 0,
     once: Annotated[bool, typer.Option(help="exit when the docked recorders are done")] = False,
 ) -> None:
@@ -222,8 +235,8 @@ def station(
     from api.cli_station import print_results, station_run
 
     with _errors():
-        station_obj, results, errors = station_run(settings_for(data_dir), simulate=simulate,
-                                                   once=once, out=out)
+        station_obj, results, errors = station_run(settings_for(data_dir, store=store),
+                                                   simulate=simulate, once=once, out=out)
         station_obj.close()
         print_results(results, out)
         if errors or any(r.failed for r in results):
@@ -236,13 +249,14 @@ def ingest(
     serial: Annotated[str, typer.Option(help="the recorder's serial")],
     officer: Annotated[str, typer.Option(help="警号 of the officer the recorder belongs to")],
     data_dir: DataDir = None,
+    store: Store = None,
 ) -> None:
     """Ingest a recorder that is already mounted, an SD card or a folder of recordings."""
     from api.cli_station import ingest_path, print_results
 
     with _errors():
-        result = ingest_path(settings_for(data_dir), path, serial=serial, officer=officer,
-                             out=out)
+        result = ingest_path(settings_for(data_dir, store=store), path, serial=serial,
+                             officer=officer, out=out)
         print_results([result], out)
         if result.failed:
             raise typer.Exit(75)
@@ -252,13 +266,34 @@ def ingest(
 def verify(
     clip: Annotated[str, typer.Argument(help="a clip file, or its SHA-256")],
     data_dir: DataDir = None,
+    store: Store = None,
 ) -> None:
     """Is this clip in the ledger, and is its stored original intact?"""
     from api.cli_station import verify_clip
 
     with _errors():
-        verify_clip(settings_for(data_dir), clip, out)
+        verify_clip(settings_for(data_dir, store=store), clip, out)
+
+
+@app.command()
+def fixity(
+    data_dir: DataDir = None,
+    store: Store = None,
+    rehash: Annotated[bool, typer.Option(help="read every object back and re-hash it")] = True,
+) -> None:
+    """Re-check every stored original: its exact version still there, unreplaced, locked, and
+    (by default) hashing to its SHA-256. Exit 1 and a report when anything is wrong."""
+    from api.cli_station import fixity_check
+
+    with _errors():
+        bad = fixity_check(settings_for(data_dir, store=store), rehash=rehash, out=out)
+    if bad:
+        raise typer.Exit(1)
 
 
 def main(argv: list[str] | None = None) -> None:
+    # Adapters report through logging; the local store's UnsafeStoreWarning is also logged by
+    # the store itself, so the Python warning would only print it twice.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    warnings.filterwarnings("ignore", message="LocalWormStore at ")
     app(argv)

@@ -152,3 +152,30 @@ def verify_clip(settings: Settings, ref: str, out: Callable[[str], None]) -> Non
         out("clip verified: in the ledger and intact in storage")
     finally:
         station.close()
+
+
+def fixity_check(settings: Settings, *, rehash: bool, out: Callable[[str], None]) -> int:
+    """Verify every stored object recorded by this station; returns how many failed."""
+    from api.compose import open_station
+    from evidence.errors import NotFoundError, VerificationError
+
+    station = open_station(settings)
+    try:
+        seen: set[tuple[str, str, str]] = set()
+        bad = checked = 0
+        for row in station.repo.all_files():
+            obj = row.object
+            if obj is None or (obj.store, obj.key, obj.version_id) in seen:
+                continue
+            seen.add((obj.store, obj.key, obj.version_id))
+            try:
+                station.blobs.verify(obj, rehash=rehash)
+                checked += 1
+            except (VerificationError, NotFoundError) as exc:
+                bad += 1
+                out(f"FIXITY FAILED {obj.key} (version {obj.version_id}, {row.serial} "
+                    f"{row.path}): {exc}")
+        out(f"fixity: {checked} objects OK, {bad} failed" + (" (re-hashed)" if rehash else ""))
+        return bad
+    finally:
+        station.close()

@@ -18,9 +18,10 @@ from integrity.notes import Signer
 from integrity.trust import TrustRoot
 from jobs.anchor import AnchorResult, anchor_checkpoint
 from storage.checkpointer import publish_checkpoint
+from storage.group_commit import GroupCommitter
 from storage.ingest_repo import SqlIngestRepo
 from storage.keyfiles import load_or_create_signer
-from storage.ledger_store import GroupCommitter, SqlLedgerStore
+from storage.ledger_store import SqlLedgerStore
 from storage.tsa import HttpTimestampAuthority
 
 
@@ -165,7 +166,8 @@ def make_blob_store(settings: Settings) -> BlobStore:
 
         return S3ObjectLockStore.connect(url, endpoint_url=settings.s3_endpoint_url,
                                          region=settings.s3_region,
-                                         min_retention_days=settings.retention_days)
+                                         min_retention_days=settings.retention_days,
+                                         sse=settings.s3_sse, kms_key_id=settings.s3_kms_key_id)
     raise PolicyViolationError(f"unsupported store URL {url!r}: use s3://BUCKET/PREFIX or "
                                "file:///path")
 

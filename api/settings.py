@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = None
     """For MinIO or Ceph RGW; unset for AWS. Credentials come from boto3's standard chain."""
     s3_region: str | None = None
+    s3_sse: str | None = None
+    """Server-side encryption on every upload: ``AES256`` (SSE-S3) or ``aws:kms`` (SSE-KMS,
+    with ``s3_kms_key_id``). Off by default: Ceph RGW refuses SSE without TLS and a KMS."""
+    s3_kms_key_id: str | None = None
     retention_days: int = 180
     """Minimum retention of originals (≥ 6 months for clips not linked to a case)."""
     release_policy: str = "mark"

@@ -28,7 +28,7 @@ from rich.progress import (
 from api.compose import Station
 from devices.docking import Docked, UsbDockSource
 from evidence.errors import LiuhenError
-from ingest.station import Dock, DockResult
+from ingest.station import Dock, DockResult, drain_uploads
 
 log = logging.getLogger("liuhen.station")
 
@@ -118,9 +118,31 @@ def run_station(station: Station, source: UsbDockSource, *, password: bytes | No
 
     publisher = threading.Thread(target=publish_every_second, name="checkpoints", daemon=True)
     publisher.start()
+    docking: set[str] = set()
+
+    def upload_queue() -> None:
+        # Files left at committed/stored by a store outage are retried with exponential backoff
+        # (1 s doubling to 60 s); copying from recorders never waits for this.
+        delay = 1.0
+        while not finished.wait(delay):
+            try:
+                done, waiting = drain_uploads(ctx, skip_serials=frozenset(docking))
+            except LiuhenError as exc:
+                log.warning("upload queue: %s", exc)
+                done, waiting = 0, 1
+            if done:
+                out(f"upload queue: {done} files stored and verified, {waiting} waiting")
+            delay = 1.0 if done or not waiting else min(delay * 2, 60.0)
+
+    uploader = threading.Thread(target=upload_queue, name="uploads", daemon=True)
+    uploader.start()
 
     def work(docked: Docked) -> DockResult:
-        return Dock(docked.driver, ctx=ctx, password=password).run()
+        docking.add(docked.serial)
+        try:
+            return Dock(docked.driver, ctx=ctx, password=password).run()
+        finally:
+            docking.discard(docked.serial)
 
     def collect(serial: str, future: Future[DockResult]) -> None:
         try:
@@ -153,6 +175,7 @@ def run_station(station: Station, source: UsbDockSource, *, password: bytes | No
             rich_view.view.stop()
         finished.set()
         publisher.join()
+        uploader.join()
     ledger.publish(actor="station")  # the last entries get a checkpoint before we return
     return run
 

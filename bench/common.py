@@ -26,7 +26,7 @@ def median_time(fn: Callable[[], object], *, runs: int = RUNS) -> float:
 
 def report(name: str, value: float, unit: str, *, peer: str = "", peer_value: float = 0.0,
            goal: str = "") -> None:
-    line = f"{name:<48} {value:>12,.2f} {unit}"
+    line = f"{name:<66} {value:>12,.2f} {unit}"
     if peer:
         ratio = value / peer_value if peer_value else float("nan")
         line += f"   | {peer}: {peer_value:,.2f} {unit}  ratio {ratio:.2f}x"

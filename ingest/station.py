@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -69,6 +69,8 @@ class DockResult:
     quarantined: int = 0
     bytes_acquired: int = 0
     failed: dict[str, str] = field(default_factory=dict)
+    waiting: int = 0
+    """Files staged and ledgered but waiting for the object store (the upload queue)."""
     released: bool = False
 
 
@@ -156,7 +158,8 @@ class Dock(Generic[R]):
                 result.quarantined += 1
             result.verified += row.state in (FileState.VERIFIED, FileState.RELEASED)
             ctx.progress.file_done(serial, rec.path, row.state.value, row.quarantine_reason or "")
-        if not result.failed and len(done) == len(recordings):
+        complete = all(row.state in (FileState.VERIFIED, FileState.RELEASED) for _, row in done)
+        if not result.failed and complete and len(done) == len(recordings):
             self._release(done, assignment)
             result.released = True
         ctx.progress.dock_finished(serial, ok=not result.failed, summary=_summary(result))
@@ -219,14 +222,14 @@ class Dock(Generic[R]):
             result.bytes_acquired += row.size
         if row.state is FileState.ACQUIRED:
             row = self._commit(rec, row, who, offset_ms)
-        if row.state is FileState.COMMITTED:
-            row = self._store(rec, row)
-        if row.state is FileState.STORED:
-            row = self._verify(row)
-        return row
-
-    def _staged(self, row: FileRow) -> Path:
-        return self._ctx.staging / f"{row.id}.orig"
+        try:
+            return store_and_verify(self._ctx, row, recopy=lambda r: self._copy(rec, r)[0])
+        except UnavailableError as exc:
+            # The store is down, not the recorder: the file is staged and ledgered, so keep
+            # copying the others; the station's upload queue retries it with backoff.
+            self._ctx.repo.note_error(row.id, str(exc))
+            result.waiting += 1
+            return self._ctx.repo.reload(row.id)
 
     def _copy(self, rec: R, row: FileRow) -> tuple[Sha256Hex, int]:
         """One read pass from the device into staging, hashing as the bytes arrive (§3 step 2)."""
@@ -258,7 +261,7 @@ class Dock(Generic[R]):
         if total != row.size:
             part.unlink(missing_ok=True)
             raise ConflictError(f"{row.path}: read {total} bytes, the recorder listed {row.size}")
-        os.replace(part, self._staged(row))
+        os.replace(part, _staged(self._ctx, row))
         _fsync_dir(ctx.staging)
         return Sha256Hex(digest.hexdigest()), total
 
@@ -286,37 +289,6 @@ class Dock(Generic[R]):
         return ctx.repo.save(dataclasses.replace(row, state=FileState.COMMITTED,
                                                  acquired_index=index))
 
-    def _store(self, rec: R, row: FileRow) -> FileRow:
-        ctx = self._ctx
-        sha = _sha(row)
-        staged = self._staged(row)
-        if not staged.exists():
-            # Staging was lost after the commit (disk replaced, cleaned): read the device again;
-            # it still holds the file, since nothing is released before verification.
-            again, _ = self._copy(rec, row)
-            if again != sha:
-                raise VerificationError(f"{row.path} on {row.serial} no longer has the content "
-                                        f"that was ledgered ({sha})", step="acquire")
-        retain = ctx.clock() + timedelta(days=ctx.policy.retention_days)
-        obj = ctx.blobs.put(f"originals/{sha[:2]}/{sha}", staged, sha256=sha, size=row.size,
-                            retain_until=retain)
-        return ctx.repo.save(dataclasses.replace(row, state=FileState.STORED, object=obj))
-
-    def _verify(self, row: FileRow) -> FileRow:
-        ctx = self._ctx
-        if row.object is None:
-            raise ConflictError(f"{row.path}: stored without an object (corrupt ingest row)")
-        obj: StoredObject = ctx.blobs.verify(row.object, rehash=True)
-        index = record_once(ctx, EntryKind.STORED, _sha(row), {
-            "device": row.serial, **display_name(row), "store": obj.store, "key": obj.key,
-            "version_id": obj.version_id}, {
-            "size": obj.size, "lock_mode": obj.lock_mode,
-            "retain_until": format_time(obj.retain_until)}, actor=str(ctx.station))
-        row = ctx.repo.save(dataclasses.replace(row, state=FileState.VERIFIED, object=obj,
-                                                stored_index=index))
-        self._staged(row).unlink(missing_ok=True)
-        return row
-
     # -- release ---------------------------------------------------------------------------------
 
     def _release(self, done: list[tuple[R, FileRow]], who: Assignment) -> None:
@@ -341,7 +313,80 @@ class Dock(Generic[R]):
 
 def _summary(result: DockResult) -> str:
     offset = "" if result.clock_offset_ms is None else f", clock {result.clock_offset_ms:+d} ms"
+    waiting = f", {result.waiting} waiting for storage" if result.waiting else ""
     return (f"{result.verified}/{result.files} verified, {result.quarantined} quarantined, "
-            f"{len(result.failed)} failed{offset}"
+            f"{len(result.failed)} failed{waiting}{offset}"
             + (", released" if result.released else ", not released"))
 
+
+def _staged(ctx: IngestContext, row: FileRow) -> Path:
+    return ctx.staging / f"{row.id}.orig"
+
+
+def store_and_verify(ctx: IngestContext, row: FileRow, *,
+                     recopy: Callable[[FileRow], Sha256Hex] | None) -> FileRow:
+    """committed → stored → verified (DESIGN.md §3 steps 5-6), from wherever the row stands.
+
+    ``recopy`` reads the file from the recorder into staging again when staging was lost after
+    the commit; without a docked recorder (the upload queue) such a row waits for the next dock.
+    """
+    if row.state is FileState.COMMITTED:
+        row = _store(ctx, row, recopy)
+    if row.state is FileState.STORED:
+        row = _verify(ctx, row)
+    return row
+
+
+def _store(ctx: IngestContext, row: FileRow,
+           recopy: Callable[[FileRow], Sha256Hex] | None) -> FileRow:
+    sha = _sha(row)
+    staged = _staged(ctx, row)
+    if not staged.exists():
+        # Staging was lost after the commit (disk replaced, cleaned): read the device again;
+        # it still holds the file, since nothing is released before verification.
+        if recopy is None:
+            raise NotFoundError(f"{row.path}: staging copy lost; re-dock {row.serial} to re-read")
+        if recopy(row) != sha:
+            raise VerificationError(f"{row.path} on {row.serial} no longer has the content "
+                                    f"that was ledgered ({sha})", step="acquire")
+    retain = ctx.clock() + timedelta(days=ctx.policy.retention_days)
+    obj = ctx.blobs.put(f"originals/{sha[:2]}/{sha}", staged, sha256=sha, size=row.size,
+                        retain_until=retain)
+    return ctx.repo.save(dataclasses.replace(row, state=FileState.STORED, object=obj))
+
+
+def _verify(ctx: IngestContext, row: FileRow) -> FileRow:
+    if row.object is None:
+        raise ConflictError(f"{row.path}: stored without an object (corrupt ingest row)")
+    obj: StoredObject = ctx.blobs.verify(row.object, rehash=True)
+    index = record_once(ctx, EntryKind.STORED, _sha(row), {
+        "device": row.serial, **display_name(row), "store": obj.store, "key": obj.key,
+        "version_id": obj.version_id}, {
+        "size": obj.size, "lock_mode": obj.lock_mode,
+        "retain_until": format_time(obj.retain_until)}, actor=str(ctx.station))
+    row = ctx.repo.save(dataclasses.replace(row, state=FileState.VERIFIED, object=obj,
+                                            stored_index=index, last_error=None))
+    _staged(ctx, row).unlink(missing_ok=True)
+    return row
+
+
+def drain_uploads(ctx: IngestContext, *, skip_serials: frozenset[str] = frozenset()
+                  ) -> tuple[int, int]:
+    """The persistent upload queue: take rows left at committed/stored by an outage to verified.
+
+    Returns (verified now, still waiting). Stops at the first UnavailableError (the store is
+    still down; the caller backs off). Rows of recorders being docked are left to their dock.
+    """
+    done = 0
+    waiting = [r for r in ctx.repo.waiting_for_storage() if r.serial not in skip_serials]
+    for n, row in enumerate(waiting):
+        try:
+            store_and_verify(ctx, row, recopy=None)
+        except UnavailableError as exc:
+            ctx.repo.note_error(row.id, str(exc))
+            return done, len(waiting) - n
+        except (ConflictError, NotFoundError, PolicyViolationError, VerificationError) as exc:
+            ctx.repo.note_error(row.id, str(exc))
+            continue
+        done += 1
+    return done, len(waiting) - done

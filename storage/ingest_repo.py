@@ -102,6 +102,19 @@ class SqlIngestRepo:
             conn.execute(update(_FILES).where(_F.id == row_id).values(
                 attempts=_F.attempts + 1, last_error=error[:500], updated_at=datetime.now(UTC)))
 
+    def reload(self, row_id: int) -> FileRow:
+        found = self._select_one(_F.id == row_id)
+        if found is None:
+            raise NotFoundError(f"ingest row {row_id} does not exist")
+        return found
+
+    def waiting_for_storage(self) -> list[FileRow]:
+        with translate_errors("read ingest state"), self._engine.connect() as conn:
+            rows = conn.execute(select(_FILES).where(
+                _F.state.in_([FileState.COMMITTED.value, FileState.STORED.value])
+                & _F.last_error.is_not(None)).order_by(_F.id)).all()
+        return [self._row(IngestFileRow(**r._mapping)) for r in rows]
+
     def files(self, serial: str) -> list[FileRow]:
         with translate_errors("read ingest state"), self._engine.connect() as conn:
             rows = conn.execute(select(_FILES).where(_F.serial == serial)

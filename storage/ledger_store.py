@@ -1,5 +1,6 @@
-"""The ledger in SQL: ``SqlLedgerStore`` (SQLite by default, PostgreSQL for a bureau) and the
-``GroupCommitter`` that batches concurrent appends into one signed commit (DESIGN.md §4, §5).
+"""The ledger in SQL: ``SqlLedgerStore`` (SQLite by default, PostgreSQL for a bureau), DESIGN.md
+§4, §5. ``storage.group_commit.GroupCommitter`` batches concurrent appends into its
+``append_batch``: one signed commit each.
 
 Concurrency (STYLE.md §10). Appends are serialized *explicitly*, per database, not per process:
 every append transaction first takes the writer lock, then reads the latest commit's tree frontier,
@@ -14,28 +15,22 @@ extends it, and inserts the entries and the new commit row before committing.
 Should the lock ever fail, the primary keys on entry index and commit size and the unique commit
 ``first`` make a forked tree impossible to commit: the loser gets ConflictError.
 
-Durability (STYLE.md §10): ``append_batch`` and ``GroupCommitter.append`` return only after the
-transaction has committed: SQLite in WAL mode with ``synchronous=FULL`` fsyncs the WAL at every
+Durability (STYLE.md §10): ``append_batch`` (and so ``GroupCommitter.append``) returns only after
+the transaction has committed: SQLite in WAL mode with ``synchronous=FULL`` fsyncs the WAL at every
 commit; PostgreSQL commits with its defaults (``synchronous_commit=on``, fsync on). A receipt is
 never handed out for an entry that a crash could lose.
 """
 
 from __future__ import annotations
 
-import copy
 import itertools
 import operator
 import sqlite3
-import threading
-import time
-from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import repeat
 from types import TracebackType
-from typing import Any, Protocol, Self, cast
+from typing import Any, Self, cast
 
 from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event, exc, func, insert, select
@@ -199,7 +194,7 @@ def translate_errors(action: str) -> Iterator[None]:
                                retry_after_s=1.0) from error
 
 
-# --- bulk entry rows ----------------------------------------------------------------------------
+# --- bulk rows on the driver connection -------------------------------------------------------
 
 EntryRow = tuple[int, bytes, bytes, str, str]
 """(idx, data, leaf_hash, kind, subject): one ``ledger_entries`` row, in column order."""
@@ -407,8 +402,7 @@ class SqlLedgerStore:
         checked = [_check_item(item) for item in items]
         if not checked:
             return []
-        leaf_hash = merkle.leaf_hash
-        leaves = [leaf_hash(data) for data, _, _ in checked]  # no lock needed to hash
+        leaves = [merkle.leaf_hash(data) for data, _, _ in checked]  # no lock needed to hash
         with self._write("append to the ledger") as conn:
             latest = conn.execute(select(_C.size, _C.frontier)
                                   .order_by(_C.size.desc()).limit(1)).first()
@@ -424,7 +418,8 @@ class SqlLedgerStore:
             conn.execute(insert(_C).values(
                 size=head.size, first=first, root=head.root, frontier=tree.frontier(),
                 note=note, station=signer.name, committed_at=self._clock()))
-        return list(map(Receipt, range(first, first + len(leaves)), leaves, repeat(note)))
+        # Receipt(index, leaf_hash, commit_note), built without a Python loop.
+        return list(map(Receipt, range(first, first + len(leaves)), leaves, itertools.repeat(note)))
 
     # --- reads --------------------------------------------------------------------------------
 
@@ -441,7 +436,8 @@ class SqlLedgerStore:
 
     def entries(self, start: int = 0, end: int | None = None) -> Iterator[LedgerEntry]:
         """Entries ``start <= index < end`` in index order, read ``read_chunk_rows`` at a time,
-        each chunk in its own short transaction (rows never change, so chunks agree).
+        each page in its own read transaction, open while the caller consumes that page (rows
+        never change, so pages agree). Drop or close the iterator to end it early.
 
         ``end`` defaults to, and is capped at, the committed size when this is called. A missing
         row raises VerificationError at its index rather than being skipped.
@@ -478,8 +474,8 @@ class SqlLedgerStore:
                     dense = range(expected, expected + len(batch))
                     indices = list(map(_first, batch))
                     if indices != list(dense):
-                        good = next(i for i, (got, want) in enumerate(zip(indices, dense, strict=True))
-                                    if got != want)
+                        good = next(i for i, (got, want)
+                                    in enumerate(zip(indices, dense, strict=True)) if got != want)
                         yield batch[:good]
                         expected += good
                         break
@@ -662,138 +658,8 @@ class SqlLedgerStore:
         return [(r.tsa, bytes(r.token)) for r in rows]
 
 
-# --- group commit -----------------------------------------------------------------------------
-
-
-class BatchAppender(Protocol):
-    """What a GroupCommitter needs from a store."""
-
-    def append_batch(self, items: Sequence[EntryItem], *, signer: Signer) -> list[Receipt]: ...
-
-
-@dataclass(eq=False)
-class _Batch:
-    opened_at: float
-    items: list[EntryItem] = field(default_factory=list)
-    receipts: list[Receipt] = field(default_factory=list)
-    error: BaseException | None = None
-    done: threading.Event = field(default_factory=threading.Event)
-
-
-def _per_caller(error: BaseException) -> BaseException:
-    """A copy of a batch's error for one caller, so that threads re-raising it do not share (and
-    keep growing) one traceback; the original stays attached as ``__cause__``."""
-    try:
-        mine = copy.copy(error)
-    except Exception:  # an exception type that cannot be copied: share the original
-        return error
-    mine.__cause__ = error
-    return mine
-
-
-class GroupCommitter:
-    """Thread-safe appends grouped into few signed commits (DESIGN.md §5 "group-committed").
-
-    Callers of :meth:`append` join the open batch and block. One writer thread takes the oldest
-    batch when it is full (``max_batch``) or its first entry has waited ``max_wait_s``, and
-    commits it with one ``append_batch``; entries arriving meanwhile fill the next batch. Every
-    caller of a batch gets its own receipt once the batch is durable, or that batch's error.
-    ``close()`` commits what is queued, then stops the thread.
-    """
-
-    def __init__(self, store: BatchAppender, *, signer: Signer, max_batch: int = 5000,
-                 max_wait_s: float = 0.002) -> None:
-        if max_batch < 1 or max_wait_s < 0:
-            raise ValueError("max_batch must be positive and max_wait_s not negative")
-        self._store = store
-        self._signer = signer
-        self._max_batch = max_batch
-        self._max_wait_s = max_wait_s
-        self._cond = threading.Condition()
-        self._queue: deque[_Batch] = deque()
-        self._closed = False
-        # Daemon: a process that exits without close() must not hang on this thread; no receipt
-        # is given before its commit, so nothing acknowledged is lost.
-        self._thread = threading.Thread(target=self._run, name="liuhen-group-commit",
-                                         daemon=True)
-        self._thread.start()
-
-    def append(self, data: bytes, kind: str, subject: str) -> Receipt:
-        """Append one entry; block until its commit is durable and return its receipt.
-        Raises the error of the batch it joined (UnavailableError after close)."""
-        with self._cond:
-            if self._closed:
-                raise UnavailableError("the ledger's group committer is closed")
-            batch = self._queue[-1] if self._queue else None
-            if batch is None or len(batch.items) >= self._max_batch:
-                batch = _Batch(opened_at=time.monotonic())
-                self._queue.append(batch)
-            slot = len(batch.items)
-            batch.items.append((data, kind, subject))
-            if slot == 0 or slot + 1 == self._max_batch:
-                self._cond.notify()  # a batch opened, or filled: the writer may have to act
-        batch.done.wait()
-        if batch.error is not None:
-            raise _per_caller(batch.error)
-        return batch.receipts[slot]
-
-    def _next_batch(self) -> _Batch | None:
-        with self._cond:
-            while not self._queue:
-                if self._closed:
-                    return None
-                self._cond.wait()
-            batch = self._queue[0]
-            while len(batch.items) < self._max_batch and not self._closed:
-                remaining = batch.opened_at + self._max_wait_s - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._cond.wait(remaining)
-            return self._queue.popleft()  # appenders only ever join the newest batch
-
-    def _run(self) -> None:
-        try:
-            while (batch := self._next_batch()) is not None:
-                try:
-                    receipts = self._store.append_batch(batch.items, signer=self._signer)
-                    if len(receipts) != len(batch.items):
-                        raise ConflictError(f"{len(receipts)} receipts for "
-                                            f"{len(batch.items)} entries")
-                    batch.receipts = receipts
-                except BaseException as error:  # every caller of the batch gets it
-                    batch.error = error
-                    if not isinstance(error, Exception):
-                        raise  # KeyboardInterrupt and the like: stop, failing the rest below
-                finally:
-                    batch.done.set()
-        finally:
-            # Whatever stopped the thread, no caller may wait forever.
-            with self._cond:
-                self._closed = True
-                stranded = list(self._queue)
-                self._queue.clear()
-            for batch in stranded:
-                batch.error = UnavailableError("the ledger's group committer stopped")
-                batch.done.set()
-
-    def close(self) -> None:
-        """Commit what is queued, then stop the writer thread. Later appends are refused."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-        self._thread.join()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc_value: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
-
-
 __all__ = [
-    "BatchAppender",
-    "GroupCommitter",
+    "EntryItem",
     "SqlLedgerStore",
     "create_ledger_engine",
     "translate_errors",

@@ -27,7 +27,8 @@ from evidence.records import PublicKey, TreeHead
 from integrity import merkle
 from integrity.entry import decode_entry
 from integrity.notes import Signer, parse_commit_text, verify_note
-from storage.ledger_store import GroupCommitter, SqlLedgerStore
+from storage.group_commit import GroupCommitter
+from storage.ledger_store import SqlLedgerStore
 from tests.integration.conftest import ORIGIN, make_entry, sqlite_url
 
 THREADS_PER_GROUP_PROCESS = 8

@@ -23,7 +23,7 @@ from devices.sim.recorder import SimulatedRecorder, expected_files, make_fleet
 from evidence.errors import ConflictError, PolicyViolationError, UnavailableError
 from evidence.ids import DeviceSerial
 from evidence.records import Assignment, FileState
-from ingest.station import Dock, DockResult
+from ingest.station import Dock, DockResult, drain_uploads
 from integrity.entry import decode_entry
 
 PASSWORD = b"123456"
@@ -234,28 +234,51 @@ def test_station_refuses_an_unassigned_bare_disk(station: Station, tmp_path: Pat
         Dock(driver, ctx=station.context(Quiet()), password=None).run()
 
 
+class Outage:
+    """The object store is down."""
+
+    url = "file:///down"
+
+    def put(self, *a: object, **k: object) -> None:
+        raise UnavailableError("store down")
+
+
+def test_store_outage_keeps_copying_and_the_upload_queue_finishes(
+        station: Station, tmp_path: Path, media: Media) -> None:
+    (recorder,) = fleet(tmp_path, media, ("directory",))
+    real = station.blobs
+    station.blobs = Outage()  # type: ignore[assignment]
+    result = dock(station, recorder)
+    files = expected_files(recorder, media, START)
+    # Every file was still copied and ledgered; none is stored, so nothing is released.
+    assert result.waiting == len(files) and not result.released and result.failed == {}
+    rows = station.repo.files(recorder.serial)
+    assert {r.state for r in rows} == {FileState.COMMITTED}
+    assert sum(k == "acquired" for k, _, _ in ledger_kinds(station)) == len(files)
+    ctx = station.context(Quiet())
+    assert drain_uploads(ctx) == (0, len(files))  # still down: stops at the first failure
+    station.blobs = real
+    done, waiting = drain_uploads(station.context(Quiet()))
+    assert (done, waiting) == (len(files), 0)
+    assert {r.state for r in station.repo.files(recorder.serial)} == {FileState.VERIFIED}
+    assert sum(k == "stored" for k, _, _ in ledger_kinds(station)) == len(files)
+    result = dock(station, recorder)  # the next dock releases the recorder
+    assert result.released
+
+
 def test_lost_staging_is_reacquired_from_the_recorder(
         station: Station, tmp_path: Path, media: Media) -> None:
     (recorder,) = fleet(tmp_path, media, ("directory",))
     ctx = station.context(Quiet())
-
-    class Outage:
-        """The object store is down: files stop at `committed`."""
-
-        url = "file:///down"
-
-        def put(self, *a: object, **k: object) -> None:
-            raise UnavailableError("store down")
-
     real = station.blobs
     station.blobs = Outage()  # type: ignore[assignment]
-    with pytest.raises(UnavailableError, match="store down"):
-        dock(station, recorder)
+    assert dock(station, recorder).waiting > 0  # files stop at `committed`
     station.blobs = real
     shutil.rmtree(ctx.staging)
-    result = dock(station, recorder)
+    done, waiting = drain_uploads(station.context(Quiet()))
+    assert done == 0 and waiting > 0  # without the recorder the queue cannot re-read them
+    result = dock(station, recorder)  # re-docked: read again, hashes match the ledger
     assert result.failed == {} and result.released
     rows = station.repo.files(recorder.serial)
     assert all(r.state is FileState.RELEASED for r in rows)
     assert len([1 for k, _, _ in ledger_kinds(station) if k == "acquired"]) == len(rows)
-

@@ -40,6 +40,29 @@ def test_roots_match_the_rfc_definition() -> None:
         assert root(LEAVES[:n]) == _mth(LEAVES[:n]) == builder.root()
 
 
+@given(st.integers(0, 70).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
+def test_extend_and_append_entry_build_the_same_tree_as_append(case: tuple[int, int]) -> None:
+    """The fast paths (bulk ``extend``, ``append_entry`` hashing the entry itself) agree with
+    ``append``, resuming from any frontier."""
+    start, n = case
+    more = n - start
+    datas = [bytes([i]) for i in range(n)]
+    one, bulk, entries = TreeBuilder(), TreeBuilder(), TreeBuilder()
+    for h in LEAVES[:start]:
+        one.append(h)
+    bulk.extend(LEAVES[:start])
+    for d in datas[:start]:
+        entries.append_entry(d)
+    assert one.frontier() == bulk.frontier() == entries.frontier()
+    resumed = TreeBuilder.from_frontier(start, bulk.frontier())
+    resumed.extend(LEAVES[start:start + more])
+    got = [entries.append_entry(d) for d in datas[start:]]
+    assert got == LEAVES[start:start + more]
+    want = LEAVES[:start + more]
+    assert resumed.size == entries.size == len(want)
+    assert resumed.root() == entries.root() == _mth(want)
+
+
 @given(st.integers(1, 70).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n - 1))))
 def test_generated_inclusion_proofs_verify(case: tuple[int, int]) -> None:
     n, i = case
