@@ -123,8 +123,10 @@ class _StepClock(SqlIngestRepo):
     step: ``acquired`` ends the one read pass from the card (open, read, SHA-256, write and fsync
     to staging, rename: ``Dock._copy``); ``committed`` the ledger append; ``stored`` the object
     put; ``verified`` the re-hash of the stored object and its ledger entry. The saves themselves
-    are timed apart (``bookkeeping``). This is the acquire step measured inside a real dock, so it
-    needs neither a private call nor an edit of ingest/.
+    are timed apart (``bookkeeping``). ``Dock._verify`` unlinks the staging file after its save,
+    so that unlink lands in the next step timed in the thread: ``release`` for a dock's last file
+    (hence its label), the next file's ``acquire`` otherwise. This is the acquire step measured
+    inside a real dock, so it needs neither a private call nor an edit of ingest/.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -146,7 +148,7 @@ class _StepClock(SqlIngestRepo):
         start = time.perf_counter()
         saved = super().save(row)
         end = time.perf_counter()
-        step = STEPS.get(row.state, "release")
+        step = STEPS.get(row.state, "unlink staging+release")
         with self._lock:
             self.seconds[step] += start - self._mark.at
             self.seconds["bookkeeping"] += end - start
