@@ -49,6 +49,8 @@ def station_run(settings: Settings, *, simulate: int, once: bool,
     from api.compose import open_station
     from api.station import run_station
     from devices.docking import UsbDockSource
+    from devices.hotplug import HotplugSource, PyudevHotplugSource
+    from evidence.errors import UnavailableError
 
     station = open_station(settings)
     try:
@@ -60,10 +62,17 @@ def station_run(settings: Settings, *, simulate: int, once: bool,
             # package provides; mass-storage recorders are ingested with `liuhen ingest`.
             source = UsbDockSource(transport_for=lambda _serial: None, vendor_ids=frozenset())
             password = _password(settings)
+        hotplug: HotplugSource | None = None
+        if not simulate and not once:
+            try:
+                hotplug = PyudevHotplugSource()
+            except UnavailableError as exc:
+                out(f"hot-plug: {exc}; scanning USB every second instead")
         stop = threading.Event()
         previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
-            run = run_station(station, source, password=password, once=once, out=out, stop=stop)
+            run = run_station(station, source, password=password, once=once, out=out, stop=stop,
+                              hotplug=hotplug)
         except KeyboardInterrupt:
             stop.set()
             raise

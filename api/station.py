@@ -27,6 +27,7 @@ from rich.progress import (
 
 from api.compose import Station
 from devices.docking import Docked, UsbDockSource
+from devices.hotplug import HotplugSource
 from evidence.errors import LiuhenError
 from ingest.station import Dock, DockResult, drain_uploads
 
@@ -95,9 +96,13 @@ class StationRun:
 
 def run_station(station: Station, source: UsbDockSource, *, password: bytes | None,
                 once: bool, out: Callable[[str], None], poll_s: float = 1.0,
-                stop: threading.Event | None = None) -> StationRun:
+                stop: threading.Event | None = None,
+                hotplug: HotplugSource | None = None) -> StationRun:
     """Dock every recorder the source reports. ``once``: return when the recorders present at
-    start are done; otherwise run until ``stop`` is set (Ctrl-C in the CLI)."""
+    start are done; otherwise run until ``stop`` is set (Ctrl-C in the CLI).
+
+    The USB scan every ``poll_s`` is the truth; a ``hotplug`` source (udev) only ends the wait
+    early when a device arrives, so a missed event costs at most one poll interval."""
     interactive = sys.stdout.isatty()
     rich_view = RichProgress(Console()) if interactive else None
     progress = rich_view or LogProgress(out)
@@ -165,7 +170,12 @@ def run_station(station: Station, source: UsbDockSource, *, password: bytes | No
                     collect(serial, running.pop(serial))
                 if once and not running:
                     break
-                stop.wait(poll_s if not once else 0.05)
+                if once:
+                    stop.wait(0.05)
+                elif hotplug is not None:
+                    hotplug.poll(timeout_s=poll_s)  # returns early on a udev event
+                else:
+                    stop.wait(poll_s)
             for serial, future in running.items():
                 collect(serial, future)
         for serial in sorted(source.unsupported):

@@ -87,13 +87,18 @@ def _pg_drop(name: str) -> None:
         conn.execute(f'drop database if exists "{name}" with (force)')
 
 
+def _pg_bare_table(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    """The ledger entries table as the store has it (primary key + two indexes), bare."""
+    conn.execute("create table e (idx bigint primary key, data bytea, leaf_hash bytea, "
+                 "kind text, subject text)")
+    conn.execute("create index on e(kind)")
+    conn.execute("create index on e(subject)")
+    conn.commit()
+
+
 def _pg_bare_rate(name: str, items: list[tuple[bytes, str, str]]) -> float:
     with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{name}") as conn:
-        conn.execute("create table e (idx bigint primary key, data bytea, leaf_hash bytea, "
-                     "kind text, subject text)")
-        conn.execute("create index on e(kind)")
-        conn.execute("create index on e(subject)")
-        conn.commit()
+        _pg_bare_table(conn)
         start = time.perf_counter()
         for i in range(0, len(items), BATCH):
             with conn.cursor() as cur:
@@ -107,11 +112,7 @@ def _pg_bare_rate(name: str, items: list[tuple[bytes, str, str]]) -> float:
 def _pg_bare_copy_rate(name: str, items: list[tuple[bytes, str, str]]) -> float:
     """What the store's COPY path can at best reach: the same COPY, nothing else per batch."""
     with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{name}") as conn:
-        conn.execute("create table e (idx bigint primary key, data bytea, leaf_hash bytea, "
-                     "kind text, subject text)")
-        conn.execute("create index on e(kind)")
-        conn.execute("create index on e(subject)")
-        conn.commit()
+        _pg_bare_table(conn)
         start = time.perf_counter()
         for i in range(0, len(items), BATCH):
             with conn.cursor() as cur, \

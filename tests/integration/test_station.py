@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import shutil
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,9 +20,15 @@ import pytest
 from api.compose import Station, open_station
 from api.ledger_ops import run_audit
 from api.settings import Settings
+from api.station import run_station
 from devices.massstorage import MassStorageDriver
 from devices.sim.cards import Media, media_library
-from devices.sim.recorder import SimulatedRecorder, expected_files, make_fleet
+from devices.sim.recorder import (
+    SimulatedRecorder,
+    expected_files,
+    make_fleet,
+    simulated_dock_source,
+)
 from evidence.errors import ConflictError, PolicyViolationError, UnavailableError
 from evidence.ids import DeviceSerial
 from evidence.records import Assignment, FileState
@@ -282,3 +291,45 @@ def test_lost_staging_is_reacquired_from_the_recorder(
     rows = station.repo.files(recorder.serial)
     assert all(r.state is FileState.RELEASED for r in rows)
     assert len([1 for k, _, _ in ledger_kinds(station) if k == "acquired"]) == len(rows)
+
+
+class Wake:
+    """A hot-plug source whose events the test injects (these machines run no udevd)."""
+
+    def __init__(self) -> None:
+        self.events: queue.Queue[str] = queue.Queue()
+
+    def poll(self, timeout_s: float) -> list[str]:
+        try:
+            return [self.events.get(timeout=timeout_s)]
+        except queue.Empty:
+            return []
+
+    def close(self) -> None: ...
+
+
+def test_daemon_docks_a_recorder_plugged_later_woken_by_hotplug(
+        station: Station, tmp_path: Path, media: Media) -> None:
+    bus, recorders = make_fleet(1, workdir=tmp_path / "cards", media=media,
+                                base_clock=lambda: datetime.now(UTC), card_start=START)
+    bus.unplug(recorders[0])
+    source = simulated_dock_source(recorders, bus)
+    wake, stop, lines = Wake(), threading.Event(), []
+    daemon = threading.Thread(target=run_station, args=(station, source), kwargs={
+        "password": PASSWORD, "once": False, "out": lines.append, "poll_s": 60.0, "stop": stop,
+        "hotplug": wake})  # a 60 s scan interval: only the hot-plug event can wake it sooner
+    daemon.start()
+    try:
+        time.sleep(0.5)
+        plugged = time.monotonic()
+        bus.plug(recorders[0])
+        wake.events.put("add")
+        while not any("done:" in line for line in lines):
+            assert time.monotonic() - plugged < 30, lines
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        wake.events.put("stop")
+        daemon.join(timeout=60)
+    assert any("[LH00001] recorder on port" in line for line in lines)
+    assert all(r.state is FileState.RELEASED for r in station.repo.files("LH00001"))
