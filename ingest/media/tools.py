@@ -1,0 +1,169 @@
+"""Finding ffmpeg/ffprobe, their version line, and turning their stderr into a reason.
+
+Where the binaries come from (DESIGN.md §8): Debian's ``ffmpeg`` package (``/usr/bin/ffmpeg`` and
+``/usr/bin/ffprobe``), installed by ``.ci/run``. Where no system ffmpeg exists, the imageio-ffmpeg
+wheel's binary can stand in for **ffmpeg only**: the wheel ships no ffprobe. It is not a dependency
+of liuhen; install it yourself (``pip install imageio-ffmpeg``) if you need it.
+
+How probing would work with the wheel alone: ffprobe's JSON has no ffmpeg equivalent. The facts
+can be rebuilt from ``ffmpeg -i <file> -map 0 -c copy -f framecrc -`` (its ``#codec_id``,
+``#dimensions``, ``#sample_rate`` header lines and one line per packet give codecs, sizes and the
+packet counts that expose truncation) plus the ``Input #0, <format>, from`` and ``Stream #0:N``
+lines of its stderr (container, profile, pix_fmt, frame rate) and ``-f ffmetadata`` (tags). That
+parser would depend on ffmpeg's human-readable log format, which changes between releases, so it
+is not implemented: :meth:`FfmpegTools.require_ffprobe` raises UnavailableError telling the
+operator to install ffmpeg. Remuxing, transcoding and ``-f streamhash`` do work with the wheel's
+ffmpeg, but a station cannot plan without a probe.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from evidence.errors import UnavailableError
+from evidence.ids import Sha256Hex
+from integrity.hashing import sha256_stream
+
+SYSTEM_BIN = (Path("/usr/bin"),)
+VERSION_TIMEOUT_S = 10  # `ffmpeg -version` prints and exits; anything slower is a broken install
+MAX_REASON_CHARS = 480  # bound: reasons go into ledger entries (≤ 64 KiB each)
+TAIL_LINES = 3  # a failed ffmpeg run's last lines usually name the cause; earlier ones are noise
+
+INSTALL_HINT = ("install Debian's ffmpeg package (apt-get install ffmpeg); the imageio-ffmpeg "
+                "wheel ships ffmpeg without ffprobe")
+
+# "[mov,mp4,m4a,3gp,3g2,mj2 @ 0x55669cdbd1c0] moov atom not found": the bracket names the
+# component and a heap address; the address differs every run, so it never goes into a reason.
+_CONTEXT = re.compile(r"^\[[^\]]*@ 0x[0-9a-fA-F]+\]\s*")
+
+
+@dataclass(frozen=True)
+class FfmpegTools:
+    """The binaries the media functions run. ``ffprobe`` is None with the imageio-ffmpeg wheel."""
+
+    ffmpeg: str
+    ffprobe: str | None
+
+    def require_ffprobe(self) -> str:
+        """The ffprobe path, or UnavailableError saying how to get one."""
+        if self.ffprobe is None:
+            raise UnavailableError(f"no ffprobe next to {self.ffmpeg}: {INSTALL_HINT}")
+        return self.ffprobe
+
+
+def find_ffmpeg(*, search: Sequence[Path] = SYSTEM_BIN, wheel: bool = True) -> FfmpegTools:
+    """The first directory of ``search`` holding an executable ``ffmpeg`` (and ``ffprobe`` beside
+    it, when there is one); else, with ``wheel``, the imageio-ffmpeg wheel's ffmpeg, if that
+    package happens to be installed. UnavailableError when neither exists.
+
+    Fixed directories, not ``$PATH``: nothing below api/ reads the environment (DESIGN.md §2),
+    and the composition root may pass other directories.
+    """
+    for directory in search:
+        ffmpeg = directory / "ffmpeg"
+        if _is_executable(ffmpeg):
+            ffprobe = directory / "ffprobe"
+            return FfmpegTools(str(ffmpeg), str(ffprobe) if _is_executable(ffprobe) else None)
+    if wheel:
+        exe = _wheel_ffmpeg()
+        if exe is not None:
+            return FfmpegTools(exe, None)
+    where = ", ".join(str(d) for d in search) or "nowhere"
+    raise UnavailableError(f"ffmpeg not found (searched {where}): {INSTALL_HINT}")
+
+
+def _is_executable(path: Path) -> bool:
+    return path.is_file() and bool(path.stat().st_mode & 0o111)
+
+
+def _wheel_ffmpeg() -> str | None:
+    """imageio_ffmpeg.get_ffmpeg_exe(), imported by name so that it stays an optional extra."""
+    try:
+        module = importlib.import_module("imageio_ffmpeg")
+    except ImportError:
+        return None
+    try:
+        exe = module.get_ffmpeg_exe()
+    except RuntimeError:  # the wheel raises RuntimeError when its binary is missing
+        return None
+    return str(exe)
+
+
+@functools.lru_cache(maxsize=8)
+def ffmpeg_version(ffmpeg: str) -> str:
+    """The first line of ``ffmpeg -version`` (e.g. ``ffmpeg version 5.1.9-0+deb12u1 ...``), as
+    ledgered with every derivative. UnavailableError when the binary cannot run."""
+    try:
+        done = subprocess.run([ffmpeg, "-version"], capture_output=True, check=True,
+                              timeout=VERSION_TIMEOUT_S)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise UnavailableError(f"cannot run {ffmpeg} -version: {exc}") from exc
+    lines = done.stdout.decode("utf-8", "replace").splitlines()
+    return lines[0].strip() if lines else "ffmpeg version unknown"
+
+
+def _clean_lines(stderr: bytes | str, replacements: dict[str, str]) -> list[str]:
+    text = stderr if isinstance(stderr, str) else stderr.decode("utf-8", "replace")
+    lines: list[str] = []
+    for raw in text.splitlines():
+        line = _CONTEXT.sub("", raw.strip())
+        for host, placeholder in replacements.items():
+            line = line.replace(host, placeholder)
+        if line and (not lines or lines[-1] != line):
+            lines.append(line)
+    return lines
+
+
+def first_reason(stderr: bytes | str, *, replacements: dict[str, str] | None = None,
+                 default: str = "no message") -> str:
+    """ffprobe's own reason: the first meaningful stderr line, without the ``[demuxer @ 0x…]``
+    prefix, with host paths replaced (``replacements`` maps a path to a placeholder)."""
+    lines = _clean_lines(stderr, replacements or {})
+    return lines[0][:MAX_REASON_CHARS] if lines else default
+
+
+def tail_reason(stderr: bytes | str, *, replacements: dict[str, str] | None = None,
+                default: str = "no message") -> str:
+    """The last few distinct stderr lines of a failed run, joined by `` | ``, bounded."""
+    lines = _clean_lines(stderr, replacements or {})
+    text = " | ".join(lines[-TAIL_LINES:]) if lines else default
+    return text[-MAX_REASON_CHARS:]
+
+
+def file_sha256(path: Path) -> tuple[Sha256Hex, int]:
+    """SHA-256 and size of a file, opened read-only."""
+    with path.open("rb", buffering=0) as fh:
+        return sha256_stream(fh)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename in ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves the old state or the whole new file:
+    a temporary file beside it, fsync, ``os.replace``, fsync of the directory."""
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
