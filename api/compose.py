@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from api.settings import Settings
-from evidence.errors import ConflictError, NotFoundError, PolicyViolationError
+from evidence.errors import ConflictError, NotFoundError, PolicyViolationError, UnavailableError
 from evidence.ids import Origin, StationId
 from evidence.records import Checkpoint, PublicKey
 from ingest.ledger import LedgerWriter
+from ingest.media import FfmpegTools, find_ffmpeg
 from ingest.ports import BlobStore, Progress
 from ingest.station import IngestContext, StationPolicy
 from integrity.notes import Signer
@@ -179,6 +181,8 @@ class Station:
     ledger: Ledger
     repo: SqlIngestRepo
     blobs: BlobStore
+    media: FfmpegTools | None
+    """ffmpeg/ffprobe for the media stage; None when this machine has none (stage skipped)."""
 
     def context(self, progress: Progress) -> IngestContext:
         s = self.ledger.settings
@@ -202,4 +206,12 @@ def open_station(settings: Settings) -> Station:
     except BaseException:
         ledger.close()
         raise
-    return Station(ledger=ledger, repo=SqlIngestRepo(ledger.store.engine), blobs=blobs)
+    media: FfmpegTools | None = None
+    try:
+        media = find_ffmpeg()
+        media.require_ffprobe()
+    except UnavailableError as exc:
+        logging.getLogger("liuhen.station").warning("media stage off: %s", exc)
+        media = None
+    return Station(ledger=ledger, repo=SqlIngestRepo(ledger.store.engine), blobs=blobs,
+                   media=media)

@@ -29,6 +29,8 @@ from api.compose import Station
 from devices.docking import Docked, UsbDockSource
 from devices.hotplug import HotplugSource
 from evidence.errors import LiuhenError
+from ingest.derivation import derive_pending
+from ingest.media import MediaPolicy
 from ingest.station import Dock, DockResult, drain_uploads
 
 log = logging.getLogger("liuhen.station")
@@ -142,6 +144,28 @@ def run_station(station: Station, source: UsbDockSource, *, password: bytes | No
     uploader = threading.Thread(target=upload_queue, name="uploads", daemon=True)
     uploader.start()
 
+    def media_stage() -> None:
+        # Playback copies and thumbnails in their own queue (one worker): copying from
+        # recorders never waits on encoding (DESIGN.md §3 step 4).
+        while not finished.wait(1.0):
+            media_once()
+
+    def media_once() -> None:
+        if station.media is None:
+            return
+        try:
+            done = derive_pending(ctx, tools=station.media, policy=MediaPolicy(),
+                                  workdir=ledger.settings.data_dir / "media-work")
+        except LiuhenError as exc:
+            log.warning("media stage: %s (retried)", exc)
+            return
+        if done.derived or done.quarantined:
+            out(f"media: {done.derived} playback copies derived, {done.quarantined} "
+                "quarantined by ffprobe/ffmpeg")
+
+    media = threading.Thread(target=media_stage, name="media", daemon=True)
+    media.start()
+
     def work(docked: Docked) -> DockResult:
         docking.add(docked.serial)
         try:
@@ -186,6 +210,9 @@ def run_station(station: Station, source: UsbDockSource, *, password: bytes | No
         finished.set()
         publisher.join()
         uploader.join()
+        media.join()
+    if once:
+        media_once()  # a one-shot run leaves nothing for a media queue that is not running
     ledger.publish(actor="station")  # the last entries get a checkpoint before we return
     return run
 

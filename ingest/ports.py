@@ -100,6 +100,14 @@ class IngestRepo(Protocol):
 
     def files(self, serial: str) -> list[FileRow]: ...
 
+    def media_pending(self) -> list[FileRow]:
+        """Verified originals that have not been through the media stage."""
+        ...
+
+    def set_media(self, sha256: str, state: str, note: str | None) -> None:
+        """Record the media stage's outcome for every row holding this content."""
+        ...
+
     def waiting_for_storage(self) -> list[FileRow]:
         """Rows at ``committed`` or ``stored`` whose last attempt failed (the upload queue)."""
         ...

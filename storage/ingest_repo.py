@@ -115,6 +115,25 @@ class SqlIngestRepo:
                 & _F.last_error.is_not(None)).order_by(_F.id)).all()
         return [self._row(IngestFileRow(**r._mapping)) for r in rows]
 
+    def media_pending(self) -> list[FileRow]:
+        with translate_errors("read ingest state"), self._engine.connect() as conn:
+            rows = conn.execute(select(_FILES).where(
+                _F.state.in_([FileState.VERIFIED.value, FileState.RELEASED.value])
+                & _F.media_state.is_(None)).order_by(_F.id)).all()
+        return [self._row(IngestFileRow(**r._mapping)) for r in rows]
+
+    def set_media(self, sha256: str, state: str, note: str | None) -> None:
+        with translate_errors("save ingest state"), self._engine.begin() as conn:
+            conn.execute(update(_FILES).where(_F.sha256 == sha256).values(
+                media_state=state, media_note=None if note is None else note[:500],
+                updated_at=datetime.now(UTC)))
+
+    def media_states(self) -> dict[str, tuple[str | None, str | None]]:
+        """sha256 → (media state, note), for reports and tests."""
+        with translate_errors("read ingest state"), self._engine.connect() as conn:
+            rows = conn.execute(select(_F.sha256, _F.media_state, _F.media_note)).all()
+        return {str(r.sha256): (r.media_state, r.media_note) for r in rows if r.sha256}
+
     def files(self, serial: str) -> list[FileRow]:
         with translate_errors("read ingest state"), self._engine.connect() as conn:
             rows = conn.execute(select(_FILES).where(_F.serial == serial)

@@ -43,6 +43,9 @@ class IngestFileRow(LedgerBase):
     quarantine_reason: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    media_state: Mapped[str | None] = mapped_column(Text)
+    """None: not yet through the media stage; ``derived``, ``quarantined`` or ``skipped``."""
+    media_note: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

@@ -17,6 +17,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from psycopg import sql
 
+from api.compose import Station, open_station
+from api.settings import Settings
+from devices.sim.cards import Media, media_library
 from evidence.ids import Origin, StationId
 from evidence.records import Entry, EntryKind
 from integrity.entry import encode_entry
@@ -93,3 +96,17 @@ def log_signer() -> Signer:
 def store(ledger_url: str) -> Iterator[SqlLedgerStore]:
     with SqlLedgerStore.open(ledger_url, origin=ORIGIN) as opened:
         yield opened
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory: pytest.TempPathFactory) -> Media:
+    """The simulator's tiny real clips, made once per test session."""
+    return media_library(tmp_path_factory.mktemp("media"))
+
+
+@pytest.fixture
+def station(tmp_path: Path, ledger_url: str) -> Iterator[Station]:
+    """A station on the embedded defaults (local WORM store) over ``ledger_url``'s database."""
+    s = open_station(Settings(data_dir=tmp_path / "data", database_url=ledger_url))
+    yield s
+    s.close()

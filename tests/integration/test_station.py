@@ -11,18 +11,16 @@ import queue
 import shutil
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from api.compose import Station, open_station
+from api.compose import Station
 from api.ledger_ops import run_audit
-from api.settings import Settings
 from api.station import run_station
 from devices.massstorage import MassStorageDriver
-from devices.sim.cards import Media, media_library
+from devices.sim.cards import Media
 from devices.sim.recorder import (
     SimulatedRecorder,
     expected_files,
@@ -45,19 +43,6 @@ class Quiet:
     def advanced(self, serial: str, nbytes: int) -> None: ...
     def file_done(self, serial: str, path: str, state: str, note: str = "") -> None: ...
     def dock_finished(self, serial: str, *, ok: bool, summary: str) -> None: ...
-
-
-@pytest.fixture(scope="module")
-def media(tmp_path_factory: pytest.TempPathFactory) -> Media:
-    return media_library(tmp_path_factory.mktemp("media"))
-
-
-@pytest.fixture
-def station(tmp_path: Path, ledger_url: str) -> Iterator[Station]:
-    settings = Settings(data_dir=tmp_path / "data", database_url=ledger_url)
-    s = open_station(settings)
-    yield s
-    s.close()
 
 
 def fleet(tmp_path: Path, media: Media, kinds: tuple[str, ...]) -> list[SimulatedRecorder]:
