@@ -57,7 +57,9 @@ def _fetch(ctx: IngestContext, obj: StoredObject, into: Path) -> Path:
 def _store(ctx: IngestContext, parent: str, path: Path, sha256: str, size: int
            ) -> dict[str, object]:
     retain = ctx.clock() + timedelta(days=ctx.policy.retention_days)
-    obj = ctx.blobs.put(f"derived/{parent[:2]}/{parent}/{path.name}", path,
+    # Keyed by the derivative's own hash: a re-run after a crash that encodes different bytes
+    # stores a second object beside the first instead of colliding with it.
+    obj = ctx.blobs.put(f"derived/{parent[:2]}/{parent}/{sha256}{path.suffix}", path,
                         sha256=Sha256Hex(sha256), size=size, retain_until=retain)
     obj = ctx.blobs.verify(obj, rehash=True)
     return {"key": obj.key, "version_id": obj.version_id}
