@@ -43,6 +43,7 @@ class LogProgress:
         self._out = out
         self._lock = threading.Lock()
         self._bytes: dict[str, int] = {}
+        self._media: dict[str, int] = {}
 
     def dock_started(self, serial: str, *, files: int, total_bytes: int) -> None:
         self._out(f"[{serial}] docked: {files} files, {total_bytes / 1e6:.1f} MB to ingest")
@@ -57,6 +58,15 @@ class LogProgress:
     def dock_finished(self, serial: str, *, ok: bool, summary: str) -> None:
         self._out(f"[{serial}] {'done' if ok else 'FAILED'}: {summary}")
 
+    def media(self, sha256: str, action: str, *, done_ms: int, total_ms: int) -> None:
+        # One line per quarter of the clip: enough to see a long transcode move.
+        quarter = min(4, done_ms * 4 // total_ms) if total_ms else 0
+        with self._lock:
+            if self._media.get(sha256, -1) >= quarter:
+                return
+            self._media[sha256] = quarter
+        self._out(f"[media] {sha256[:16]}… {action} {quarter * 25}%")
+
 
 class RichProgress:
     """A live table on a terminal: per recorder files, bytes, MB/s and ETA."""
@@ -68,6 +78,7 @@ class RichProgress:
                              TextColumn("{task.fields[files]}"), console=console)
         self._tasks: dict[str, TaskID] = {}
         self._files: dict[str, tuple[int, int]] = {}
+        self._media: dict[str, int] = {}
 
     def dock_started(self, serial: str, *, files: int, total_bytes: int) -> None:
         self._files[serial] = (0, files)
@@ -88,6 +99,12 @@ class RichProgress:
         task = self._tasks.get(serial)
         if task is not None:
             self.view.update(task, files=summary if ok else f"FAILED: {summary}")
+
+    def media(self, sha256: str, action: str, *, done_ms: int, total_ms: int) -> None:
+        quarter = min(4, done_ms * 4 // total_ms) if total_ms else 0
+        if self._media.get(sha256, -1) < quarter:
+            self._media[sha256] = quarter
+            self.view.console.print(f"[media] {sha256[:16]}… {action} {quarter * 25}%")
 
 
 @dataclass
@@ -155,7 +172,8 @@ def run_station(station: Station, source: UsbDockSource, *, password: bytes | No
             return
         try:
             done = derive_pending(ctx, tools=station.media, policy=MediaPolicy(),
-                                  workdir=ledger.settings.data_dir / "media-work")
+                                  workdir=ledger.settings.data_dir / "media-work",
+                                  progress=progress)
         except LiuhenError as exc:
             log.warning("media stage: %s (retried)", exc)
             return

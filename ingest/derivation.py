@@ -34,6 +34,7 @@ from ingest.media import (
     thumbnails,
     verify_remux_lossless,
 )
+from ingest.ports import Progress
 from ingest.station import IngestContext, record_once
 
 COPY_BYTES = 1 << 20
@@ -66,7 +67,7 @@ def _store(ctx: IngestContext, parent: str, path: Path, sha256: str, size: int
 
 
 def _derive_one(ctx: IngestContext, row: FileRow, *, tools: FfmpegTools, policy: MediaPolicy,
-                workdir: Path, progress: ProgressFn | None) -> str:
+                workdir: Path, progress: Progress | None) -> str:
     sha = row.sha256
     if sha is None or row.object is None:
         return "skipped"
@@ -83,8 +84,12 @@ def _derive_one(ctx: IngestContext, row: FileRow, *, tools: FfmpegTools, policy:
             if chosen.action is Action.KEEP:
                 thumbs: Thumbnails | None = photo_thumbnail(src, work, parent=sha)
             else:
+                total_ms = facts.duration_ms or 0
+                action = chosen.action.value
+                report: ProgressFn | None = None if progress is None else (
+                    lambda ms: progress.media(sha, action, done_ms=ms, total_ms=total_ms))
                 copy = derive(src, work, chosen, parent=sha, ffmpeg=tools.ffmpeg,
-                              progress=progress)
+                              progress=report)
                 if chosen.copied:
                     streamhash = verify_remux_lossless(src, copy.path, kinds=chosen.copied,
                                                        ffmpeg=tools.ffmpeg)
@@ -109,7 +114,7 @@ def _derive_one(ctx: IngestContext, row: FileRow, *, tools: FfmpegTools, policy:
 
 
 def derive_pending(ctx: IngestContext, *, tools: FfmpegTools, policy: MediaPolicy,
-                   workdir: Path, progress: ProgressFn | None = None) -> MediaRun:
+                   workdir: Path, progress: Progress | None = None) -> MediaRun:
     """Take every verified original not yet through the media stage through it, once per
     content. Stops at the first UnavailableError (store or ffmpeg unavailable: retry later)."""
     run = MediaRun()

@@ -23,8 +23,14 @@ def test_every_original_takes_its_path_and_derivatives_trace_back(
     (recorder,) = fleet(tmp_path, media, ("fat32",))
     assert dock(station, recorder).released
     ctx = station.context(Quiet())
+    seen: list[tuple[str, str, int, int]] = []
+
+    class Watch(Quiet):
+        def media(self, sha256: str, action: str, *, done_ms: int, total_ms: int) -> None:
+            seen.append((sha256, action, done_ms, total_ms))
+
     run = derive_pending(ctx, tools=find_ffmpeg(), policy=MediaPolicy(),
-                         workdir=tmp_path / "work")
+                         workdir=tmp_path / "work", progress=Watch())
     entries = [(r.index, decode_entry(r.data)) for r in station.ledger.store.entries()]
     acquired = {e.subject: e.body for _, e in entries if e.kind.value == "acquired"}
     names: dict[str, list[str]] = {}
@@ -51,6 +57,11 @@ def test_every_original_takes_its_path_and_derivatives_trace_back(
         assert str(body["ffmpeg_version"]).startswith("ffmpeg version")
         if body["plan"]["action"] == "remux":  # type: ignore[index]
             assert body["streamhash"]  # the remux was proven lossless
+    # ffmpeg's -progress reached the station's progress display, moving forward per clip
+    assert {a for _, a, _, _ in seen} >= {"remux", "transcode"}
+    for sha in {s for s, _, _, _ in seen}:
+        positions = [ms for s, _, ms, _ in seen if s == sha]
+        assert positions == sorted(positions) and positions[-1] > 0
     # originals untouched: every stored original still re-hashes to its SHA-256
     for row in station.repo.all_files():
         assert row.object is not None
