@@ -5,7 +5,7 @@ DATA    ?= ./liuhen-data
 export PYTHONDONTWRITEBYTECODE = 1
 
 .DEFAULT_GOAL := help
-.PHONY: help dev demo lint typecheck arch test test-unit check bench clean
+.PHONY: help dev servers demo lint typecheck arch test test-unit check bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -17,6 +17,11 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 dev: $(VENV)/.installed ## create .venv with liuhen and its dev tools
+
+servers: ## Debian tools, PostgreSQL running, and a local Ceph RGW (S3 Object Lock) for the tests
+	scripts/system-deps.sh
+	scripts/ceph-rgw.sh install
+	scripts/ceph-rgw.sh start
 
 demo: $(VENV)/.installed ## run the demo on the embedded defaults (SQLite + local store in ./liuhen-data)
 	$(VENV)/bin/liuhen demo --data-dir $(DATA)
@@ -33,7 +38,7 @@ arch: $(VENV)/.installed ## import-linter: the layers of DESIGN.md §2
 test-unit: $(VENV)/.installed ## pure tests only (no servers)
 	$(PY) -m pytest tests/unit tests/conformance -q
 
-test: lint typecheck arch ## everything: lint, types, layers, unit, conformance, integration (PostgreSQL, TSA)
+test: servers lint typecheck arch ## everything: lint, types, layers, unit, conformance, integration (PostgreSQL, TSA, Ceph RGW)
 	$(PY) -m pytest -q
 
 check: test ## alias of test, as CI runs it
