@@ -36,21 +36,35 @@ from ingest.station import Dock, DockResult, drain_uploads
 log = logging.getLogger("liuhen.station")
 
 
+class _MediaQuarters:
+    """Which quarter of each clip's encode was last reported: one line per quarter is enough to
+    see a long transcode move without flooding the log."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[str, int] = {}
+
+    def crossed(self, sha256: str, done_ms: int, total_ms: int) -> int | None:
+        quarter = min(4, done_ms * 4 // total_ms) if total_ms else 0
+        with self._lock:
+            if self._seen.get(sha256, -1) >= quarter:
+                return None
+            self._seen[sha256] = quarter
+        return quarter
+
+
 class LogProgress:
     """Plain log lines, for journald and pipes."""
 
     def __init__(self, out: Callable[[str], None]) -> None:
         self._out = out
-        self._lock = threading.Lock()
-        self._bytes: dict[str, int] = {}
-        self._media: dict[str, int] = {}
+        self._media = _MediaQuarters()
 
     def dock_started(self, serial: str, *, files: int, total_bytes: int) -> None:
         self._out(f"[{serial}] docked: {files} files, {total_bytes / 1e6:.1f} MB to ingest")
 
     def advanced(self, serial: str, nbytes: int) -> None:
-        with self._lock:
-            self._bytes[serial] = self._bytes.get(serial, 0) + nbytes
+        pass  # log lines report per file, not per chunk
 
     def file_done(self, serial: str, path: str, state: str, note: str = "") -> None:
         self._out(f"[{serial}] {state:<9} {path}" + (f"  ({note})" if note else ""))
@@ -59,13 +73,9 @@ class LogProgress:
         self._out(f"[{serial}] {'done' if ok else 'FAILED'}: {summary}")
 
     def media(self, sha256: str, action: str, *, done_ms: int, total_ms: int) -> None:
-        # One line per quarter of the clip: enough to see a long transcode move.
-        quarter = min(4, done_ms * 4 // total_ms) if total_ms else 0
-        with self._lock:
-            if self._media.get(sha256, -1) >= quarter:
-                return
-            self._media[sha256] = quarter
-        self._out(f"[media] {sha256[:16]}… {action} {quarter * 25}%")
+        quarter = self._media.crossed(sha256, done_ms, total_ms)
+        if quarter is not None:
+            self._out(f"[media] {sha256[:16]}… {action} {quarter * 25}%")
 
 
 class RichProgress:
@@ -78,7 +88,7 @@ class RichProgress:
                              TextColumn("{task.fields[files]}"), console=console)
         self._tasks: dict[str, TaskID] = {}
         self._files: dict[str, tuple[int, int]] = {}
-        self._media: dict[str, int] = {}
+        self._media = _MediaQuarters()
 
     def dock_started(self, serial: str, *, files: int, total_bytes: int) -> None:
         self._files[serial] = (0, files)
@@ -101,9 +111,8 @@ class RichProgress:
             self.view.update(task, files=summary if ok else f"FAILED: {summary}")
 
     def media(self, sha256: str, action: str, *, done_ms: int, total_ms: int) -> None:
-        quarter = min(4, done_ms * 4 // total_ms) if total_ms else 0
-        if self._media.get(sha256, -1) < quarter:
-            self._media[sha256] = quarter
+        quarter = self._media.crossed(sha256, done_ms, total_ms)
+        if quarter is not None:
             self.view.console.print(f"[media] {sha256[:16]}… {action} {quarter * 25}%")
 
 

@@ -52,10 +52,18 @@ class SqlIngestRepo:
                        stored_index=r.stored_index, quarantine_reason=r.quarantine_reason,
                        attempts=r.attempts, last_error=r.last_error)
 
-    def _select_one(self, where: ColumnElement[bool]) -> FileRow | None:
+    def _select(self, where: ColumnElement[bool] | None = None) -> list[FileRow]:
+        """Rows matching ``where`` (all rows without it), in discovery order."""
+        query = select(_FILES).order_by(_F.id)
+        if where is not None:
+            query = query.where(where)
         with translate_errors("read ingest state"), self._engine.connect() as conn:
-            found = conn.execute(select(_FILES).where(where)).first()
-        return None if found is None else self._row(IngestFileRow(**found._mapping))
+            rows = conn.execute(query).all()
+        return [self._row(IngestFileRow(**r._mapping)) for r in rows]
+
+    def _select_one(self, where: ColumnElement[bool]) -> FileRow | None:
+        found = self._select(where)
+        return found[0] if found else None
 
     def discover(self, *, serial: str, path: str, raw_path: bytes, size: int,
                  device_mtime: datetime) -> FileRow:
@@ -109,18 +117,12 @@ class SqlIngestRepo:
         return found
 
     def waiting_for_storage(self) -> list[FileRow]:
-        with translate_errors("read ingest state"), self._engine.connect() as conn:
-            rows = conn.execute(select(_FILES).where(
-                _F.state.in_([FileState.COMMITTED.value, FileState.STORED.value])
-                & _F.last_error.is_not(None)).order_by(_F.id)).all()
-        return [self._row(IngestFileRow(**r._mapping)) for r in rows]
+        return self._select(_F.state.in_([FileState.COMMITTED.value, FileState.STORED.value])
+                            & _F.last_error.is_not(None))
 
     def media_pending(self) -> list[FileRow]:
-        with translate_errors("read ingest state"), self._engine.connect() as conn:
-            rows = conn.execute(select(_FILES).where(
-                _F.state.in_([FileState.VERIFIED.value, FileState.RELEASED.value])
-                & _F.media_state.is_(None)).order_by(_F.id)).all()
-        return [self._row(IngestFileRow(**r._mapping)) for r in rows]
+        return self._select(_F.state.in_([FileState.VERIFIED.value, FileState.RELEASED.value])
+                            & _F.media_state.is_(None))
 
     def set_media(self, sha256: str, state: str, note: str | None) -> None:
         with translate_errors("save ingest state"), self._engine.begin() as conn:
@@ -128,28 +130,14 @@ class SqlIngestRepo:
                 media_state=state, media_note=None if note is None else note[:500],
                 updated_at=datetime.now(UTC)))
 
-    def media_states(self) -> dict[str, tuple[str | None, str | None]]:
-        """sha256 → (media state, note), for reports and tests."""
-        with translate_errors("read ingest state"), self._engine.connect() as conn:
-            rows = conn.execute(select(_F.sha256, _F.media_state, _F.media_note)).all()
-        return {str(r.sha256): (r.media_state, r.media_note) for r in rows if r.sha256}
-
     def files(self, serial: str) -> list[FileRow]:
-        with translate_errors("read ingest state"), self._engine.connect() as conn:
-            rows = conn.execute(select(_FILES).where(_F.serial == serial)
-                                .order_by(_F.id)).all()
-        return [self._row(IngestFileRow(**r._mapping)) for r in rows]
+        return self._select(_F.serial == serial)
 
     def all_files(self) -> list[FileRow]:
-        with translate_errors("read ingest state"), self._engine.connect() as conn:
-            rows = conn.execute(select(_FILES).order_by(_F.id)).all()
-        return [self._row(IngestFileRow(**r._mapping)) for r in rows]
+        return self._select()
 
     def by_sha256(self, sha256: str) -> list[FileRow]:
-        with translate_errors("read ingest state"), self._engine.connect() as conn:
-            rows = conn.execute(select(_FILES).where(_F.sha256 == sha256)
-                                .order_by(_F.id)).all()
-        return [self._row(IngestFileRow(**r._mapping)) for r in rows]
+        return self._select(_F.sha256 == sha256)
 
     def assignment(self, serial: str) -> Assignment | None:
         with translate_errors("read the device registry"), self._engine.connect() as conn:
