@@ -19,6 +19,7 @@ from ingest.station import IngestContext, StationPolicy
 from integrity.notes import Signer
 from integrity.trust import TrustRoot
 from jobs.anchor import AnchorResult, anchor_checkpoint
+from storage.catalogue import SqlCatalogue
 from storage.checkpointer import publish_checkpoint
 from storage.group_commit import GroupCommitter
 from storage.ingest_repo import SqlIngestRepo
@@ -54,6 +55,8 @@ class Ledger:
     trust: TrustRoot
     writer: LedgerWriter
     tsas: list[HttpTimestampAuthority]
+    catalogue: SqlCatalogue
+    """The read model folded from the ledger: clips, cases, links, accesses."""
 
     @property
     def origin(self) -> Origin:
@@ -152,7 +155,7 @@ def open_ledger(settings: Settings) -> Ledger:
                           station=StationId(settings.station_id), clock=utc_now)
     tsas = [HttpTimestampAuthority(url, name=url) for url in settings.tsa_urls]
     return Ledger(settings=settings, store=store, committer=committer, station=station, log=log,
-                  trust=trust, writer=writer, tsas=tsas)
+                  trust=trust, writer=writer, tsas=tsas, catalogue=SqlCatalogue(store.engine))
 
 
 def make_blob_store(settings: Settings) -> BlobStore:

@@ -38,6 +38,9 @@ class EntryKind(enum.StrEnum):
     DEVICE_REGISTERED = "device_registered"
     CLOCK_OBSERVED = "clock_observed"
     FIXITY_CHECKED = "fixity_checked"
+    CASE_OPENED = "case_opened"
+    CASE_STEP = "case_step"
+    STEP_KIND_DEFINED = "step_kind_defined"
     NOTE = "note"
 
 
@@ -109,20 +112,46 @@ class Device:
 
 @dataclass(frozen=True, slots=True)
 class Clip:
+    """One original as the catalogue knows it: the read model folded from the ledger's
+    ``acquired``, ``stored``, ``derived``, ``quarantined``, ``retention_set``, ``legal_hold`` and
+    ``disposed`` entries (storage/catalogue.py; docs/catalogue.md)."""
+
     sha256: Sha256Hex
     size: int
     device: DeviceSerial
     officer: OfficerNo
+    unit_no: str
     name_on_device: str
-    captured_at: datetime | None = None
+    captured_at: datetime
+    """The device's time corrected by the clock offset observed at docking, when known."""
+    station: StationId
+    acquired_index: int
+    acquired_at: datetime
+    original: StoredObject | None = None
+    playback: StoredObject | None = None
+    proxy: StoredObject | None = None
+    media_state: str | None = None
+    """``derived`` or ``quarantined`` once the media stage has run."""
+    quarantine_reason: str | None = None
+    duration_ms: int | None = None
+    retention_class: str = "standard"
+    retain_until: datetime | None = None
+    legal_hold: bool = False
+    disposed_index: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class CaseStep:
+    """One 执法环节 of a case: its catalogue ``code`` and the time window it covers."""
+
     case_id: CaseId
+    step_id: str
+    """Unique within the case (e.g. ``s1``); a case may hold the same code more than once."""
     code: StepCode
     started_at: datetime | None = None
     ended_at: datetime | None = None
+    officer: str | None = None
+    recorded_index: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +159,44 @@ class Case:
     case_id: CaseId
     title: str
     unit_no: str
+    major: bool = False
+    """A major enforcement decision (重大执法决定): 法制审核 reads the completeness report."""
+    opened_at: datetime | None = None
+    opened_by: str = ""
     steps: tuple[CaseStep, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A clip attached to a case step (``linked``), closed by a later ``unlinked``; both stay in
+    the ledger for ever."""
+
+    sha256: Sha256Hex
+    case_id: CaseId
+    step_id: str
+    linked_index: int
+    linked_at: datetime
+    linked_by: str
+    unlinked_index: int | None = None
+    unlinked_at: datetime | None = None
+    unlinked_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """One view or download (调阅), as its ``accessed`` entry records it."""
+
+    index: int
+    sha256: Sha256Hex
+    actor: str
+    role: str
+    action: str
+    """``play`` or ``download``."""
+    variant: str
+    """``original``, ``playback`` or ``proxy``."""
+    purpose: str
+    at: datetime
+    case_id: CaseId | None = None
 
 
 @dataclass(frozen=True, slots=True)

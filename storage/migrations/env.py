@@ -8,6 +8,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import storage.catalogue_tables  # registers the catalogue tables on the metadata
 import storage.ingest_tables  # noqa: F401 - registers the ingest tables on the metadata
 from storage.ledger_store import create_ledger_engine
 from storage.ledger_tables import metadata

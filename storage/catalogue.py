@@ -1,0 +1,427 @@
+"""The catalogue: clips, cases, links, accesses folded from the ledger (docs/catalogue.md).
+
+The ledger is the only record of evidence; these tables are a read model for search and
+reports, rebuilt from it on demand. ``catch_up`` folds every entry past the catalogue's cursor,
+in index order, in one transaction that holds the catalogue's own writer lock (a PostgreSQL
+advisory lock, or SQLite's ``BEGIN IMMEDIATE``), so several processes may call it at once.
+Use cases append an entry and then call ``catch_up`` before they read what they wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, Engine, Table, delete, insert, select, update
+from sqlalchemy.engine import Connection, Row
+
+from evidence.errors import NotFoundError, VerificationError
+from evidence.ids import CaseId, DeviceSerial, OfficerNo, Sha256Hex, StationId, StepCode
+from evidence.records import (
+    Access,
+    Case,
+    CaseStep,
+    Clip,
+    Entry,
+    EntryKind,
+    Link,
+    StoredObject,
+)
+from evidence.steps import CATALOGUE, RecordingRule, StepKind
+from integrity.entry import decode_entry, parse_time
+from storage.catalogue_tables import (
+    AccessRow,
+    CaseRow,
+    CaseStepRow,
+    CatalogueStateRow,
+    ClipLinkRow,
+    ClipRow,
+    StepKindRow,
+)
+from storage.ledger_store import translate_errors
+from storage.ledger_tables import LedgerEntryRow
+from storage.migrations import advisory_lock_key, exclusive_transaction
+
+_STATE = cast(Table, CatalogueStateRow.__table__)
+_CLIPS = cast(Table, ClipRow.__table__)
+_CASES = cast(Table, CaseRow.__table__)
+_STEPS = cast(Table, CaseStepRow.__table__)
+_LINKS = cast(Table, ClipLinkRow.__table__)
+_ACCESS = cast(Table, AccessRow.__table__)
+_KINDS = cast(Table, StepKindRow.__table__)
+_ENTRIES = cast(Table, LedgerEntryRow.__table__)
+_C = _CLIPS.c
+_L = _LINKS.c
+_A = _ACCESS.c
+
+_LOCK_KEY = advisory_lock_key("liuhen/catalogue/writer")
+FOLD_PAGE_ROWS = 2000
+
+PROJECTED: frozenset[str] = frozenset({
+    EntryKind.ACQUIRED, EntryKind.STORED, EntryKind.DERIVED, EntryKind.QUARANTINED,
+    EntryKind.RETENTION_SET, EntryKind.LEGAL_HOLD, EntryKind.DISPOSED, EntryKind.CASE_OPENED,
+    EntryKind.CASE_STEP, EntryKind.LINKED, EntryKind.UNLINKED, EntryKind.ACCESSED,
+    EntryKind.STEP_KIND_DEFINED,
+})
+"""The entry kinds the catalogue folds; the others (checkpoints, clock, keys ...) it skips."""
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands timestamps back naive; they were written in UTC.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _opt_utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else _utc(moment)
+
+
+def _time(value: object) -> datetime | None:
+    return parse_time(value) if isinstance(value, str) else None
+
+
+def _str(body: dict[str, object], key: str, default: str = "") -> str:
+    value = body.get(key)
+    return value if isinstance(value, str) else default
+
+
+def _int(body: dict[str, object], key: str) -> int | None:
+    value = body.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@dataclass(frozen=True, slots=True)
+class ClipQuery:
+    """Search filters; every one given must match. Times bound ``captured_at`` (start ≤ t < end)."""
+
+    officer: str | None = None
+    device: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    case_id: str | None = None
+    step_id: str | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+# --- folding one entry ----------------------------------------------------------------------------
+
+def _fold_acquired(conn: Connection, index: int, e: Entry) -> None:
+    if conn.execute(select(_C.sha256).where(_C.sha256 == e.subject)).first() is not None:
+        return  # the same content acquired again (another file, another recorder): first wins
+    b = e.body
+    device_time = _time(b.get("device_mtime")) or e.at
+    conn.execute(insert(_CLIPS).values(
+        sha256=e.subject, size=_int(b, "size") or 0, device=_str(b, "device"),
+        officer=_str(b, "officer", e.actor), unit_no=_str(b, "unit_no"),
+        name_on_device=_str(b, "name_on_device"),
+        captured_at=_time(b.get("capture_time")) or device_time, station=e.station,
+        acquired_index=index, acquired_at=e.at, retention_class="standard", legal_hold=False))
+
+
+def _fold_stored(conn: Connection, index: int, e: Entry) -> None:
+    b = e.body
+    conn.execute(update(_CLIPS).where(_C.sha256 == e.subject, _C.version_id.is_(None)).values(
+        store_url=_str(b, "store"), object_key=_str(b, "key"), version_id=_str(b, "version_id"),
+        lock_mode=_str(b, "lock_mode"), stored_retain_until=_time(b.get("retain_until")),
+        retain_until=_time(b.get("retain_until"))))
+    # A later, longer retention (set by retention_set) is never shortened by a re-store.
+    del index
+
+
+def _fold_derived(conn: Connection, index: int, e: Entry) -> None:
+    b = e.body
+    values: dict[str, object] = {"media_state": "derived"}
+    probe = b.get("probe")
+    if isinstance(probe, dict):
+        values["duration_ms"] = _int(cast(dict[str, object], probe), "duration_ms")
+    derivatives = b.get("derivatives")
+    for item in derivatives if isinstance(derivatives, list) else []:
+        if not isinstance(item, dict):
+            continue
+        d = cast(dict[str, object], item)
+        role = _str(d, "role", "playback")
+        if role not in ("playback", "proxy"):
+            continue
+        values[f"{role}_key"] = _str(d, "key")
+        values[f"{role}_version"] = _str(d, "version_id")
+        values[f"{role}_sha256"] = _str(d, "sha256")
+        values[f"{role}_size"] = _int(d, "size")
+    conn.execute(update(_CLIPS).where(_C.sha256 == e.subject).values(**values))
+    del index
+
+
+def _fold_quarantined(conn: Connection, index: int, e: Entry) -> None:
+    values: dict[str, object] = {"quarantine_reason": _str(e.body, "reason")}
+    if "step" in e.body:  # the media stage's verdict (else it was quarantined at commit)
+        values["media_state"] = "quarantined"
+    conn.execute(update(_CLIPS).where(_C.sha256 == e.subject).values(**values))
+    del index
+
+
+def _fold_retention(conn: Connection, index: int, e: Entry) -> None:
+    conn.execute(update(_CLIPS).where(_C.sha256 == e.subject).values(
+        retention_class=_str(e.body, "class", "standard"),
+        retain_until=_time(e.body.get("retain_until"))))
+    del index
+
+
+def _fold_hold(conn: Connection, index: int, e: Entry) -> None:
+    conn.execute(update(_CLIPS).where(_C.sha256 == e.subject).values(
+        legal_hold=e.body.get("on") is True))
+    del index
+
+
+def _fold_disposed(conn: Connection, index: int, e: Entry) -> None:
+    conn.execute(update(_CLIPS).where(_C.sha256 == e.subject).values(disposed_index=index))
+
+
+def _fold_case(conn: Connection, index: int, e: Entry) -> None:
+    if conn.execute(select(_CASES.c.case_id).where(_CASES.c.case_id == e.subject)).first():
+        return
+    conn.execute(insert(_CASES).values(
+        case_id=e.subject, title=_str(e.body, "title"), unit_no=_str(e.body, "unit_no"),
+        major=e.body.get("major") is True, opened_at=e.at, opened_by=e.actor,
+        opened_index=index))
+
+
+def _fold_step(conn: Connection, index: int, e: Entry) -> None:
+    b = e.body
+    key = (_STEPS.c.case_id == e.subject) & (_STEPS.c.step_id == _str(b, "step"))
+    values = {"code": _str(b, "code"), "started_at": _time(b.get("started_at")),
+              "ended_at": _time(b.get("ended_at")), "officer": b.get("officer"),
+              "recorded_index": index}
+    if conn.execute(select(_STEPS.c.step_id).where(key)).first() is None:
+        conn.execute(insert(_STEPS).values(case_id=e.subject, step_id=_str(b, "step"), **values))
+    else:  # a later entry for the same step records its corrected window
+        conn.execute(update(_STEPS).where(key).values(**values))
+
+
+def _fold_linked(conn: Connection, index: int, e: Entry) -> None:
+    conn.execute(insert(_LINKS).values(
+        linked_index=index, sha256=e.subject, case_id=_str(e.body, "case"),
+        step_id=_str(e.body, "step"), linked_at=e.at, linked_by=e.actor))
+
+
+def _fold_unlinked(conn: Connection, index: int, e: Entry) -> None:
+    open_link = select(_L.linked_index).where(
+        _L.sha256 == e.subject, _L.case_id == _str(e.body, "case"),
+        _L.step_id == _str(e.body, "step"), _L.unlinked_index.is_(None)
+    ).order_by(_L.linked_index.desc()).limit(1).scalar_subquery()
+    conn.execute(update(_LINKS).where(_L.linked_index == open_link).values(
+        unlinked_index=index, unlinked_at=e.at, unlinked_by=e.actor))
+
+
+def _fold_accessed(conn: Connection, index: int, e: Entry) -> None:
+    b = e.body
+    conn.execute(insert(_ACCESS).values(
+        idx=index, sha256=e.subject, actor=e.actor, role=_str(b, "role"),
+        action=_str(b, "action"), variant=_str(b, "variant"), purpose=_str(b, "purpose"),
+        at=e.at, case_id=b.get("case") if isinstance(b.get("case"), str) else None))
+
+
+def _fold_step_kind(conn: Connection, index: int, e: Entry) -> None:
+    conn.execute(delete(_KINDS).where(_KINDS.c.code == e.subject))
+    conn.execute(insert(_KINDS).values(code=e.subject, name=_str(e.body, "name"),
+                                       rule=_str(e.body, "rule"), defined_index=index))
+
+
+_FOLD: dict[str, Callable[[Connection, int, Entry], None]] = {
+    EntryKind.ACQUIRED: _fold_acquired, EntryKind.STORED: _fold_stored,
+    EntryKind.DERIVED: _fold_derived, EntryKind.QUARANTINED: _fold_quarantined,
+    EntryKind.RETENTION_SET: _fold_retention, EntryKind.LEGAL_HOLD: _fold_hold,
+    EntryKind.DISPOSED: _fold_disposed, EntryKind.CASE_OPENED: _fold_case,
+    EntryKind.CASE_STEP: _fold_step, EntryKind.LINKED: _fold_linked,
+    EntryKind.UNLINKED: _fold_unlinked, EntryKind.ACCESSED: _fold_accessed,
+    EntryKind.STEP_KIND_DEFINED: _fold_step_kind,
+}
+
+
+# --- rows to records ----------------------------------------------------------------------------
+
+def _object(r: Row[Any], prefix: str) -> StoredObject | None:
+    key, version = getattr(r, f"{prefix}_key"), getattr(r, f"{prefix}_version")
+    if key is None or version is None or r.store_url is None:
+        return None
+    return StoredObject(store=r.store_url, key=key, version_id=version,
+                        size=getattr(r, f"{prefix}_size") or 0,
+                        sha256=Sha256Hex(getattr(r, f"{prefix}_sha256") or ""),
+                        lock_mode=r.lock_mode or "",
+                        retain_until=_utc(r.stored_retain_until or r.acquired_at))
+
+
+def _clip(r: Row[Any]) -> Clip:
+    original = None
+    if r.version_id is not None and r.store_url is not None:
+        original = StoredObject(store=r.store_url, key=r.object_key or "",
+                                version_id=r.version_id, size=r.size,
+                                sha256=Sha256Hex(r.sha256), lock_mode=r.lock_mode or "",
+                                retain_until=_utc(r.stored_retain_until or r.acquired_at))
+    return Clip(sha256=Sha256Hex(r.sha256), size=r.size, device=DeviceSerial(r.device),
+                officer=OfficerNo(r.officer), unit_no=r.unit_no, name_on_device=r.name_on_device,
+                captured_at=_utc(r.captured_at), station=StationId(r.station),
+                acquired_index=r.acquired_index, acquired_at=_utc(r.acquired_at),
+                original=original, playback=_object(r, "playback"), proxy=_object(r, "proxy"),
+                media_state=r.media_state, quarantine_reason=r.quarantine_reason,
+                duration_ms=r.duration_ms, retention_class=r.retention_class,
+                retain_until=_opt_utc(r.retain_until), legal_hold=bool(r.legal_hold),
+                disposed_index=r.disposed_index)
+
+
+def _link(r: Row[Any]) -> Link:
+    return Link(sha256=Sha256Hex(r.sha256), case_id=CaseId(r.case_id), step_id=r.step_id,
+                linked_index=r.linked_index, linked_at=_utc(r.linked_at), linked_by=r.linked_by,
+                unlinked_index=r.unlinked_index, unlinked_at=_opt_utc(r.unlinked_at),
+                unlinked_by=r.unlinked_by)
+
+
+def _access(r: Row[Any]) -> Access:
+    return Access(index=r.idx, sha256=Sha256Hex(r.sha256), actor=r.actor, role=r.role,
+                  action=r.action, variant=r.variant, purpose=r.purpose, at=_utc(r.at),
+                  case_id=CaseId(r.case_id) if r.case_id else None)
+
+
+def _step(r: Row[Any]) -> CaseStep:
+    return CaseStep(case_id=CaseId(r.case_id), step_id=r.step_id, code=StepCode(r.code),
+                    started_at=_opt_utc(r.started_at), ended_at=_opt_utc(r.ended_at),
+                    officer=r.officer, recorded_index=r.recorded_index)
+
+
+class SqlCatalogue:
+    """The catalogue tables in the ledger's database (one engine shared with the ledger)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # --- folding ---------------------------------------------------------------------------------
+
+    def catch_up(self, *, page: int = FOLD_PAGE_ROWS) -> int:
+        """Fold every committed entry past the cursor; returns the new cursor (a tree size).
+
+        An entry that does not decode stops the fold with VerificationError at its index: the
+        catalogue never skips evidence silently (``liuhen audit`` says what is wrong)."""
+        with translate_errors("update the catalogue"), self._engine.connect() as conn, \
+                exclusive_transaction(conn, pg_lock_key=_LOCK_KEY):
+            applied: int = conn.execute(select(_STATE.c.applied)
+                                        .where(_STATE.c.id == 1)).scalar_one()
+            last = conn.execute(select(_ENTRIES.c.idx).order_by(_ENTRIES.c.idx.desc())
+                                .limit(1)).scalar()
+            stop = 0 if last is None else last + 1  # entries committed later wait for next time
+            cursor = applied
+            while cursor < stop:
+                rows = conn.execute(
+                    select(_ENTRIES.c.idx, _ENTRIES.c.data)
+                    .where(_ENTRIES.c.idx >= cursor, _ENTRIES.c.idx < stop,
+                           _ENTRIES.c.kind.in_(sorted(PROJECTED)))
+                    .order_by(_ENTRIES.c.idx).limit(page)).all()
+                for index, data in rows:
+                    try:
+                        entry = decode_entry(bytes(data))
+                    except VerificationError as exc:
+                        raise VerificationError(exc.reason, step="catalogue",
+                                                index=index) from exc
+                    _FOLD[entry.kind](conn, index, entry)
+                if len(rows) < page:
+                    break
+                cursor = rows[-1].idx + 1
+            if stop > applied:
+                conn.execute(update(_STATE).where(_STATE.c.id == 1).values(applied=stop))
+        return max(stop, applied)
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    def _all(self, action: str, query: Any) -> Sequence[Row[Any]]:
+        with translate_errors(action), self._engine.connect() as conn:
+            return conn.execute(query).all()
+
+    def clip(self, sha256: str) -> Clip:
+        rows = self._all("read a clip", select(_CLIPS).where(_C.sha256 == sha256))
+        if not rows:
+            raise NotFoundError(f"no clip with SHA-256 {sha256}")
+        return _clip(rows[0])
+
+    def clips(self, query: ClipQuery) -> list[Clip]:
+        """Clips matching every filter of ``query``, newest capture first."""
+        where: list[ColumnElement[bool]] = []
+        if query.officer:
+            where.append(_C.officer == query.officer)
+        if query.device:
+            where.append(_C.device == query.device)
+        if query.start:
+            where.append(_C.captured_at >= query.start)
+        if query.end:
+            where.append(_C.captured_at < query.end)
+        if query.case_id or query.step_id:
+            linked = select(_L.sha256).where(_L.unlinked_index.is_(None))
+            if query.case_id:
+                linked = linked.where(_L.case_id == query.case_id)
+            if query.step_id:
+                linked = linked.where(_L.step_id == query.step_id)
+            where.append(_C.sha256.in_(linked))
+        stmt = (select(_CLIPS).where(*where).order_by(_C.captured_at.desc(), _C.sha256)
+                .limit(query.limit).offset(query.offset))
+        return [_clip(r) for r in self._all("search clips", stmt)]
+
+    def case(self, case_id: str) -> Case:
+        rows = self._all("read a case", select(_CASES).where(_CASES.c.case_id == case_id))
+        if not rows:
+            raise NotFoundError(f"no case {case_id!r}")
+        r = rows[0]
+        steps = self._all("read case steps", select(_STEPS).where(_STEPS.c.case_id == case_id)
+                          .order_by(_STEPS.c.recorded_index))
+        return Case(case_id=CaseId(r.case_id), title=r.title, unit_no=r.unit_no,
+                    major=bool(r.major), opened_at=_utc(r.opened_at), opened_by=r.opened_by,
+                    steps=tuple(_step(s) for s in steps))
+
+    def cases(self, *, limit: int = 100, offset: int = 0) -> list[Case]:
+        ids = self._all("list cases", select(_CASES.c.case_id)
+                        .order_by(_CASES.c.opened_index.desc()).limit(limit).offset(offset))
+        return [self.case(r.case_id) for r in ids]
+
+    def links(self, *, sha256: str | None = None, case_id: str | None = None,
+              current_only: bool = False) -> list[Link]:
+        """Links of a clip or of a case, in ledger order; ``current_only`` drops unlinked ones."""
+        stmt = select(_LINKS).order_by(_L.linked_index)
+        if sha256 is not None:
+            stmt = stmt.where(_L.sha256 == sha256)
+        if case_id is not None:
+            stmt = stmt.where(_L.case_id == case_id)
+        if current_only:
+            stmt = stmt.where(_L.unlinked_index.is_(None))
+        return [_link(r) for r in self._all("read links", stmt)]
+
+    def accesses(self, *, sha256: str | None = None, actor: str | None = None,
+                 case_id: str | None = None, officer: str | None = None,
+                 limit: int = 500) -> list[Access]:
+        """The access log (调阅记录), newest first: of a clip, by an actor, within a case (views
+        of clips linked to it, whatever purpose was named), or of an officer's clips."""
+        stmt = select(_ACCESS).order_by(_A.idx.desc()).limit(limit)
+        if sha256 is not None:
+            stmt = stmt.where(_A.sha256 == sha256)
+        if actor is not None:
+            stmt = stmt.where(_A.actor == actor)
+        if case_id is not None:
+            stmt = stmt.where((_A.case_id == case_id)
+                              | _A.sha256.in_(select(_L.sha256).where(_L.case_id == case_id)))
+        if officer is not None:
+            stmt = stmt.where(_A.sha256.in_(select(_C.sha256).where(_C.officer == officer)))
+        return [_access(r) for r in self._all("read the access log", stmt)]
+
+    def step_kinds(self) -> list[StepKind]:
+        """The built-in 执法环节 catalogue followed by the bureau's own (which may override)."""
+        own = {r.code: StepKind(StepCode(r.code), r.name, RecordingRule(r.rule))
+               for r in self._all("read step kinds", select(_KINDS).order_by(_KINDS.c.code))}
+        merged = [own.pop(k.code, k) for k in CATALOGUE]
+        return merged + list(own.values())
+
+    def step_kind(self, code: str) -> StepKind:
+        for kind in self.step_kinds():
+            if kind.code == code:
+                return kind
+        raise NotFoundError(f"no 执法环节 with code {code!r}")
+
+    def all_clips(self) -> list[Clip]:
+        """Every clip in acquisition order: for the scheduled jobs and reports."""
+        stmt = select(_CLIPS).order_by(_C.acquired_index)
+        return [_clip(r) for r in self._all("read clips", stmt)]
