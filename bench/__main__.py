@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import sys
 
-from bench import integrity_bench, ledger_bench, media_bench, s3_bench, station_bench
+from bench import (
+    integrity_bench,
+    ledger_bench,
+    media_bench,
+    proof_bench,
+    s3_bench,
+    station_bench,
+)
 
 
 def main() -> None:
     which = set(sys.argv[1:])
     for name, module in (("ledger", ledger_bench), ("integrity", integrity_bench),
-                         ("station", station_bench), ("media", media_bench), ("s3", s3_bench)):
+                         ("proofs", proof_bench), ("station", station_bench),
+                         ("media", media_bench), ("s3", s3_bench)):
         if not which or name in which:
             module.run()
 

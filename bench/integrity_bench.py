@@ -10,7 +10,7 @@ import timeit
 from bench.common import make_entries, median_time, report
 from evidence.records import LedgerEntry, TreeHead
 from integrity.audit import StoredCheckpoint, StoredCommit, audit
-from integrity.merkle import TreeBuilder, inclusion_proof, leaf_hash, root, verify_inclusion
+from integrity.merkle import MerkleLevels, TreeBuilder, leaf_hash, verify_inclusion
 from integrity.notes import commit_text, sign_checkpoint, sign_note
 from tests.support.keys import signer
 from tests.support.memledger import ORIGIN
@@ -55,10 +55,11 @@ def run() -> None:
     print(f"   ({len(commits):,} station commits and {len(checkpoints)} checkpoints verified; "
           f"{sum(map(len, datas)) / N:.0f} bytes/entry)")
 
-    tree_root = root(leaves)
+    levels = MerkleLevels(leaves)
+    tree_root = levels.root(N)
     rng = random.Random(7)  # noqa: S311 - picks proof indices, not secrets
     picks = [rng.randrange(N) for _ in range(50)]
-    proofs = [(i, inclusion_proof(leaves, i)) for i in picks]
+    proofs = [(i, levels.inclusion_proof(i, N)) for i in picks]
     sizes = {32 * len(p) for _, p in proofs}
     report("inclusion proof size at 1M", max(sizes), "B", goal="<= 640 B")
     per = []

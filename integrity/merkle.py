@@ -1,11 +1,14 @@
 """RFC 9162 Merkle tree hashing, proofs and their verification (SHA-256).
 
 Verification follows transparency-dev/merkle's decomposition of RFC 9162 §2.1.3.2 and §2.1.4.2,
-which the conformance vectors in shared/conformance/rfc9162 exercise.
+which the conformance vectors in shared/conformance/rfc9162 exercise. Trees are built two ways:
+``TreeBuilder`` streams a root in O(log n) memory (appends, the audit); ``MerkleLevels`` keeps
+every level, for proofs of any tree size in O(log n) (the ledger store's proof cache).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from hashlib import sha256
 
@@ -15,6 +18,7 @@ HASH_SIZE = 32
 EMPTY_ROOT = sha256(b"").digest()  # RFC 9162 §2.1.1: MTH({}) = HASH()
 _LEAF = sha256(b"\x00")  # copying a primed hash beats hashing a concatenation
 _NODE = sha256(b"\x01")
+_PAIRS_PER_CHUNK = 4096  # MerkleLevels.extend: bounds the digests held at once (~300 KB)
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -29,20 +33,6 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     h = _NODE.copy()
     h.update(left + right)
     return h.digest()
-
-
-def root(leaves: Sequence[bytes]) -> bytes:
-    """MTH over leaf hashes. Pairing level by level and promoting a lone last node gives the
-    same root as RFC 9162's split at the largest power of two smaller than n."""
-    if not leaves:
-        return EMPTY_ROOT
-    level = list(leaves)
-    while len(level) > 1:
-        nxt = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
-        if len(level) % 2:
-            nxt.append(level[-1])
-        level = nxt
-    return level[0]
 
 
 class TreeBuilder:
@@ -126,45 +116,179 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
+class MerkleLevels:
+    """Every level of the RFC 9162 tree over the leaf hashes held, for roots and proofs of the
+    tree at *any* size up to :attr:`size` in O(log n) hashes.
+
+    Level ``k`` holds the roots of the perfect subtrees of ``2**k`` leaves that the leaves held so
+    far complete: ``size >> k`` hashes of 32 bytes, packed in one bytearray (all levels together
+    are about twice the leaf hashes: 64 MB at a million leaves, where lists of ``bytes`` objects
+    took 147 MB). A tree of size ``n`` tiles into the perfect subtrees of the set bits of ``n``,
+    largest first (RFC 9162 §2.1.1's split applied down its right edge): every node a proof
+    names is either one of the stored perfect subtrees or the root of a run of those tiles at
+    the right edge, folded from the right, so a root or proof costs at most ``popcount(n) - 1``
+    node hashes beside O(log n) lookups, however old the size.
+
+    Leaves are only ever appended (the ledger is append-only), so stored levels never go stale.
+    Not thread-safe: a caller that shares one instance between threads serialises
+    :meth:`extend` against everything else (``storage.ledger_store`` holds a lock).
+    """
+
+    __slots__ = ("_levels",)
+
+    def __init__(self, leaf_hashes: Iterable[bytes] = ()) -> None:
+        self._levels = [bytearray()]
+        self.extend(leaf_hashes)
+
+    @property
+    def size(self) -> int:
+        """The number of leaves held: roots and proofs exist for every tree size up to it."""
+        return len(self._levels[0]) // HASH_SIZE
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of hashes held, all levels together."""
+        return sum(map(len, self._levels))
+
+    def extend(self, leaf_hashes: Iterable[bytes]) -> None:
+        """Append the 32-byte ``leaf_hashes`` in order and hash the new nodes they complete:
+        amortised one node hash per leaf. A hash of another length raises ValueError and
+        appends nothing."""
+        new = leaf_hashes if isinstance(leaf_hashes, list | tuple) else list(leaf_hashes)
+        if any(len(h) != HASH_SIZE for h in new):
+            raise ValueError("a leaf hash is not 32 bytes")
+        levels, node = self._levels, _NODE.copy
+        levels[0] += b"".join(new)
+        for k in itertools.count():
+            lower = levels[k]
+            # Pair the nodes of level k not yet paired: level k+1 holds len(lower) // 64 nodes
+            # when complete; bytes [start, end) of level k are the pairs still to hash.
+            if len(lower) < 2 * HASH_SIZE:
+                return
+            if k + 1 == len(levels):
+                levels.append(bytearray())
+            upper = levels[k + 1]
+            start, end = 2 * len(upper), len(lower) - len(lower) % (2 * HASH_SIZE)
+            if start == end:
+                return  # nothing new at this level, so nothing new above it
+            with memoryview(lower) as view:  # released before level k can grow again
+                for chunk in range(start, end, _PAIRS_PER_CHUNK * 2 * HASH_SIZE):
+                    parents = []
+                    for offset in range(chunk, min(end, chunk + _PAIRS_PER_CHUNK * 2 * HASH_SIZE),
+                                        2 * HASH_SIZE):
+                        parent = node()
+                        parent.update(view[offset:offset + 2 * HASH_SIZE])  # left ‖ right
+                        parents.append(parent.digest())
+                    upper += b"".join(parents)
+
+    def _node(self, level: int, position: int) -> bytes:
+        """The root of the perfect subtree of leaves [position·2^level, (position+1)·2^level)."""
+        offset = position * HASH_SIZE
+        return bytes(self._levels[level][offset:offset + HASH_SIZE])
+
+    def _check_size(self, size: int) -> None:
+        if not 0 <= size <= self.size:
+            raise ValueError(f"tree size {size} outside 0..{self.size} (the leaves held)")
+
+    def _right_edge(self, size: int) -> dict[int, bytes]:
+        """MTH(D[start:size]) for each ``start`` where a tile of the tree of ``size`` begins
+        (class docstring): the only nodes of that tree that are not stored perfect subtrees."""
+        tiles = []
+        start = 0
+        for level in reversed(range(size.bit_length())):
+            if size >> level & 1:
+                tiles.append((start, self._node(level, start >> level)))
+                start += 1 << level
+        roots: dict[int, bytes] = {}
+        acc = b""
+        for start, tile in reversed(tiles):
+            acc = node_hash(tile, acc) if acc else tile
+            roots[start] = acc
+        return roots
+
+    def _subtree(self, lo: int, hi: int, edge: dict[int, bytes]) -> bytes:
+        """MTH(D[lo:hi]) for a node [lo, hi) of the tree whose :meth:`_right_edge` is ``edge``:
+        a stored perfect subtree, or else (hi is then that tree's size, and lo where one of its
+        tiles begins) a folded run of tiles."""
+        width = hi - lo
+        if width & (width - 1):  # not a power of two: a node on the right edge
+            return edge[lo]
+        level = width.bit_length() - 1  # RFC 9162 nodes of width 2^level start at a multiple of it
+        return self._node(level, lo >> level)
+
+    def root(self, size: int) -> bytes:
+        """MTH(D[size]) (RFC 9162 §2.1.1): the root of the tree of the first ``size`` leaves."""
+        self._check_size(size)
+        return self._right_edge(size)[0] if size else EMPTY_ROOT
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """PATH(index, D[size]) of RFC 9162 §2.1.3.1; ValueError outside ``0 <= index < size``
+        or beyond the leaves held."""
+        self._check_size(size)
+        if not 0 <= index < size:
+            raise ValueError(f"index {index} outside a tree of size {size}")
+        edge = self._right_edge(size)
+        path: list[bytes] = []
+        lo, hi = 0, size
+        # §2.1.3.1: PATH(m, D[n]) = PATH(m, D[0:k]) : MTH(D[k:n]) for m < k, else
+        # PATH(m - k, D[k:n]) : MTH(D[0:k]); collected top-down, so reversed at the end.
+        while hi - lo > 1:
+            k = _split(hi - lo)
+            if index < lo + k:
+                path.append(self._subtree(lo + k, hi, edge))
+                hi = lo + k
+            else:
+                path.append(self._subtree(lo, lo + k, edge))
+                lo += k
+        path.reverse()
+        return path
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        """PROOF(old, D[new]) of RFC 9162 §2.1.4.1 (empty when ``old`` is 0 or ``new``);
+        ValueError unless ``0 <= old <= new`` and ``new`` is within the leaves held."""
+        self._check_size(new)
+        if not 0 <= old <= new:
+            raise ValueError(f"old size {old} outside 0..{new}")
+        if old in (0, new):
+            return []
+        edge = self._right_edge(new)
+        proof: list[bytes] = []
+        # §2.1.4.1 SUBPROOF(m, D[lo:hi], whole), m relative to lo; collected top-down.
+        lo, hi, m, whole = 0, new, old, True
+        while m != hi - lo:
+            k = _split(hi - lo)
+            if m <= k:
+                proof.append(self._subtree(lo + k, hi, edge))
+                hi = lo + k
+            else:
+                proof.append(self._subtree(lo, lo + k, edge))
+                lo, m, whole = lo + k, m - k, False
+        if not whole:
+            proof.append(self._subtree(lo, hi, edge))
+        proof.reverse()
+        return proof
+
+
+def root(leaves: Sequence[bytes]) -> bytes:
+    """MTH over all of ``leaves`` (leaf hashes), in O(n): see :class:`MerkleLevels` to ask
+    again."""
+    return MerkleLevels(leaves).root(len(leaves))
+
+
 def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
-    """PATH(index, D[n]) of RFC 9162 §2.1.3.1 over all of ``leaves``."""
+    """PATH(index, D[n]) of RFC 9162 §2.1.3.1 over all of ``leaves``, in O(n): see
+    :class:`MerkleLevels` to ask again."""
     if not 0 <= index < len(leaves):
         raise ValueError(f"index {index} outside a tree of size {len(leaves)}")
-    proof: list[bytes] = []
-    lo, hi, m = 0, len(leaves), index
-    stack: list[bytes] = []
-    while hi - lo > 1:
-        k = _split(hi - lo)
-        if m < k:
-            stack.append(root(leaves[lo + k:hi]))
-            hi = lo + k
-        else:
-            stack.append(root(leaves[lo:lo + k]))
-            lo, m = lo + k, m - k
-    proof.extend(reversed(stack))
-    return proof
+    return MerkleLevels(leaves).inclusion_proof(index, len(leaves))
 
 
 def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:
-    """PROOF(m, D[n]) of RFC 9162 §2.1.4.1, m = ``old_size``, n = ``len(leaves)``."""
-    n = len(leaves)
-    if not 0 <= old_size <= n:
-        raise ValueError(f"old size {old_size} outside 0..{n}")
-    if old_size in (0, n):
-        return []
-    stack: list[bytes] = []
-    lo, hi, m, whole = 0, n, old_size, True
-    while m != hi - lo:
-        k = _split(hi - lo)
-        if m <= k:
-            stack.append(root(leaves[lo + k:hi]))
-            hi = lo + k
-        else:
-            stack.append(root(leaves[lo:lo + k]))
-            lo, m, whole = lo + k, m - k, False
-    if not whole:
-        stack.append(root(leaves[lo:hi]))
-    return list(reversed(stack))
+    """PROOF(m, D[n]) of RFC 9162 §2.1.4.1, m = ``old_size``, n = ``len(leaves)``, in O(n): see
+    :class:`MerkleLevels` to ask again."""
+    if not 0 <= old_size <= len(leaves):
+        raise ValueError(f"old size {old_size} outside 0..{len(leaves)}")
+    return MerkleLevels(leaves).consistency_proof(old_size, len(leaves))
 
 
 def _decompose(index: int, size: int) -> tuple[int, int]:

@@ -19,6 +19,14 @@ Durability (STYLE.md §10): ``append_batch`` (and so ``GroupCommitter.append``) 
 the transaction has committed: SQLite in WAL mode with ``synchronous=FULL`` fsyncs the WAL at every
 commit; PostgreSQL commits with its defaults (``synchronous_commit=on``, fsync on). A receipt is
 never handed out for an entry that a crash could lose.
+
+Proofs (STYLE.md §10). Each store keeps one ``merkle.MerkleLevels`` of the leaf hashes read so far
+(64 MB at a million entries; open one store per database per process): a proof reads only the
+leaf hashes past what it holds, under a lock so that one reader loads while the others wait, and
+answers from the cached levels in O(log n). The cache never goes stale because the ledger is
+append-only (the database refuses UPDATE and DELETE). A database restored *below* the cached size
+is not noticed here (proofs go on being served for sizes it lost): restart the process after a
+restore.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from __future__ import annotations
 import itertools
 import operator
 import sqlite3
+import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
@@ -77,6 +86,7 @@ READ_CHUNK_ROWS = 50_000  # rows per read transaction (keyset page); rows stream
 _PG_STREAM_ROWS = 1_000  # rows per chunk the server sends while we consume (libpq >= 17)
 _CHECK_BATCH_ROWS = 1_000  # streamed rows checked for density and handed on at a time
 _first = operator.itemgetter(0)
+_second = operator.itemgetter(1)
 _SQLITE_BEGIN_MODES = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE"})
 _KINDS = frozenset(kind.value for kind in EntryKind)
 
@@ -319,7 +329,8 @@ def _check_item(item: EntryItem) -> EntryItem:
 
 class SqlLedgerStore:
     """One ledger origin in one SQL database. Thread-safe: every call uses its own pooled
-    connection. Build it with :meth:`open`; :meth:`close` releases the connections."""
+    connection, and proofs share one cache under a lock (module docstring). Build it with
+    :meth:`open`; :meth:`close` releases the connections."""
 
     def __init__(self, engine: Engine, *, origin: Origin, clock: Clock = _utc_now,
                  read_chunk_rows: int = READ_CHUNK_ROWS) -> None:
@@ -333,6 +344,8 @@ class SqlLedgerStore:
         self._clock = clock
         self._chunk = read_chunk_rows
         self._writer_lock_key = advisory_lock_key(f"liuhen/ledger/writer\n{origin}")
+        self._levels = merkle.MerkleLevels()  # module docstring, "Proofs"
+        self._levels_lock = threading.Lock()
 
     @classmethod
     def open(cls, url: str | URL, *, origin: Origin, clock: Clock = _utc_now,
@@ -542,25 +555,39 @@ class SqlLedgerStore:
             if not read:
                 return
 
-    # --- proofs (O(n) in the tree size for now) -----------------------------------------------
+    # --- proofs (cached levels: module docstring, "Proofs") -----------------------------------
+
+    @contextmanager
+    def _levels_for(self, size: int) -> Iterator[merkle.MerkleLevels]:
+        """The cached levels, holding at least ``size`` leaves, for as long as the lock is held.
+        NotFoundError when the committed ledger is smaller than ``size``."""
+        with self._levels_lock:
+            levels = self._levels
+            if levels.size < size:
+                # Read what was committed past the cache: the head, then one keyset range query
+                # on the primary key per _LEAF_PAGE_ROWS rows (one in the steady state); a
+                # missing row raises VerificationError.
+                head = self.size()
+                if head < size:
+                    raise NotFoundError(f"the ledger has {head} entries, not {size}")
+                for batch in self._row_batches(_LEAF_PAGE, levels.size, head, _LEAF_PAGE_ROWS,
+                                               "read leaf hashes"):
+                    levels.extend(map(_second, batch))
+            yield levels
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         """RFC 9162 §2.1.3.1 PATH(index, D[size]) from the stored leaf hashes."""
         if not 0 <= index < size:
             raise NotFoundError(f"index {index} is not in a tree of size {size}")
-        leaves = self.leaf_hashes(size)
-        if len(leaves) < size:
-            raise NotFoundError(f"the ledger has {len(leaves)} entries, not {size}")
-        return merkle.inclusion_proof(leaves, index)
+        with self._levels_for(size) as levels:
+            return levels.inclusion_proof(index, size)
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
         """RFC 9162 §2.1.4.1 PROOF(old, D[new]) from the stored leaf hashes."""
         if not 0 <= old <= new:
             raise NotFoundError(f"no consistency proof from size {old} to size {new}")
-        leaves = self.leaf_hashes(new)
-        if len(leaves) < new:
-            raise NotFoundError(f"the ledger has {len(leaves)} entries, not {new}")
-        return merkle.consistency_proof(leaves, old)
+        with self._levels_for(new) as levels:
+            return levels.consistency_proof(old, new)
 
     # --- checkpoints and timestamps -----------------------------------------------------------
 
