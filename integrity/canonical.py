@@ -14,31 +14,17 @@ from evidence.errors import VerificationError
 
 MAX_SAFE_INT = 2**53 - 1  # RFC 7493 §2.2: integers beyond this lose precision in I-JSON peers
 
-_SHORT_ESCAPES = {
-    0x08: "\\b",
-    0x09: "\\t",
-    0x0A: "\\n",
-    0x0C: "\\f",
-    0x0D: "\\r",
-    0x22: '\\"',
-    0x5C: "\\\\",
-}
+_ESCAPE = json.encoder.encode_basestring  # type: ignore[attr-defined]
+"""The json module's C string encoder (ensure_ascii off): it escapes exactly '"', '\\' and the
+controls below U+0020 (``\\b \\t \\n \\f \\r``, others ``\\u00xx`` in lowercase) and leaves
+everything else literal, which is RFC 8785 §3.2.2.2. tests/unit/test_canonical.py checks it
+against a character-by-character reference over every code point."""
 
 
 def _encode_string(value: str, out: list[str]) -> None:
-    # RFC 8785 §3.2.2.2: escape only '"', '\\' and controls; everything else is literal UTF-8.
-    out.append('"')
-    for ch in value:
-        code = ord(ch)
-        if code in _SHORT_ESCAPES:
-            out.append(_SHORT_ESCAPES[code])
-        elif code < 0x20:
-            out.append(f"\\u{code:04x}")
-        elif 0xD800 <= code <= 0xDFFF:
-            raise ValueError("lone surrogate in string")
-        else:
-            out.append(ch)
-    out.append('"')
+    # Lone surrogates pass through here and are refused by canonical_json's UTF-8 encoding
+    # (UnicodeEncodeError is a ValueError).
+    out.append(_ESCAPE(value))
 
 
 def _utf16_key(key: str) -> bytes:

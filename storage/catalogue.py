@@ -9,12 +9,14 @@ Use cases append an entry and then call ``catch_up`` before they read what they 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Engine, Table, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Row
 
 from evidence.errors import NotFoundError, VerificationError
@@ -57,7 +59,7 @@ _L = _LINKS.c
 _A = _ACCESS.c
 
 _LOCK_KEY = advisory_lock_key("liuhen/catalogue/writer")
-FOLD_PAGE_ROWS = 2000
+FOLD_PAGE_ROWS = 10_000
 
 PROJECTED: frozenset[str] = frozenset({
     EntryKind.ACQUIRED, EntryKind.STORED, EntryKind.DERIVED, EntryKind.QUARANTINED,
@@ -107,17 +109,25 @@ class ClipQuery:
 
 # --- folding one entry ----------------------------------------------------------------------------
 
-def _fold_acquired(conn: Connection, index: int, e: Entry) -> None:
-    if conn.execute(select(_C.sha256).where(_C.sha256 == e.subject)).first() is not None:
-        return  # the same content acquired again (another file, another recorder): first wins
+def _acquired_row(index: int, e: Entry) -> dict[str, object]:
     b = e.body
     device_time = _time(b.get("device_mtime")) or e.at
-    conn.execute(insert(_CLIPS).values(
-        sha256=e.subject, size=_int(b, "size") or 0, device=_str(b, "device"),
-        officer=_str(b, "officer", e.actor), unit_no=_str(b, "unit_no"),
-        name_on_device=_str(b, "name_on_device"),
-        captured_at=_time(b.get("capture_time")) or device_time, station=e.station,
-        acquired_index=index, acquired_at=e.at, retention_class="standard", legal_hold=False))
+    return {"sha256": e.subject, "size": _int(b, "size") or 0, "device": _str(b, "device"),
+            "officer": _str(b, "officer", e.actor), "unit_no": _str(b, "unit_no"),
+            "name_on_device": _str(b, "name_on_device"),
+            "captured_at": _time(b.get("capture_time")) or device_time, "station": e.station,
+            "acquired_index": index, "acquired_at": e.at, "retention_class": "standard",
+            "legal_hold": False}
+
+
+def _insert_acquired(conn: Connection, rows: list[dict[str, object]]) -> None:
+    """Insert new clips in one statement; the same content acquired again (another file,
+    another recorder) keeps its first row: ON CONFLICT DO NOTHING, rows in ledger order."""
+    if not rows:
+        return
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    conn.execute(dialect_insert(_CLIPS).on_conflict_do_nothing(index_elements=["sha256"]), rows)
+    rows.clear()
 
 
 def _fold_stored(conn: Connection, index: int, e: Entry) -> None:
@@ -228,7 +238,7 @@ def _fold_step_kind(conn: Connection, index: int, e: Entry) -> None:
 
 
 _FOLD: dict[str, Callable[[Connection, int, Entry], None]] = {
-    EntryKind.ACQUIRED: _fold_acquired, EntryKind.STORED: _fold_stored,
+    EntryKind.STORED: _fold_stored,
     EntryKind.DERIVED: _fold_derived, EntryKind.QUARANTINED: _fold_quarantined,
     EntryKind.RETENTION_SET: _fold_retention, EntryKind.LEGAL_HOLD: _fold_hold,
     EntryKind.DISPOSED: _fold_disposed, EntryKind.CASE_OPENED: _fold_case,
@@ -315,13 +325,19 @@ class SqlCatalogue:
                     .where(_ENTRIES.c.idx >= cursor, _ENTRIES.c.idx < stop,
                            _ENTRIES.c.kind.in_(sorted(PROJECTED)))
                     .order_by(_ENTRIES.c.idx).limit(page)).all()
+                new_clips: list[dict[str, object]] = []
                 for index, data in rows:
                     try:
                         entry = decode_entry(bytes(data))
                     except VerificationError as exc:
                         raise VerificationError(exc.reason, step="catalogue",
                                                 index=index) from exc
+                    if entry.kind is EntryKind.ACQUIRED:
+                        new_clips.append(_acquired_row(index, entry))
+                        continue
+                    _insert_acquired(conn, new_clips)  # what follows may refer to them
                     _FOLD[entry.kind](conn, index, entry)
+                _insert_acquired(conn, new_clips)
                 if len(rows) < page:
                     break
                 cursor = rows[-1].idx + 1
@@ -425,3 +441,35 @@ class SqlCatalogue:
         """Every clip in acquisition order: for the scheduled jobs and reports."""
         stmt = select(_CLIPS).order_by(_C.acquired_index)
         return [_clip(r) for r in self._all("read clips", stmt)]
+
+    def retention_due(self, *, permanent: Collection[str], renew_before: datetime,
+                      after: int = -1, limit: int = 1000) -> list[Clip]:
+        """Clips (not disposed, stored) the retention job must act on, in acquisition order
+        from acquisition index ``after`` on (exclusive; for paging): those with a current case
+        link whose class is not one of ``permanent``, and those in a ``permanent`` class whose
+        retain-until falls before ``renew_before``."""
+        linked = select(_L.sha256).where(_L.unlinked_index.is_(None))
+        renew_before = _utc(renew_before)
+        stmt = (select(_CLIPS)
+                .where(_C.acquired_index > after, _C.disposed_index.is_(None),
+                       _C.version_id.is_not(None),
+                       (_C.sha256.in_(linked) & _C.retention_class.not_in(sorted(permanent)))
+                       | (_C.retention_class.in_(sorted(permanent))
+                          & (_C.retain_until.is_(None) | (_C.retain_until < renew_before))))
+                .order_by(_C.acquired_index).limit(limit))
+        return [_clip(r) for r in self._all("read clips due for retention", stmt)]
+
+    def disposal_due(self, now: datetime, *, after: int = -1, limit: int = 1000) -> list[Clip]:
+        """Clips whose retain-until has passed at ``now``, not disposed, without a legal hold
+        and without a current case link, in acquisition order from index ``after`` on
+        (exclusive). Whether the class allows disposal is the policy's decision
+        (jobs/disposal.py), not the catalogue's."""
+        linked = select(_L.sha256).where(_L.unlinked_index.is_(None))
+        now = _utc(now)
+        stmt = (select(_CLIPS)
+                .where(_C.acquired_index > after, _C.disposed_index.is_(None),
+                       _C.retain_until.is_not(None),
+                       _C.retain_until <= now, _C.legal_hold.is_(False),
+                       _C.sha256.not_in(linked))
+                .order_by(_C.acquired_index).limit(limit))
+        return [_clip(r) for r in self._all("read clips due for disposal", stmt)]

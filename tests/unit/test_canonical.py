@@ -56,3 +56,27 @@ def test_round_trip_and_agreement_with_json(value: object) -> None:
     data = canonical_json(value)
     assert parse_canonical(data) == value
     assert json.loads(data) == value
+
+
+def _reference_string(value: str) -> str:
+    """RFC 8785 §3.2.2.2 spelled out character by character."""
+    short = {0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0C: "\\f", 0x0D: "\\r", 0x22: '\\"',
+             0x5C: "\\\\"}
+    out = []
+    for ch in value:
+        code = ord(ch)
+        out.append(short.get(code) or (f"\\u{code:04x}" if code < 0x20 else ch))
+    return '"' + "".join(out) + '"'
+
+
+def test_string_escaping_matches_rfc8785_for_every_code_point() -> None:
+    for start in range(0, 0x110000, 0x1000):
+        chars = "".join(chr(c) for c in range(start, start + 0x1000)
+                        if not 0xD800 <= c <= 0xDFFF)
+        assert canonical_json(chars) == _reference_string(chars).encode("utf-8")
+
+
+@pytest.mark.parametrize("value", ["\ud800", "a\udfffb", {"k\udc00": 1}])
+def test_lone_surrogates_are_refused(value: object) -> None:
+    with pytest.raises(ValueError):
+        canonical_json(value)
