@@ -14,7 +14,7 @@ from evidence.errors import VerificationError
 
 MAX_SAFE_INT = 2**53 - 1  # RFC 7493 §2.2: integers beyond this lose precision in I-JSON peers
 
-_ESCAPE = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_ESCAPE = json.encoder.encode_basestring
 """The json module's C string encoder (ensure_ascii off): it escapes exactly '"', '\\' and the
 controls below U+0020 (``\\b \\t \\n \\f \\r``, others ``\\u00xx`` in lowercase) and leaves
 everything else literal, which is RFC 8785 §3.2.2.2. tests/unit/test_canonical.py checks it
