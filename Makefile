@@ -43,7 +43,7 @@ test: servers lint typecheck arch ## everything: lint, types, layers, unit, conf
 
 check: test ## alias of test, as CI runs it
 
-bench: $(VENV)/.installed ## benchmarks: figures beside peers measured in the same run
+bench: servers $(VENV)/.installed ## benchmarks: figures beside peers measured in the same run
 	$(PY) -m bench
 
 clean: ## remove caches and the demo data

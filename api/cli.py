@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from api.cli_jobs import app as jobs_app
+from api.cli_serve import serve, tokens_app
 from evidence.errors import (
     ConflictError,
     LiuhenError,
@@ -201,6 +203,9 @@ def trust_root_cmd(data_dir: DataDir = None) -> None:
 
 keys_app = typer.Typer(no_args_is_help=True, help="key management")
 app.add_typer(keys_app, name="keys")
+app.add_typer(jobs_app, name="jobs")
+app.command()(serve)
+app.add_typer(tokens_app, name="tokens")
 
 
 @keys_app.command("rotate-log")

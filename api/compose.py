@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,15 +15,19 @@ from evidence.ids import Origin, StationId
 from evidence.records import Checkpoint, PublicKey
 from ingest.ledger import LedgerWriter
 from ingest.media import FfmpegTools, find_ffmpeg
-from ingest.ports import BlobStore, Progress
+from ingest.ports import BlobStore, Clock, Progress
 from ingest.station import IngestContext, StationPolicy
 from integrity.notes import Signer
 from integrity.trust import TrustRoot
 from jobs.anchor import AnchorResult, anchor_checkpoint
+from jobs.context import Anchoring, FixityPolicy, JobContext
+from jobs.ports import JobProgress, NoProgress
+from jobs.retention import RetentionPolicy
 from storage.catalogue import SqlCatalogue
 from storage.checkpointer import publish_checkpoint
 from storage.group_commit import GroupCommitter
 from storage.ingest_repo import SqlIngestRepo
+from storage.jobstore import SqlJobLeases, shared_job_store
 from storage.keyfiles import load_or_create_signer
 from storage.ledger_store import SqlLedgerStore
 from storage.tsa import HttpTimestampAuthority
@@ -211,10 +216,69 @@ def open_station(settings: Settings) -> Station:
         raise
     media: FfmpegTools | None = None
     try:
-        media = find_ffmpeg()
-        media.require_ffprobe()
+        media = find_ffmpeg()  # ffprobe optional: probing falls back to ffmpeg (docs/media.md)
     except UnavailableError as exc:
         logging.getLogger("liuhen.station").warning("media stage off: %s", exc)
         media = None
     return Station(ledger=ledger, repo=SqlIngestRepo(ledger.store.engine), blobs=blobs,
                    media=media)
+
+
+@dataclass
+class JobsRuntime:
+    """The scheduled jobs' services (docs/jobs.md): one ``JobContext`` over the ledger, the
+    object store and the bureau's retention policy, plus the shared schedule's tables."""
+
+    ledger: Ledger
+    context: JobContext
+
+    def leases(self) -> SqlJobLeases:
+        return SqlJobLeases(self.ledger.store.engine)
+
+    def job_store(self) -> object:
+        """APScheduler's SQLAlchemyJobStore on the ledger's database (shared by hosts)."""
+        return shared_job_store(self.ledger.store.engine)
+
+    def close(self) -> None:
+        self.ledger.close()
+
+
+def retention_policy(settings: Settings) -> RetentionPolicy:
+    """The bureau's retention policy: ``DATA/retention.toml`` (if any) over the defaults, with
+    the standard class never shorter than ``retention_days``."""
+    path = settings.data_dir / "retention.toml"
+    try:
+        doc = tomllib.loads(path.read_text()) if path.exists() else {}
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyViolationError(f"{path}: {exc}") from exc
+    return RetentionPolicy.for_bureau(standard_days=settings.retention_days, doc=doc)
+
+
+def open_jobs(settings: Settings, *, clock: Clock = utc_now, progress: JobProgress | None = None,
+              fixity: FixityPolicy | None = None) -> JobsRuntime:
+    """Jobs on the station's ledger and store. ``clock`` drives every decision *and* stamps the
+    jobs' entries (tests pass a clock that moves across retention boundaries)."""
+    ledger = open_ledger(settings)
+    try:
+        blobs = make_blob_store(settings)
+        policy = retention_policy(settings)
+    except BaseException:
+        ledger.close()
+        raise
+    writer = LedgerWriter(appender=ledger.committer, checkpoints=ledger.store,
+                          station=StationId(settings.station_id), clock=clock)
+
+    def publish() -> Checkpoint | None:
+        cp = publish_checkpoint(ledger.store, origin=ledger.origin, signer=ledger.log,
+                                now=clock())
+        if cp is not None:
+            write_atomic(ledger.latest_note_path, cp.note)
+        return cp
+
+    context = JobContext(
+        writer=writer, blobs=blobs, catalogue=ledger.catalogue, ledger=ledger.store, clock=clock,
+        policy=policy, signer=ledger.station, origin=ledger.origin, data_dir=settings.data_dir,
+        fixity=fixity or FixityPolicy(), progress=progress or NoProgress(),
+        anchoring=Anchoring(store=ledger.store, publish=publish, tsas=ledger.tsas,
+                            tsa_roots=ledger.trust.tsa_roots))
+    return JobsRuntime(ledger=ledger, context=context)

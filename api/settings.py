@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     """The 6-character GA/T 947.4 password of the bureau's recorders."""
     max_docks: int = 4
     """Recorders ingested at once (one worker per port)."""
+    media_proxy: bool = False
+    """Also make a ≤ 720p proxy of every video for slow links (a second encode per clip)."""
 
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'ledger.db'}"

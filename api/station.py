@@ -180,7 +180,8 @@ def run_station(station: Station, source: UsbDockSource, *, password: bytes | No
         if station.media is None:
             return
         try:
-            done = derive_pending(ctx, tools=station.media, policy=MediaPolicy(),
+            media_policy = MediaPolicy(proxy=station.ledger.settings.media_proxy)
+            done = derive_pending(ctx, tools=station.media, policy=media_policy,
                                   workdir=ledger.settings.data_dir / "media-work",
                                   progress=progress)
         except LiuhenError as exc:

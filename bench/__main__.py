@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from bench import (
+    api_bench,
     integrity_bench,
     ledger_bench,
     media_bench,
@@ -18,7 +19,7 @@ def main() -> None:
     which = set(sys.argv[1:])
     for name, module in (("ledger", ledger_bench), ("integrity", integrity_bench),
                          ("proofs", proof_bench), ("station", station_bench),
-                         ("media", media_bench), ("s3", s3_bench)):
+                         ("media", media_bench), ("s3", s3_bench), ("api", api_bench)):
         if not which or name in which:
             module.run()
 

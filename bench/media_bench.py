@@ -10,6 +10,8 @@ same run, on the same files (median of 3, contenders interleaved).
   goal ≤ 1.05× its time).
 - thumbnails per second: OpenCV seeks (``thumbnails``) beside one ``ffmpeg -ss T -frames:v 1``
   per position.
+- probing without ffprobe (``probe(ffprobe=None)``: ffmpeg's framecrc + log, the imageio-ffmpeg
+  wheel's way) beside ffprobe ``-count_packets`` on the same clip: what the fallback costs.
 
 The clips are generated once (testsrc2 + sine) in a temporary directory under /tmp, removed at
 the end. ``os.sync()`` runs before each timing so no contender pays for another's writeback.
@@ -163,15 +165,24 @@ def _bench_thumbnails(ffmpeg: str, src: Path, work: Path) -> None:
            "thumbs/s", peer="ffmpeg -ss per thumbnail", peer_value=THUMBS / times["bare"])
 
 
+def _bench_probe(ffmpeg: str, ffprobe: str, src: Path) -> None:
+    times = _interleaved({"ffmpeg": lambda: probe(src, ffprobe=None, ffmpeg=ffmpeg),
+                          "ffprobe": lambda: probe(src, ffprobe=ffprobe)})
+    report(f"probe {CLIP_S} s {SIZE} H.264/AAC without ffprobe (ffmpeg framecrc + log)",
+           times["ffmpeg"] * 1000, "ms", peer="ffprobe -count_packets",
+           peer_value=times["ffprobe"] * 1000)
+
+
 def run() -> None:
     tools = find_ffmpeg()
-    ffprobe = tools.require_ffprobe()
+    ffprobe = tools.require_ffprobe()  # the peer of the ffmpeg-only probe
     with tempfile.TemporaryDirectory(prefix="liuhen-media-bench-", dir="/tmp") as tmp:
         root = Path(tmp)
         mp4, avi = _make_clips(tools.ffmpeg, root)
         _bench_remux(tools.ffmpeg, ffprobe, mp4, root / "remux")
         _bench_transcode(tools.ffmpeg, ffprobe, avi, root / "transcode")
         _bench_thumbnails(tools.ffmpeg, mp4, root / "thumbs")
+        _bench_probe(tools.ffmpeg, ffprobe, mp4)
 
 
 if __name__ == "__main__":

@@ -3,10 +3,12 @@
 It runs in its own queue after the original is stored and verified, so copying from recorders
 never waits on encoding and an original is never held back by its derivative. Per content
 (SHA-256): read the stored original back by version, probe it, choose the plan, derive, prove a
-remux lossless, make thumbnails, store every derivative write-once, and append one ``derived``
-entry naming the original as parent with the probe, the ffmpeg argv and version. Media that
-ffprobe or ffmpeg rejects gets a ``quarantined`` entry with their own reason; the original stays
-stored and ledgered as received.
+remux lossless, make the ≤ 720p proxy when the policy asks for one, make thumbnails, store every
+derivative write-once, and append one ``derived`` entry naming the original as parent with the
+probe, the ffmpeg argv and version, and each derivative's ``role`` (``playback``, ``proxy``).
+Media that ffprobe or ffmpeg rejects gets a ``quarantined`` entry with their own reason; the
+original stays stored and ledgered as received. The ingest row's ``media_note`` gets the
+quarantine reason or a one-line outcome for the operator (the ledger stays the record).
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from ingest.media import (
     Action,
     FfmpegTools,
     MediaPolicy,
+    Plan,
     ProgressFn,
     Thumbnails,
     derive,
     ffmpeg_version,
     photo_thumbnail,
     plan,
+    plan_proxy,
     probe,
     thumbnails,
     verify_remux_lossless,
@@ -66,18 +70,27 @@ def _store(ctx: IngestContext, parent: str, path: Path, sha256: str, size: int
     return {"key": obj.key, "version_id": obj.version_id}
 
 
+def _reporter(progress: Progress | None, sha: str, label: str,
+              total_ms: int) -> ProgressFn | None:
+    if progress is None:
+        return None
+    return lambda ms: progress.media(sha, label, done_ms=ms, total_ms=total_ms)
+
+
 def _derive_one(ctx: IngestContext, row: FileRow, *, tools: FfmpegTools, policy: MediaPolicy,
-                workdir: Path, progress: Progress | None) -> str:
+                workdir: Path, progress: Progress | None) -> tuple[str, str | None]:
+    """The media stage for one original: its state (``derived``, ``quarantined``, ``skipped``)
+    and the note for its ingest rows."""
     sha = row.sha256
     if sha is None or row.object is None:
-        return "skipped"
+        return "skipped", "not stored yet"
     if row.size == 0:
-        return "skipped"  # quarantined at commit: nothing to probe
+        return "skipped", "zero-byte original (quarantined at commit): nothing to probe"
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         work = Path(tmp)
         src = _fetch(ctx, row.object, work)
         try:
-            facts = probe(src, ffprobe=tools.require_ffprobe())
+            facts = probe(src, ffprobe=tools.ffprobe, ffmpeg=tools.ffmpeg)
             chosen = plan(facts, policy=policy)
             derivatives: list[dict[str, object]] = []
             streamhash: dict[str, str] = {}
@@ -85,22 +98,26 @@ def _derive_one(ctx: IngestContext, row: FileRow, *, tools: FfmpegTools, policy:
                 thumbs: Thumbnails | None = photo_thumbnail(src, work, parent=sha)
             else:
                 total_ms = facts.duration_ms or 0
-                action = chosen.action.value
-                report: ProgressFn | None = None if progress is None else (
-                    lambda ms: progress.media(sha, action, done_ms=ms, total_ms=total_ms))
-                copy = derive(src, work, chosen, parent=sha, ffmpeg=tools.ffmpeg,
-                              progress=report)
-                if chosen.copied:
-                    streamhash = verify_remux_lossless(src, copy.path, kinds=chosen.copied,
-                                                       ffmpeg=tools.ffmpeg)
-                derivatives.append({**copy.to_dict(),
-                                    **_store(ctx, sha, copy.path, copy.sha256, copy.size)})
+                plans: list[Plan] = [chosen]
+                proxy = plan_proxy(facts, policy=policy)
+                if proxy is not None:
+                    plans.append(proxy)
+                for job in plans:
+                    label = chosen.action.value if job is chosen else job.role.value
+                    copy = derive(src, work, job, parent=sha, ffmpeg=tools.ffmpeg,
+                                  progress=_reporter(progress, sha, label, total_ms))
+                    if job.copied:
+                        streamhash = verify_remux_lossless(src, copy.path, kinds=job.copied,
+                                                           ffmpeg=tools.ffmpeg)
+                    derivatives.append({**copy.to_dict(),
+                                        **_store(ctx, sha, copy.path, copy.sha256, copy.size)})
                 thumbs = (None if chosen.action is Action.AUDIO else
                           thumbnails(src, work, parent=sha, duration_ms=facts.duration_ms))
         except VerificationError as exc:
-            record_once(ctx, EntryKind.QUARANTINED, sha, {"step": exc.step or "probe"},
+            step = exc.step or "probe"
+            record_once(ctx, EntryKind.QUARANTINED, sha, {"step": step},
                         {"reason": exc.reason}, actor=str(ctx.station))
-            return "quarantined"
+            return "quarantined", f"{step}: {exc.reason}"
         thumb_info: dict[str, object] | None = None
         if thumbs is not None:
             stored = [{**t.to_dict(), **_store(ctx, sha, t.path, t.sha256, t.size)}
@@ -110,7 +127,21 @@ def _derive_one(ctx: IngestContext, row: FileRow, *, tools: FfmpegTools, policy:
             "probe": facts.to_dict(), "plan": chosen.to_dict(),
             "ffmpeg_version": ffmpeg_version(tools.ffmpeg), "derivatives": derivatives,
             "streamhash": streamhash, "thumbnails": thumb_info}, actor=str(ctx.station))
-        return "derived"
+        return "derived", _outcome(chosen, derivatives, thumbs, prober=facts.prober)
+
+
+def _outcome(chosen: Plan, derivatives: list[dict[str, object]], thumbs: Thumbnails | None, *,
+             prober: str) -> str:
+    """``remux (h264 yuv420p, aac audio) → playback, proxy; 5 thumbnails`` and what to check."""
+    made = ", ".join(str(d["role"]) for d in derivatives) or "no copy (the original is viewed)"
+    parts = [f"{chosen.action.value} ({chosen.reason}) → {made}"]
+    if thumbs is not None:
+        parts.append(f"{len(thumbs.frames)} thumbnail{'s' * (len(thumbs.frames) != 1)}")
+        if thumbs.missed:
+            parts.append(f"{len(thumbs.missed)} thumbnail position(s) not delivered")
+    if prober != "ffprobe":
+        parts.append(f"probed with {prober} (no ffprobe)")
+    return "; ".join(parts)
 
 
 def derive_pending(ctx: IngestContext, *, tools: FfmpegTools, policy: MediaPolicy,
@@ -123,10 +154,10 @@ def derive_pending(ctx: IngestContext, *, tools: FfmpegTools, policy: MediaPolic
     for row in ctx.repo.media_pending():
         if row.sha256 is None or row.sha256 in done:
             continue
-        outcome = _derive_one(ctx, row, tools=tools, policy=policy, workdir=workdir,
-                              progress=progress)
+        outcome, note = _derive_one(ctx, row, tools=tools, policy=policy, workdir=workdir,
+                                    progress=progress)
         done.add(row.sha256)
-        ctx.repo.set_media(row.sha256, outcome, None)
+        ctx.repo.set_media(row.sha256, outcome, note)
         if outcome == "derived":
             run.derived += 1
         elif outcome == "quarantined":

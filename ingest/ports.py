@@ -3,7 +3,7 @@ only api/'s composition root names the concrete classes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol, TypeVar
@@ -79,6 +79,37 @@ class BlobStore(Protocol):
     def extend_retention(self, obj: StoredObject, retain_until: datetime) -> StoredObject: ...
 
     def set_legal_hold(self, obj: StoredObject, on: bool) -> None: ...
+
+    def inventory(self) -> Iterator[ObjectVersion]:
+        """Every version and delete marker the store holds under its prefix, as the store
+        itself lists them (never the bytes): the fixity audit compares this with the ledger to
+        find delete markers and versions nobody recorded."""
+        ...
+
+
+class ObjectVersion(Protocol):
+    """One entry of a store's own listing (``BlobStore.inventory``): a version of a key, or a
+    delete marker on it. Keys are relative to the store's URL, like ``StoredObject.key``."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def version_id(self) -> str:
+        """The store's version id; ``""`` for a delete marker without one."""
+        ...
+
+    @property
+    def is_latest(self) -> bool: ...
+
+    @property
+    def delete_marker(self) -> bool: ...
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def modified(self) -> datetime | None: ...
 
 
 class IngestRepo(Protocol):

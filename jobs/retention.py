@@ -7,20 +7,32 @@ default), ``case`` (evidence linked to a case step: permanent) and the classes n
 MPS 2016 Art. 13 (permanent). "Permanent" cannot be expressed as an Object Lock date: such
 clips are locked ``permanent_horizon_days`` ahead, and the retention job extends the lock again
 before it runs out. Retention only ever grows: a store refuses to shorten it, and so does this.
+
+The retention job (``run_retention``, docs/jobs.md) moves clips with a current case link into
+``case`` and re-extends permanent clips' locks ``renew_before_days`` before their horizon. An
+unlink never shortens anything: a clip once in a permanent class stays there. Legal holds
+(``set_hold``) are set on the store first and then ledgered, in both directions, so a crash in
+between leaves the hold on in the ledger (disposal refused) rather than off.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from hashlib import sha256 as sha256_of
 from typing import Protocol
 
-from evidence.errors import PolicyViolationError
+from evidence.errors import LiuhenError, PolicyViolationError
 from evidence.records import Clip, EntryKind, Link
 from ingest.ledger import LedgerWriter
 from ingest.ports import BlobStore, Clock
+from integrity.canonical import canonical_json
 from integrity.entry import format_time
+from jobs.ports import Finding, FindingKind, JobCatalogue, JobOutcome, JobProgress, NoProgress
+
+log = logging.getLogger("liuhen.jobs.retention")
 
 STANDARD = "standard"
 CASE = "case"
@@ -46,6 +58,12 @@ class Catalogue(Protocol):
     def catch_up(self) -> int: ...
 
 
+PERMANENT = "permanent"
+"""How a policy file spells "kept for ever" (``[classes] obstruction = "permanent"``)."""
+MANDATORY_PERMANENT: tuple[str, ...] = (CASE, *ART13_CLASSES)
+"""Classes no bureau policy may make finite: evidence, and MPS 2016 Art. 13."""
+
+
 @dataclass(frozen=True, slots=True)
 class RetentionPolicy:
     standard_days: int = 180
@@ -54,6 +72,70 @@ class RetentionPolicy:
     classes: Mapping[str, int | None] = field(default_factory=lambda: {
         STANDARD: 180, CASE: None, **dict.fromkeys(ART13_CLASSES)})
     """Class name → days kept, or None for permanent."""
+    renew_before_days: int = 365
+    """The retention job re-extends a permanent clip's lock once less than this is left."""
+    name: str = "default"
+    """The bureau's name for this policy; disposal certificates cite it with its digest."""
+
+    @classmethod
+    def for_bureau(cls, *, standard_days: int = 180,
+                   doc: Mapping[str, object] | None = None) -> RetentionPolicy:
+        """The default classes with a bureau's overrides (docs/jobs.md §Policy), e.g. parsed
+        from ``DATA/retention.toml``::
+
+            name = "某市公安局 2026"
+            standard_days = 180            # at least Settings.retention_days
+            permanent_horizon_days = 3650
+            renew_before_days = 365
+            [classes]
+            traffic_stop = 365
+            crowd_event = "permanent"
+
+        The standard class keeps ``standard_days`` (never below the given floor); ``case`` and
+        the Art. 13 classes stay permanent whatever the file says (PolicyViolationError if it
+        tries otherwise); unknown keys are refused, so a typo does not silently weaken policy.
+        """
+        doc = dict(doc or {})
+        known = {"name", "standard_days", "permanent_horizon_days", "renew_before_days",
+                 "classes"}
+        if unknown := sorted(set(doc) - known):
+            raise PolicyViolationError(f"retention policy: unknown setting(s) {unknown}; "
+                                       f"known: {sorted(known)}")
+
+        def days_of(key: str, default: int) -> int:
+            value = doc.get(key, default)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise PolicyViolationError(f"retention policy: {key} must be a positive "
+                                           f"number of days, not {value!r}")
+            return value
+
+        standard = max(days_of("standard_days", standard_days), standard_days)
+        classes: dict[str, int | None] = {STANDARD: standard, CASE: None,
+                                          **dict.fromkeys(ART13_CLASSES)}
+        extra = doc.get("classes", {})
+        if not isinstance(extra, Mapping):
+            raise PolicyViolationError("retention policy: [classes] must be a table")
+        for cls_name, value in extra.items():
+            days: int | None
+            if value == PERMANENT:
+                days = None
+            elif isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+                days = value
+            else:
+                raise PolicyViolationError(f"retention policy: class {cls_name!r} must keep a "
+                                           f"positive number of days or {PERMANENT!r}, not "
+                                           f"{value!r}")
+            if cls_name in MANDATORY_PERMANENT and days is not None:
+                raise PolicyViolationError(f"retention policy: class {cls_name!r} is permanent "
+                                           "by rule (case evidence, MPS 2016 Art. 13)")
+            classes[str(cls_name)] = days
+        horizon = days_of("permanent_horizon_days", 365 * 30)
+        renew = days_of("renew_before_days", 365)
+        if renew >= horizon:
+            raise PolicyViolationError("retention policy: renew_before_days must be shorter "
+                                       "than permanent_horizon_days")
+        return cls(standard_days=standard, classes=classes, name=str(doc.get("name", "default")),
+                   permanent_horizon_days=horizon, renew_before_days=renew)
 
     def days(self, name: str) -> int | None:
         if name not in self.classes:
@@ -65,9 +147,23 @@ class RetentionPolicy:
     def is_permanent(self, name: str) -> bool:
         return self.days(name) is None
 
+    def permanent_classes(self) -> list[str]:
+        return sorted(n for n, d in self.classes.items() if d is None)
+
     def until(self, name: str, since: datetime) -> datetime:
         days = self.days(name)
         return since + timedelta(days=self.permanent_horizon_days if days is None else days)
+
+    def describe(self) -> dict[str, object]:
+        """The policy as canonical-JSON-ready data (certificates and entries cite it)."""
+        return {"name": self.name, "standard_days": self.standard_days,
+                "permanent_horizon_days": self.permanent_horizon_days,
+                "renew_before_days": self.renew_before_days,
+                "classes": {k: PERMANENT if v is None else v for k, v in self.classes.items()}}
+
+    def digest(self) -> str:
+        """SHA-256 of the canonical JSON of ``describe()``: which policy, exactly."""
+        return sha256_of(canonical_json(self.describe())).hexdigest()
 
 
 @dataclass
@@ -100,3 +196,63 @@ def set_class(ctx: RetentionContext, sha256: str, name: str, *, actor: str,
         "permanent": ctx.policy.is_permanent(name)}, actor=actor)
     ctx.catalogue.catch_up()
     return ctx.catalogue.clip(sha256)
+
+
+def set_hold(ctx: RetentionContext, sha256: str, on: bool, *, actor: str, reason: str) -> Clip:
+    """Put a legal hold on a clip's original and derivatives, or lift it: the store first
+    (``set_legal_hold`` on every version), then a ``legal_hold`` entry {on, reason}. While a
+    hold is on, disposal is refused whatever the retention says."""
+    clip = ctx.catalogue.clip(sha256)
+    if clip.disposed_index is not None:
+        raise PolicyViolationError(f"clip {sha256} was disposed at ledger index "
+                                   f"{clip.disposed_index}; a hold cannot change")
+    if not reason.strip():
+        raise PolicyViolationError("a legal hold needs a reason (the order or case it serves)")
+    for obj in (clip.original, clip.playback, clip.proxy):
+        if obj is not None:
+            ctx.blobs.set_legal_hold(obj, on)
+    ctx.writer.record(EntryKind.LEGAL_HOLD, sha256, {"on": on, "reason": reason}, actor=actor)
+    ctx.catalogue.catch_up()
+    return ctx.catalogue.clip(sha256)
+
+
+PAGE = 500  # clips per catalogue read: bounds memory on a large archive
+
+
+def run_retention(ctx: RetentionContext, *, catalogue: JobCatalogue, actor: str = "job:retention",
+                  progress: JobProgress | None = None) -> JobOutcome:
+    """The retention job (DESIGN.md §1): every stored clip with a current case link moves into
+    ``case`` (unless already in a permanent class), and every permanent clip whose lock ends
+    within ``renew_before_days`` gets it extended to ``permanent_horizon_days`` from now.
+    A store that fails for one clip does not stop the others: the failure is a finding."""
+    progress = progress or NoProgress()
+    outcome = JobOutcome(job="retention")
+    catalogue.catch_up()
+    now = ctx.clock()
+    renew_before = now + timedelta(days=ctx.policy.renew_before_days)
+    permanent = ctx.policy.permanent_classes()
+    moved = renewed = 0
+    after = -1
+    while batch := catalogue.retention_due(permanent=permanent, renew_before=renew_before,
+                                           after=after, limit=PAGE):
+        for clip in batch:
+            after = clip.acquired_index
+            linked = clip.retention_class not in permanent
+            target = CASE if linked else clip.retention_class
+            why = ("linked to a case step" if linked else
+                   f"permanent class: lock renewed before it ends "
+                   f"({format_time(clip.retain_until) if clip.retain_until else 'unset'})")
+            try:
+                set_class(ctx, clip.sha256, target, actor=actor, reason=why)
+            except LiuhenError as exc:
+                log.error("retention: %s: %s", clip.sha256, exc)
+                outcome.findings.append(Finding(FindingKind.UNAVAILABLE, clip.sha256, str(exc)))
+                continue
+            moved += linked
+            renewed += not linked
+            progress.progress("retention", moved + renewed, 0, clip.sha256)
+    outcome.summary.append(f"retention: {moved} clip(s) moved into class {CASE!r}, "
+                           f"{renewed} permanent lock(s) renewed until "
+                           f"{format_time(ctx.policy.until(CASE, now))}; policy "
+                           f"{ctx.policy.name!r} ({ctx.policy.digest()[:12]})")
+    return outcome

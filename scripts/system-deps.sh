@@ -9,6 +9,10 @@ command -v mkfs.vfat >/dev/null || need+=(dosfstools)     # FAT card images for 
 command -v mcopy >/dev/null || need+=(mtools)
 command -v sfdisk >/dev/null || need+=(fdisk)             # MBR-partitioned card images
 command -v mkfs.exfat >/dev/null || need+=(exfatprogs)    # exFAT card images
+[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)  # report charts (中文)
+command -v chromium >/dev/null || need+=(chromium)        # the web pages' end-to-end tests (headless)
+command -v chromedriver >/dev/null || need+=(chromium-driver)  # selenium drives chromium through it
+command -v wrk >/dev/null || need+=(wrk)                # make bench: HTTP load from a second process
 if ((${#need[@]})); then
   echo "[system-deps] installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -364,10 +364,11 @@ class SqlCatalogue:
             where.append(_C.officer == query.officer)
         if query.device:
             where.append(_C.device == query.device)
+        # SQLite keeps UTC wall time without an offset: compare in UTC whatever zone was given.
         if query.start:
-            where.append(_C.captured_at >= query.start)
+            where.append(_C.captured_at >= _utc(query.start))
         if query.end:
-            where.append(_C.captured_at < query.end)
+            where.append(_C.captured_at < _utc(query.end))
         if query.case_id or query.step_id:
             linked = select(_L.sha256).where(_L.unlinked_index.is_(None))
             if query.case_id:

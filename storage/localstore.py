@@ -29,10 +29,11 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 import re
 import stat
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -84,6 +85,18 @@ class _Sidecar:
                    size=int(doc["size"]), mtime_ns=int(doc["mtime_ns"]),
                    retain_until=datetime.fromisoformat(doc["retain_until"]),
                    legal_hold=bool(doc["legal_hold"]))
+
+
+@dataclass(frozen=True, slots=True)
+class LocalVersion:
+    """One entry of ``LocalWormStore.inventory`` (``ingest.ports.ObjectVersion``)."""
+
+    key: str
+    version_id: str
+    is_latest: bool
+    delete_marker: bool
+    size: int
+    modified: datetime | None
 
 
 def _utc_now() -> datetime:
@@ -212,6 +225,59 @@ class LocalWormStore:
         if side is None:
             raise NotFoundError(f"{self.url} has no object {obj.key}")
         return side.legal_hold
+
+    def inventory(self) -> Iterator[LocalVersion]:
+        """What the directory holds, in key order, in the terms of an S3 version listing
+        (``ingest.ports.ObjectVersion``), for the fixity audit:
+
+        - a file matching its latest sidecar (size, mtime) is the version named by the
+          sidecar's SHA-256 (versions are content-addressed);
+        - a file that does not match is a version nobody recorded: ``unrecorded-<mtime_ns>``,
+          latest (the recorded content is gone: it was edited or replaced);
+        - every other content the key's sidecars name follows as a non-latest version (so a
+          replaced file, or a sidecar rewritten to name other bytes, shows two versions);
+        - a key whose sidecars remain but whose file is gone shows as a delete marker;
+        - a file without any sidecar is listed with an ``unrecorded-`` version as well.
+        """
+        keys = {p.relative_to(self._objects).as_posix() for p in self._objects.rglob("*")
+                if p.is_file() and not p.name.startswith(".")}
+        keys |= {p.parent.relative_to(self._meta).as_posix()
+                 for p in self._meta.rglob("[0-9]*.json") if p.stem.isdigit()}
+        for key in sorted(keys):
+            yield from self._key_versions(key)
+
+    def _key_versions(self, key: str) -> Iterator[LocalVersion]:
+        try:
+            folder, path = self._sidecar_dir(key), self._object_path(key)
+        except PolicyViolationError:  # a name liuhen never writes: someone else put it there
+            folder, path = self._meta / "-", self._objects / key
+        sides: list[_Sidecar] = []
+        for side_path in sorted(folder.glob("[0-9]*.json")) if folder.is_dir() else []:
+            try:
+                sides.append(_Sidecar.decode(int(side_path.stem), side_path.read_bytes()))
+            except (ValueError, KeyError, TypeError):
+                log.warning("%s: sidecar %s of %s is unreadable", self.url, side_path.name, key)
+        try:
+            st: os.stat_result | None = path.stat()
+        except FileNotFoundError:
+            st = None
+        latest = sides[-1] if sides else None
+        if st is None:
+            current = ""
+            yield LocalVersion(key=key, version_id="", is_latest=True, delete_marker=True,
+                               size=0, modified=None)
+        else:
+            intact = (latest is not None and st.st_size == latest.size
+                      and st.st_mtime_ns == latest.mtime_ns)
+            current = latest.sha256 if intact and latest else f"unrecorded-{st.st_mtime_ns}"
+            yield LocalVersion(key=key, version_id=current, is_latest=True, delete_marker=False,
+                               size=st.st_size,
+                               modified=datetime.fromtimestamp(st.st_mtime_ns / 1e9, UTC))
+        recorded = {side.sha256: side.size for side in sides}  # in sidecar order
+        for sha, size in recorded.items():
+            if sha != current:
+                yield LocalVersion(key=key, version_id=sha, is_latest=False,
+                                   delete_marker=False, size=size, modified=None)
 
     # -- internals -------------------------------------------------------------------------
 

@@ -44,7 +44,8 @@ max_concurrency``. A ``client=`` passed in is used as is.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -70,7 +71,7 @@ from storage.s3common import (
     bare_etag,
     s3_errors,
 )
-from storage.s3probe import BucketPolicy, probe_bucket
+from storage.s3probe import CANARY_DIR, BucketPolicy, probe_bucket
 from storage.s3upload import (
     MIN_PART_BYTES,
     UploadPlan,
@@ -260,6 +261,34 @@ class S3ObjectLockStore:
                 Bucket=self.bucket, Key=self._full_key(obj.key), VersionId=obj.version_id)
         return bool(reply.get("LegalHold", {}).get("Status") == "ON")
 
+    def inventory(self) -> Iterator[S3Version]:
+        """Every version and delete marker under the prefix (ListObjectVersions, paginated), in
+        the server's order (key, then newest first); the probe's canaries are left out. For the
+        fixity audit (jobs/fixity.py): a key liuhen wrote has exactly one version, so a second
+        version or a delete marker is someone else's doing."""
+        prefix = f"{self.prefix}/" if self.prefix else ""
+        canary = f"{prefix}{CANARY_DIR}/"
+        args: dict[str, Any] = {"Bucket": self.bucket}
+        if prefix:
+            args["Prefix"] = prefix
+        with s3_errors(f"{self.url}: ListObjectVersions"):
+            for page in self._client.get_paginator("list_object_versions").paginate(**args):
+                listed = [(v, False) for v in page.get("Versions", [])]
+                listed += [(m, True) for m in page.get("DeleteMarkers", [])]
+                listed.sort(key=lambda item: (item[0].get("Key", ""),
+                                              not item[0].get("IsLatest", False)))
+                for item, marker in listed:
+                    full = str(item.get("Key", ""))
+                    if full.startswith(canary):
+                        continue
+                    modified = item.get("LastModified")
+                    yield S3Version(
+                        key=full.removeprefix(prefix), version_id=str(item.get("VersionId") or ""),
+                        is_latest=bool(item.get("IsLatest")), delete_marker=marker,
+                        size=int(item.get("Size") or 0),
+                        modified=modified.astimezone(UTC) if isinstance(modified, datetime)
+                        else None)
+
     # -- internals -------------------------------------------------------------------------
 
     def _own(self, obj: StoredObject) -> None:
@@ -370,6 +399,18 @@ class S3ObjectLockStore:
             raise VerificationError(
                 f"{where}: the latest entry is {_describe(top)}, not our version "
                 f"{obj.version_id}: the key was overlaid behind the store's back", step=STEP)
+
+
+@dataclass(frozen=True, slots=True)
+class S3Version:
+    """One ListObjectVersions entry (``ingest.ports.ObjectVersion``)."""
+
+    key: str
+    version_id: str
+    is_latest: bool
+    delete_marker: bool
+    size: int
+    modified: datetime | None
 
 
 def _describe(entry: dict[str, Any]) -> str:

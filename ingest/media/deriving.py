@@ -32,7 +32,7 @@ from typing import IO
 
 from evidence.errors import ConflictError, UnavailableError, VerificationError
 from evidence.ids import Sha256Hex
-from ingest.media.policy import INPUT, OUTPUT, Action, Plan
+from ingest.media.policy import INPUT, OUTPUT, Action, Plan, Role
 from ingest.media.tools import ffmpeg_version, file_sha256, fsync_dir, tail_reason
 from integrity.hashing import sha256_stream
 
@@ -47,7 +47,7 @@ _RESOURCE_ERRORS = ("No space left on device", "Cannot allocate memory", "Too ma
 
 @dataclass(frozen=True)
 class Derived:
-    """A playback copy written by :func:`derive`.
+    """A derivative written by :func:`derive`: the playback copy or the proxy (``role``).
 
     ``argv`` is the command exactly as run (host paths included); ``ledger_argv`` is the same
     command with ``{input}``/``{output}`` placeholders and the binary's base name, which is what
@@ -62,24 +62,27 @@ class Derived:
     argv: tuple[str, ...]
     ledger_argv: tuple[str, ...]
     ffmpeg_version: str
+    role: Role = Role.PLAYBACK
 
     def to_dict(self) -> dict[str, object]:
         """JSON-able (no floats, no host paths), for the ``derived`` ledger entry."""
-        return {"parent": self.parent, "action": self.action.value, "name": self.path.name,
+        return {"parent": self.parent, "role": self.role.value, "action": self.action.value,
+                "name": self.path.name,
                 "sha256": self.sha256, "size": self.size, "argv": list(self.ledger_argv),
                 "ffmpeg_version": self.ffmpeg_version}
 
 
 def output_name(parent: Sha256Hex, plan: Plan) -> str:
-    """``<original's sha256>.playback.mp4`` (or ``.m4a``): content-derived, never device-named."""
-    return f"{parent}.playback{plan.suffix}"
+    """``<original's sha256>.<role>.mp4`` (``playback`` or ``proxy``; ``.m4a`` for audio):
+    content-derived, never device-named."""
+    return f"{parent}.{plan.role.value}{plan.suffix}"
 
 
 def derive(src: Path, out_dir: Path, plan: Plan, *, progress: ProgressFn | None = None,
            ffmpeg: str = "ffmpeg", parent: Sha256Hex | None = None,
            timeout_s: float | None = None,
            progress_period_s: float = PROGRESS_PERIOD_S) -> Derived:
-    """Carry out ``plan`` on ``src``, writing ``out_dir/<parent>.playback<suffix>`` atomically.
+    """Carry out ``plan`` on ``src``, writing ``out_dir/<parent>.<role><suffix>`` atomically.
 
     ``parent`` is the original's SHA-256 when the caller already has it (the station hashed it on
     first read); otherwise ``src`` is hashed here. ``progress`` receives the output position in
@@ -111,7 +114,7 @@ def derive(src: Path, out_dir: Path, plan: Plan, *, progress: ProgressFn | None 
     return Derived(parent=parent, action=plan.action, path=final, sha256=sha, size=size,
                    argv=tuple(argv),
                    ledger_argv=("ffmpeg", *transport, *plan.args),
-                   ffmpeg_version=ffmpeg_version(ffmpeg))
+                   ffmpeg_version=ffmpeg_version(ffmpeg), role=plan.role)
 
 
 def run_ffmpeg(argv: list[str], *, progress: ProgressFn | None, timeout_s: float,

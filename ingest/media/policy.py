@@ -13,6 +13,11 @@ packets copied (fast, provably lossless with ``-f streamhash``); the rest is re-
 - audio only (WAV, AMR, ...) → ``audio``: AAC in M4A (copied when it already is AAC in MP4);
 - a still picture (JPEG, ...) → ``keep``: the original is the viewing copy; a thumbnail only.
 
+With ``MediaPolicy(proxy=True)`` every original with video also gets a **proxy** for slow links
+(issue 5): H.264/AAC in a faststart MP4, its shorter side scaled down to at most 720 px (aspect
+kept, never scaled up), CRF 28 with a bitrate cap. It is a second plan (:func:`plan_proxy`) made
+from the original, not from the playback copy, so it is one generation from the evidence.
+
 HEVC is transcoded by default, as DESIGN.md §3 step 4 says (browsers without a hardware HEVC
 decoder cannot play it); ``MediaPolicy(remux_hevc=True)`` copies it instead, as issue 5's wording
 (H.264/H.265 → remux) has it, for deployments whose viewers all play HEVC.
@@ -31,6 +36,13 @@ OUTPUT = "{output}"
 MP4_FAMILY = frozenset({"mov,mp4,m4a,3gp,3g2,mj2"})  # ffprobe's name for the mov demuxer
 COPY_PIX_FMTS = frozenset({"yuv420p", "yuvj420p"})  # 8-bit 4:2:0: what every H.264 decoder plays
 COPY_H264_PROFILES = frozenset({"Constrained Baseline", "Baseline", "Main", "High", "Extended"})
+
+
+class Role(enum.StrEnum):
+    """What a derivative is for (``role`` of each item of a ``derived`` entry's derivatives)."""
+
+    PLAYBACK = "playback"  # what the web UI plays: full resolution, copied where possible
+    PROXY = "proxy"  # ≤ 720p, bitrate-capped: for reviewers on slow links
 
 
 class Action(enum.StrEnum):
@@ -56,6 +68,13 @@ class MediaPolicy:
     # libx264 veryfast at 1080p runs ~1.9× realtime on 2 cores (DESIGN.md §3 step 4): 0.5 s per
     # media second; 8 leaves room for the low-priority queue sharing the machine.
     encode_timeout_per_media_s: int = 8
+    # Issue 5: the optional proxy for slow links. Off by default: it is a second encode of every
+    # clip (~0.5 s per media second at 1080p on 2 cores), in the media stage's own queue.
+    proxy: bool = False
+    proxy_short_side_px: int = 720  # "720p" is the shorter side, so portrait clips are 720 wide
+    proxy_crf: int = 28  # ~half the bits of CRF 23; a reviewer on a slow link wants it to start
+    proxy_max_kbps: int = 2000  # caps peaks (a running officer's footage) that CRF alone allows
+    proxy_audio_bitrate: str = "96k"
 
 
 @dataclass(frozen=True)
@@ -66,7 +85,7 @@ class Plan:
     placeholders; :func:`ingest.media.deriving.derive` substitutes the paths and adds only
     transport options (``-progress pipe:1 -nostats -stats_period``). ``copied`` names the
     stream kinds (``v``, ``a``) whose packets are copied, which ``-f streamhash`` can prove
-    lossless. ``timeout_s`` bounds the run.
+    lossless. ``timeout_s`` bounds the run. ``role`` names the derivative (and its file name).
     """
 
     action: Action
@@ -75,6 +94,7 @@ class Plan:
     suffix: str
     copied: tuple[str, ...]
     timeout_s: int
+    role: Role = Role.PLAYBACK
 
     def argv(self, ffmpeg: str, src: Path, out: Path) -> list[str]:
         """The full command line for ``src`` → ``out`` (``file:`` URLs, so that no path is ever
@@ -84,8 +104,8 @@ class Plan:
 
     def to_dict(self) -> dict[str, object]:
         """JSON-able (no floats), for the ``derived`` ledger entry."""
-        return {"action": self.action.value, "reason": self.reason, "args": list(self.args),
-                "copied": list(self.copied)}
+        return {"action": self.action.value, "role": self.role.value, "reason": self.reason,
+                "args": list(self.args), "copied": list(self.copied)}
 
 
 def plan(probe: Probe, *, policy: MediaPolicy | None = None) -> Plan:
@@ -102,6 +122,30 @@ def plan(probe: Probe, *, policy: MediaPolicy | None = None) -> Plan:
     if audio is None or audio.codec == "aac":
         return _remux(probe, probe.video, policy)
     return _reencode_audio(probe, probe.video, audio, policy)
+
+
+def plan_proxy(probe: Probe, *, policy: MediaPolicy | None = None) -> Plan | None:
+    """The ≤ 720p proxy plan (a transcode, role ``proxy``), or None when the policy asks for no
+    proxy or the original has no video (audio only, a still picture)."""
+    policy = policy or MediaPolicy()
+    if not policy.proxy or probe.still or probe.video is None:
+        return None
+    video = probe.video
+    # The factor applies to both sides, so the aspect ratio is kept (to the even pixel that
+    # yuv420p needs); min(1, ...) never scales up. iw/ih are after ffmpeg's autorotation, so a
+    # portrait clip stored as landscape plus a rotation tag is sized as it is displayed.
+    side = policy.proxy_short_side_px
+    factor = f"min(1\\,{side}/min(iw\\,ih))"
+    scale = (f"scale=w='trunc(iw*{factor}/2)*2':h='trunc(ih*{factor}/2)*2'")
+    rate = policy.proxy_max_kbps
+    args = [*_head(), *_video_maps(probe), "-c:v", "libx264", "-preset", policy.preset,
+            "-crf", str(policy.proxy_crf), "-maxrate", f"{rate}k", "-bufsize", f"{2 * rate}k",
+            "-pix_fmt", "yuv420p", "-vf", scale,
+            *(["-c:a", "aac", "-b:a", policy.proxy_audio_bitrate] if probe.audio else []),
+            *_tail("mp4")]
+    reason = f"proxy ≤ {side}p of {video.codec} {video.width}x{video.height}"
+    return Plan(Action.TRANSCODE, reason, tuple(args), ".mp4", (),
+                _timeout(probe, policy, policy.encode_timeout_per_media_s), Role.PROXY)
 
 
 def _why_not_copy_video(probe: Probe, video: VideoInfo, policy: MediaPolicy) -> str:

@@ -21,7 +21,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, cast
 
-import ffmpeg  # untyped (pyproject: ignore_missing_imports), so results are cast below
+import ffmpeg as ffmpeg_python  # untyped (pyproject: ignore_missing_imports): results are cast
 
 from evidence.errors import UnavailableError, VerificationError
 from ingest.media.tools import first_reason
@@ -85,6 +85,7 @@ class Probe:
     creation_time: str | None
     tags: tuple[tuple[str, str], ...]
     other_streams: tuple[str, ...]
+    prober: str = "ffprobe"  # "ffmpeg" when probed without ffprobe (ingest/media/ffmpeg_probe.py)
 
     @property
     def still(self) -> bool:
@@ -102,22 +103,31 @@ class Probe:
             "creation_time": self.creation_time,
             "tags": dict(self.tags),
             "other_streams": list(self.other_streams),
+            "prober": self.prober,
         }
         return out
 
 
-def probe(path: Path, *, ffprobe: str = "ffprobe") -> Probe:
+def probe(path: Path, *, ffprobe: str | None = "ffprobe", ffmpeg: str = "ffmpeg") -> Probe:
     """Probe ``path`` (opened read-only by ffprobe) and check that no packets are missing.
+
+    ``ffprobe=None`` (the imageio-ffmpeg wheel ships none) probes through the ``ffmpeg`` binary
+    instead: :func:`ingest.media.ffmpeg_probe.probe_with_ffmpeg`, same contract, fewer facts.
 
     Raises VerificationError(step="probe") when ffprobe rejects the file (the reason is ffprobe's
     own first stderr line: zero-byte, corrupt, non-media), when it has neither audio nor video,
     or when it is truncated (reason ``truncated: ...``). UnavailableError when ffprobe cannot be
     run at all.
     """
+    if ffprobe is None:
+        from ingest.media.ffmpeg_probe import probe_with_ffmpeg  # noqa: PLC0415 (import cycle)
+
+        return probe_with_ffmpeg(path, ffmpeg=ffmpeg)
     target = f"file:{path.resolve()}"  # "file:" so no name is read as a protocol or an option
     try:
-        data = cast(Json, ffmpeg.probe(target, cmd=ffprobe, count_packets=None, v="error"))
-    except ffmpeg.Error as exc:
+        data = cast(Json, ffmpeg_python.probe(target, cmd=ffprobe, count_packets=None,
+                                              v="error"))
+    except ffmpeg_python.Error as exc:
         reason = first_reason(exc.stderr, replacements={target: "<input>"},
                               default="ffprobe failed without a message")
         raise VerificationError(reason, step="probe") from exc

@@ -1,19 +1,12 @@
 """Finding ffmpeg/ffprobe, their version line, and turning their stderr into a reason.
 
 Where the binaries come from (DESIGN.md §8): Debian's ``ffmpeg`` package (``/usr/bin/ffmpeg`` and
-``/usr/bin/ffprobe``), installed by ``.ci/run``. Where no system ffmpeg exists, the imageio-ffmpeg
-wheel's binary can stand in for **ffmpeg only**: the wheel ships no ffprobe. It is not a dependency
-of liuhen; install it yourself (``pip install imageio-ffmpeg``) if you need it.
-
-How probing would work with the wheel alone: ffprobe's JSON has no ffmpeg equivalent. The facts
-can be rebuilt from ``ffmpeg -i <file> -map 0 -c copy -f framecrc -`` (its ``#codec_id``,
-``#dimensions``, ``#sample_rate`` header lines and one line per packet give codecs, sizes and the
-packet counts that expose truncation) plus the ``Input #0, <format>, from`` and ``Stream #0:N``
-lines of its stderr (container, profile, pix_fmt, frame rate) and ``-f ffmetadata`` (tags). That
-parser would depend on ffmpeg's human-readable log format, which changes between releases, so it
-is not implemented: :meth:`FfmpegTools.require_ffprobe` raises UnavailableError telling the
-operator to install ffmpeg. Remuxing, transcoding and ``-f streamhash`` do work with the wheel's
-ffmpeg, but a station cannot plan without a probe.
+``/usr/bin/ffprobe``), installed by ``make servers`` (scripts/system-deps.sh). Where no system
+ffmpeg exists, the imageio-ffmpeg wheel (pinned in pyproject.toml) provides the binary: ffmpeg
+only, the wheel ships no ffprobe. Then :class:`FfmpegTools` has ``ffprobe=None`` and
+:func:`ingest.media.probing.probe` reads the same facts through ffmpeg itself
+(ingest/media/ffmpeg_probe.py; what that loses is listed there and in docs/media.md). Remuxing,
+transcoding and ``-f streamhash`` work the same with either binary.
 """
 
 from __future__ import annotations
@@ -37,8 +30,8 @@ VERSION_TIMEOUT_S = 10  # `ffmpeg -version` prints and exits; anything slower is
 MAX_REASON_CHARS = 480  # bound: reasons go into ledger entries (≤ 64 KiB each)
 TAIL_LINES = 3  # a failed ffmpeg run's last lines usually name the cause; earlier ones are noise
 
-INSTALL_HINT = ("install Debian's ffmpeg package (apt-get install ffmpeg); the imageio-ffmpeg "
-                "wheel ships ffmpeg without ffprobe")
+INSTALL_HINT = ("install Debian's ffmpeg package (apt-get install ffmpeg), or the imageio-ffmpeg "
+                "wheel (pinned in pyproject.toml; ffmpeg without ffprobe)")
 
 # "[mov,mp4,m4a,3gp,3g2,mj2 @ 0x55669cdbd1c0] moov atom not found": the bracket names the
 # component and a heap address; the address differs every run, so it never goes into a reason.
@@ -47,13 +40,15 @@ _CONTEXT = re.compile(r"^\[[^\]]*@ 0x[0-9a-fA-F]+\]\s*")
 
 @dataclass(frozen=True)
 class FfmpegTools:
-    """The binaries the media functions run. ``ffprobe`` is None with the imageio-ffmpeg wheel."""
+    """The binaries the media functions run. ``ffprobe`` is None with the imageio-ffmpeg wheel:
+    pass it as is to :func:`ingest.media.probing.probe`, which then probes through ``ffmpeg``."""
 
     ffmpeg: str
     ffprobe: str | None
 
     def require_ffprobe(self) -> str:
-        """The ffprobe path, or UnavailableError saying how to get one."""
+        """The ffprobe path, or UnavailableError saying how to get one (for a caller that needs
+        ffprobe itself; probing does not)."""
         if self.ffprobe is None:
             raise UnavailableError(f"no ffprobe next to {self.ffmpeg}: {INSTALL_HINT}")
         return self.ffprobe
@@ -61,8 +56,9 @@ class FfmpegTools:
 
 def find_ffmpeg(*, search: Sequence[Path] = SYSTEM_BIN, wheel: bool = True) -> FfmpegTools:
     """The first directory of ``search`` holding an executable ``ffmpeg`` (and ``ffprobe`` beside
-    it, when there is one); else, with ``wheel``, the imageio-ffmpeg wheel's ffmpeg, if that
-    package happens to be installed. UnavailableError when neither exists.
+    it, when there is one); else, with ``wheel``, the imageio-ffmpeg wheel's ffmpeg (a dependency
+    of liuhen; looked up by name so that a broken install degrades to UnavailableError).
+    UnavailableError when neither exists.
 
     Fixed directories, not ``$PATH``: nothing below api/ reads the environment (DESIGN.md §2),
     and the composition root may pass other directories.
@@ -85,7 +81,7 @@ def _is_executable(path: Path) -> bool:
 
 
 def _wheel_ffmpeg() -> str | None:
-    """imageio_ffmpeg.get_ffmpeg_exe(), imported by name so that it stays an optional extra."""
+    """imageio_ffmpeg.get_ffmpeg_exe(), or None when the package or its binary is missing."""
     try:
         module = importlib.import_module("imageio_ffmpeg")
     except ImportError:

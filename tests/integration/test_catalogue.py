@@ -5,7 +5,7 @@ ledger order; folding is idempotent and safe from several threads at once."""
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -61,6 +61,10 @@ def test_clips_fold_from_a_docked_recorder(station: Station, tmp_path: Path,
     t = min(c.captured_at for c in clips)
     window = catalogue.clips(ClipQuery(start=t, end=t + timedelta(microseconds=1)))
     assert window and all(c.captured_at == t for c in window)
+    beijing = timezone(timedelta(hours=8))  # the same instants given in +08:00 find the same clips
+    assert catalogue.clips(ClipQuery(start=t.astimezone(beijing),
+                                     end=(t + timedelta(microseconds=1)).astimezone(beijing))
+                           ) == window
 
 
 def test_cases_links_and_accesses_fold_in_ledger_order(station: Station) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
+import imageio_ffmpeg
 import pytest
 
 from evidence.errors import UnavailableError, VerificationError
@@ -27,10 +28,13 @@ from ingest.media import (
     FfmpegTools,
     MediaPolicy,
     Plan,
+    Role,
     derive,
+    ffmpeg_version,
     find_ffmpeg,
     photo_thumbnail,
     plan,
+    plan_proxy,
     probe,
     stream_hashes,
     thumbnails,
@@ -44,7 +48,8 @@ LAVFI_VIDEO = ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2"]
 LAVFI_AUDIO = ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=2"]
 H264 = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]  # High, B-frames
 DEVICE_TAGS = ["-metadata", "creation_time=2026-11-24T08:57:03Z",
-               "-metadata", "comment=ZFY00042/000123"]
+               "-metadata", "comment=ZFY00042/000123",
+               "-metadata", "description=警号 000123\nunit 7"]  # a two-line value
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,9 @@ class Clips:
     zero_byte: Path
     text_named_mp4: Path
     jpeg_named_mp4: Path
+    h264_1080p: Path  # 1 s 1920x1080: the proxy scales it down
+    portrait: Path  # 1 s 1080x1920 (a recorder worn sideways)
+    audio_truncated: Path  # a faststart AAC M4A cut at 60%
 
 
 def _ffmpeg(*args: str) -> None:
@@ -75,7 +83,8 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> Clips:
               jpeg=d / "photo.jpg", clip_truncated=d / "clip_truncated.mp4",
               clip_corrupt_header=d / "clip_corrupt_header.mp4",
               zero_byte=d / "zero_byte.mp4", text_named_mp4=d / "text_named.mp4",
-              jpeg_named_mp4=d / "jpeg_named.mp4")
+              jpeg_named_mp4=d / "jpeg_named.mp4", h264_1080p=d / "h264_1080p.mp4",
+              portrait=d / "portrait.mp4", audio_truncated=d / "audio_truncated.m4a")
     _ffmpeg(*LAVFI_VIDEO, *LAVFI_AUDIO, *H264, "-c:a", "aac", *DEVICE_TAGS, str(c.h264_aac))
     _ffmpeg(*LAVFI_VIDEO, *LAVFI_AUDIO, "-c:v", "libx265", "-preset", "ultrafast",
             "-x265-params", "log-level=error", "-pix_fmt", "yuv420p", "-tag:v", "hvc1",
@@ -94,6 +103,15 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> Clips:
     c.zero_byte.write_bytes(b"")
     c.text_named_mp4.write_text("not a video: a recorder's log line\n")
     shutil.copyfile(c.jpeg, c.jpeg_named_mp4)
+    for path, size in ((c.h264_1080p, "1920x1080"), (c.portrait, "1080x1920")):
+        _ffmpeg("-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25:duration=1",
+                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=1",
+                "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+                str(path))
+    whole_audio = d / "audio_whole.m4a"
+    _ffmpeg(*LAVFI_AUDIO, "-c:a", "aac", "-movflags", "+faststart", str(whole_audio))
+    data = whole_audio.read_bytes()
+    c.audio_truncated.write_bytes(data[: len(data) * 6 // 10])
     return c
 
 
@@ -441,3 +459,171 @@ def test_find_ffmpeg_without_any_binary_says_how_to_install(tmp_path: Path) -> N
 def test_ffmpeg_without_ffprobe_cannot_probe() -> None:
     with pytest.raises(UnavailableError, match="ffprobe"):
         FfmpegTools(ffmpeg=FFMPEG, ffprobe=None).require_ffprobe()
+
+
+def test_truncated_audio_is_caught_by_its_index(clips: Clips) -> None:
+    with pytest.raises(VerificationError) as caught:
+        probe(clips.audio_truncated, ffprobe=FFPROBE)
+    assert caught.value.reason.startswith("truncated: audio packets ")
+
+
+# -- probing without ffprobe (the imageio-ffmpeg wheel) -------------------------------------------
+
+# What ffmpeg's log cannot say (docs/media.md): the index's frame counts, per-stream durations,
+# bits per raw sample.
+LOST = ("indexed_frames", "duration_ms", "bits_per_raw_sample")
+PROBED = ["h264_aac", "hevc_aac", "h264_pcm", "mjpeg_avi", "wav", "jpeg", "jpeg_named_mp4",
+          "h264_1080p", "portrait"]
+
+
+@pytest.fixture(scope="module")
+def wheel_tools(tmp_path_factory: pytest.TempPathFactory) -> FfmpegTools:
+    """The tools a station without system ffmpeg finds: the imageio-ffmpeg wheel's binary, and
+    no ffprobe. Fails (never skips) when the pinned wheel or its binary is missing."""
+    tools = find_ffmpeg(search=[tmp_path_factory.mktemp("no-system-ffmpeg")])
+    assert tools.ffprobe is None
+    assert tools.ffmpeg == imageio_ffmpeg.get_ffmpeg_exe()
+    assert "imageio_ffmpeg" in tools.ffmpeg  # the wheel's own binary, not a system fallback
+    assert ffmpeg_version(tools.ffmpeg) != ffmpeg_version(FFMPEG)  # really another build
+    return tools
+
+
+def _without_lost_facts(facts: dict[str, object], *, pcm_packets: bool) -> dict[str, object]:
+    out = dict(facts, prober=None)
+    for kind in ("video", "audio"):
+        stream = out[kind]
+        if isinstance(stream, dict):
+            stream = {k: v for k, v in stream.items() if k not in LOST}
+            # PCM packets are however many samples the demuxer groups: 44 per 2 s in ffmpeg
+            # 5.1, 22 in 9.0. Nothing uses them (check_complete skips PCM).
+            if not pcm_packets and str(stream["codec"]).startswith("pcm_"):
+                stream["packets"] = None
+            out[kind] = stream
+    return out
+
+
+@pytest.mark.parametrize("binary", ["system", "wheel"])
+@pytest.mark.parametrize("name", PROBED)
+def test_probe_through_ffmpeg_alone_matches_ffprobe(
+        clips: Clips, wheel_tools: FfmpegTools, untouched: Keep, name: str, binary: str) -> None:
+    path: Path = getattr(clips, name)
+    untouched(path)
+    ffmpeg = FFMPEG if binary == "system" else wheel_tools.ffmpeg
+    expected = probe(path, ffprobe=FFPROBE)
+    got = probe(path, ffprobe=None, ffmpeg=ffmpeg)
+    assert (expected.prober, got.prober) == ("ffprobe", "ffmpeg")
+    same_release = binary == "system"
+    assert _without_lost_facts(got.to_dict(), pcm_packets=same_release) == \
+        _without_lost_facts(expected.to_dict(), pcm_packets=same_release)
+    assert got.video is None or got.video.indexed_frames is None  # lost, not guessed
+    assert plan(got) == plan(expected)
+    canonical_json(got.to_dict())
+
+
+def test_probe_through_ffmpeg_keeps_device_tags(clips: Clips, wheel_tools: FfmpegTools) -> None:
+    tags = dict(probe(clips.h264_aac, ffprobe=None, ffmpeg=wheel_tools.ffmpeg).tags)
+    assert tags["comment"] == "ZFY00042/000123"
+    assert tags["description"] == "警号 000123\nunit 7"  # a continued line, rejoined
+    assert tags["creation_time"].startswith("2026-11-24T08:57:03")
+
+
+@pytest.mark.parametrize("binary", ["system", "wheel"])
+@pytest.mark.parametrize("name", ["zero_byte", "text_named_mp4", "clip_corrupt_header"])
+def test_probe_through_ffmpeg_gives_the_same_reason_as_ffprobe(
+        clips: Clips, wheel_tools: FfmpegTools, name: str, binary: str) -> None:
+    path: Path = getattr(clips, name)
+    ffmpeg = FFMPEG if binary == "system" else wheel_tools.ffmpeg
+    with pytest.raises(VerificationError) as by_ffprobe:
+        probe(path, ffprobe=FFPROBE)
+    with pytest.raises(VerificationError) as by_ffmpeg:
+        probe(path, ffprobe=None, ffmpeg=ffmpeg)
+    assert by_ffmpeg.value.step == "probe"
+    assert by_ffmpeg.value.reason == by_ffprobe.value.reason
+    assert str(path.parent) not in by_ffmpeg.value.reason
+
+
+@pytest.mark.parametrize("binary", ["system", "wheel"])
+def test_probe_through_ffmpeg_catches_truncation(clips: Clips, wheel_tools: FfmpegTools,
+                                                 binary: str) -> None:
+    ffmpeg = FFMPEG if binary == "system" else wheel_tools.ffmpeg
+    with pytest.raises(VerificationError) as video:  # witness 1: packets vs duration × rate
+        probe(clips.clip_truncated, ffprobe=None, ffmpeg=ffmpeg)
+    assert video.value.reason.startswith("truncated: video packets ")
+    assert "expected ~50 for 2000 ms at 25/1 fps" in video.value.reason
+    with pytest.raises(VerificationError) as audio:  # witness 2: time covered vs duration
+        probe(clips.audio_truncated, ffprobe=None, ffmpeg=ffmpeg)
+    assert audio.value.reason.startswith("truncated: packets cover ")
+    assert audio.value.reason.endswith("of the 2000 ms the container declares")
+
+
+def test_wheel_alone_remuxes_and_proves_it(clips: Clips, wheel_tools: FfmpegTools,
+                                           out_dir: Path, untouched: Keep) -> None:
+    untouched(clips.h264_aac)
+    ffmpeg = wheel_tools.ffmpeg
+    chosen = plan(probe(clips.h264_aac, ffprobe=wheel_tools.ffprobe, ffmpeg=ffmpeg))
+    assert chosen.action is Action.REMUX
+    result = derive(clips.h264_aac, out_dir, chosen, ffmpeg=ffmpeg)
+    assert result.ffmpeg_version == ffmpeg_version(ffmpeg)
+    verify_remux_lossless(clips.h264_aac, result.path, kinds=chosen.copied, ffmpeg=ffmpeg)
+    again = probe(result.path, ffprobe=None, ffmpeg=ffmpeg)
+    assert plan(again).action is Action.REMUX  # the copy is itself the target form
+    boxes = top_level_boxes(result.path)
+    assert boxes.index("moov") < boxes.index("mdat")
+
+
+def test_probe_through_a_missing_ffmpeg_is_unavailable(clips: Clips, tmp_path: Path) -> None:
+    with pytest.raises(UnavailableError):
+        probe(clips.h264_aac, ffprobe=None, ffmpeg=str(tmp_path / "no-ffmpeg"))
+
+
+# -- the ≤ 720p proxy -----------------------------------------------------------------------------
+
+PROXY = MediaPolicy(proxy=True)
+
+
+def test_no_proxy_unless_the_policy_asks(clips: Clips) -> None:
+    facts = probe(clips.h264_1080p, ffprobe=FFPROBE)
+    assert plan_proxy(facts) is None
+    assert plan_proxy(facts, policy=PROXY) is not None
+    for name in ("wav", "jpeg"):  # no video: nothing to make smaller
+        assert plan_proxy(probe(getattr(clips, name), ffprobe=FFPROBE), policy=PROXY) is None
+
+
+@pytest.mark.parametrize(("name", "size"), [
+    ("h264_1080p", (1280, 720)),
+    ("portrait", (720, 1280)),  # 720p is the shorter side
+    ("h264_aac", (320, 240)),  # never scaled up
+    ("mjpeg_avi", (320, 240)),
+])
+def test_proxy_is_720p_h264_aac_faststart(clips: Clips, out_dir: Path, untouched: Keep,
+                                          name: str, size: tuple[int, int]) -> None:
+    src: Path = getattr(clips, name)
+    untouched(src)
+    source = probe(src, ffprobe=FFPROBE)
+    proxy = plan_proxy(source, policy=PROXY)
+    assert proxy is not None and proxy.role is Role.PROXY
+    result = run_derive(src, out_dir, proxy)
+    assert result.role is Role.PROXY and result.to_dict()["role"] == "proxy"
+    assert result.path.name == f"{result.parent}.proxy.mp4"
+    facts = probe(result.path, ffprobe=FFPROBE)
+    assert "mp4" in facts.format_name
+    assert facts.video is not None and facts.audio is not None
+    assert (facts.video.codec, facts.video.pix_fmt, facts.audio.codec) == \
+        ("h264", "yuv420p", "aac")
+    assert (facts.video.width, facts.video.height) == size
+    assert source.duration_ms is not None and facts.duration_ms is not None
+    assert abs(facts.duration_ms - source.duration_ms) <= 100
+    boxes = top_level_boxes(result.path)
+    assert boxes.index("moov") < boxes.index("mdat")  # faststart
+    assert_playable(result.path)
+
+
+def test_proxy_and_playback_copy_sit_side_by_side(clips: Clips, out_dir: Path) -> None:
+    facts = probe(clips.h264_1080p, ffprobe=FFPROBE)
+    proxy = plan_proxy(facts, policy=PROXY)
+    assert proxy is not None
+    playback = run_derive(clips.h264_1080p, out_dir, plan(facts, policy=PROXY))
+    small = run_derive(clips.h264_1080p, out_dir, proxy)
+    assert playback.path != small.path and playback.role is Role.PLAYBACK
+    assert small.size < playback.size
+    assert {p.name for p in out_dir.iterdir()} == {playback.path.name, small.path.name}

@@ -214,3 +214,41 @@ def test_reasons_drop_addresses_and_host_paths() -> None:
 def test_thumbnail_positions() -> None:
     assert positions_ms(2000, 5) == [200, 600, 1000, 1400, 1800]
     assert positions_ms(30000, 1) == [15000]
+
+
+def test_proxy_is_off_by_default_and_only_for_video() -> None:
+    from ingest.media import Role, plan_proxy
+
+    facts = parse_probe(ffprobe_json(video(), audio()))
+    assert plan_proxy(facts) is None
+    on = MediaPolicy(proxy=True)
+    proxy = plan_proxy(facts, policy=on)
+    assert proxy is not None and (proxy.role, proxy.action) == (Role.PROXY, Action.TRANSCODE)
+    assert plan(facts, policy=on).role is Role.PLAYBACK  # the playback copy is unchanged
+    assert plan_proxy(parse_probe(ffprobe_json(audio("pcm_s16le", nb_frames=None), fmt="wav")),
+                      policy=on) is None
+    still = video("mjpeg", packets=1, nb_frames=None, duration="N/A")
+    assert plan_proxy(parse_probe(ffprobe_json(still, fmt="jpeg_pipe")), policy=on) is None
+
+
+def test_proxy_settings() -> None:
+    from ingest.media import plan_proxy
+
+    policy = MediaPolicy(proxy=True, proxy_short_side_px=480)
+    proxy = plan_proxy(parse_probe(ffprobe_json(video("hevc"), audio("pcm_alaw"))),
+                       policy=policy)
+    assert proxy is not None
+    args = list(proxy.args)
+    assert args[args.index("-c:v") + 1] == "libx264"
+    assert args[args.index("-crf") + 1] == str(policy.proxy_crf)
+    assert (args[args.index("-maxrate") + 1], args[args.index("-bufsize") + 1]) == \
+        ("2000k", "4000k")
+    assert args[args.index("-pix_fmt") + 1] == "yuv420p"
+    assert args[args.index("-vf") + 1] == \
+        "scale=w='trunc(iw*min(1\\,480/min(iw\\,ih))/2)*2':h='trunc(ih*min(1\\,480/min(iw\\,ih))/2)*2'"
+    assert (args[args.index("-c:a") + 1], args[args.index("-b:a") + 1]) == ("aac", "96k")
+    assert args[args.index("-movflags") + 1] == "+faststart" and args[-1] == "{output}"
+    assert proxy.copied == () and proxy.suffix == ".mp4"
+    assert proxy.to_dict()["role"] == "proxy"
+    silent = plan_proxy(parse_probe(ffprobe_json(video())), policy=policy)
+    assert silent is not None and "-c:a" not in silent.args

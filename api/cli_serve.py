@@ -1,0 +1,96 @@
+"""``liuhen serve`` (the web/API server) and ``liuhen tokens`` (API tokens).
+
+Registered in api/cli.py. Heavy modules (FastAPI, SQLAlchemy) are imported inside the commands,
+so ``verify-bundle`` stays database-free.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="station data directory "
+                                              "(default $LIUHEN_DATA_DIR or ./liuhen-data)")]
+Store = Annotated[str | None, typer.Option(
+    "--store", help="where originals are: s3://BUCKET/PREFIX or file:///dir (default "
+    "$LIUHEN_STORE_URL, else DATA/objects)")]
+
+
+def serve(
+    data_dir: DataDir = None,
+    store: Store = None,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+) -> None:
+    """Serve the REST API (/api, OpenAPI at /openapi.json) and the web pages."""
+    import uvicorn
+
+    from api.cli import _errors, settings_for
+    from api.http.app import create_app
+
+    with _errors():
+        app = create_app(settings_for(data_dir, store=store))
+    # The access log prints the request line only; tokens travel in a header and are never
+    # in a URL, so they never reach it (tests/integration/test_api_auth.py checks).
+    uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False)
+
+
+tokens_app = typer.Typer(no_args_is_help=True,
+                         help="API tokens: shown once when created, stored hashed")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    role: Annotated[str, typer.Option(help="station, officer, auditor or admin")],
+    name: Annotated[str, typer.Option(help="who holds it: an officer's 警号, an auditor's id, "
+                                      "a station id (recorded as the actor)")],
+    data_dir: DataDir = None,
+) -> None:
+    """Issue a token and print it once (it is not stored, only its SHA-256)."""
+    from api.cli import _errors, opened, out
+    from api.compose import utc_now
+    from api.http.auth import Role
+    from evidence.errors import PolicyViolationError
+    from storage.tokens import SqlTokenRepo
+
+    with _errors():
+        if role not in set(Role):
+            raise PolicyViolationError(f"role {role!r}: use one of {', '.join(Role)}")
+        if not name.strip():
+            raise PolicyViolationError("--name must not be empty")
+    with opened(data_dir) as ledger:
+        token, record = SqlTokenRepo(ledger.store.engine).issue(name=name.strip(), role=role,
+                                                               now=utc_now())
+    out(token)
+    typer.echo(f"token {record.id} for {record.name} ({record.role}); it is shown only now",
+               err=True)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    token_id: Annotated[int, typer.Argument(help="the id `liuhen tokens list` shows")],
+    data_dir: DataDir = None,
+) -> None:
+    """Revoke a token at once; requests with it get 401 from then on."""
+    from api.cli import _errors, opened, out
+    from api.compose import utc_now
+    from storage.tokens import SqlTokenRepo
+
+    with opened(data_dir) as ledger, _errors():
+        record = SqlTokenRepo(ledger.store.engine).revoke(token_id, now=utc_now())
+        when = record.revoked_at.isoformat() if record.revoked_at else "now"
+        out(f"token {record.id} of {record.name} ({record.role}) revoked at {when}")
+
+
+@tokens_app.command("list")
+def tokens_list(data_dir: DataDir = None) -> None:
+    """List tokens (never the tokens themselves): id, role, holder, created, revoked."""
+    from api.cli import opened, out
+    from storage.tokens import SqlTokenRepo
+
+    with opened(data_dir) as ledger:
+        for t in SqlTokenRepo(ledger.store.engine).list():
+            state = f"revoked {t.revoked_at.isoformat()}" if t.revoked_at else "active"
+            out(f"{t.id}\t{t.role}\t{t.name}\t{t.created_at.isoformat()}\t{state}")

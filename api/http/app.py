@@ -1,0 +1,112 @@
+"""The FastAPI application: REST under ``/api`` (docs/api.md), OpenAPI at ``/openapi.json``,
+and the server-rendered pages.
+
+``create_app(settings)`` builds nothing at import time and opens the ledger and object store
+when the server starts (or takes an opened ``Casework``, for tests and embedding). While it
+runs, a thread publishes a checkpoint at most once per ``publish_interval_s`` while entries are
+pending (DESIGN.md §4), as the station daemon does: API writes (links, accesses) are covered by
+a signed checkpoint within a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from api.casework import Casework
+from api.http import errors, pages
+from api.http.auth import unguarded_routes
+from api.http.limits import BodyLimit
+from api.http.rest import api_router
+from api.http.rest_ledger import VERIFY_UPLOAD_PATH
+from api.settings import Settings
+from evidence.errors import LiuhenError
+from storage.tokens import SqlTokenRepo
+
+log = logging.getLogger("liuhen.api")
+
+
+@dataclass(frozen=True, slots=True)
+class HttpConfig:
+    max_request_bytes: int = 1 << 20
+    """1 MiB: requests are small JSON documents; bound DoS. Verify-by-upload is exempt (it
+    streams, hashing as it goes, and keeps nothing)."""
+    publish_interval_s: float | None = 1.0
+    """Checkpoints while entries are pending; None: none from this process."""
+    catalogue_refresh_s: float = 0.5
+    """Reads see entries written by other processes (stations) within this long."""
+
+
+class _Publisher:
+    """Publishes (and anchors) a checkpoint every ``interval_s`` while entries are pending."""
+
+    def __init__(self, casework: Casework, interval_s: float) -> None:
+        self._casework = casework
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="liuhen-api-checkpoints",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            self._publish()
+
+    def _publish(self) -> None:
+        try:
+            self._casework.ledger.publish(actor="api")
+        except LiuhenError as exc:
+            log.warning("checkpoint not published: %s", exc)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._publish()  # entries written just before shutdown get their checkpoint
+
+
+def _attach(app: FastAPI, casework: Casework) -> None:
+    app.state.casework = casework
+    app.state.tokens = SqlTokenRepo(casework.ledger.store.engine)
+
+
+def create_app(settings: Settings, *, casework: Casework | None = None,
+               config: HttpConfig | None = None) -> FastAPI:
+    """The app for ``settings``. With ``casework`` given, the caller owns (and closes) it."""
+    config = config or HttpConfig()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = casework is None
+        opened = casework or Casework.open(settings, refresh_s=config.catalogue_refresh_s)
+        _attach(app, opened)
+        publisher = (None if config.publish_interval_s is None
+                     else _Publisher(opened, config.publish_interval_s))
+        try:
+            yield
+        finally:
+            if publisher is not None:
+                publisher.stop()
+            if owned:
+                opened.close()
+
+    app = FastAPI(title="liuhen 留痕", version="1", lifespan=lifespan,
+                  description="Evidence from body-worn recorders: cases, access supervision "
+                  "(调阅监督), verification. See docs/api.md.",
+                  openapi_url="/openapi.json", docs_url=None, redoc_url=None)
+    app.add_middleware(BodyLimit, max_bytes=config.max_request_bytes,
+                       unlimited=frozenset({("POST", VERIFY_UPLOAD_PATH),
+                                           ("POST", pages.VERIFY_UPLOAD_PATH)}))
+    if casework is not None:
+        _attach(app, casework)
+    errors.install(app)
+    app.include_router(api_router())
+    app.include_router(pages.router)  # the server-rendered pages under /ui
+    bad = unguarded_routes(app)
+    if bad:
+        raise RuntimeError(f"routes without a role guard (deny by default): {', '.join(bad)}")
+    return app

@@ -1,0 +1,182 @@
+"""Who is calling, and may they: API tokens, roles, and the guard every route declares.
+
+- A caller presents ``Authorization: Bearer <token>``; a browser page may instead carry the token
+  in the ``liuhen_token`` cookie (set HttpOnly, SameSite=Strict by the pages, so no other site
+  can make a browser send it). Tokens are looked up by SHA-256 (storage/tokens.py); the token
+  itself is never logged, echoed in an error, or stored.
+- Roles: ``station`` (docking stations: verification and proofs), ``officer`` (case officers),
+  ``auditor`` (法制审核 / 调阅监督: read everything, change nothing), ``admin``.
+- Deny by default: every route names its roles with ``Depends(allow(...))`` (or ``public`` for
+  the few that need no token), and ``create_app`` refuses to build an app with a route that
+  does neither (:func:`unguarded_routes`). Page routes follow the same rule.
+
+Usage in a route::
+
+    @router.get("/x")
+    def x(who: Annotated[Principal, Depends(allow(Role.OFFICER, Role.ADMIN))]) -> ...
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from evidence.errors import UnavailableError
+from storage.tokens import SqlTokenRepo
+
+TOKEN_COOKIE = "liuhen_token"  # noqa: S105 - the cookie's name, not a secret
+"""The cookie a browser session carries its token in (HttpOnly, SameSite=Strict)."""
+
+
+class Role(enum.StrEnum):
+    STATION = "station"
+    OFFICER = "officer"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller: ``name`` is what the ledger records as the actor (an officer's
+    警号, an auditor's id, a station id)."""
+
+    name: str
+    role: Role
+    token_id: int
+
+
+_bearer = HTTPBearer(auto_error=False, description="an API token from `liuhen tokens create`")
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def token_repo(request: Request) -> SqlTokenRepo:
+    tokens: SqlTokenRepo | None = getattr(request.app.state, "tokens", None)
+    if tokens is None:
+        raise UnavailableError("the server is starting: no token store yet", retry_after_s=1.0)
+    return tokens
+
+
+def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    tokens: Annotated[SqlTokenRepo, Depends(token_repo)],
+) -> Principal:
+    """The caller, from the bearer token (or the session cookie); 401 when there is none or it
+    is unknown or revoked. The messages never repeat the token."""
+    if credentials is not None:
+        token = credentials.credentials
+    elif request.headers.get("authorization"):
+        raise _unauthorized("malformed Authorization header: use 'Authorization: Bearer <token>'")
+    else:
+        token = request.cookies.get(TOKEN_COOKIE, "")
+    if not token:
+        raise _unauthorized("authentication required: send 'Authorization: Bearer <token>' "
+                            "(tokens come from `liuhen tokens create`)")
+    record = tokens.authenticate(token)
+    if record is None:
+        raise _unauthorized("the token is unknown or revoked")
+    try:
+        role = Role(record.role)
+    except ValueError:
+        raise _unauthorized(f"token {record.id} has an unknown role; issue a new one") from None
+    principal = Principal(name=record.name, role=role, token_id=record.id)
+    request.state.principal = principal
+    return principal
+
+
+class RoleGuard:
+    """A dependency admitting only ``roles`` (403 for the others); see :func:`allow`."""
+
+    def __init__(self, roles: frozenset[Role]) -> None:
+        if not roles:
+            raise ValueError("a guard admitting no role is a route nobody can call")
+        self.roles = roles
+
+    def __call__(self, principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if principal.role not in self.roles:
+            allowed = ", ".join(sorted(self.roles))
+            raise HTTPException(status_code=403, detail=f"role {principal.role} may not do "
+                                f"this; allowed: {allowed}")
+        return principal
+
+    def __repr__(self) -> str:
+        return f"allow({', '.join(sorted(self.roles))})"
+
+
+def allow(*roles: Role) -> RoleGuard:
+    """The guard of a route: only callers with one of ``roles`` get through."""
+    return RoleGuard(frozenset(roles))
+
+
+ALL_ROLES = frozenset(Role)
+
+
+def public() -> None:
+    """Marks a route that needs no token (health check). Use sparingly."""
+
+
+def _guards(dependant: object) -> Iterator[object]:
+    call = getattr(dependant, "call", None)
+    if isinstance(call, RoleGuard) or call is public:
+        yield call
+    for sub in getattr(dependant, "dependencies", None) or ():
+        yield from _guards(sub)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteInfo:
+    """One route as the app serves it (router prefixes and router-level dependencies applied)."""
+
+    path: str
+    methods: frozenset[str]
+    roles: frozenset[Role] | None
+    """The roles admitted (the intersection of the route's role guards); None without any."""
+    public: bool
+    kind: str
+    """``api`` for FastAPI routes, else the route's class name (Route, Mount, ...)."""
+
+
+def route_table(app: FastAPI) -> list[RouteInfo]:
+    """Every route of ``app`` with the guards it declares, through included routers."""
+    table = []
+    for ctx in iter_route_contexts(app.router.routes):
+        original = ctx.original_route
+        path = str(ctx.path or getattr(original, "path", ""))
+        methods = frozenset(ctx.methods or ())
+        if not isinstance(original, APIRoute):
+            table.append(RouteInfo(path=path, methods=methods, roles=None, public=False,
+                                   kind=type(original).__name__))
+            continue
+        guards = list(_guards(ctx.dependant))
+        role_sets = [g.roles for g in guards if isinstance(g, RoleGuard)]
+        roles = None
+        if role_sets:
+            roles = frozenset(ALL_ROLES)
+            for admitted in role_sets:
+                roles &= admitted
+        table.append(RouteInfo(path=path, methods=methods, roles=roles,
+                               public=any(g is public for g in guards), kind="api"))
+    return table
+
+
+def unguarded_routes(app: FastAPI) -> list[str]:
+    """Routes that declare neither roles nor ``public``: an app with any is refused. Mounted
+    sub-apps (static files) and FastAPI's own schema route are not API routes."""
+    own = {app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
+    bad = []
+    for info in route_table(app):
+        if info.kind == "api":
+            if info.roles is None and not info.public:
+                bad.append(f"{sorted(info.methods)} {info.path}")
+        elif info.kind != "Mount" and info.path not in own:
+            bad.append(f"{info.kind} {info.path!r}")
+    return bad

@@ -1,0 +1,126 @@
+"""Errors to HTTP (STYLE.md §3: only api/ maps error families to status codes).
+
+Every error response is JSON ``{"error": <code>, "detail": <message>}``, plus ``step`` and
+``index`` for a verification failure and ``retry_after_s`` (and a ``Retry-After`` header) for
+503. docs/api.md lists the codes.
+
+PolicyViolationError is 422, not 403: 403 means "your role may not call this", which a client
+handles differently from "this request is refused by policy" (a disposed clip, an unknown
+执法环节 code).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.casework import PurposeRequiredError
+from evidence.errors import (
+    ConflictError,
+    LiuhenError,
+    NotFoundError,
+    PolicyViolationError,
+    UnavailableError,
+    VerificationError,
+)
+
+HASH_FIELDS = frozenset({"sha256"})
+
+
+class ErrorOut(BaseModel):
+    error: str
+    """A stable code: not_found, conflict, policy_violation, purpose_required,
+    verification_failed, unavailable, invalid_request, unauthorized, forbidden, ..."""
+    detail: str
+    step: str | None = None
+    index: int | None = None
+    retry_after_s: float | None = None
+
+
+FAMILIES: tuple[tuple[type[LiuhenError], int, str], ...] = (
+    (PurposeRequiredError, 422, "purpose_required"),
+    (VerificationError, 422, "verification_failed"),
+    (NotFoundError, 404, "not_found"),
+    (ConflictError, 409, "conflict"),
+    (PolicyViolationError, 422, "policy_violation"),
+    (UnavailableError, 503, "unavailable"),
+)
+
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 406: "not_acceptable", 409: "conflict",
+              413: "payload_too_large", 415: "unsupported_media_type",
+              416: "range_not_satisfiable", 422: "invalid_request"}
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": ErrorOut, "description": "refused: see `error` and `detail`"},
+    503: {"model": ErrorOut, "description": "a dependency is down: retry after Retry-After"},
+}
+"""Declared on every API route, so the OpenAPI document tells clients the error shape."""
+
+
+def _body(error: str, detail: str, **extra: object) -> dict[str, object]:
+    return {"error": error, "detail": detail, **{k: v for k, v in extra.items() if v is not None}}
+
+
+def liuhen_error(_request: Request, exc: Exception) -> JSONResponse:
+    status, code = next(((s, c) for family, s, c in FAMILIES if isinstance(exc, family)),
+                        (500, "internal"))
+    headers = {}
+    extra: dict[str, object] = {}
+    if isinstance(exc, VerificationError):
+        extra = {"step": exc.step or None, "index": exc.index}
+    if isinstance(exc, UnavailableError):
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+        extra = {"retry_after_s": exc.retry_after_s}
+    return JSONResponse(_body(code, str(exc), **extra), status_code=status, headers=headers)
+
+
+def _where(loc: Sequence[object]) -> str:
+    parts = [str(p) for p in loc]
+    if not parts:
+        return "request"
+    kind = {"path": "path parameter", "query": "query parameter", "header": "header",
+            "body": "body", "cookie": "cookie"}.get(parts[0], parts[0])
+    rest = ".".join(parts[1:])
+    return f"{kind} {rest!r}" if rest else kind
+
+
+def _message(err: dict[str, Any]) -> str:
+    loc = tuple(err.get("loc", ()))
+    name = str(loc[-1]) if loc else ""
+    kind = err.get("type", "")
+    if name in HASH_FIELDS and kind in ("string_pattern_mismatch", "string_too_short",
+                                        "string_too_long"):
+        return f"{_where(loc)} must be a SHA-256: 64 hexadecimal digits"
+    if kind == "json_invalid":
+        return "the body is not valid JSON"
+    if kind == "timezone_aware":
+        return f"{_where(loc)} has no timezone: give one (e.g. +08:00 or Z)"
+    return f"{_where(loc)}: {err.get('msg', 'invalid')}"
+
+
+def validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    detail = "; ".join(_message(e) for e in errors[:10]) or "invalid request"
+    return JSONResponse(_body("invalid_request", detail), status_code=422)
+
+
+def http_error(_request: Request, exc: Exception) -> JSONResponse:
+    status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
+    detail = exc.detail if isinstance(exc, StarletteHTTPException) else "internal error"
+    headers = getattr(exc, "headers", None)
+    return JSONResponse(_body(HTTP_CODES.get(status, "http_error"), str(detail)),
+                        status_code=status, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(LiuhenError, liuhen_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)

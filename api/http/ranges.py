@@ -1,0 +1,57 @@
+"""Single byte ranges (RFC 9110 §14) for playback and download.
+
+One range per request: ``bytes=a-b``, ``bytes=a-`` or ``bytes=-n``. A Range header this does not
+understand (another unit, several ranges, bad syntax) is ignored and the whole content is sent,
+as §14.2 allows; a range that starts past the end gets 416 with ``Content-Range: bytes */size``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from fastapi import HTTPException
+
+_RANGE = re.compile(r"^bytes=(\d{0,19})-(\d{0,19})$")
+
+
+@dataclass(frozen=True, slots=True)
+class ByteRange:
+    start: int
+    end: int
+    """Inclusive, as in Content-Range."""
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+    def content_range(self, size: int) -> str:
+        return f"bytes {self.start}-{self.end}/{size}"
+
+
+def parse_range(header: str | None, size: int) -> ByteRange | None:
+    """The range asked for, clipped to ``size``; None for "the whole content"; HTTPException
+    416 when it cannot be satisfied."""
+    if header is None:
+        return None
+    match = _RANGE.match(header.strip())
+    if match is None or match.group(1) == match.group(2) == "":
+        return None
+    first, last = match.group(1), match.group(2)
+    if first == "":  # suffix: the last n bytes
+        n = int(last)
+        if n == 0 or size == 0:
+            raise unsatisfiable(size)
+        return ByteRange(start=max(0, size - n), end=size - 1)
+    start = int(first)
+    end = size - 1 if last == "" else min(int(last), size - 1)
+    if last != "" and int(last) < start:
+        return None  # invalid syntax (last < first): ignored
+    if start >= size:
+        raise unsatisfiable(size)
+    return ByteRange(start=start, end=end)
+
+
+def unsatisfiable(size: int) -> HTTPException:
+    return HTTPException(status_code=416, detail=f"the range is outside the content of {size} "
+                         "bytes", headers={"Content-Range": f"bytes */{size}"})

@@ -1,0 +1,16 @@
+"""The REST API under ``/api`` (docs/api.md): one router made of the cases, clips and
+verification routers. Every route names the roles it admits (api/http/auth.py)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.http import rest_cases, rest_clips, rest_ledger
+
+
+def api_router() -> APIRouter:
+    router = APIRouter()
+    router.include_router(rest_ledger.router)
+    router.include_router(rest_cases.router)
+    router.include_router(rest_clips.router)
+    return router

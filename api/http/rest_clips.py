@@ -1,0 +1,167 @@
+"""REST: clip search and detail, playback and download (with a purpose, recorded as
+``accessed`` before the first byte), access logs of a clip and of an officer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+from urllib.parse import unquote
+
+from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime
+
+from api.casework import MAX_PURPOSE_CHARS, check_purpose, read_range
+from api.http.auth import Principal, Role, allow
+from api.http.deps import CaseworkDep
+from api.http.errors import ERROR_RESPONSES
+from api.http.ranges import parse_range
+from api.http.rest_cases import Limit, Offset, ShaPath
+from api.http.schemas import AccessOut, ClipDetailOut, ClipOut, LinkOut
+from evidence.errors import LiuhenError, PolicyViolationError
+from storage.catalogue import ClipQuery
+
+router = APIRouter(prefix="/api", responses=ERROR_RESPONSES, tags=["clips"])
+log = logging.getLogger("liuhen.api")
+
+Readers = Annotated[Principal, Depends(allow(Role.OFFICER, Role.AUDITOR, Role.ADMIN))]
+Supervisors = Annotated[Principal, Depends(allow(Role.AUDITOR, Role.ADMIN))]
+
+PURPOSE_HEADER = "X-Liuhen-Purpose"
+Purpose = Annotated[str | None, Query(max_length=MAX_PURPOSE_CHARS,
+                                      description="why you view this clip (required here or "
+                                      f"in {PURPOSE_HEADER}); recorded in the ledger")]
+PurposeHeader = Annotated[str | None, Header(alias=PURPOSE_HEADER, max_length=3 * 4 * 500,
+                                             description="the purpose, percent-encoded UTF-8")]
+RangeHeader = Annotated[str | None, Header(alias="Range", max_length=100)]
+CaseQuery = Annotated[str | None, Query(alias="case", min_length=1, max_length=100,
+                                        description="the case this access is for")]
+
+_MEDIA: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the whole copy",
+          "content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}},
+                      "application/octet-stream": {"schema": {"type": "string",
+                                                              "format": "binary"}}}},
+    206: {"description": "the requested byte range",
+          "content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}},
+                      "application/octet-stream": {"schema": {"type": "string",
+                                                              "format": "binary"}}}},
+}
+
+
+@router.get("/clips", summary="search clips (newest capture first)")
+def search_clips(
+    *, who: Readers, cw: CaseworkDep,
+    officer: Annotated[str | None, Query(max_length=32, description="警号")] = None,
+    device: Annotated[str | None, Query(max_length=64, description="recorder serial")] = None,
+    start: Annotated[AwareDatetime | None, Query(description="captured at or after")] = None,
+    end: Annotated[AwareDatetime | None, Query(description="captured before")] = None,
+    case: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    step: Annotated[str | None, Query(min_length=1, max_length=32,
+                                      description="a step of `case`")] = None,
+    limit: Limit = 100, offset: Offset = 0,
+) -> list[ClipOut]:
+    if step is not None and case is None:
+        raise PolicyViolationError("step names a step within a case: give case too")
+    query = ClipQuery(officer=officer, device=device, start=start, end=end, case_id=case,
+                      step_id=step, limit=limit, offset=offset)
+    return [ClipOut.of(c) for c in cw.clips(query)]
+
+
+@router.get("/clips/{sha256}", summary="a clip: where its copies are, retention, links")
+def get_clip(sha256: ShaPath, who: Readers, cw: CaseworkDep) -> ClipDetailOut:
+    sha = sha256.lower()
+    clip = cw.clip(sha)
+    return ClipDetailOut(**ClipOut.of(clip).model_dump(),
+                         links=[LinkOut.of(lk) for lk in cw.links(sha256=sha)])
+
+
+def _purpose(query: str | None, header: str | None) -> str | None:
+    if query:
+        return query
+    return unquote(header, errors="replace") if header else None
+
+
+def _guarded(chunks: Iterator[bytes], what: str) -> Iterator[bytes]:
+    # Once the status line is out, an error can only cut the response short; say so in the log
+    # (a VerificationError here means the stored bytes changed: the fixity job must look).
+    try:
+        yield from chunks
+    except LiuhenError:
+        log.exception("streaming %s stopped", what)
+        raise
+
+
+def _serve(cw: CaseworkDep, who: Principal, sha256: str, *, action: str, variant: str,
+           purpose: str | None, case_id: str | None, range_header: str | None
+           ) -> StreamingResponse:
+    sha = sha256.lower()
+    purpose = check_purpose(purpose)
+    clip = cw.clip(sha)
+    obj = getattr(clip, variant, None)
+    size = obj.size if obj is not None else 0
+    wanted = parse_range(range_header, size) if obj is not None else None  # 416 before recording
+    opened = cw.access(sha, action=action, variant=variant, purpose=purpose, actor=who.name,
+                       role=who.role, case_id=case_id, continuation=wanted is not None)
+    size = opened.object.size
+    if wanted is None:
+        body = read_range(opened.stream, start=0, length=None)
+        status, length = 200, size
+    else:
+        body = read_range(opened.stream, start=wanted.start, length=wanted.length)
+        status, length = 206, wanted.length
+    media = "video/mp4" if variant in ("playback", "proxy") else "application/octet-stream"
+    disposition = "attachment" if action == "download" else "inline"
+    headers = {"Accept-Ranges": "bytes", "Content-Length": str(length),
+               "Cache-Control": "no-store", "ETag": f'"{opened.object.sha256}"',
+               "Content-Disposition": f'{disposition}; filename="{sha}-{variant}'
+               f'{".mp4" if media == "video/mp4" else ".bin"}"'}
+    if wanted is not None:
+        headers["Content-Range"] = wanted.content_range(size)
+    if opened.access_index is not None:
+        headers["X-Liuhen-Access-Index"] = str(opened.access_index)
+    return StreamingResponse(_guarded(body, f"{variant} of {sha}"), status_code=status,
+                             media_type=media, headers=headers)
+
+
+@router.get("/clips/{sha256}/play", responses=_MEDIA, response_class=StreamingResponse,
+            summary="play a copy (ranges supported); needs a purpose")
+def play(sha256: ShaPath, *, who: Readers, cw: CaseworkDep, purpose: Purpose = None,
+         purpose_header: PurposeHeader = None, case_id: CaseQuery = None,
+         variant: Literal["playback", "proxy", "original"] = "playback",
+         range_header: RangeHeader = None) -> StreamingResponse:
+    return _serve(cw, who, sha256, action="play", variant=variant,
+                  purpose=_purpose(purpose, purpose_header), case_id=case_id,
+                  range_header=range_header)
+
+
+@router.get("/clips/{sha256}/download", responses=_MEDIA, response_class=StreamingResponse,
+            summary="download a copy, the original by default (by its stored version)")
+def download(sha256: ShaPath, *, who: Readers, cw: CaseworkDep, purpose: Purpose = None,
+             purpose_header: PurposeHeader = None, case_id: CaseQuery = None,
+             variant: Literal["original", "playback", "proxy"] = "original",
+             range_header: RangeHeader = None) -> StreamingResponse:
+    return _serve(cw, who, sha256, action="download", variant=variant,
+                  purpose=_purpose(purpose, purpose_header), case_id=case_id,
+                  range_header=range_header)
+
+
+@router.get("/clips/{sha256}/accesses", summary="who viewed this clip, and why",
+            tags=["access log"])
+def clip_accesses(sha256: ShaPath, who: Supervisors, cw: CaseworkDep,
+                  limit: Limit = 500) -> list[AccessOut]:
+    return [AccessOut.of(a) for a in cw.accesses(sha256=sha256.lower(), limit=limit)]
+
+
+@router.get("/officers/{officer_no}/accesses", tags=["access log"],
+            summary="views of an officer's clips (by=clips) or views by the officer (by=actor)")
+def officer_accesses(officer_no: Annotated[str, Path(min_length=1, max_length=32)],
+                     who: Supervisors, cw: CaseworkDep,
+                     by: Literal["clips", "actor"] = "clips",
+                     limit: Limit = 500) -> list[AccessOut]:
+    if by == "clips":
+        found = cw.accesses(officer=officer_no, limit=limit)
+    else:
+        found = cw.accesses(actor=officer_no, limit=limit)
+    return [AccessOut.of(a) for a in found]

@@ -1,0 +1,76 @@
+"""What a scheduled job is handed (STYLE.md §2): the ledger writer, the store, the catalogue,
+a clock and the policies, built once by ``api/compose.py`` (``open_jobs``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from evidence.records import Checkpoint
+from ingest.ledger import LedgerWriter
+from ingest.ports import AnchorStore, BlobStore, Clock, TimestampAuthority
+from integrity.notes import Signer
+from jobs.ports import JobCatalogue, JobLedger, JobProgress, NoProgress
+from jobs.retention import RetentionContext, RetentionPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class FixityPolicy:
+    period_days: int = 30
+    """The rolling sample covers every stored object once per period (docs/jobs.md §Fixity)."""
+    rehash: bool = True
+    """Read every checked object back and recompute SHA-256 (else HEAD/stat only)."""
+
+
+@dataclass
+class Anchoring:
+    """Checkpoint publication and the TSAs that timestamp checkpoints (DESIGN.md §4)."""
+
+    store: AnchorStore
+    publish: Callable[[], Checkpoint | None]
+    """Sign and store a checkpoint over the current head if it grew; None if it did not."""
+    tsas: Sequence[TimestampAuthority]
+    tsa_roots: Sequence[bytes]
+
+
+@dataclass
+class JobContext:
+    writer: LedgerWriter
+    """Entries are stamped by this writer's clock: the same ``clock`` as below."""
+    blobs: BlobStore
+    catalogue: JobCatalogue
+    ledger: JobLedger
+    clock: Clock
+    policy: RetentionPolicy
+    signer: Signer
+    """The station key: signs disposal certificates."""
+    origin: str
+    data_dir: Path
+    """Certificates go to ``DATA/disposals``, reports to ``DATA/reports``."""
+    fixity: FixityPolicy = field(default_factory=FixityPolicy)
+    anchoring: Anchoring | None = None
+    progress: JobProgress = field(default_factory=NoProgress)
+
+    @property
+    def retention(self) -> RetentionContext:
+        return RetentionContext(writer=self.writer, blobs=self.blobs, catalogue=self.catalogue,
+                                clock=self.clock, policy=self.policy)
+
+
+def write_file_atomic(path: Path, data: bytes) -> None:
+    """temp + fsync + rename + fsync of the directory: a crash leaves the old file or the new
+    one, never half of one (STYLE.md habits)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,235 @@
+"""The fixity audit (docs/jobs.md §Fixity): are the stored objects still what the ledger says?
+
+Two checks, both ledgered as ``fixity_checked`` entries and raised as findings (ERROR log lines,
+a non-zero exit):
+
+1. **Re-hash** (``BlobStore.verify(obj, rehash=True)``): the exact version is there, is still
+   the key's latest (no newer version, no delete marker on top), is locked, and hashes to its
+   SHA-256. Either every object (``full``), or a rolling sample: each object has one moment per
+   period, derived from SHA-256(period index ‖ key ‖ version) — deterministic, spread evenly,
+   different in every period — and a run checks the objects whose moment fell in
+   ``(previous run, now]``. Periods are fixed (counted from ``EPOCH``), so every object is
+   checked exactly once in each period the job runs through, however often it runs. The first
+   run starts its window at the start of the current period; a run after a gap longer than a
+   period starts it at the start of the previous period, which holds every object's moment, so
+   it checks everything once.
+2. **Inventory** (``BlobStore.inventory``): the store's own list of versions and delete markers
+   is compared with the ledger. Keys liuhen writes have exactly one version, so any delete
+   marker, any version other than the ledgered one, and any ledgered version missing from the
+   list is a finding naming the key, version and time. Keys the catalogue does not know (e.g.
+   thumbnails, an upload whose ``stored`` entry is not yet written) are counted, and are a
+   finding only when they too carry extra versions or delete markers. Disposed clips whose lock
+   has expired may be removed by the store's lifecycle: a delete marker there is expected.
+
+Each run ends with a ``fixity_checked`` summary entry (subject ``fixity-run``) whose
+``window_end`` is where the next sampled run starts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from hashlib import sha256 as sha256_of
+
+from evidence.errors import LiuhenError, NotFoundError, VerificationError
+from evidence.records import Clip, EntryKind, StoredObject
+from ingest.ports import ObjectVersion
+from integrity.entry import decode_entry, format_time, parse_time
+from jobs.context import JobContext
+from jobs.ports import Finding, FindingKind, JobOutcome
+
+log = logging.getLogger("liuhen.jobs.fixity")
+
+RUN_SUBJECT = "fixity-run"
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+"""Periods are counted from here, so every host computes the same period index."""
+PROGRESS_EVERY = 50  # objects between progress reports
+
+
+@dataclass(frozen=True, slots=True)
+class Tracked:
+    """A ledgered object version and the clip it belongs to."""
+
+    clip: Clip
+    role: str
+    obj: StoredObject
+
+    @property
+    def ident(self) -> str:
+        return f"{self.obj.key}@{self.obj.version_id}"
+
+
+def scheduled_at(ident: str, period_index: int, period: timedelta) -> datetime:
+    """The object's one moment in period ``period_index`` (deterministic, uniform)."""
+    digest = sha256_of(f"liuhen/fixity/v1\n{period_index}\n{ident}".encode()).digest()
+    span_us = int(period.total_seconds() * 1_000_000)
+    offset_us = int.from_bytes(digest[:8], "big") % span_us
+    return EPOCH + period * period_index + timedelta(microseconds=offset_us)
+
+
+def is_due(ident: str, *, since: datetime, now: datetime, period: timedelta) -> bool:
+    """Whether the object's moment in any period falls in ``(since, now]``."""
+    first = (since - EPOCH) // period
+    last = (now - EPOCH) // period
+    return any(since < scheduled_at(ident, p, period) <= now for p in range(first, last + 1))
+
+
+def period_start(moment: datetime, period: timedelta) -> datetime:
+    return EPOCH + period * ((moment - EPOCH) // period)
+
+
+def sample_since(previous: datetime | None, *, now: datetime, period: timedelta) -> datetime:
+    """Where a sampled run's window starts: the previous run's end, but never before the start
+    of the previous period (a window holding a whole period checks every object: the catch-up
+    after a long gap), and on the first run the start of the current period."""
+    current = period_start(now, period)
+    if previous is None:
+        return current
+    return max(previous, current - period)
+
+
+def _tracked(clips: Iterable[Clip]) -> list[Tracked]:
+    found = []
+    for clip in clips:
+        for role, obj in (("original", clip.original), ("playback", clip.playback),
+                          ("proxy", clip.proxy)):
+            if obj is not None:
+                found.append(Tracked(clip=clip, role=role, obj=obj))
+    return found
+
+
+def previous_run(ctx: JobContext) -> datetime | None:
+    """The ``window_end`` of the latest fixity run in the ledger (None before the first)."""
+    for row in reversed(ctx.ledger.find(RUN_SUBJECT)):
+        end = decode_entry(row.data).body.get("window_end")
+        if isinstance(end, str):
+            return parse_time(end)
+    return None
+
+
+def _fail(ctx: JobContext, outcome: JobOutcome, subject: str, detail: str,
+          body: dict[str, object]) -> None:
+    log.error("FIXITY FAILED %s: %s", subject, detail)
+    outcome.findings.append(Finding(FindingKind.FIXITY, subject, detail))
+    ctx.writer.record(EntryKind.FIXITY_CHECKED, subject, {**body, "ok": False,
+                                                          "finding": detail},
+                      actor="job:fixity")
+
+
+def _recheck(ctx: JobContext, outcome: JobOutcome, due: list[Tracked]) -> int:
+    rehash = ctx.fixity.rehash
+    failed = 0
+    for done, item in enumerate(due, 1):
+        body: dict[str, object] = {"check": "rehash" if rehash else "head", "role": item.role,
+                                   "store": item.obj.store, "key": item.obj.key,
+                                   "version_id": item.obj.version_id}
+        try:
+            ctx.blobs.verify(item.obj, rehash=rehash)
+        except (VerificationError, NotFoundError) as exc:
+            failed += 1
+            _fail(ctx, outcome, item.clip.sha256,
+                  f"{item.role} {item.obj.key} version {item.obj.version_id}: {exc}", body)
+        except LiuhenError as exc:  # the store is down: retry later, not tampering
+            log.error("fixity: %s %s: %s", item.clip.sha256, item.obj.key, exc)
+            outcome.findings.append(Finding(FindingKind.UNAVAILABLE, item.clip.sha256,
+                                            str(exc)))
+        else:
+            ctx.writer.record(EntryKind.FIXITY_CHECKED, item.clip.sha256, {**body, "ok": True},
+                              actor="job:fixity")
+        if done % PROGRESS_EVERY == 0 or done == len(due):
+            ctx.progress.progress("fixity", done, len(due), item.obj.key)
+    return failed
+
+
+def _describe(v: ObjectVersion) -> str:
+    what = "delete marker" if v.delete_marker else "version"
+    when = f" of {format_time(v.modified)}" if v.modified is not None else ""
+    return f"{what} {v.version_id or '(no id)'}{when}"
+
+
+def _inventory(ctx: JobContext, outcome: JobOutcome, tracked: list[Tracked],
+               now: datetime) -> tuple[int, int, int]:
+    """Compare the store's listing with the ledger; returns (versions listed, findings,
+    untracked keys)."""
+    by_key: dict[str, list[Tracked]] = defaultdict(list)
+    for item in tracked:
+        by_key[item.obj.key].append(item)
+    listing: dict[str, list[ObjectVersion]] = defaultdict(list)
+    listed = 0
+    for version in ctx.blobs.inventory():
+        listing[version.key].append(version)
+        listed += 1
+    found = untracked = 0
+    for key in sorted(set(listing) | set(by_key)):
+        versions, ours = listing.get(key, []), by_key.get(key, [])
+        expected = {t.obj.version_id for t in ours}
+        subject = ours[0].clip.sha256 if ours else key
+        base: dict[str, object] = {"check": "inventory", "key": key,
+                                   "store": ours[0].obj.store if ours else ""}
+        if not ours:
+            untracked += 1
+            if len(versions) > 1 or any(v.delete_marker for v in versions):
+                found += 1
+                _fail(ctx, outcome, key, f"{key} (not in the ledger) has "
+                      + ", ".join(_describe(v) for v in versions), base)
+            continue
+        # A disposed clip whose lock has run out may be removed by the store's lifecycle.
+        removable = all(t.clip.disposed_index is not None and t.clip.retain_until is not None
+                        and t.clip.retain_until <= now for t in ours)
+        problems = [f"{_describe(v)} on {key}" + (
+                        "" if not v.is_latest else
+                        ": deleted behind the pipeline's back" if v.delete_marker else
+                        " is now the latest: the key was overlaid behind the pipeline's back")
+                    + f" (the ledger has version {', '.join(sorted(expected))})"
+                    for v in versions
+                    if (v.delete_marker and not removable)
+                    or (not v.delete_marker and v.version_id not in expected)]
+        present = {v.version_id for v in versions if not v.delete_marker}
+        problems += [f"ledgered version {vid} of {key} is not in the store's listing"
+                     for vid in sorted(expected - present) if not removable]
+        for problem in problems:
+            found += 1
+            _fail(ctx, outcome, subject, problem, base)
+    return listed, found, untracked
+
+
+def run_fixity(ctx: JobContext, *, full: bool = False) -> JobOutcome:
+    """One fixity run: re-hash the due objects (all with ``full``), then the inventory scan."""
+    outcome = JobOutcome(job="fixity")
+    ctx.catalogue.catch_up()
+    now = ctx.clock()
+    period = timedelta(days=ctx.fixity.period_days)
+    clips = ctx.catalogue.all_clips()
+    tracked = _tracked(clips)
+    live = [t for t in tracked if t.clip.disposed_index is None]
+    since = previous_run(ctx)
+    if full:
+        due, since_note = live, "all"
+    else:
+        since = sample_since(since, now=now, period=period)
+        due = [t for t in live if is_due(t.ident, since=since, now=now, period=period)]
+        since_note = f"sample since {format_time(since)}"
+    ctx.progress.progress("fixity", 0, len(due), since_note)
+    failed = _recheck(ctx, outcome, due)
+    try:
+        listed, inventory_findings, untracked = _inventory(ctx, outcome, tracked, now)
+    except LiuhenError as exc:
+        log.error("fixity: inventory of %s failed: %s", ctx.blobs.url, exc)
+        outcome.findings.append(Finding(FindingKind.UNAVAILABLE, ctx.blobs.url, str(exc)))
+        listed = inventory_findings = untracked = 0
+    ctx.writer.record(EntryKind.FIXITY_CHECKED, RUN_SUBJECT, {
+        "mode": "full" if full else "sample", "period_days": ctx.fixity.period_days,
+        "window_start": None if full or since is None else format_time(since),
+        "window_end": format_time(now), "store": ctx.blobs.url, "objects": len(live),
+        "checked": len(due), "failed": failed, "rehash": ctx.fixity.rehash,
+        "inventory_versions": listed, "inventory_findings": inventory_findings,
+        "untracked_keys": untracked, "ok": not outcome.findings}, actor="job:fixity")
+    outcome.summary.append(
+        f"fixity: {len(due) - failed}/{len(due)} object(s) OK of {len(live)} "
+        f"({since_note}{', re-hashed' if ctx.fixity.rehash else ''}); inventory: {listed} "
+        f"version(s) listed, {inventory_findings} finding(s), {untracked} key(s) not in the "
+        "ledger")
+    return outcome

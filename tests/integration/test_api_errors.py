@@ -1,0 +1,186 @@
+"""Bad input on every REST endpoint → 4xx with a clear JSON message, never 5xx: unknown ids,
+malformed hashes, malformed JSON, out-of-range parameters, bodies over the cap. The routes come
+from ``app.routes``, so a new endpoint without an entry in UNKNOWN fails here."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from api.http.auth import Role, route_table
+from devices.sim.cards import Media
+from tests.integration.test_api_support import BACKENDS, World, world_fixture
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+UNKNOWN_SHA = "f" * 64
+UNKNOWN = {"sha256": UNKNOWN_SHA, "case_id": "NO-SUCH-CASE", "step_id": "s999",
+           "officer_no": "999999"}
+
+# (method, path) → (query, JSON body, expected status) of a request naming things that do not
+# exist; None for routes that name nothing (searches, lists, health).
+REQUESTS: dict[tuple[str, str], tuple[dict[str, object], object, int] | None] = {
+    ("GET", "/api/health"): None,
+    ("GET", "/api/me"): None,
+    ("GET", "/api/verify/{sha256}"): ({}, None, 404),
+    ("POST", "/api/verify"): None,
+    ("GET", "/api/ledger/proofs/inclusion"): ({"index": 10**9}, None, 404),
+    ("GET", "/api/ledger/proofs/consistency"): ({"old": 10**9}, None, 422),
+    ("GET", "/api/ledger/checkpoints/latest"): None,
+    ("GET", "/api/ledger/checkpoints"): None,
+    ("GET", "/api/clips/{sha256}/bundle"): ({}, None, 404),
+    ("POST", "/api/cases"): None,
+    ("GET", "/api/cases"): None,
+    ("GET", "/api/cases/{case_id}"): ({}, None, 404),
+    ("POST", "/api/cases/{case_id}/steps"): ({}, {"code": "chafeng"}, 404),
+    ("PUT", "/api/cases/{case_id}/steps/{step_id}"): ({}, {}, 404),
+    ("GET", "/api/step-kinds"): None,
+    ("POST", "/api/step-kinds"): None,
+    ("POST", "/api/cases/{case_id}/steps/{step_id}/links"): ({}, {"sha256": UNKNOWN_SHA}, 404),
+    ("DELETE", "/api/cases/{case_id}/steps/{step_id}/links/{sha256}"): ({}, None, 404),
+    ("GET", "/api/cases/{case_id}/completeness"): ({}, None, 404),
+    ("GET", "/api/cases/{case_id}/accesses"): ({}, None, 404),
+    ("GET", "/api/clips"): None,
+    ("GET", "/api/clips/{sha256}"): ({}, None, 404),
+    ("GET", "/api/clips/{sha256}/play"): ({"purpose": "x"}, None, 404),
+    ("GET", "/api/clips/{sha256}/download"): ({"purpose": "x"}, None, 404),
+    ("GET", "/api/clips/{sha256}/accesses"): ({}, None, 404),
+    ("GET", "/api/officers/{officer_no}/accesses"): None,  # 警号 is free text: an empty log
+}
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+          media: Media) -> Iterator[World]:
+    yield from world_fixture(request, tmp_path_factory, media)
+
+
+def api_routes(world: World) -> list[tuple[str, str]]:
+    return sorted((method, r.path) for r in route_table(world.app)
+                  if r.kind == "api" and r.path.startswith("/api/") for method in r.methods)
+
+
+def fill(path: str, values: dict[str, str]) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+
+
+def assert_clear_error(response: object, status: int | tuple[int, ...]) -> dict[str, str]:
+    statuses = (status,) if isinstance(status, int) else status
+    code = response.status_code  # type: ignore[attr-defined]
+    assert code in statuses, response.text  # type: ignore[attr-defined]
+    body: dict[str, str] = response.json()  # type: ignore[attr-defined]
+    assert set(body) >= {"error", "detail"} and body["detail"].strip(), body
+    return body
+
+
+def test_every_route_has_an_unknown_id_case(world: World) -> None:
+    assert set(api_routes(world)) == set(REQUESTS)
+
+
+def test_unknown_ids_are_404_with_what_was_missing(world: World) -> None:
+    world.station.ledger.publish()
+    for (method, path), spec in REQUESTS.items():
+        if spec is None:
+            continue
+        query, body, status = spec
+        r = world.client.request(method, fill(path, UNKNOWN), params=query, json=body,
+                                 headers=world.auth(Role.ADMIN))
+        detail = assert_clear_error(r, status)["detail"]
+        assert any(w in detail for w in ("no ", "not ", "larger")), (method, path, detail)
+
+
+def test_malformed_hashes_are_422_naming_the_parameter(world: World) -> None:
+    for method, path in api_routes(world):
+        if "{sha256}" not in path:
+            continue
+        for bad in ("xyz", "0" * 63, "g" * 64, "0" * 65):
+            values = {**UNKNOWN, "sha256": bad}
+            r = world.client.request(method, fill(path, values), params={"purpose": "x"},
+                                     headers=world.auth(Role.ADMIN))
+            body = assert_clear_error(r, 422)
+            assert "'sha256' must be a SHA-256" in body["detail"], (method, path, body)
+    r = world.client.post("/api/cases/X/steps/s1/links", json={"sha256": "nope"},
+                          headers=world.auth(Role.ADMIN))
+    assert "body 'sha256' must be a SHA-256" in assert_clear_error(r, 422)["detail"]
+
+
+def test_huge_bodies_are_413_everywhere_but_the_upload(world: World) -> None:
+    huge = b"[" + b"0," * (600 * 1024) + b"0]"  # 1.2 MB of valid JSON
+    for method, path in api_routes(world):
+        if (method, path) == ("POST", "/api/verify"):
+            continue
+        r = world.client.request(method, fill(path, UNKNOWN), content=huge,
+                                 headers={**world.auth(Role.ADMIN),
+                                          "Content-Type": "application/json"})
+        body = assert_clear_error(r, 413)
+        assert body["error"] == "payload_too_large", (method, path)
+
+    def chunked() -> Iterator[bytes]:  # no Content-Length: counted as it is read
+        yield huge[:700_000]
+        yield huge[700_000:]
+
+    r = world.client.post("/api/cases", content=chunked(),
+                          headers={**world.auth(Role.ADMIN), "Content-Type": "application/json"})
+    assert assert_clear_error(r, 413)["error"] == "payload_too_large"
+
+
+def test_malformed_json_bodies(world: World) -> None:
+    for method, path in api_routes(world):
+        if method not in ("POST", "PUT") or path == "/api/verify":
+            continue
+        r = world.client.request(method, fill(path, UNKNOWN), content=b'{"case_id": ',
+                                 headers={**world.auth(Role.ADMIN),
+                                          "Content-Type": "application/json"})
+        body = assert_clear_error(r, 422)
+        assert body["detail"] == "the body is not valid JSON", (method, path, body)
+        r = world.client.request(method, fill(path, UNKNOWN), json=["not", "an", "object"],
+                                 headers=world.auth(Role.ADMIN))
+        assert_clear_error(r, 422)
+
+
+@pytest.mark.parametrize(("url", "params", "words"), [
+    ("/api/cases", {"limit": 0}, "query parameter 'limit'"),
+    ("/api/cases", {"offset": -1}, "query parameter 'offset'"),
+    ("/api/clips", {"limit": 10**6}, "query parameter 'limit'"),
+    ("/api/clips", {"start": "yesterday"}, "query parameter 'start'"),
+    ("/api/clips", {"end": "2026-11-24T09:00:00"}, "has no timezone"),
+    ("/api/clips", {"step": "s1"}, "give case too"),
+    ("/api/ledger/proofs/inclusion", {}, "query parameter 'index'"),
+    ("/api/ledger/proofs/inclusion", {"index": -1}, "query parameter 'index'"),
+    ("/api/ledger/proofs/consistency", {"old": 0}, "query parameter 'old'"),
+    ("/api/cases/X/completeness", {"gap_s": 0}, "query parameter 'gap_s'"),
+    ("/api/officers/1/accesses", {"by": "everyone"}, "query parameter 'by'"),
+])
+def test_bad_parameters_say_which_and_why(world: World, url: str, params: dict[str, object],
+                                          words: str) -> None:
+    r = world.client.get(url, params=params, headers=world.auth(Role.ADMIN))
+    assert words in assert_clear_error(r, 422)["detail"]
+
+
+@pytest.mark.parametrize(("body", "words"), [
+    ({"title": "t"}, "body 'case_id'"),
+    ({"case_id": "a/b", "title": "t"}, "must not contain '/'"),
+    ({"case_id": " a", "title": "t"}, "spaces"),
+    ({"case_id": "x" * 101, "title": "t"}, "body 'case_id'"),
+    ({"case_id": "ok-1", "title": "a\x00b"}, "control characters"),
+    ({"case_id": "ok-2", "title": "   "}, "title must not be empty"),
+])
+def test_bad_cases_are_refused_with_a_reason(world: World, body: dict[str, object],
+                                             words: str) -> None:
+    r = world.client.post("/api/cases", json=body, headers=world.auth(Role.ADMIN))
+    assert words in assert_clear_error(r, 422)["detail"]
+
+
+def test_bad_step_kinds_are_refused(world: World) -> None:
+    for body in ({"code": "Bad", "name": "n", "rule": "required"},
+                 {"code": "ok", "name": "n", "rule": "sometimes"}):
+        r = world.client.post("/api/step-kinds", json=body, headers=world.auth(Role.ADMIN))
+        assert_clear_error(r, 422)
+
+
+def test_unknown_paths_and_methods(world: World) -> None:
+    auth = world.auth(Role.ADMIN)
+    assert_clear_error(world.client.get("/api/nothing-here", headers=auth), 404)
+    assert_clear_error(world.client.delete("/api/cases", headers=auth), 405)

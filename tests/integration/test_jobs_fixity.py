@@ -1,0 +1,156 @@
+"""The fixity audit: objects replaced, edited or deleted behind the pipeline's back are caught
+and named — on the local write-once store and on a real S3 Object Lock server (Ceph RGW) —,
+findings become ``fixity_checked`` entries and a non-zero exit, and the rolling sample checks
+every object exactly once per period however the runs fall."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from api.compose import open_jobs
+from api.settings import Settings
+from evidence.records import EntryKind
+from jobs.context import FixityPolicy
+from jobs.fixity import EPOCH, RUN_SUBJECT
+from jobs.runner import run_job
+from tests.integration.test_jobs_retention import FakeClock, entries, make_clip
+from tests.support.s3 import ensure_rgw, new_bucket
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+DAY = timedelta(days=1)
+
+
+def test_local_store_replaced_and_deleted_files_are_caught(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    clock = FakeClock()
+    runtime = open_jobs(Settings(data_dir=data), clock=clock)
+    ctx = runtime.context
+    try:
+        shas = [make_clip(ctx, tmp_path / "src", f"original {i}".encode()) for i in range(3)]
+        outcome = run_job(ctx, "fixity", full=True)
+        assert outcome.ok, outcome.findings
+        assert "3/3 object(s) OK" in outcome.summary[0]
+        oks = [b for s, b in entries(ctx, EntryKind.FIXITY_CHECKED) if s in shas]
+        assert len(oks) == 3 and all(b["ok"] is True for b in oks)
+    finally:
+        runtime.close()
+    # Behind the pipeline's back: one file rewritten in place, one deleted.
+    replaced = data / "objects" / "objects" / "originals" / shas[0][:2] / shas[0]
+    replaced.chmod(0o644)
+    replaced.write_bytes(b"someone else's bytes")
+    gone = data / "objects" / "objects" / "originals" / shas[1][:2] / shas[1]
+    gone.unlink()
+    result = CliRunner().invoke(app, ["jobs", "run", "fixity", "--once", "--full",
+                                      "--data-dir", str(data)])
+    assert result.exit_code == 1, result.output
+    out = result.output
+    assert f"FIXITY FAILED {shas[0]}: original originals/{shas[0][:2]}/{shas[0]}" in out
+    assert "modified or replaced" in out and "unrecorded-" in out
+    assert f"FIXITY FAILED {shas[1]}" in out and "delete marker" in out
+    assert f"FIXITY FAILED {shas[2]}" not in out
+    runtime = open_jobs(Settings(data_dir=data), clock=clock)
+    try:
+        failed = [(s, b) for s, b in entries(runtime.context, EntryKind.FIXITY_CHECKED)
+                  if b["ok"] is False and s != RUN_SUBJECT]
+        assert {s for s, _ in failed} == {shas[0], shas[1]}
+        (run,) = [b for s, b in entries(runtime.context, EntryKind.FIXITY_CHECKED)
+                  if s == RUN_SUBJECT and b["ok"] is False]
+        assert run["failed"] == 2 and run["inventory_findings"] >= 2
+    finally:
+        runtime.close()
+
+
+def test_rolling_sample_checks_each_object_once_per_period(tmp_path: Path,
+                                                          ledger_url: str) -> None:
+    clock = FakeClock()
+    period_days = 4
+    runtime = open_jobs(Settings(data_dir=tmp_path / "data", database_url=ledger_url),
+                        clock=clock, fixity=FixityPolicy(period_days=period_days, rehash=False))
+    ctx = runtime.context
+    try:
+        shas = [make_clip(ctx, tmp_path / "src", f"sampled {i}".encode()) for i in range(12)]
+        period = timedelta(days=period_days)
+        # From a period boundary, runs at uneven times through exactly three whole periods.
+        clock.now = EPOCH + period * ((clock.now - EPOCH) // period + 1)
+        steps_h = (7, 30, 2, 50, 13, 26, 90, 41, 29)
+        assert sum(steps_h) == 3 * period_days * 24
+        checked: Counter[str] = Counter()
+        per_run: list[int] = []
+        seen = 0
+        for hours in steps_h:
+            clock.advance(timedelta(hours=hours))
+            outcome = run_job(ctx, "fixity")
+            assert outcome.ok, outcome.findings
+            rows = [s for s, _ in entries(ctx, EntryKind.FIXITY_CHECKED) if s in shas]
+            checked.update(rows[seen:])
+            per_run.append(len(rows) - seen)
+            seen = len(rows)
+        # every object exactly once per period, spread over the runs (not all in one)
+        assert checked == dict.fromkeys(shas, 3)
+        assert max(per_run) < len(shas) and sum(1 for n in per_run if n) >= 5
+    finally:
+        runtime.close()
+
+
+@pytest.fixture(scope="module")
+def s3_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str, object]]:
+    s3 = ensure_rgw()
+    admin = s3.client()
+    bucket = new_bucket(admin, "jobs", lock=True, default=("COMPLIANCE", 3))
+    saved = dict(os.environ)
+    os.environ.update({"LIUHEN_S3_ENDPOINT_URL": s3.endpoint_url, "LIUHEN_S3_REGION": s3.region,
+                       "LIUHEN_RETENTION_DAYS": "2", **s3.env()})
+    try:
+        yield tmp_path_factory.mktemp("s3jobs") / "data", f"s3://{bucket}/bureau-07", admin
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def test_s3_new_version_and_delete_marker_are_caught_and_named(
+        s3_data: tuple[Path, str, object], tmp_path: Path) -> None:
+    data, url, admin = s3_data
+    bucket = url.removeprefix("s3://").split("/")[0]
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "retention.toml").write_text("permanent_horizon_days = 10\nrenew_before_days = 5\n")
+    clock = FakeClock()
+    runtime = open_jobs(Settings(data_dir=data, store_url=url), clock=clock)
+    ctx = runtime.context
+    try:
+        shas = [make_clip(ctx, tmp_path / "src", f"s3 original {i}".encode()) for i in range(3)]
+        assert run_job(ctx, "fixity", full=True).ok
+        # A hold and a class change reach the server itself.
+        key0 = f"bureau-07/originals/{shas[0][:2]}/{shas[0]}"
+        from jobs.retention import set_class, set_hold
+
+        set_hold(ctx.retention, shas[0], True, actor="t", reason="order")
+        assert admin.get_object_legal_hold(Bucket=bucket, Key=key0)[  # type: ignore[attr-defined]
+            "LegalHold"]["Status"] == "ON"
+        set_hold(ctx.retention, shas[0], False, actor="t", reason="lifted")
+        set_class(ctx.retention, shas[2], "case", actor="t", reason="evidence")
+        head = admin.head_object(Bucket=bucket, Key=f"bureau-07/originals/{shas[2][:2]}/"  # type: ignore[attr-defined]
+                                 f"{shas[2]}")
+        assert head["ObjectLockRetainUntilDate"] > clock() + timedelta(days=9)
+    finally:
+        runtime.close()
+    # Someone with bucket write access: a new version over one key, a delete marker on another.
+    put = admin.put_object(Bucket=bucket, Key=key0, Body=b"replaced")  # type: ignore[attr-defined]
+    key1 = f"bureau-07/originals/{shas[1][:2]}/{shas[1]}"
+    marker = admin.delete_object(Bucket=bucket, Key=key1)  # type: ignore[attr-defined]
+    result = CliRunner().invoke(app, ["jobs", "run", "fixity", "--once", "--full",
+                                      "--data-dir", str(data), "--store", url])
+    assert result.exit_code == 1, result.output
+    out = result.output
+    assert f"FIXITY FAILED {shas[0]}" in out and put["VersionId"] in out
+    assert "overlaid behind the pipeline's back" in out
+    assert f"FIXITY FAILED {shas[1]}" in out and "delete marker" in out
+    assert marker["VersionId"] in out
+    assert f"FIXITY FAILED {shas[2]}" not in out
