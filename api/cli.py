@@ -160,8 +160,8 @@ def export_bundle_cmd(
     data_dir: DataDir = None,
 ) -> None:
     """Export an offline proof bundle for one entry (publishing a checkpoint first if needed)."""
-    from api.compose import write_atomic
     from api.ledger_ops import export_bundle, find_entry
+    from ingest.files import write_atomic
 
     with opened(data_dir) as ledger, _errors():
         row = find_entry(ledger, ref)

@@ -13,6 +13,7 @@ from api.settings import Settings
 from evidence.errors import ConflictError, NotFoundError, PolicyViolationError, UnavailableError
 from evidence.ids import Origin, StationId
 from evidence.records import Checkpoint, PublicKey
+from ingest.files import write_atomic
 from ingest.ledger import LedgerWriter
 from ingest.media import FfmpegTools, find_ffmpeg
 from ingest.ports import BlobStore, Clock, Progress
@@ -35,17 +36,6 @@ from storage.tsa import HttpTimestampAuthority
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """temp + fsync + rename, so a crash never leaves a half-written file (STYLE.md habits)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 @dataclass

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from api.cli_station import print_results, station_run
-from api.compose import write_atomic
 from api.ledger_ops import export_bundle, run_audit
 from api.settings import Settings
+from ingest.files import write_atomic
 from integrity.bundle import verify_bundle
 
 

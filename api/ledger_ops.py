@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from api.compose import Ledger, _new_signer, save_trust, write_atomic
+from api.compose import Ledger, _new_signer, save_trust
 from evidence.errors import NotFoundError
 from evidence.ids import Origin, is_sha256_hex
 from evidence.records import Checkpoint, EntryKind, LedgerEntry, PublicKey
+from ingest.files import write_atomic
 from integrity.audit import AuditReport, StoredCheckpoint, StoredCommit, audit_rows
 from integrity.bundle import TlogProof, make_bundle
 from integrity.notes import sign_checkpoint

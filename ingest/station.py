@@ -31,6 +31,7 @@ from evidence.errors import (
 )
 from evidence.ids import Sha256Hex, StationId
 from evidence.records import Assignment, EntryKind, FileRow, FileState, Receipt, StoredObject
+from ingest.files import fsync_dir
 from ingest.ledger import LedgerWriter
 from ingest.ports import BlobStore, Clock, IngestRepo, LedgerLookup, Progress, R, Recorder
 from integrity.entry import decode_entry, format_time
@@ -124,14 +125,6 @@ def _sha(row: FileRow) -> Sha256Hex:
     if row.sha256 is None:
         raise ConflictError(f"{row.path}: state {row.state} without a hash (corrupt ingest row)")
     return row.sha256
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Dock(Generic[R]):
@@ -291,7 +284,7 @@ class Dock(Generic[R]):
             part.unlink(missing_ok=True)
             raise ConflictError(f"{row.path}: read {total} bytes, the recorder listed {row.size}")
         os.replace(part, _staged(self._ctx, row))
-        _fsync_dir(ctx.staging)
+        fsync_dir(ctx.staging)
         return Sha256Hex(digest.hexdigest()), total
 
     def _acquire(self, rec: R, row: FileRow) -> FileRow:

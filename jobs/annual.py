@@ -30,7 +30,8 @@ from pathlib import Path
 from evidence.completeness import LinkedRecording, completeness
 from evidence.records import Case, CaseStep, Clip
 from evidence.steps import RecordingRule, StepKind
-from jobs.context import JobContext, write_file_atomic
+from ingest.files import write_atomic
+from jobs.context import JobContext
 from jobs.ports import JobOutcome
 
 log = logging.getLogger("liuhen.jobs.report")
@@ -247,10 +248,10 @@ def run_report(ctx: JobContext, *, year: int | None = None,
                      kinds=ctx.catalogue.step_kinds())
     ctx.progress.progress("report", 1, 3, "CSV")
     csv_path = out_dir / f"annual-{year}.csv"
-    write_file_atomic(csv_path, to_csv(report))
+    write_atomic(csv_path, to_csv(report))
     ctx.progress.progress("report", 2, 3, "chart")
     png_path = out_dir / f"annual-{year}.png"
-    write_file_atomic(png_path, to_png(report))
+    write_atomic(png_path, to_png(report))
     ctx.progress.progress("report", 3, 3, "done")
     outcome.files += [csv_path, png_path]
     rate = report.total.rate()

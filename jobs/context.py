@@ -3,7 +3,6 @@ a clock and the policies, built once by ``api/compose.py`` (``open_jobs``)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,18 +58,3 @@ class JobContext:
                                 clock=self.clock, policy=self.policy)
 
 
-def write_file_atomic(path: Path, data: bytes) -> None:
-    """temp + fsync + rename + fsync of the directory: a crash leaves the old file or the new
-    one, never half of one (STYLE.md habits)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

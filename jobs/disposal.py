@@ -37,10 +37,11 @@ from typing import cast
 
 from evidence.errors import LiuhenError, PolicyViolationError, VerificationError
 from evidence.records import Clip, EntryKind, Link, PublicKey, StoredObject
+from ingest.files import write_atomic
 from integrity.canonical import canonical_json, parse_canonical
 from integrity.entry import format_time
 from integrity.notes import sign_note, split_note, verify_note
-from jobs.context import JobContext, write_file_atomic
+from jobs.context import JobContext
 from jobs.ports import Finding, FindingKind, JobOutcome
 from jobs.retention import RetentionPolicy
 
@@ -163,7 +164,7 @@ def dispose(ctx: JobContext, sha256: str, *, actor: str, reason: str) -> Disposa
     }
     note = sign_note(CERT_HEADER + b"\n" + canonical_json(doc) + b"\n", [ctx.signer])
     path = ctx.data_dir / CERT_DIR / f"{clip.sha256}.note"
-    write_file_atomic(path, note)
+    write_atomic(path, note)
     digest = sha256_of(note).hexdigest()
     receipt = ctx.writer.record(EntryKind.DISPOSED, clip.sha256, {
         "certificate": f"{CERT_DIR}/{path.name}", "certificate_sha256": digest,

@@ -32,8 +32,9 @@ from typing import IO
 
 from evidence.errors import ConflictError, UnavailableError, VerificationError
 from evidence.ids import Sha256Hex
+from ingest.files import fsync_dir
 from ingest.media.policy import INPUT, OUTPUT, Action, Plan, Role
-from ingest.media.tools import ffmpeg_version, file_sha256, fsync_dir, tail_reason
+from ingest.media.tools import ffmpeg_version, file_sha256, tail_reason
 from integrity.hashing import sha256_stream
 
 ProgressFn = Callable[[int], None]

@@ -22,7 +22,8 @@ from numpy.typing import NDArray
 
 from evidence.errors import VerificationError
 from evidence.ids import Sha256Hex
-from ingest.media.tools import file_sha256, write_atomic
+from ingest.files import write_atomic
+from ingest.media.tools import file_sha256
 
 Image = NDArray[np.uint8]
 
