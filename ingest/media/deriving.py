@@ -34,7 +34,7 @@ from evidence.errors import ConflictError, UnavailableError, VerificationError
 from evidence.ids import Sha256Hex
 from ingest.files import fsync_dir
 from ingest.media.policy import INPUT, OUTPUT, Action, Plan, Role
-from ingest.media.tools import ffmpeg_version, file_sha256, tail_reason
+from ingest.media.tools import ffmpeg_version, file_sha256, run_streaming, tail_reason
 from integrity.hashing import sha256_stream
 
 ProgressFn = Callable[[int], None]
@@ -126,33 +126,10 @@ def run_ffmpeg(argv: list[str], *, progress: ProgressFn | None, timeout_s: float
     stderr goes to an unnamed temporary file (never a pipe nobody drains), and its tail, with
     ``replacements`` applied to host paths, becomes the error's reason.
     """
-    with tempfile.TemporaryFile() as errors:
-        try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=errors)
-        except OSError as exc:
-            raise UnavailableError(f"cannot run {argv[0]}: {exc}") from exc
-        timed_out = threading.Event()
-
-        def _kill() -> None:
-            timed_out.set()
-            proc.kill()
-
-        timer = threading.Timer(timeout_s, _kill)
-        timer.start()
-        try:
-            _follow_progress(proc.stdout, progress)
-            returncode = proc.wait()
-        finally:
-            timer.cancel()
-            if proc.poll() is None:  # the progress callback raised: do not leave ffmpeg behind
-                proc.kill()
-                proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
-        errors.seek(0)
-        _raise_for(returncode, errors.read(), timed_out=timed_out.is_set(),
-                   timeout_s=timeout_s, replacements=replacements)
+    _, done = run_streaming(argv, lambda out: _follow_progress(out, progress),
+                            timeout_s=timeout_s)
+    _raise_for(done.returncode, done.stderr, timed_out=done.timed_out, timeout_s=timeout_s,
+               replacements=replacements)
 
 
 def _follow_progress(stdout: IO[bytes] | None, progress: ProgressFn | None) -> None:

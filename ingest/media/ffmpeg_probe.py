@@ -44,9 +44,6 @@ the original still stored). Packet counts and timestamps come from the muxer's o
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
-import threading
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -57,7 +54,7 @@ from typing import Any
 
 from evidence.errors import UnavailableError, VerificationError
 from ingest.media.probing import LOSS_TOLERANCE, Probe, check_complete, parse_probe
-from ingest.media.tools import first_reason
+from ingest.media.tools import first_reason, run_streaming
 
 PROBE_TIMEOUT_S = 600  # one read of the file at disk speed (no decoding); 10 min is a stuck run
 SPAN_SLACK_MS = 100  # a few frames or audio packets: containers round their durations
@@ -144,36 +141,12 @@ def _facts(stderr: bytes, packets: dict[int, _Packets], *, target: str, size: in
 
 def _run(argv: list[str], *, timeout_s: float) -> tuple[dict[int, _Packets], int, bytes]:
     """Run ffmpeg, reading framecrc from its stdout as it comes; stderr to a temporary file."""
-    with tempfile.TemporaryFile() as errors:
-        try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=errors)
-        except OSError as exc:
-            raise UnavailableError(f"cannot run {argv[0]}: {exc}") from exc
-        timed_out = threading.Event()
-
-        def _kill() -> None:
-            timed_out.set()
-            proc.kill()
-
-        timer = threading.Timer(timeout_s, _kill)
-        timer.start()
-        try:
-            packets = _read_framecrc(proc.stdout)
-            returncode = proc.wait()
-        finally:
-            timer.cancel()
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
-        if timed_out.is_set():
-            raise UnavailableError(f"ffmpeg probe ran longer than {timeout_s:g} s and was stopped")
-        if returncode < 0:
-            raise UnavailableError(f"ffmpeg probe was killed (signal {-returncode})")
-        errors.seek(0)
-        return packets, returncode, errors.read()
+    packets, done = run_streaming(argv, _read_framecrc, timeout_s=timeout_s)
+    if done.timed_out:
+        raise UnavailableError(f"ffmpeg probe ran longer than {timeout_s:g} s and was stopped")
+    if done.returncode < 0:
+        raise UnavailableError(f"ffmpeg probe was killed (signal {-done.returncode})")
+    return packets, done.returncode, done.stderr
 
 
 def _read_framecrc(lines: Iterable[bytes] | None) -> dict[int, _Packets]:

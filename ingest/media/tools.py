@@ -15,9 +15,12 @@ import functools
 import importlib
 import re
 import subprocess
-from collections.abc import Sequence
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, TypeVar
 
 from evidence.errors import UnavailableError
 from evidence.ids import Sha256Hex
@@ -34,6 +37,51 @@ INSTALL_HINT = ("install Debian's ffmpeg package (apt-get install ffmpeg), or th
 # "[mov,mp4,m4a,3gp,3g2,mj2 @ 0x55669cdbd1c0] moov atom not found": the bracket names the
 # component and a heap address; the address differs every run, so it never goes into a reason.
 _CONTEXT = re.compile(r"^\[[^\]]*@ 0x[0-9a-fA-F]+\]\s*")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """How a :func:`run_streaming` process ended."""
+
+    returncode: int
+    stderr: bytes
+    timed_out: bool
+
+
+def run_streaming(argv: list[str], consume: Callable[[IO[bytes] | None], T], *,
+                  timeout_s: float) -> tuple[T, Finished]:
+    """Run ``argv`` with ``consume`` reading its stdout as it comes, killing it after
+    ``timeout_s``; stderr goes to an unnamed temporary file (never a pipe nobody drains).
+    If ``consume`` raises, the process is killed, never left behind. UnavailableError when
+    the binary cannot be started."""
+    with tempfile.TemporaryFile() as errors:
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=errors)
+        except OSError as exc:
+            raise UnavailableError(f"cannot run {argv[0]}: {exc}") from exc
+        timed_out = threading.Event()
+
+        def _kill() -> None:
+            timed_out.set()
+            proc.kill()
+
+        timer = threading.Timer(timeout_s, _kill)
+        timer.start()
+        try:
+            result = consume(proc.stdout)
+            returncode = proc.wait()
+        finally:
+            timer.cancel()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+        errors.seek(0)
+        return result, Finished(returncode, errors.read(), timed_out.is_set())
 
 
 @dataclass(frozen=True)
