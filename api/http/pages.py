@@ -25,7 +25,7 @@ import hmac
 import logging
 import posixpath
 import secrets
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -34,7 +34,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -44,11 +44,10 @@ from api.casework import (
     Casework,
     Verification,
     check_purpose,
-    read_range,
 )
 from api.http.auth import TOKEN_COOKIE, Principal, Role, allow, public, token_repo
 from api.http.deps import get_casework
-from api.http.ranges import parse_range
+from api.http.ranges import copy_response, parse_range
 from evidence.completeness import CompletenessReport
 from evidence.errors import (
     ConflictError,
@@ -414,14 +413,6 @@ def _media_type(key: str) -> str:
     return MEDIA_TYPES.get(posixpath.splitext(key)[1].lower(), "application/octet-stream")
 
 
-def _guarded(chunks: Iterator[bytes], what: str) -> Iterator[bytes]:
-    # Once headers are out an error can only cut the body short: log it (a VerificationError
-    # here means the stored bytes changed, which the fixity job must look at).
-    try:
-        yield from chunks
-    except LiuhenError:
-        log.exception("streaming %s stopped", what)
-        raise
 
 
 @router.get("/clips/{sha256}/media/{variant}", name="web_media")
@@ -441,22 +432,17 @@ def media(request: Request, *, sha256: str, variant: str, who: Reader, cw: Casew
     opened = cw.access(sha, action=granted.action, variant=variant, purpose=granted.purpose,
                        actor=who.name, role=who.role.value, case_id=granted.case_id,
                        continuation=True)
-    size = opened.object.size
-    start, length = (0, None) if wanted is None else (wanted.start, wanted.length)
     suffix = posixpath.splitext(opened.object.key)[1].lower()
     filename = (_basename(clip.name_on_device) if variant == "original"
                 else f"{sha[:16]}-{variant}{suffix}")
     download = granted.action == "download"
     disposition = "attachment" if download else "inline"
-    headers = {"Accept-Ranges": "bytes", "Content-Length": str(size if length is None else length),
-               "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
-               "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(filename)}"}
-    if wanted is not None:
-        headers["Content-Range"] = wanted.content_range(size)
-    body = _guarded(read_range(opened.stream, start=start, length=length), f"{variant} of {sha}")
     media_type = "application/octet-stream" if download else _media_type(opened.object.key)
-    return StreamingResponse(body, status_code=200 if wanted is None else 206,
-                             media_type=media_type, headers=headers)
+    return copy_response(opened.stream, size=opened.object.size, wanted=wanted,
+                         media_type=media_type,
+                         disposition=f"{disposition}; filename*=UTF-8''{quote(filename)}",
+                         what=f"{variant} of {sha}",
+                         headers={"X-Content-Type-Options": "nosniff"})
 
 
 def _target(target: str) -> tuple[str, str]:

@@ -7,10 +7,19 @@ as §14.2 allows; a range that starts past the end gets 416 with ``Content-Range
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from fastapi import HTTPException
+from fastapi.responses import StreamingResponse
+
+from api.casework import read_range
+from evidence.errors import LiuhenError
+
+log = logging.getLogger("liuhen.api")
 
 _RANGE = re.compile(r"^bytes=(\d{0,19})-(\d{0,19})$")
 
@@ -55,3 +64,27 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
 def unsatisfiable(size: int) -> HTTPException:
     return HTTPException(status_code=416, detail=f"the range is outside the content of {size} "
                          "bytes", headers={"Content-Range": f"bytes */{size}"})
+
+
+def _guarded(chunks: Iterator[bytes], what: str) -> Iterator[bytes]:
+    # Once the status line is out, an error can only cut the response short; say so in the log
+    # (a VerificationError here means the stored bytes changed: the fixity job must look).
+    try:
+        yield from chunks
+    except LiuhenError:
+        log.exception("streaming %s stopped", what)
+        raise
+
+
+def copy_response(stream: BinaryIO, *, size: int, wanted: ByteRange | None, media_type: str,
+                  disposition: str, what: str, headers: dict[str, str]) -> StreamingResponse:
+    """The whole of a stored copy (200) or the range ``wanted`` (206), streamed from
+    ``stream`` (an opened, already-recorded access); ``headers`` are added to the range ones."""
+    start, length = (0, None) if wanted is None else (wanted.start, wanted.length)
+    out = {"Accept-Ranges": "bytes", "Content-Length": str(size if length is None else length),
+           "Cache-Control": "no-store", "Content-Disposition": disposition, **headers}
+    if wanted is not None:
+        out["Content-Range"] = wanted.content_range(size)
+    body = _guarded(read_range(stream, start=start, length=length), what)
+    return StreamingResponse(body, status_code=200 if wanted is None else 206,
+                             media_type=media_type, headers=out)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote
 
@@ -12,14 +11,14 @@ from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
-from api.casework import MAX_PURPOSE_CHARS, check_purpose, read_range
+from api.casework import MAX_PURPOSE_CHARS, check_purpose
 from api.http.auth import Principal, Role, allow
 from api.http.deps import CaseworkDep
 from api.http.errors import ERROR_RESPONSES
-from api.http.ranges import parse_range
+from api.http.ranges import copy_response, parse_range
 from api.http.rest_cases import Limit, Offset, ShaPath
 from api.http.schemas import AccessOut, ClipDetailOut, ClipOut, LinkOut
-from evidence.errors import LiuhenError, PolicyViolationError
+from evidence.errors import PolicyViolationError
 from storage.catalogue import ClipQuery
 
 router = APIRouter(prefix="/api", responses=ERROR_RESPONSES, tags=["clips"])
@@ -83,14 +82,6 @@ def _purpose(query: str | None, header: str | None) -> str | None:
     return unquote(header, errors="replace") if header else None
 
 
-def _guarded(chunks: Iterator[bytes], what: str) -> Iterator[bytes]:
-    # Once the status line is out, an error can only cut the response short; say so in the log
-    # (a VerificationError here means the stored bytes changed: the fixity job must look).
-    try:
-        yield from chunks
-    except LiuhenError:
-        log.exception("streaming %s stopped", what)
-        raise
 
 
 def _serve(cw: CaseworkDep, who: Principal, sha256: str, *, action: str, variant: str,
@@ -104,25 +95,15 @@ def _serve(cw: CaseworkDep, who: Principal, sha256: str, *, action: str, variant
     wanted = parse_range(range_header, size) if obj is not None else None  # 416 before recording
     opened = cw.access(sha, action=action, variant=variant, purpose=purpose, actor=who.name,
                        role=who.role, case_id=case_id, continuation=wanted is not None)
-    size = opened.object.size
-    if wanted is None:
-        body = read_range(opened.stream, start=0, length=None)
-        status, length = 200, size
-    else:
-        body = read_range(opened.stream, start=wanted.start, length=wanted.length)
-        status, length = 206, wanted.length
     media = "video/mp4" if variant in ("playback", "proxy") else "application/octet-stream"
     disposition = "attachment" if action == "download" else "inline"
-    headers = {"Accept-Ranges": "bytes", "Content-Length": str(length),
-               "Cache-Control": "no-store", "ETag": f'"{opened.object.sha256}"',
-               "Content-Disposition": f'{disposition}; filename="{sha}-{variant}'
-               f'{".mp4" if media == "video/mp4" else ".bin"}"'}
-    if wanted is not None:
-        headers["Content-Range"] = wanted.content_range(size)
+    headers = {"ETag": f'"{opened.object.sha256}"'}
     if opened.access_index is not None:
         headers["X-Liuhen-Access-Index"] = str(opened.access_index)
-    return StreamingResponse(_guarded(body, f"{variant} of {sha}"), status_code=status,
-                             media_type=media, headers=headers)
+    return copy_response(opened.stream, size=opened.object.size, wanted=wanted, media_type=media,
+                         disposition=f'{disposition}; filename="{sha}-{variant}'
+                         f'{".mp4" if media == "video/mp4" else ".bin"}"',
+                         what=f"{variant} of {sha}", headers=headers)
 
 
 @router.get("/clips/{sha256}/play", responses=_MEDIA, response_class=StreamingResponse,
