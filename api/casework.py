@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import BinaryIO
 
-from api.compose import Ledger, make_blob_store, open_ledger, retention_policy, utc_now
+from api.compose import Ledger, open_ledger_and_store, retention_policy, utc_now
 from api.ledger_ops import export_bundle
 from api.settings import Settings
 from evidence.completeness import (
@@ -197,13 +197,8 @@ class Casework:
 
     @classmethod
     def open(cls, settings: Settings, *, refresh_s: float = 0.5) -> Casework:
-        ledger = open_ledger(settings)
-        try:
-            blobs = make_blob_store(settings)
-            policy = retention_policy(settings)
-        except BaseException:
-            ledger.close()
-            raise
+        policy = retention_policy(settings)
+        ledger, blobs = open_ledger_and_store(settings)
         return cls(ledger=ledger, blobs=blobs, retention=policy, refresh_s=refresh_s)
 
     def close(self) -> None:

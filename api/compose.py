@@ -172,6 +172,17 @@ def make_blob_store(settings: Settings) -> BlobStore:
                                "file:///path")
 
 
+def open_ledger_and_store(settings: Settings) -> tuple[Ledger, BlobStore]:
+    """The ledger and the object store named by settings; the ledger is closed again when the
+    store cannot be opened (a bucket without Object Lock, a store outage)."""
+    ledger = open_ledger(settings)
+    try:
+        return ledger, make_blob_store(settings)
+    except BaseException:
+        ledger.close()
+        raise
+
+
 @dataclass
 class Station:
     """A station's services: the ledger plus ingest state, object store and policy."""
@@ -198,12 +209,7 @@ def open_station(settings: Settings) -> Station:
     if settings.release_policy not in ("mark", "delete"):
         raise PolicyViolationError(f"release policy {settings.release_policy!r}: use mark or "
                                    "delete")
-    ledger = open_ledger(settings)
-    try:
-        blobs = make_blob_store(settings)
-    except BaseException:
-        ledger.close()
-        raise
+    ledger, blobs = open_ledger_and_store(settings)
     media: FfmpegTools | None = None
     try:
         media = find_ffmpeg()  # ffprobe optional: probing falls back to ffmpeg (docs/media.md)
@@ -248,13 +254,8 @@ def open_jobs(settings: Settings, *, clock: Clock = utc_now, progress: JobProgre
               fixity: FixityPolicy | None = None) -> JobsRuntime:
     """Jobs on the station's ledger and store. ``clock`` drives every decision *and* stamps the
     jobs' entries (tests pass a clock that moves across retention boundaries)."""
-    ledger = open_ledger(settings)
-    try:
-        blobs = make_blob_store(settings)
-        policy = retention_policy(settings)
-    except BaseException:
-        ledger.close()
-        raise
+    policy = retention_policy(settings)
+    ledger, blobs = open_ledger_and_store(settings)
     writer = LedgerWriter(appender=ledger.committer, checkpoints=ledger.store,
                           station=StationId(settings.station_id), clock=clock)
 
