@@ -130,17 +130,17 @@ def _insert_acquired(conn: Connection, rows: list[dict[str, object]]) -> None:
     rows.clear()
 
 
-def _fold_stored(conn: Connection, index: int, e: Entry) -> None:
+def _fold_stored(conn: Connection, _index: int, e: Entry) -> None:
+    # The first verified version wins: a re-store never replaces it, nor shortens a retention
+    # that a later retention_set lengthened.
     b = e.body
     conn.execute(update(_CLIPS).where(_C.sha256 == e.subject, _C.version_id.is_(None)).values(
         store_url=_str(b, "store"), object_key=_str(b, "key"), version_id=_str(b, "version_id"),
         lock_mode=_str(b, "lock_mode"), stored_retain_until=_time(b.get("retain_until")),
         retain_until=_time(b.get("retain_until"))))
-    # A later, longer retention (set by retention_set) is never shortened by a re-store.
-    del index
 
 
-def _fold_derived(conn: Connection, index: int, e: Entry) -> None:
+def _fold_derived(conn: Connection, _index: int, e: Entry) -> None:
     b = e.body
     values: dict[str, object] = {"media_state": "derived"}
     probe = b.get("probe")
@@ -159,28 +159,24 @@ def _fold_derived(conn: Connection, index: int, e: Entry) -> None:
         values[f"{role}_sha256"] = _str(d, "sha256")
         values[f"{role}_size"] = _int(d, "size")
     conn.execute(update(_CLIPS).where(_C.sha256 == e.subject).values(**values))
-    del index
 
 
-def _fold_quarantined(conn: Connection, index: int, e: Entry) -> None:
+def _fold_quarantined(conn: Connection, _index: int, e: Entry) -> None:
     values: dict[str, object] = {"quarantine_reason": _str(e.body, "reason")}
     if "step" in e.body:  # the media stage's verdict (else it was quarantined at commit)
         values["media_state"] = "quarantined"
     conn.execute(update(_CLIPS).where(_C.sha256 == e.subject).values(**values))
-    del index
 
 
-def _fold_retention(conn: Connection, index: int, e: Entry) -> None:
+def _fold_retention(conn: Connection, _index: int, e: Entry) -> None:
     conn.execute(update(_CLIPS).where(_C.sha256 == e.subject).values(
         retention_class=_str(e.body, "class", "standard"),
         retain_until=_time(e.body.get("retain_until"))))
-    del index
 
 
-def _fold_hold(conn: Connection, index: int, e: Entry) -> None:
+def _fold_hold(conn: Connection, _index: int, e: Entry) -> None:
     conn.execute(update(_CLIPS).where(_C.sha256 == e.subject).values(
         legal_hold=e.body.get("on") is True))
-    del index
 
 
 def _fold_disposed(conn: Connection, index: int, e: Entry) -> None:
