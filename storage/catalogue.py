@@ -376,21 +376,27 @@ class SqlCatalogue:
                 .limit(query.limit).offset(query.offset))
         return [_clip(r) for r in self._all("search clips", stmt)]
 
+    def _cases(self, query: Any) -> list[Case]:
+        """The cases ``query`` selects, in its order, with their steps: two queries in all."""
+        rows = self._all("read cases", query)
+        ids = [r.case_id for r in rows]
+        steps: dict[str, list[CaseStep]] = {case_id: [] for case_id in ids}
+        for s in self._all("read case steps", select(_STEPS).where(_STEPS.c.case_id.in_(ids))
+                           .order_by(_STEPS.c.recorded_index)):
+            steps[s.case_id].append(_step(s))
+        return [Case(case_id=CaseId(r.case_id), title=r.title, unit_no=r.unit_no,
+                     major=bool(r.major), opened_at=_utc(r.opened_at), opened_by=r.opened_by,
+                     steps=tuple(steps[r.case_id])) for r in rows]
+
     def case(self, case_id: str) -> Case:
-        rows = self._all("read a case", select(_CASES).where(_CASES.c.case_id == case_id))
-        if not rows:
+        found = self._cases(select(_CASES).where(_CASES.c.case_id == case_id))
+        if not found:
             raise NotFoundError(f"no case {case_id!r}")
-        r = rows[0]
-        steps = self._all("read case steps", select(_STEPS).where(_STEPS.c.case_id == case_id)
-                          .order_by(_STEPS.c.recorded_index))
-        return Case(case_id=CaseId(r.case_id), title=r.title, unit_no=r.unit_no,
-                    major=bool(r.major), opened_at=_utc(r.opened_at), opened_by=r.opened_by,
-                    steps=tuple(_step(s) for s in steps))
+        return found[0]
 
     def cases(self, *, limit: int = 100, offset: int = 0) -> list[Case]:
-        ids = self._all("list cases", select(_CASES.c.case_id)
-                        .order_by(_CASES.c.opened_index.desc()).limit(limit).offset(offset))
-        return [self.case(r.case_id) for r in ids]
+        return self._cases(select(_CASES).order_by(_CASES.c.opened_index.desc())
+                           .limit(limit).offset(offset))
 
     def links(self, *, sha256: str | None = None, case_id: str | None = None,
               current_only: bool = False) -> list[Link]:
