@@ -153,14 +153,17 @@ def open_ledger(settings: Settings) -> Ledger:
                   trust=trust, writer=writer, tsas=tsas, catalogue=SqlCatalogue(store.engine))
 
 
-def make_blob_store(settings: Settings) -> BlobStore:
-    """The object store named by settings: S3 Object Lock, or the local write-once directory."""
+def make_blob_store(settings: Settings, *, clock: Clock = utc_now) -> BlobStore:
+    """The object store named by settings: S3 Object Lock, or the local write-once directory.
+
+    ``clock`` rules the local store's retention floor; an S3 server's own clock rules its locks,
+    so the S3 store keeps reading the real one."""
     url = settings.objects_url()
     if url.startswith("file://"):
         from storage.localstore import LocalWormStore  # noqa: PLC0415 - chosen by settings
 
         return LocalWormStore(Path(url.removeprefix("file://")),
-                              min_retention_days=settings.retention_days)
+                              min_retention_days=settings.retention_days, clock=clock)
     if url.startswith("s3://"):
         from storage.s3store import S3ObjectLockStore  # noqa: PLC0415 - boto3 only when used
 
@@ -172,12 +175,13 @@ def make_blob_store(settings: Settings) -> BlobStore:
                                "file:///path")
 
 
-def open_ledger_and_store(settings: Settings) -> tuple[Ledger, BlobStore]:
+def open_ledger_and_store(settings: Settings, *,
+                          clock: Clock = utc_now) -> tuple[Ledger, BlobStore]:
     """The ledger and the object store named by settings; the ledger is closed again when the
     store cannot be opened (a bucket without Object Lock, a store outage)."""
     ledger = open_ledger(settings)
     try:
-        return ledger, make_blob_store(settings)
+        return ledger, make_blob_store(settings, clock=clock)
     except BaseException:
         ledger.close()
         raise
@@ -255,7 +259,7 @@ def open_jobs(settings: Settings, *, clock: Clock = utc_now, progress: JobProgre
     """Jobs on the station's ledger and store. ``clock`` drives every decision *and* stamps the
     jobs' entries (tests pass a clock that moves across retention boundaries)."""
     policy = retention_policy(settings)
-    ledger, blobs = open_ledger_and_store(settings)
+    ledger, blobs = open_ledger_and_store(settings, clock=clock)
     writer = LedgerWriter(appender=ledger.committer, checkpoints=ledger.store,
                           station=StationId(settings.station_id), clock=clock)
 

@@ -8,8 +8,10 @@ a non-zero exit):
    SHA-256. Either every object (``full``), or a rolling sample: each object has one moment per
    period, derived from SHA-256(period index ‖ key ‖ version) — deterministic, spread evenly,
    different in every period — and a run checks the objects whose moment fell in
-   ``(previous run, now]``. Periods are fixed (counted from ``EPOCH``), so every object is
-   checked exactly once in each period the job runs through, however often it runs. The first
+   ``(previous run, now]``. Each check records the periods it covers (``periods``): a window
+   across a period boundary may hold an object's moments of both periods, and its one check
+   then covers both. Periods are fixed (counted from ``EPOCH``), so every period the job runs
+   through is covered exactly once for every object, however the runs fall. The first
    run starts its window at the start of the current period; a run after a gap longer than a
    period starts it at the start of the previous period, which holds every object's moment, so
    it checks everything once.
@@ -70,11 +72,14 @@ def scheduled_at(ident: str, period_index: int, period: timedelta) -> datetime:
     return EPOCH + period * period_index + timedelta(microseconds=offset_us)
 
 
-def is_due(ident: str, *, since: datetime, now: datetime, period: timedelta) -> bool:
-    """Whether the object's moment in any period falls in ``(since, now]``."""
+def due_periods(ident: str, *, since: datetime, now: datetime,
+                period: timedelta) -> list[int]:
+    """The periods whose moment for this object falls in ``(since, now]``: one check at ``now``
+    covers them all (a window across a period boundary can hold two moments of one object, and
+    both periods must count that check, or the earlier one would have none)."""
     first = (since - EPOCH) // period
     last = (now - EPOCH) // period
-    return any(since < scheduled_at(ident, p, period) <= now for p in range(first, last + 1))
+    return [p for p in range(first, last + 1) if since < scheduled_at(ident, p, period) <= now]
 
 
 def period_start(moment: datetime, period: timedelta) -> datetime:
@@ -119,13 +124,15 @@ def _fail(ctx: JobContext, outcome: JobOutcome, subject: str, detail: str,
                       actor="job:fixity")
 
 
-def _recheck(ctx: JobContext, outcome: JobOutcome, due: list[Tracked]) -> int:
+def _recheck(ctx: JobContext, outcome: JobOutcome,
+             due: list[tuple[Tracked, list[int]]]) -> int:
     rehash = ctx.fixity.rehash
     failed = 0
-    for done, item in enumerate(due, 1):
+    for done, (item, periods) in enumerate(due, 1):
         body: dict[str, object] = {"check": "rehash" if rehash else "head", "role": item.role,
                                    "store": item.obj.store, "key": item.obj.key,
-                                   "version_id": item.obj.version_id}
+                                   "version_id": item.obj.version_id, "periods": periods,
+                                   "period_days": ctx.fixity.period_days}
         try:
             ctx.blobs.verify(item.obj, rehash=rehash)
         except (VerificationError, NotFoundError) as exc:
@@ -205,12 +212,14 @@ def run_fixity(ctx: JobContext, *, full: bool = False) -> JobOutcome:
     clips = ctx.catalogue.all_clips()
     tracked = _tracked(clips)
     live = [t for t in tracked if t.clip.disposed_index is None]
-    since = previous_run(ctx)
+    # The sample's window is kept in full runs too, so that the periods each check covers
+    # stay exactly once per period; a full run's extra checks cover no period ([]).
+    since = sample_since(previous_run(ctx), now=now, period=period)
+    sampled = [(t, due_periods(t.ident, since=since, now=now, period=period)) for t in live]
     if full:
-        due, since_note = live, "all"
+        due, since_note = sampled, "all"
     else:
-        since = sample_since(since, now=now, period=period)
-        due = [t for t in live if is_due(t.ident, since=since, now=now, period=period)]
+        due = [(t, periods) for t, periods in sampled if periods]
         since_note = f"sample since {format_time(since)}"
     ctx.progress.progress("fixity", 0, len(due), since_note)
     failed = _recheck(ctx, outcome, due)
@@ -222,7 +231,7 @@ def run_fixity(ctx: JobContext, *, full: bool = False) -> JobOutcome:
         listed = inventory_findings = untracked = 0
     ctx.writer.record(EntryKind.FIXITY_CHECKED, RUN_SUBJECT, {
         "mode": "full" if full else "sample", "period_days": ctx.fixity.period_days,
-        "window_start": None if full or since is None else format_time(since),
+        "window_start": format_time(since),
         "window_end": format_time(now), "store": ctx.blobs.url, "objects": len(live),
         "checked": len(due), "failed": failed, "rehash": ctx.fixity.rehash,
         "inventory_versions": listed, "inventory_findings": inventory_findings,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from evidence.records import EntryKind
 from jobs.context import FixityPolicy
 from jobs.fixity import EPOCH, RUN_SUBJECT
 from jobs.runner import run_job
-from tests.integration.test_jobs_retention import FakeClock, entries, make_clip
+from tests.integration.test_jobs_retention import PINNED, FakeClock, entries, make_clip
 from tests.support.s3 import ensure_rgw, new_bucket
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -68,9 +68,11 @@ def test_local_store_replaced_and_deleted_files_are_caught(tmp_path: Path) -> No
         runtime.close()
 
 
-def test_rolling_sample_checks_each_object_once_per_period(tmp_path: Path,
-                                                          ledger_url: str) -> None:
-    clock = FakeClock()
+@pytest.mark.parametrize("start", [PINNED, PINNED + timedelta(hours=61)],
+                         ids=["from-a-pinned-moment", "61h-later"])
+def test_rolling_sample_covers_each_period_once_per_object(tmp_path: Path, ledger_url: str,
+                                                           start: datetime) -> None:
+    clock = FakeClock(start)
     period_days = 4
     runtime = open_jobs(Settings(data_dir=tmp_path / "data", database_url=ledger_url),
                         clock=clock, fixity=FixityPolicy(period_days=period_days, rehash=False))
@@ -78,23 +80,27 @@ def test_rolling_sample_checks_each_object_once_per_period(tmp_path: Path,
     try:
         shas = [make_clip(ctx, tmp_path / "src", f"sampled {i}".encode()) for i in range(12)]
         period = timedelta(days=period_days)
-        # From a period boundary, runs at uneven times through exactly three whole periods.
-        clock.now = EPOCH + period * ((clock.now - EPOCH) // period + 1)
+        # From a period boundary, runs at uneven times through exactly three whole periods;
+        # windows of 50 and 90 h cross boundaries, where one check covers two periods.
+        first = (clock.now - EPOCH) // period + 1
+        clock.now = EPOCH + period * first
         steps_h = (7, 30, 2, 50, 13, 26, 90, 41, 29)
         assert sum(steps_h) == 3 * period_days * 24
-        checked: Counter[str] = Counter()
+        covered: Counter[tuple[str, int]] = Counter()
         per_run: list[int] = []
         seen = 0
         for hours in steps_h:
             clock.advance(timedelta(hours=hours))
             outcome = run_job(ctx, "fixity")
             assert outcome.ok, outcome.findings
-            rows = [s for s, _ in entries(ctx, EntryKind.FIXITY_CHECKED) if s in shas]
-            checked.update(rows[seen:])
+            rows = [(s, body) for s, body in entries(ctx, EntryKind.FIXITY_CHECKED) if s in shas]
+            for sha, body in rows[seen:]:
+                assert body["period_days"] == period_days
+                covered.update((sha, p) for p in body["periods"])  # type: ignore[attr-defined]
             per_run.append(len(rows) - seen)
             seen = len(rows)
-        # every object exactly once per period, spread over the runs (not all in one)
-        assert checked == dict.fromkeys(shas, 3)
+        # every object's every period covered exactly once, spread over the runs (not all in one)
+        assert covered == {(sha, first + k): 1 for sha in shas for k in range(3)}
         assert max(per_run) < len(shas) and sum(1 for n in per_run if n) >= 5
     finally:
         runtime.close()
@@ -121,7 +127,7 @@ def test_s3_new_version_and_delete_marker_are_caught_and_named(
     bucket = url.removeprefix("s3://").split("/")[0]
     data.mkdir(parents=True, exist_ok=True)
     (data / "retention.toml").write_text("permanent_horizon_days = 10\nrenew_before_days = 5\n")
-    clock = FakeClock()
+    clock = FakeClock.real()  # RGW's clock rules the Object Lock dates
     runtime = open_jobs(Settings(data_dir=data, store_url=url), clock=clock)
     ctx = runtime.context
     try:

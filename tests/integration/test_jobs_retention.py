@@ -27,11 +27,22 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 DAY = timedelta(days=1)
 
 
-class FakeClock:
-    """A clock the test moves; starts at the real now, so stores accept the locks it asks."""
+PINNED = datetime(2026, 3, 9, 7, 41, 23, tzinfo=UTC)
+"""Where a test's clock starts unless a real clock rules: no outcome may depend on the day."""
 
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).replace(microsecond=0)
+
+class FakeClock:
+    """A clock the test moves, injected into the jobs and the local store.
+
+    It starts at ``PINNED``; ``FakeClock.real()`` starts at the real now, for the tests where a
+    real clock rules too: an S3 server's (Object Lock dates) or a CLI process's own."""
+
+    def __init__(self, start: datetime = PINNED) -> None:
+        self.now = start
+
+    @classmethod
+    def real(cls) -> FakeClock:
+        return cls(datetime.now(UTC).replace(microsecond=0))
 
     def __call__(self) -> datetime:
         return self.now
@@ -194,7 +205,8 @@ def test_permanent_locks_are_renewed_before_the_horizon(jobs: JobsRuntime, clock
     assert ctx.blobs.verify(original).retain_until == renewed
 
 
-def test_cli_refuses_an_early_disposal_with_the_reason(tmp_path: Path, clock: FakeClock) -> None:
+def test_cli_refuses_an_early_disposal_with_the_reason(tmp_path: Path) -> None:
+    clock = FakeClock.real()  # the CLI process reads the real clock
     data = tmp_path / "data"
     runtime = open_jobs(Settings(data_dir=data), clock=clock)
     try:
@@ -216,7 +228,8 @@ def test_cli_refuses_an_early_disposal_with_the_reason(tmp_path: Path, clock: Fa
     assert result.exit_code == 0, result.output
 
 
-def test_bureau_policy_file_is_used_and_checked(tmp_path: Path, clock: FakeClock) -> None:
+def test_bureau_policy_file_is_used_and_checked(tmp_path: Path) -> None:
+    clock = FakeClock.real()  # the CLI process reads the real clock
     data = tmp_path / "data"
     data.mkdir()
     (data / "retention.toml").write_text(

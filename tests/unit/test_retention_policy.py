@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from evidence.errors import PolicyViolationError, VerificationError
@@ -19,7 +19,7 @@ from evidence.steps import CATALOGUE
 from integrity.notes import Signer, sign_note
 from jobs.annual import CST, compute, to_csv
 from jobs.disposal import CERT_HEADER, disposal_refusals, verify_certificate
-from jobs.fixity import EPOCH, is_due, period_start, sample_since, scheduled_at
+from jobs.fixity import EPOCH, due_periods, period_start, sample_since, scheduled_at
 from jobs.retention import ART13_CLASSES, CASE, STANDARD, RetentionPolicy
 
 T0 = datetime(2026, 1, 10, 8, tzinfo=UTC)
@@ -138,24 +138,65 @@ def test_first_run_and_catch_up_windows() -> None:
     # after a long gap the window holds the whole previous period: everything is checked
     since = sample_since(now - 50 * PERIOD, now=now, period=PERIOD)
     assert since == period_start(now, PERIOD) - PERIOD
-    assert all(is_due(f"k{i}@v", since=since, now=now, period=PERIOD) for i in range(50))
+    assert all(due_periods(f"k{i}@v", since=since, now=now, period=PERIOD) for i in range(50))
 
 
-@settings(max_examples=40, deadline=None)
+KNOWN_COLLAPSE = [108000] * 22 + [9124, 41855]
+"""Run gaps (s) under which, with a once-per-window rule, two moments of one object in adjacent
+periods fell into one window and the earlier period got no check (issue 11)."""
+
+
+def covered(ident: str, runs: list[datetime]) -> list[int]:
+    """The periods each sampled run's check of ``ident`` covers, in run order, runs chained the
+    way ``run_fixity`` chains them (each window starts where the previous run ended)."""
+    periods: list[int] = []
+    previous: datetime | None = None
+    for now in runs:
+        since = sample_since(previous, now=now, period=PERIOD)
+        periods += due_periods(ident, since=since, now=now, period=PERIOD)
+        previous = now
+    return periods
+
+
+IDENTS = [f"originals/{i:02x}@v{i}" for i in range(40)]
+
+
+@example(KNOWN_COLLAPSE)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(min_value=1, max_value=60 * 60 * 30), min_size=1, max_size=40))
-def test_any_run_pattern_checks_each_object_once_per_period(steps_s: list[int]) -> None:
+def test_any_run_pattern_covers_each_period_exactly_once(steps_s: list[int]) -> None:
     start = EPOCH + PERIOD * 500
-    times = [start]
-    for s in steps_s:
-        times.append(times[-1] + timedelta(seconds=s))
-    end = times[-1]
-    idents = [f"originals/{i:02x}@v{i}" for i in range(30)]
-    for ident in idents:
-        checks = sum(is_due(ident, since=a, now=b, period=PERIOD)
-                     for a, b in itertools.pairwise(times))
-        moments = sum(start < scheduled_at(ident, p, PERIOD) <= end
-                      for p in range(500, 500 + (end - start) // PERIOD + 1))
-        assert checks == moments  # exactly one check per moment passed, none twice
+    runs = [start + timedelta(seconds=s) for s in itertools.accumulate([0, *steps_s])]
+    end = runs[-1]
+    for ident in IDENTS:
+        # every moment passed since the first period's start is covered, by exactly one check
+        expected = [p for p in range(500, 500 + (end - start) // PERIOD + 1)
+                    if scheduled_at(ident, p, PERIOD) <= end]
+        assert covered(ident, runs) == expected, ident
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=0, max_value=3 * 7 * 24 * 3600),
+       st.lists(st.integers(min_value=1, max_value=3 * 7 * 24 * 3600), min_size=1, max_size=30))
+def test_gaps_longer_than_a_period_never_check_twice_and_catch_up(first_s: int,
+                                                                   steps_s: list[int]) -> None:
+    runs = [EPOCH + PERIOD * 500 + timedelta(seconds=s)
+            for s in itertools.accumulate([first_s, *steps_s])]
+    first_period = (runs[0] - EPOCH) // PERIOD
+    for ident in IDENTS[:10]:
+        seen: set[int] = set()
+        previous: datetime | None = None
+        for now in runs:
+            since = sample_since(previous, now=now, period=PERIOD)
+            for p in due_periods(ident, since=since, now=now, period=PERIOD):
+                assert p not in seen, f"{ident}: period {p} checked twice"
+                seen.add(p)
+            previous = now
+            # after each run, the passed moments of this and the previous period are covered
+            current = (now - EPOCH) // PERIOD
+            for p in (current - 1, current):
+                if p >= first_period and scheduled_at(ident, p, PERIOD) <= now:
+                    assert p in seen, f"{ident}: period {p} passed at {now} without a check"
 
 
 # --- the annual report ---------------------------------------------------------------------------
