@@ -18,10 +18,9 @@ $(VENV)/.installed: pyproject.toml
 
 dev: $(VENV)/.installed ## create .venv with liuhen and its dev tools
 
-servers: ## Debian tools, PostgreSQL running, and a local Ceph RGW (S3 Object Lock) for the tests
+servers: ## Debian tools, PostgreSQL running, Ceph installed (each test run starts its own RGW)
 	scripts/system-deps.sh
 	scripts/ceph-rgw.sh install
-	scripts/ceph-rgw.sh start
 
 demo: $(VENV)/.installed ## run the demo on the embedded defaults (SQLite + local store in ./liuhen-data)
 	$(VENV)/bin/liuhen demo --data-dir $(DATA)

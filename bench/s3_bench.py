@@ -3,9 +3,9 @@ COMPLIANCE lock, Content-MD5 on every part, SHA-256 of the bytes sent, HEAD of t
 and the RGW multipart re-lock) beside ``aws s3 cp`` of the same file to the same bucket (AWS CLI
 v1 at its defaults: 8 MiB parts, 10 threads), median of 3 each, interleaved.
 
-Runs on its own throw-away Ceph RGW (``scripts/ceph-rgw.sh`` with LIUHEN_CEPH_DIR=
-/tmp/liuhen-ceph-bench and ports 7481/3301), deleted at the end: the six locked 1 GiB objects
-cannot be removed for a day, and would fill the test cluster's 10 GiB OSD in two runs.
+Runs on the bench run's own throw-away Ceph RGW (``tests.support.s3.ensure_rgw``: a fresh
+folder, free ports), deleted when the run ends: the six locked 1 GiB objects cannot be removed
+for a day, and would fill a kept cluster's 10 GiB OSD in two runs.
 The AWS CLI is installed on first use into its own venv (/tmp/awscli-venv), pinned below.
 """
 
@@ -26,13 +26,11 @@ from pathlib import Path
 from bench.common import RUNS, report
 from evidence.ids import Sha256Hex
 from storage.s3store import S3ObjectLockStore
-from tests.support.s3 import S3Env, ensure_rgw, new_bucket, rgw
+from tests.support.s3 import S3Env, ensure_rgw, new_bucket
 
 AWSCLI_VERSION = "1.46.2"
 AWSCLI_VENV = Path("/tmp/awscli-venv")
 SIZE = 1 << 30  # 1 GiB
-BENCH_CLUSTER = {"LIUHEN_CEPH_DIR": "/tmp/liuhen-ceph-bench", "LIUHEN_RGW_PORT": "7481",
-                 "LIUHEN_CEPH_MON_PORT": "3301"}
 
 
 def _aws() -> Path:
@@ -93,13 +91,12 @@ class _Relocks(logging.Handler):
 def run() -> None:
     print("-- S3 Object Lock store, 1 GiB clip, own Ceph RGW 16.2 on loopback", flush=True)
     aws = _aws()
-    cluster = Path(BENCH_CLUSTER["LIUHEN_CEPH_DIR"])
     relocks = _Relocks()
     store_log = logging.getLogger("storage.s3store")
     store_log.addHandler(relocks)
     store_log.propagate = False
     try:
-        env = ensure_rgw(cluster, port=int(BENCH_CLUSTER["LIUHEN_RGW_PORT"]), env=BENCH_CLUSTER)
+        env = ensure_rgw()
         bucket = new_bucket(env.client(), "bench", lock=True, default=("COMPLIANCE", 1))
         store = S3ObjectLockStore.connect(f"s3://{bucket}/store", endpoint_url=env.endpoint_url,
                                           region=env.region, min_retention_days=1,
@@ -124,7 +121,6 @@ def run() -> None:
     finally:
         store_log.removeHandler(relocks)
         store_log.propagate = True
-        rgw("reset", env=BENCH_CLUSTER)
 
 
 if __name__ == "__main__":

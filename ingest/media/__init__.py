@@ -36,7 +36,8 @@ from ingest.media.deriving import (
 )
 from ingest.media.ffmpeg_probe import probe_with_ffmpeg
 from ingest.media.policy import Action, MediaPolicy, Plan, Role, plan, plan_proxy
-from ingest.media.probing import AudioInfo, Probe, VideoInfo, check_complete, parse_probe, probe
+from ingest.media.prober import probe
+from ingest.media.probing import AudioInfo, Probe, VideoInfo, check_complete, parse_probe
 from ingest.media.thumbs import MissedFrame, Thumbnail, Thumbnails, photo_thumbnail, thumbnails
 from ingest.media.tools import FfmpegTools, ffmpeg_version, file_sha256, find_ffmpeg
 

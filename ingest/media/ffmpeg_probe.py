@@ -105,7 +105,7 @@ class _Packets:
 def probe_with_ffmpeg(path: Path, *, ffmpeg: str = "ffmpeg",
                       timeout_s: float = PROBE_TIMEOUT_S) -> Probe:
     """Probe ``path`` (read once, read-only) with ffmpeg alone; the contract of
-    :func:`ingest.media.probing.probe`: VerificationError(step="probe") with ffmpeg's own reason
+    :func:`ingest.media.prober.probe`: VerificationError(step="probe") with ffmpeg's own reason
     when it rejects the file, when it has neither audio nor video, or when it is truncated
     (``truncated: ...``); UnavailableError when ffmpeg cannot run or runs out of time."""
     target = f"file:{path.resolve()}"  # "file:" so no name is read as a protocol or an option

@@ -108,21 +108,14 @@ class Probe:
         return out
 
 
-def probe(path: Path, *, ffprobe: str | None = "ffprobe", ffmpeg: str = "ffmpeg") -> Probe:
+def probe_with_ffprobe(path: Path, *, ffprobe: str = "ffprobe") -> Probe:
     """Probe ``path`` (opened read-only by ffprobe) and check that no packets are missing.
-
-    ``ffprobe=None`` (the imageio-ffmpeg wheel ships none) probes through the ``ffmpeg`` binary
-    instead: :func:`ingest.media.ffmpeg_probe.probe_with_ffmpeg`, same contract, fewer facts.
 
     Raises VerificationError(step="probe") when ffprobe rejects the file (the reason is ffprobe's
     own first stderr line: zero-byte, corrupt, non-media), when it has neither audio nor video,
     or when it is truncated (reason ``truncated: ...``). UnavailableError when ffprobe cannot be
     run at all.
     """
-    if ffprobe is None:
-        from ingest.media.ffmpeg_probe import probe_with_ffmpeg  # noqa: PLC0415 (import cycle)
-
-        return probe_with_ffmpeg(path, ffmpeg=ffmpeg)
     target = f"file:{path.resolve()}"  # "file:" so no name is read as a protocol or an option
     try:
         data = cast(Json, ffmpeg_python.probe(target, cmd=ffprobe, count_packets=None,

@@ -4,7 +4,7 @@ Where the binaries come from (DESIGN.md §8): Debian's ``ffmpeg`` package (``/us
 ``/usr/bin/ffprobe``), installed by ``make servers`` (scripts/system-deps.sh). Where no system
 ffmpeg exists, the imageio-ffmpeg wheel (pinned in pyproject.toml) provides the binary: ffmpeg
 only, the wheel ships no ffprobe. Then :class:`FfmpegTools` has ``ffprobe=None`` and
-:func:`ingest.media.probing.probe` reads the same facts through ffmpeg itself
+:func:`ingest.media.prober.probe` reads the same facts through ffmpeg itself
 (ingest/media/ffmpeg_probe.py; what that loses is listed there and in docs/media.md). Remuxing,
 transcoding and ``-f streamhash`` work the same with either binary.
 """
@@ -87,7 +87,7 @@ def run_streaming(argv: list[str], consume: Callable[[IO[bytes] | None], T], *,
 @dataclass(frozen=True)
 class FfmpegTools:
     """The binaries the media functions run. ``ffprobe`` is None with the imageio-ffmpeg wheel:
-    pass it as is to :func:`ingest.media.probing.probe`, which then probes through ``ffmpeg``."""
+    pass it as is to :func:`ingest.media.prober.probe`, which then probes through ``ffmpeg``."""
 
     ffmpeg: str
     ffprobe: str | None

@@ -102,6 +102,18 @@ def store(s3_env: S3Env, buckets: Buckets) -> S3ObjectLockStore:
 # -- the start-up probe ---------------------------------------------------------------------
 
 
+def test_this_run_owns_its_cluster(s3_env: S3Env) -> None:
+    """Two runs on one machine never share a folder or a port: without LIUHEN_CEPH_DIR the run
+    started its own RGW in a fresh folder on a port the kernel picked (issue 11)."""
+    if "LIUHEN_CEPH_DIR" in os.environ:
+        pytest.skip("LIUHEN_CEPH_DIR names a shared cluster on purpose")
+    assert s3_env.ceph_dir.name.startswith("liuhen-ceph-")
+    assert s3_env.ceph_dir != Path("/tmp/liuhen-ceph")
+    port = int(s3_env.endpoint_url.rsplit(":", 1)[1])
+    assert port != 7480
+    assert f"127.0.0.1:{port}" in (s3_env.ceph_dir / "ceph.conf").read_text()
+
+
 def test_probe_accepts_a_compliance_bucket_and_leaves_a_locked_canary(
         s3_env: S3Env, buckets: Buckets, s3_admin: Any) -> None:
     opened = _connect(s3_env, buckets.locked)

@@ -1,10 +1,12 @@
 """A real Ceph RGW for the S3 Object Lock tests and benchmark (DESIGN.md §5, §8).
 
-``ensure_rgw()`` starts the cluster with ``scripts/ceph-rgw.sh start`` when the endpoint does not
-answer, and returns the credentials it wrote (``$LIUHEN_CEPH_DIR/s3.env``). There is no silent
-skip: when RGW cannot be started the fixtures FAIL the tests — CI must not pass without a WORM
-server. Buckets are fresh per session and uniquely named; their locked objects stay (the cluster
-is a throw-away one: ``scripts/ceph-rgw.sh reset`` clears it).
+Each test run owns its cluster: ``ensure_rgw()`` starts one with ``scripts/ceph-rgw.sh start``
+in a fresh state directory, on free loopback ports, and stops and deletes it when the run's
+process exits, so two runs on one machine never share or collide on a folder or a port. A
+developer who wants to reuse a running cluster across runs names it explicitly
+(``LIUHEN_CEPH_DIR``, ``LIUHEN_RGW_PORT``, ``LIUHEN_CEPH_MON_PORT``): that one is started when
+it does not answer and is left running. There is no silent skip: when RGW cannot be started the
+fixtures FAIL the tests — CI must not pass without a WORM server. Buckets are uniquely named.
 
 Test modules import the fixtures they use (``from tests.support.s3 import s3_env, ...``); they
 are session-scoped, so import them in one module only, or each module gets its own buckets.
@@ -12,8 +14,12 @@ are session-scoped, so import them in one module only, or each module gets its o
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import socket
 import subprocess
+import tempfile
 import threading
 import urllib.error
 import urllib.request
@@ -59,8 +65,12 @@ class S3Env:
                 "AWS_DEFAULT_REGION": self.region}
 
 
-def ceph_dir() -> Path:
-    return Path(os.environ.get("LIUHEN_CEPH_DIR", "/tmp/liuhen-ceph"))
+def free_port() -> int:
+    """A loopback port nobody listens on now (the kernel's pick)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def rgw_port() -> int:
@@ -79,9 +89,10 @@ def rgw_answers(port: int | None = None, *, timeout_s: float = 3.0) -> bool:
 
 
 def rgw(command: str, *, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``scripts/ceph-rgw.sh COMMAND``; a failure raises with the script's output."""
+    """Run ``scripts/ceph-rgw.sh COMMAND`` on this run's cluster (or the one ``env`` names); a
+    failure raises with the script's output."""
     done = subprocess.run([str(SCRIPT), command], capture_output=True, text=True, check=False,
-                          timeout=START_TIMEOUT_S, env={**os.environ, **(env or {})})
+                          timeout=START_TIMEOUT_S, env={**os.environ, **_OWN_VARS, **(env or {})})
     if done.returncode != 0:
         raise RuntimeError(f"scripts/ceph-rgw.sh {command} failed ({done.returncode}):\n"
                            f"{done.stdout}\n{done.stderr}")
@@ -100,10 +111,43 @@ def load_env(directory: Path) -> S3Env:
                  region=values.get("AWS_DEFAULT_REGION", "us-east-1"), ceph_dir=directory)
 
 
+_OWN: dict[str, S3Env] = {}
+"""This process's own cluster, started at most once."""
+_OWN_VARS: dict[str, str] = {}
+"""Its folder and ports, as ``scripts/ceph-rgw.sh`` reads them."""
+
+
+def _own_cluster() -> S3Env:
+    """Start a cluster for this run in a fresh folder on free ports; removed at exit."""
+    if "env" in _OWN:
+        return _OWN["env"]
+    directory = Path(tempfile.mkdtemp(prefix="liuhen-ceph-"))
+    port = free_port()
+    env = {"LIUHEN_CEPH_DIR": str(directory), "LIUHEN_RGW_PORT": str(port),
+           "LIUHEN_CEPH_MON_PORT": str(free_port())}
+
+    def remove() -> None:
+        subprocess.run([str(SCRIPT), "reset"], capture_output=True, check=False,
+                       env={**os.environ, **env}, timeout=START_TIMEOUT_S)
+        shutil.rmtree(directory, ignore_errors=True)
+
+    atexit.register(remove)
+    _OWN_VARS.update(env)
+    rgw("start")
+    if not rgw_answers(port):
+        raise RuntimeError(f"RGW on port {port} does not answer after start")
+    _OWN["env"] = load_env(directory)
+    return _OWN["env"]
+
+
 def ensure_rgw(directory: Path | None = None, *, port: int | None = None,
                env: dict[str, str] | None = None) -> S3Env:
-    """Start RGW when it does not answer; return its credentials. Raises when it cannot."""
-    directory = directory or ceph_dir()
+    """This run's RGW credentials. Without arguments and without ``LIUHEN_CEPH_DIR`` set, the
+    run's own cluster (started once, removed at exit); otherwise the named cluster, started
+    when it does not answer and left running. Raises when it cannot be started."""
+    if directory is None and "LIUHEN_CEPH_DIR" not in os.environ:
+        return _own_cluster()
+    directory = directory or Path(os.environ["LIUHEN_CEPH_DIR"])
     if not rgw_answers(port) or not (directory / "s3.env").exists():
         rgw("start", env=env)
     if not rgw_answers(port):
@@ -146,7 +190,7 @@ def s3_env() -> S3Env:
         return ensure_rgw()
     except (RuntimeError, OSError, subprocess.TimeoutExpired, KeyError) as exc:
         pytest.fail(f"no S3 Object Lock server: Ceph RGW could not be started ({exc}); run "
-                    "scripts/ceph-rgw.sh install && scripts/ceph-rgw.sh start", pytrace=False)
+                    "scripts/ceph-rgw.sh install", pytrace=False)
 
 
 @pytest.fixture(scope="session")
