@@ -6,11 +6,11 @@ by ``catalogue.catch_up()`` so that the caller reads what it wrote (docs/catalog
 is ever updated or deleted: a detach is an ``unlinked`` entry, a corrected step window a second
 ``case_step`` entry.
 
-Concurrency: several API processes (and stations) may share one database. Checks made before an
-append ("this step exists", "not linked yet") can race with another process; the catalogue's
-fold then applies the ledger's order (the first ``case_opened`` of an id wins, an ``unlinked``
-closes the latest open link), so a race never loses or corrupts evidence, at worst it records an
-entry the check would have refused.
+Concurrency: several API processes (and stations) may share one database. Case changes (open,
+step, link, unlink) are linearizable: each runs under the database's casework lock
+(storage/casework_lock.py), reads the catalogue caught up inside it, checks, appends and folds
+before releasing, so the check that refuses a second ``case_opened``, a second current link or
+an unlink of what is not linked sees every earlier change, from any thread or process.
 
 Access supervision: every play or download appends ``accessed`` (who, role, what, which copy,
 purpose, case) *before* the first byte is handed out. The stored version is opened first, so a
@@ -23,6 +23,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import BinaryIO
@@ -213,6 +214,14 @@ class Casework:
             self.ledger.catalogue.catch_up()
             self._last_refresh = time.monotonic()
 
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        """A case change: under the casework lock, reading the catalogue caught up inside it
+        (module docstring, Concurrency)."""
+        with self.ledger.casework_lock.hold():
+            self.refresh(force=True)
+            yield
+
     def _record(self, kind: EntryKind, subject: str, body: dict[str, object], *,
                 actor: str) -> int:
         receipt = self.ledger.writer.record(kind, subject, body, actor=actor)
@@ -235,56 +244,59 @@ class Casework:
         case_id = check_case_id(case_id)
         title = _text("title", title, max_chars=MAX_TITLE_CHARS)
         unit_no = _text("unit number", unit_no, max_chars=MAX_ID_CHARS, allow_empty=True)
-        self.refresh(force=True)
-        try:
-            self.ledger.catalogue.case(case_id)
-        except NotFoundError:
-            pass
-        else:
-            raise ConflictError(f"case {case_id!r} is already open")
-        self._record(EntryKind.CASE_OPENED, case_id,
-                     {"title": title, "unit_no": unit_no, "major": major}, actor=actor)
-        return self.ledger.catalogue.case(case_id)
+        with self._changing():
+            try:
+                self.ledger.catalogue.case(case_id)
+            except NotFoundError:
+                pass
+            else:
+                raise ConflictError(f"case {case_id!r} is already open")
+            self._record(EntryKind.CASE_OPENED, case_id,
+                         {"title": title, "unit_no": unit_no, "major": major}, actor=actor)
+            return self.ledger.catalogue.case(case_id)
 
     def record_step(self, case_id: str, *, code: str, step_id: str | None = None,
                     started_at: datetime | None = None, ended_at: datetime | None = None,
                     officer: str | None = None, actor: str, correct: bool = False) -> CaseStep:
         """Append ``case_step``: a new step of ``code`` (a known 执法环节), or with ``correct``
-        a corrected window of an existing step (its code cannot change)."""
-        case = self.case(case_id)
-        kinds = {k.code for k in self.step_kinds()}
-        if code not in kinds:
-            raise PolicyViolationError(f"unknown 执法环节 code {code!r}; known: "
-                                       f"{', '.join(sorted(kinds))}")
+        a corrected window of an existing step (its code cannot change). A new step under an
+        id the case already has is a ConflictError, never a correction."""
         started_at = _aware("started_at", started_at)
         ended_at = _aware("ended_at", ended_at)
         if started_at and ended_at and ended_at < started_at:
             raise PolicyViolationError("ended_at is before started_at")
         if officer is not None:
             officer = _text("officer", officer, max_chars=32)
-        existing = {s.step_id: s for s in case.steps}
-        if step_id is None:
+        if step_id is None and correct:
+            raise PolicyViolationError("name the step to correct")
+        if step_id is not None:
+            step_id = check_step_id(step_id)
+        with self._changing():
+            case = self.ledger.catalogue.case(case_id)
+            kinds = {k.code for k in self.ledger.catalogue.step_kinds()}
+            if code not in kinds:
+                raise PolicyViolationError(f"unknown 执法环节 code {code!r}; known: "
+                                           f"{', '.join(sorted(kinds))}")
+            existing = {s.step_id: s for s in case.steps}
+            if step_id is None:
+                n = len(existing) + 1
+                while f"s{n}" in existing:
+                    n += 1
+                step_id = f"s{n}"
             if correct:
-                raise PolicyViolationError("name the step to correct")
-            n = len(existing) + 1
-            while f"s{n}" in existing:
-                n += 1
-            step_id = f"s{n}"
-        step_id = check_step_id(step_id)
-        if correct:
-            if step_id not in existing:
-                raise NotFoundError(f"case {case_id!r} has no step {step_id!r}")
-            if existing[step_id].code != code:
-                raise ConflictError(f"step {step_id!r} is {existing[step_id].code!r}; a step's "
-                                    "code never changes: record a new step")
-        elif step_id in existing:
-            raise ConflictError(f"case {case_id!r} already has a step {step_id!r}")
-        self._record(EntryKind.CASE_STEP, case.case_id, {
-            "step": step_id, "code": code,
-            "started_at": None if started_at is None else format_time(started_at),
-            "ended_at": None if ended_at is None else format_time(ended_at),
-            "officer": officer}, actor=actor)
-        return self._step(case_id, step_id)
+                if step_id not in existing:
+                    raise NotFoundError(f"case {case_id!r} has no step {step_id!r}")
+                if existing[step_id].code != code:
+                    raise ConflictError(f"step {step_id!r} is {existing[step_id].code!r}; a "
+                                        "step's code never changes: record a new step")
+            elif step_id in existing:
+                raise ConflictError(f"case {case_id!r} already has a step {step_id!r}")
+            self._record(EntryKind.CASE_STEP, case.case_id, {
+                "step": step_id, "code": code,
+                "started_at": None if started_at is None else format_time(started_at),
+                "ended_at": None if ended_at is None else format_time(ended_at),
+                "officer": officer}, actor=actor)
+            return self._step(case_id, step_id)
 
     def _step(self, case_id: str, step_id: str) -> CaseStep:
         for step in self.ledger.catalogue.case(case_id).steps:
@@ -322,27 +334,32 @@ class Casework:
                                 catalogue=self.ledger.catalogue, clock=self.clock,
                                 policy=self.retention)
 
-    def link(self, case_id: str, step_id: str, sha256: str, *, actor: str) -> Link:
-        """Attach a clip to a case step. The clip moves to the ``case`` retention class first
-        (the store's lock extended, ``retention_set`` appended), then ``linked`` is appended:
-        a link is never in the ledger while its clip can still expire."""
-        self.refresh(force=True)
-        self._step(case_id, step_id)
-        clip = self.ledger.catalogue.clip(sha256)
-        if clip.disposed_index is not None:
-            raise PolicyViolationError(f"clip {sha256} was disposed at ledger index "
-                                       f"{clip.disposed_index}; it cannot be attached")
-        if any(lk.case_id == case_id and lk.step_id == step_id for lk in
-               self.ledger.catalogue.links(sha256=sha256, current_only=True)):
-            raise ConflictError(f"clip {sha256} is already attached to case {case_id!r} step "
-                                f"{step_id!r}")
-        if not self._is_permanent(clip.retention_class):
-            set_class(self._retention(), sha256, CASE, actor=actor,
-                      reason=f"attached to case {case_id} step {step_id}")
-        index = self._record(EntryKind.LINKED, sha256, {"case": case_id, "step": step_id},
-                             actor=actor)
+    def link(self, case_id: str, step_id: str, sha256: str, *, actor: str) -> tuple[Link, bool]:
+        """Attach a clip to a case step; returns (the link, whether it is new). The clip moves
+        to the ``case`` retention class first (the store's lock extended, ``retention_set``
+        appended), then ``linked`` is appended: a link is never in the ledger while its clip
+        can still expire. Attaching what is attached already answers with that link and
+        appends nothing."""
+        with self._changing():
+            self._step(case_id, step_id)
+            clip = self.ledger.catalogue.clip(sha256)
+            if clip.disposed_index is not None:
+                raise PolicyViolationError(f"clip {sha256} was disposed at ledger index "
+                                           f"{clip.disposed_index}; it cannot be attached")
+            for lk in self.ledger.catalogue.links(sha256=sha256, case_id=case_id,
+                                                  current_only=True):
+                if lk.step_id == step_id:
+                    return lk, False
+            if not self._is_permanent(clip.retention_class):
+                set_class(self._retention(), sha256, CASE, actor=actor,
+                          reason=f"attached to case {case_id} step {step_id}")
+            index = self._record(EntryKind.LINKED, sha256, {"case": case_id, "step": step_id},
+                                 actor=actor)
+            return self._link(sha256, index), True
+
+    def _link(self, sha256: str, linked_index: int) -> Link:
         return next(lk for lk in self.ledger.catalogue.links(sha256=sha256)
-                    if lk.linked_index == index)
+                    if lk.linked_index == linked_index)
 
     def _is_permanent(self, name: str) -> bool:
         try:
@@ -351,21 +368,20 @@ class Casework:
             return False
 
     def unlink(self, case_id: str, step_id: str, sha256: str, *, actor: str) -> Link:
-        """Detach: append ``unlinked`` for the clip's current link to that step. The retention
-        the link gave the clip stays (retention only ever grows)."""
-        self.refresh(force=True)
-        self._step(case_id, step_id)
-        current = [lk for lk in self.ledger.catalogue.links(sha256=sha256, case_id=case_id,
-                                                             current_only=True)
-                   if lk.step_id == step_id]
-        if not current:
-            raise ConflictError(f"clip {sha256} is not attached to case {case_id!r} step "
-                                f"{step_id!r}")
-        self._record(EntryKind.UNLINKED, sha256, {"case": case_id, "step": step_id},
-                     actor=actor)
-        linked_index = current[-1].linked_index
-        return next(lk for lk in self.ledger.catalogue.links(sha256=sha256)
-                    if lk.linked_index == linked_index)
+        """Detach: append ``unlinked`` for the clip's current link to that step; ConflictError
+        when there is none. The retention the link gave the clip stays (retention only ever
+        grows)."""
+        with self._changing():
+            self._step(case_id, step_id)
+            current = [lk for lk in self.ledger.catalogue.links(sha256=sha256, case_id=case_id,
+                                                                 current_only=True)
+                       if lk.step_id == step_id]
+            if not current:
+                raise ConflictError(f"clip {sha256} is not attached to case {case_id!r} step "
+                                    f"{step_id!r}")
+            self._record(EntryKind.UNLINKED, sha256, {"case": case_id, "step": step_id},
+                         actor=actor)
+            return self._link(sha256, current[-1].linked_index)
 
     # --- clips -----------------------------------------------------------------------------
 

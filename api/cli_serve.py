@@ -28,10 +28,10 @@ def serve(
     import uvicorn
 
     from api.cli import _errors, settings_for
-    from api.http.app import create_app
+    from api.http.app import HttpConfig, create_app
 
     with _errors():
-        app = create_app(settings_for(data_dir, store=store))
+        app = create_app(settings_for(data_dir, store=store), config=HttpConfig(bind_host=host))
     # The access log prints the request line only; tokens travel in a header and are never
     # in a URL, so they never reach it (tests/integration/test_api_auth.py checks).
     uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False)

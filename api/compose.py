@@ -24,6 +24,7 @@ from jobs.anchor import AnchorResult, anchor_checkpoint
 from jobs.context import Anchoring, FixityPolicy, JobContext
 from jobs.ports import JobProgress, NoProgress
 from jobs.retention import RetentionPolicy
+from storage.casework_lock import CaseworkLock
 from storage.catalogue import SqlCatalogue
 from storage.checkpointer import publish_checkpoint
 from storage.group_commit import GroupCommitter
@@ -52,6 +53,8 @@ class Ledger:
     tsas: list[HttpTimestampAuthority]
     catalogue: SqlCatalogue
     """The read model folded from the ledger: clips, cases, links, accesses."""
+    casework_lock: CaseworkLock
+    """Case changes one at a time per database, across processes (storage/casework_lock.py)."""
 
     @property
     def origin(self) -> Origin:
@@ -150,7 +153,8 @@ def open_ledger(settings: Settings) -> Ledger:
                           station=StationId(settings.station_id), clock=utc_now)
     tsas = [HttpTimestampAuthority(url, name=url) for url in settings.tsa_urls]
     return Ledger(settings=settings, store=store, committer=committer, station=station, log=log,
-                  trust=trust, writer=writer, tsas=tsas, catalogue=SqlCatalogue(store.engine))
+                  trust=trust, writer=writer, tsas=tsas, catalogue=SqlCatalogue(store.engine),
+                  casework_lock=CaseworkLock(store.engine))
 
 
 def make_blob_store(settings: Settings, *, clock: Clock = utc_now) -> BlobStore:

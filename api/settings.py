@@ -19,6 +19,10 @@ class Settings(BaseSettings):
     """The ledger's checkpoint origin; a bureau uses its own, e.g.
     ``liuhen.example-bureau/ledger/v1``."""
     station_id: str = "station-local"
+    hosts: list[str] = []
+    """Host names ``liuhen serve`` answers to (the ``Host`` header; docs/api.md §Hosts); default:
+    the host part of ``origin`` (``liuhen.example-bureau``). Loopback names are added when it
+    listens on a loopback address."""
     tsa_urls: list[str] = []
     """RFC 3161 TSAs to anchor checkpoints with; none by default (checkpoints signed only)."""
     tsa_roots: list[Path] = []
@@ -44,6 +48,9 @@ class Settings(BaseSettings):
     """Recorders ingested at once (one worker per port)."""
     media_proxy: bool = False
     """Also make a ≤ 720p proxy of every video for slow links (a second encode per clip)."""
+
+    def host_names(self) -> list[str]:
+        return self.hosts or [self.origin.partition("/")[0]]
 
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'ledger.db'}"

@@ -10,6 +10,7 @@ a signed checkpoint within a second.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -21,7 +22,7 @@ from fastapi import FastAPI
 from api.casework import Casework
 from api.http import errors, pages
 from api.http.auth import unguarded_routes
-from api.http.limits import BodyLimit
+from api.http.gate import GateConfig, RequestGate, host_name
 from api.http.rest import api_router
 from api.http.rest_ledger import VERIFY_UPLOAD_PATH
 from api.settings import Settings
@@ -34,8 +35,15 @@ log = logging.getLogger("liuhen.api")
 @dataclass(frozen=True, slots=True)
 class HttpConfig:
     max_request_bytes: int = 1 << 20
-    """1 MiB: requests are small JSON documents; bound DoS. Verify-by-upload is exempt (it
-    streams, hashing as it goes, and keeps nothing)."""
+    """1 MiB: requests are small JSON documents and forms; bound DoS."""
+    max_upload_bytes: int = 16 << 30
+    """Verify-by-upload streams a whole clip, hashing as it reads and keeping nothing: an hour
+    of 1080p body-cam footage is ~4 GiB."""
+    max_anonymous_bytes: int = 16 << 10
+    """Public routes take the sign-in form (a token) from callers not known yet."""
+    bind_host: str | None = None
+    """The address the server listens on; a loopback one (tests, the demo) also admits the
+    ``Host`` names localhost, 127.0.0.1 and [::1]."""
     publish_interval_s: float | None = 1.0
     """Checkpoints while entries are pending; None: none from this process."""
     catalogue_refresh_s: float = 0.5
@@ -69,6 +77,23 @@ class _Publisher:
         self._publish()  # entries written just before shutdown get their checkpoint
 
 
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return address == "localhost"
+
+
+def _hosts(settings: Settings, bind_host: str | None) -> frozenset[str]:
+    names = {host_name(h) for h in settings.host_names()}
+    if bind_host is not None and _is_loopback(bind_host):
+        names |= LOOPBACK_NAMES
+    return frozenset(names)
+
+
 def _attach(app: FastAPI, casework: Casework) -> None:
     app.state.casework = casework
     app.state.tokens = SqlTokenRepo(casework.ledger.store.engine)
@@ -98,9 +123,12 @@ def create_app(settings: Settings, *, casework: Casework | None = None,
                   description="Evidence from body-worn recorders: cases, access supervision "
                   "(调阅监督), verification. See docs/api.md.",
                   openapi_url="/openapi.json", docs_url=None, redoc_url=None)
-    app.add_middleware(BodyLimit, max_bytes=config.max_request_bytes,
-                       unlimited=frozenset({("POST", VERIFY_UPLOAD_PATH),
-                                           ("POST", pages.VERIFY_UPLOAD_PATH)}))
+    app.add_middleware(RequestGate, config=GateConfig(
+        hosts=_hosts(settings, config.bind_host), max_request_bytes=config.max_request_bytes,
+        max_upload_bytes=config.max_upload_bytes,
+        max_anonymous_bytes=config.max_anonymous_bytes,
+        upload_routes=frozenset({("POST", VERIFY_UPLOAD_PATH),
+                                 ("POST", pages.VERIFY_UPLOAD_PATH)})))
     if casework is not None:
         _attach(app, casework)
     errors.install(app)

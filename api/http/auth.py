@@ -9,6 +9,8 @@
 - Deny by default: every route names its roles with ``Depends(allow(...))`` (or ``public`` for
   the few that need no token), and ``create_app`` refuses to build an app with a route that
   does neither (:func:`unguarded_routes`). Page routes follow the same rule.
+- The request gate (api/http/gate.py) authenticates a caller before a route that takes a body
+  reads it, with :func:`authenticate`; the guard then uses what the gate found.
 
 Usage in a route::
 
@@ -19,13 +21,16 @@ Usage in a route::
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
+from starlette.routing import Match
+from starlette.types import Scope
 
 from evidence.errors import UnavailableError
 from storage.tokens import SqlTokenRepo
@@ -65,30 +70,47 @@ def token_repo(request: Request) -> SqlTokenRepo:
     return tokens
 
 
-def current_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    tokens: Annotated[SqlTokenRepo, Depends(token_repo)],
-) -> Principal:
-    """The caller, from the bearer token (or the session cookie); 401 when there is none or it
-    is unknown or revoked. The messages never repeat the token."""
-    if credentials is not None:
-        token = credentials.credentials
-    elif request.headers.get("authorization"):
-        raise _unauthorized("malformed Authorization header: use 'Authorization: Bearer <token>'")
-    else:
-        token = request.cookies.get(TOKEN_COOKIE, "")
+def presented_token(conn: HTTPConnection) -> str:
+    """The token a request presents: ``Authorization: Bearer``, else the session cookie; 401
+    when there is none or the header is malformed. Reads headers only, never the body."""
+    header = conn.headers.get("authorization")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise _unauthorized("malformed Authorization header: use 'Authorization: Bearer "
+                                "<token>'")
+        return token.strip()
+    token = conn.cookies.get(TOKEN_COOKIE, "")
     if not token:
         raise _unauthorized("authentication required: send 'Authorization: Bearer <token>' "
                             "(tokens come from `liuhen tokens create`)")
-    record = tokens.authenticate(token)
+    return token
+
+
+def authenticate(conn: HTTPConnection, tokens: SqlTokenRepo) -> Principal:
+    """The caller of a request (a database read); 401 when the token is missing, unknown or
+    revoked. The messages never repeat the token."""
+    record = tokens.authenticate(presented_token(conn))
     if record is None:
         raise _unauthorized("the token is unknown or revoked")
     try:
         role = Role(record.role)
     except ValueError:
         raise _unauthorized(f"token {record.id} has an unknown role; issue a new one") from None
-    principal = Principal(name=record.name, role=role, token_id=record.id)
+    return Principal(name=record.name, role=role, token_id=record.id)
+
+
+def current_principal(
+    request: Request,
+    _scheme: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    tokens: Annotated[SqlTokenRepo, Depends(token_repo)],
+) -> Principal:
+    """The caller (:func:`authenticate`), as the request gate already found it when it did
+    (api/http/gate.py); ``_scheme`` only declares bearer auth in the OpenAPI document."""
+    known = getattr(request.state, "principal", None)
+    if isinstance(known, Principal):
+        return known
+    principal = authenticate(request, tokens)
     request.state.principal = principal
     return principal
 
@@ -143,18 +165,19 @@ class RouteInfo:
     public: bool
     kind: str
     """``api`` for FastAPI routes, else the route's class name (Route, Mount, ...)."""
+    body: bool = False
+    """The route reads a request body: JSON or form fields, or a body its OpenAPI operation
+    declares (a stream the endpoint reads itself)."""
 
 
-def route_table(app: FastAPI) -> list[RouteInfo]:
-    """Every route of ``app`` with the guards it declares, through included routers."""
-    table = []
+def _routes(app: FastAPI) -> Iterator[tuple[RouteContext, RouteInfo]]:
     for ctx in iter_route_contexts(app.router.routes):
         original = ctx.original_route
         path = str(ctx.path or getattr(original, "path", ""))
         methods = frozenset(ctx.methods or ())
         if not isinstance(original, APIRoute):
-            table.append(RouteInfo(path=path, methods=methods, roles=None, public=False,
-                                   kind=type(original).__name__))
+            yield ctx, RouteInfo(path=path, methods=methods, roles=None, public=False,
+                                 kind=type(original).__name__)
             continue
         guards = list(_guards(ctx.dependant))
         role_sets = [g.roles for g in guards if isinstance(g, RoleGuard)]
@@ -163,9 +186,28 @@ def route_table(app: FastAPI) -> list[RouteInfo]:
             roles = frozenset(ALL_ROLES)
             for admitted in role_sets:
                 roles &= admitted
-        table.append(RouteInfo(path=path, methods=methods, roles=roles,
-                               public=any(g is public for g in guards), kind="api"))
-    return table
+        body = ctx.body_field is not None or "requestBody" in (ctx.openapi_extra or {})
+        yield ctx, RouteInfo(path=path, methods=methods, roles=roles,
+                             public=any(g is public for g in guards), kind="api", body=body)
+
+
+def route_table(app: FastAPI) -> list[RouteInfo]:
+    """Every route of ``app`` with the guards it declares, through included routers."""
+    return [info for _, info in _routes(app)]
+
+
+def route_matcher(app: FastAPI) -> Callable[[Scope], RouteInfo | None]:
+    """The route ``app`` runs for a request scope (the router's first full match), or None."""
+    table = list(_routes(app))
+
+    def match(scope: Scope) -> RouteInfo | None:
+        for ctx, info in table:
+            found, _ = ctx.matches(scope)
+            if found is Match.FULL:
+                return info
+        return None
+
+    return match
 
 
 def unguarded_routes(app: FastAPI) -> list[str]:

@@ -73,9 +73,8 @@ SESSION_MAX_AGE_S = 12 * 3600  # one working day, then sign in again
 GRANT_TTL = timedelta(hours=4)
 """How long after stating a purpose the clip page may keep streaming that access (each read
 past ACCESS_COALESCE is recorded again by Casework.access)."""
-MAX_VERIFY_UPLOAD_BYTES = 16 << 30  # an hour of 1080p body-cam footage is ~4 GiB
 VERIFY_UPLOAD_PATH = "/ui/verify"
-"""The page's verify-by-upload (multipart): exempt it from the app's small-body limit."""
+"""The page's verify-by-upload (multipart): it gets the request gate's upload cap."""
 HASH_CHUNK_BYTES = 1 << 20
 DISPLAY_TZ = timezone(timedelta(hours=8), "UTC+8")
 """Pages show and read times in China Standard Time (no DST); the ledger keeps UTC."""
@@ -567,11 +566,9 @@ def verify(request: Request, *, who: Supervisor, cw: CaseworkPage,
 @router.post("/verify", name="web_verify_upload")
 async def verify_upload(request: Request, *, who: Supervisor, cw: CaseworkPage, csrf: Csrf,
                         file: UploadFile) -> Response:
-    """Hash an uploaded file (streamed from the spooled upload) and verify that hash."""
+    """Hash an uploaded file (streamed from the spooled upload) and verify that hash. The
+    request gate capped the upload and read none of it before the auditor was known."""
     _check_csrf(request, csrf)
-    if file.size is not None and file.size > MAX_VERIFY_UPLOAD_BYTES:
-        raise HTTPException(status_code=413, detail="the file is larger than "
-                            f"{MAX_VERIFY_UPLOAD_BYTES >> 30} GiB: verify it by hash instead")
     digest = hashlib.sha256()
     while chunk := await file.read(HASH_CHUNK_BYTES):
         digest.update(chunk)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from api.http.auth import Principal, Role, allow
 from api.http.deps import CaseworkDep
@@ -102,10 +102,15 @@ def define_step_kind(body: StepKindIn, who: Admins, cw: CaseworkDep) -> StepKind
 
 
 @router.post("/cases/{case_id}/steps/{step_id}/links", status_code=201,
-             summary="attach a clip to a step (extends its retention: case evidence is kept)")
-def link_clip(case_id: CaseIdPath, step_id: StepIdPath, body: LinkIn, who: Editors,
-              cw: CaseworkDep) -> LinkOut:
-    return LinkOut.of(cw.link(case_id, step_id, body.sha256.lower(), actor=who.name))
+             summary="attach a clip to a step (extends its retention: case evidence is kept)",
+             responses={200: {"model": LinkOut,
+                              "description": "attached already: the existing link"}})
+def link_clip(case_id: CaseIdPath, step_id: StepIdPath, body: LinkIn, *, who: Editors,
+              cw: CaseworkDep, response: Response) -> LinkOut:
+    link, created = cw.link(case_id, step_id, body.sha256.lower(), actor=who.name)
+    if not created:
+        response.status_code = 200
+    return LinkOut.of(link)
 
 
 @router.delete("/cases/{case_id}/steps/{step_id}/links/{sha256}",

@@ -133,10 +133,12 @@ def test_attach_and_detach_are_ledger_entries_and_attach_extends_retention(
     detail = c.get(f"/api/clips/{clip.sha256}", headers=officer).json()
     assert detail["retention_class"] == "case"
     assert any(lk["case_id"] == "LINK-1" and lk["current"] for lk in detail["links"])
-    # attaching twice is a conflict
+    # attaching again answers with the link there is, and records nothing
     again = c.post("/api/cases/LINK-1/steps/s1/links", headers=officer,
                    json={"sha256": clip.sha256})
-    assert again.status_code == 409
+    assert again.status_code == 200 and again.json() == link
+    assert [e.body for e in _entries(world, EntryKind.LINKED, clip.sha256)
+            if e.body["case"] == "LINK-1"] == [{"case": "LINK-1", "step": "s1"}]
     # search by case and step finds it
     found = c.get("/api/clips", headers=officer, params={"case": "LINK-1", "step": "s1"}).json()
     assert [x["sha256"] for x in found] == [clip.sha256]

@@ -97,7 +97,8 @@ def issue_tokens(casework: Casework) -> dict[Role, str]:
 def build_world(tmp: Path, media: Media, database_url: str, *, docked: bool = True
                 ) -> Iterator[World]:
     """A world (module docstring); ``docked=False`` skips the recorder (an empty ledger)."""
-    settings = Settings(data_dir=tmp / "data", database_url=database_url)
+    settings = Settings(data_dir=tmp / "data", database_url=database_url,
+                        hosts=["testserver"])  # TestClient's Host
     station = open_station(settings)
     try:
         clips: list[Clip] = []
