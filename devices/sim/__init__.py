@@ -1,7 +1,9 @@
 """The recorder simulator: fake body-worn recorders for tests, demo and benchmarks (DESIGN.md §6).
 
-``devices.sim.cards`` makes media and card images; ``devices.sim.recorder`` the recorders and
-their pyusb backend.
+``devices.sim.cards`` makes media and card images; ``devices.sim.device`` is one recorder (its
+GA/T 947.4 session, storage and faults), ``devices.sim.clock`` its drifting clock,
+``devices.sim.usbbus`` the pyusb backend it docks on, and ``devices.sim.recorder`` makes
+ready-made recorders and fleets.
 
 It behaves like hardware where the station can tell:
 

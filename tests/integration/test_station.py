@@ -21,12 +21,8 @@ from api.ledger_ops import run_audit
 from api.station import run_station
 from devices.massstorage import MassStorageDriver
 from devices.sim.cards import Media
-from devices.sim.recorder import (
-    SimulatedRecorder,
-    expected_files,
-    make_fleet,
-    simulated_dock_source,
-)
+from devices.sim.device import SimulatedRecorder
+from devices.sim.recorder import expected_files, make_fleet, simulated_dock_source
 from evidence.errors import ConflictError, PolicyViolationError, UnavailableError
 from evidence.ids import DeviceSerial
 from evidence.records import Assignment, FileState

@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 from devices.sim.cards import Media, media_library
-from devices.sim.recorder import ManualClock, SimulatedRecorder, SimulatedUsbBackend, make_recorder
+from devices.sim.clock import ManualClock
+from devices.sim.device import SimulatedRecorder
+from devices.sim.recorder import make_recorder
+from devices.sim.usbbus import SimulatedUsbBackend
 
 START = datetime(2024, 5, 1, 1, 30, tzinfo=UTC)  # 09:30 China Standard Time
 TOOLS = {

@@ -10,7 +10,9 @@ import pytest
 from devices.driver import RecorderDriver
 from devices.gat947 import Gat947Driver
 from devices.sim.cards import Media
-from devices.sim.recorder import ManualClock, SimulatedUsbBackend, expected_files
+from devices.sim.clock import ManualClock
+from devices.sim.recorder import expected_files
+from devices.sim.usbbus import SimulatedUsbBackend
 from devices.usbscan import find_mass_storage
 from devices.zfy import ZfyInfo
 from evidence.errors import NotFoundError, PolicyViolationError, UnavailableError, VerificationError

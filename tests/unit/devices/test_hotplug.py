@@ -17,7 +17,7 @@ from devices.hotplug import (
     PyudevHotplugSource,
     event_from_udev,
 )
-from devices.sim.recorder import VENDOR_ID, SimulatedUsbBackend
+from devices.sim.usbbus import VENDOR_ID, SimulatedUsbBackend
 from devices.usbscan import UsbDeviceInfo, find_mass_storage
 from evidence.errors import UnavailableError
 from tests.unit.devices.conftest import RecorderFactory

@@ -8,7 +8,8 @@ import pytest
 import usb.core
 
 from devices.sim.cards import Media
-from devices.sim.recorder import VENDOR_ID, SimulatedUsbBackend, make_fleet
+from devices.sim.recorder import make_fleet
+from devices.sim.usbbus import VENDOR_ID, SimulatedUsbBackend
 from devices.usbscan import UsbDeviceInfo, find_mass_storage, has_mass_storage_interface
 from evidence.errors import UnavailableError
 from tests.unit.devices.conftest import START, RecorderFactory, require_tools
