@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import usb.core
 
 from devices.gat947 import Gat947Driver, Gat947Transport
-from devices.usbscan import describe, has_mass_storage_interface
+from devices.usbscan import UsbDevice, describe, has_mass_storage_interface
 from devices.volume import Volume
 from evidence.errors import UnavailableError
 from evidence.ids import DeviceSerial
@@ -42,9 +42,8 @@ class UsbDockSource:
         self.unsupported: set[str] = set()
 
     def _scan(self) -> Iterator[tuple[str, str]]:
-        def is_recorder(device: object) -> bool:
-            return (getattr(device, "idVendor", None) in self._vendor_ids
-                    or has_mass_storage_interface(device))  # type: ignore[arg-type]
+        def is_recorder(device: UsbDevice) -> bool:
+            return device.idVendor in self._vendor_ids or has_mass_storage_interface(device)
 
         try:
             devices = list(usb.core.find(find_all=True, backend=self._backend,

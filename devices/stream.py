@@ -9,9 +9,12 @@ hashed as if complete.
 from __future__ import annotations
 
 import io
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from evidence.errors import ConflictError, UnavailableError
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 STREAM_BUFFER_BYTES = 1 << 20  # 1 MiB: large sequential reads from USB mass storage
 
@@ -37,7 +40,7 @@ class GuardedReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+    def readinto(self, buffer: WriteableBuffer) -> int:
         view = memoryview(buffer).cast("B")
         remaining = self._expected - self._position
         # Ask for one byte past the listed size so that a grown file is noticed, not cut silently.

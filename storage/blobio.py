@@ -20,9 +20,12 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from evidence.errors import VerificationError
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 READ_BUFFER_BYTES = 1 << 20  # 1 MiB, as integrity.hashing.CHUNK_BYTES
 
@@ -101,7 +104,7 @@ class _VerifyingRaw(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+    def readinto(self, buffer: WriteableBuffer) -> int:
         view = memoryview(buffer).cast("B")
         data = self._read(len(view))
         n = len(data)

@@ -28,7 +28,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+from botocore.exceptions import (  # type: ignore[import-untyped]  # botocore ships no types
+    ClientError,
+)
 
 from evidence.errors import NotFoundError, PolicyViolationError, UnavailableError
 from storage.blobio import whole_seconds

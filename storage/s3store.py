@@ -52,7 +52,7 @@ from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 import boto3  # type: ignore[import-untyped]  # boto3 ships no types
-from botocore.config import Config  # type: ignore[import-untyped]
+from botocore.config import Config  # type: ignore[import-untyped]  # botocore ships no types
 
 from evidence.errors import (
     ConflictError,

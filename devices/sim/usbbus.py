@@ -91,7 +91,7 @@ class _Attached:
     port: int
 
 
-class SimulatedUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
+class SimulatedUsbBackend(usb.backend.IBackend):  # type: ignore[misc]  # pyusb ships no types
     """A pyusb backend whose bus holds simulated recorders (``usb.core.find(backend=...)``)."""
 
     LANGID_EN_US = 0x0409
