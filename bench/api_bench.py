@@ -67,8 +67,15 @@ def _build(data_dir: Path) -> str:
     return token
 
 
+def _found(match: re.Match[str] | None, text: str) -> re.Match[str]:
+    """``match``, or a stop naming the wrk output it was looked for in (wrk changed its format)."""
+    if match is None:
+        raise SystemExit(f"unexpected wrk output:\n{text}")
+    return match
+
+
 def _ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    value, unit = _found(re.fullmatch(r"([\d.]+)(us|ms|s)", text), text).groups()
     return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
 
 
@@ -79,9 +86,9 @@ def _wrk(url: str, script: Path) -> tuple[float, float, float]:
                          text=True).stdout
     if "Non-2xx" in out:
         raise SystemExit(f"wrk saw error responses:\n{out}")
-    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(_found(re.search(r"^\s+50%\s+(\S+)", out, re.M), out).group(1))
+    p99 = _ms(_found(re.search(r"^\s+99%\s+(\S+)", out, re.M), out).group(1))
+    rps = float(_found(re.search(r"Requests/sec:\s+([\d.]+)", out), out).group(1))
     return p50, p99, rps
 
 

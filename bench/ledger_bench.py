@@ -225,7 +225,8 @@ def run() -> None:
     report("SQLite appends/s (group-commit batches)", statistics.median(rates), "/s",
            peer="bare sqlite3 executemany, same rows", peer_value=statistics.median(bare),
            goal=">= 50k/s")
-    rates, bare, copies = [], [], []
+    rates, bare = [], []
+    copies: list[float] = []
     for _ in range(3):
         for rate_of, into in ((_pg_store_rate, rates), (_pg_bare_rate, bare),
                               (_pg_bare_copy_rate, copies)):
