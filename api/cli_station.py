@@ -27,8 +27,9 @@ def _password(settings: Settings) -> bytes | None:
     return settings.recorder_password.encode() if settings.recorder_password else None
 
 
-def simulated_source(workdir: Path, count: int) -> UsbDockSource:
-    """``count`` simulated recorders (directory, FAT32 and exFAT cards where the tools exist)."""
+def simulated_source(workdir: Path, count: int, *, ffmpeg: str) -> UsbDockSource:
+    """``count`` simulated recorders (directory, FAT32 and exFAT cards where the tools exist),
+    their clips made by ``ffmpeg``: the binary the media stage uses, so they play."""
     from devices.sim.cards import media_library
     from devices.sim.recorder import make_fleet, simulated_dock_source
 
@@ -37,7 +38,7 @@ def simulated_source(workdir: Path, count: int) -> UsbDockSource:
         kinds.append("fat32")
     if shutil.which("mkfs.exfat"):
         kinds.append("exfat")
-    media = media_library(workdir / "media")
+    media = media_library(workdir / "media", ffmpeg=ffmpeg)
     bus, recorders = make_fleet(count, workdir=workdir, media=media,
                                 base_clock=lambda: datetime.now(UTC),
                                 storage_kinds=tuple(kinds), card_start=CARD_START)
@@ -51,11 +52,15 @@ def station_run(settings: Settings, *, simulate: int, once: bool,
     from devices.docking import UsbDockSource
     from devices.hotplug import HotplugSource, PyudevHotplugSource
     from evidence.errors import UnavailableError
+    from ingest.media.tools import INSTALL_HINT
 
     station = open_station(settings)
     try:
         if simulate:
-            source = simulated_source(settings.data_dir / "simulator", simulate)
+            if station.media is None:
+                raise UnavailableError(f"模拟执法记录仪需要 ffmpeg 生成视频：{INSTALL_HINT}")
+            source = simulated_source(settings.data_dir / "simulator", simulate,
+                                      ffmpeg=station.media.ffmpeg)
             password: bytes | None = SIMULATED_PASSWORD
         else:
             # Real USB: GA/T 947.4 recorders need their vendor's transport, which no Linux

@@ -11,6 +11,7 @@ import pytest
 
 from devices.sim.cards import Media, media_library
 from devices.sim.recorder import ManualClock, SimulatedRecorder, SimulatedUsbBackend, make_recorder
+from ingest.media import find_ffmpeg
 
 START = datetime(2024, 5, 1, 1, 30, tzinfo=UTC)  # 09:30 China Standard Time
 TOOLS = {
@@ -34,7 +35,7 @@ def require_tools(storage_kind: str) -> None:
 
 @pytest.fixture(scope="session")
 def media(tmp_path_factory: pytest.TempPathFactory) -> Media:
-    return media_library(tmp_path_factory.mktemp("media"))
+    return media_library(tmp_path_factory.mktemp("media"), ffmpeg=find_ffmpeg().ffmpeg)
 
 
 @pytest.fixture
