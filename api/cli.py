@@ -240,11 +240,13 @@ def station(
     from api.cli_station import print_results, station_run
 
     with _errors():
-        station_obj, results, errors = station_run(settings_for(data_dir, store=store),
-                                                   simulate=simulate, once=once, out=out)
-        station_obj.close()
-        print_results(results, out)
-        if errors or any(r.failed for r in results):
+        station_obj, run = station_run(settings_for(data_dir, store=store),
+                                       simulate=simulate, once=once, out=out)
+        try:
+            print_results(station_obj, run, out)
+        finally:
+            station_obj.close()
+        if run.errors or any(r.failed for r in run.results):
             raise typer.Exit(75)
 
 
@@ -260,10 +262,13 @@ def ingest(
     from api.cli_station import ingest_path, print_results
 
     with _errors():
-        result = ingest_path(settings_for(data_dir, store=store), path, serial=serial,
-                             officer=officer, out=out)
-        print_results([result], out)
-        if result.failed:
+        station_obj, run = ingest_path(settings_for(data_dir, store=store), path, serial=serial,
+                                       officer=officer, out=out)
+        try:
+            print_results(station_obj, run, out)
+        finally:
+            station_obj.close()
+        if any(r.failed for r in run.results):
             raise typer.Exit(75)
 
 

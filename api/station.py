@@ -29,9 +29,10 @@ from api.compose import Station
 from devices.docking import Docked, UsbDockSource
 from devices.hotplug import HotplugSource
 from evidence.errors import LiuhenError
-from ingest.derivation import derive_pending
+from ingest.derivation import MediaRun, derive_pending
 from ingest.media import MediaPolicy
-from ingest.station import Dock, DockResult, drain_uploads
+from ingest.ports import Progress as ProgressPort
+from ingest.station import Dock, DockResult, IngestContext, drain_uploads
 
 log = logging.getLogger("liuhen.station")
 
@@ -53,6 +54,18 @@ class _MediaQuarters:
         return quarter
 
 
+def describe_file(state: str, note: str) -> str:
+    """What happened to one file, in the words a person needs: a file is stored and verified as
+    received whatever its content; a zero-byte or unplayable one is also quarantined, with the
+    reason (the original stays stored and ledgered)."""
+    if state in ("verified", "released"):
+        return f"已按原样存储并校验，已隔离：{note}" if note else "已按原样存储并校验"
+    if state == "failed":
+        return f"失败：{note}"
+    waiting = {"committed": "已入账，等待存储", "stored": "已存储，等待校验"}.get(state, state)
+    return f"{waiting}（{note}）" if note else waiting
+
+
 class LogProgress:
     """Plain log lines, for journald and pipes."""
 
@@ -67,7 +80,7 @@ class LogProgress:
         pass  # log lines report per file, not per chunk
 
     def file_done(self, serial: str, path: str, state: str, note: str = "") -> None:
-        self._out(f"[{serial}] {state:<9} {path}" + (f"  ({note})" if note else ""))
+        self._out(f"[{serial}] {path}: {describe_file(state, note)}")
 
     def dock_finished(self, serial: str, *, ok: bool, summary: str) -> None:
         self._out(f"[{serial}] {'done' if ok else 'FAILED'}: {summary}")
@@ -103,7 +116,7 @@ class RichProgress:
         self._files[serial] = (done + 1, total)
         self.view.update(self._tasks[serial], files=f"{done + 1}/{total} files")
         if note:
-            self.view.console.print(f"[{serial}] {state} {path}: {note}")
+            self.view.console.print(f"[{serial}] {path}: {describe_file(state, note)}")
 
     def dock_finished(self, serial: str, *, ok: bool, summary: str) -> None:
         task = self._tasks.get(serial)
@@ -120,6 +133,34 @@ class RichProgress:
 class StationRun:
     results: list[DockResult] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    media: MediaRun = field(default_factory=MediaRun)
+    """The media stage's totals over every batch of this run."""
+
+    def add_media(self, batch: MediaRun) -> None:
+        self.media.derived += batch.derived
+        self.media.quarantined += batch.quarantined
+        self.media.skipped += batch.skipped
+
+
+def derive_media(station: Station, ctx: IngestContext, *, progress: ProgressPort,
+                 out: Callable[[str], None]) -> MediaRun:
+    """One pass of the media stage (playback copies, thumbnails, the media verdict) over every
+    verified original still waiting for it: what ``liuhen station`` runs in its media queue and
+    ``liuhen ingest`` after its dock. A failure is logged and retried on the next pass."""
+    if station.media is None:
+        return MediaRun()
+    settings = station.ledger.settings
+    try:
+        done = derive_pending(ctx, tools=station.media,
+                              policy=MediaPolicy(proxy=settings.media_proxy),
+                              workdir=settings.data_dir / "media-work", progress=progress)
+    except LiuhenError as exc:
+        log.warning("media stage: %s (retried)", exc)
+        return MediaRun()
+    if done.derived or done.quarantined:
+        out(f"媒体处理（本批）：生成 {done.derived} 个播放副本，{done.quarantined} 个被 "
+            "ffprobe/ffmpeg 拒绝而隔离")
+    return done
 
 
 def run_station(station: Station, source: UsbDockSource, *, password: bytes | None,
@@ -177,19 +218,7 @@ def run_station(station: Station, source: UsbDockSource, *, password: bytes | No
             media_once()
 
     def media_once() -> None:
-        if station.media is None:
-            return
-        try:
-            media_policy = MediaPolicy(proxy=station.ledger.settings.media_proxy)
-            done = derive_pending(ctx, tools=station.media, policy=media_policy,
-                                  workdir=ledger.settings.data_dir / "media-work",
-                                  progress=progress)
-        except LiuhenError as exc:
-            log.warning("media stage: %s (retried)", exc)
-            return
-        if done.derived or done.quarantined:
-            out(f"media: {done.derived} playback copies derived, {done.quarantined} "
-                "quarantined by ffprobe/ffmpeg")
+        run.add_media(derive_media(station, ctx, progress=progress, out=out))
 
     media = threading.Thread(target=media_stage, name="media", daemon=True)
     media.start()

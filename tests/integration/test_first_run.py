@@ -3,12 +3,28 @@ directory, its messages and the pages' front door."""
 
 from __future__ import annotations
 
+import logging
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
+from typer.testing import CliRunner
 
+from api.cli import app
 from api.cli_station import simulated_source
-from ingest.media import find_ffmpeg, probe
+from api.compose import open_station
+from api.settings import Settings
+from devices.sim.cards import Media
+from ingest.media import file_sha256, find_ffmpeg, probe
+from integrity.entry import decode_entry
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # the local store's warning
 
 
 def test_simulator_clips_are_real_without_ffmpeg_on_path(
@@ -35,3 +51,106 @@ def test_simulator_clips_are_real_without_ffmpeg_on_path(
     card = next((tmp_path / "sim").glob("*-directory"))
     docked = sorted(p for p in card.rglob("*.MP4") if p.stat().st_size)
     assert (media / "clip.mp4").read_bytes() in [p.read_bytes() for p in docked]
+
+
+def liuhen(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args), env=env)
+    return result.exit_code, result.output
+
+
+def liuhen_process(*args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
+    """The CLI in a process of its own, as a person runs it (a hang fails the test)."""
+    return subprocess.run([sys.executable, "-c", "from api.cli import main; main()", *args],
+                          capture_output=True, text=True, timeout=timeout_s, check=False)
+
+
+def new_ledger(data: Path) -> None:
+    open_station(Settings(data_dir=data)).close()
+
+
+def test_ingest_runs_the_media_stage_like_the_station(tmp_path: Path, media: Media) -> None:
+    data, card = tmp_path / "d", tmp_path / "card" / "DCIM"
+    new_ledger(data)
+    card.mkdir(parents=True)
+    shutil.copy(media.clip_mp4, card / "A.MP4")
+    shutil.copy(media.corrupt_mp4, card / "B.MP4")
+    code, output = liuhen("ingest", str(card.parent), "--serial", "ZFY00042", "--officer",
+                          "000123", "--data-dir", str(data))
+    assert code == 0, output
+    assert "隔离 DCIM/B.MP4：moov atom not found" in output
+    assert "媒体处理（合计）：生成 1 个播放副本，1 个被 ffprobe/ffmpeg 拒绝而隔离" in output
+    station = open_station(Settings(data_dir=data))
+    try:
+        station.ledger.catalogue.catch_up()
+        clip = station.ledger.catalogue.clip(file_sha256(card / "A.MP4")[0])
+        assert clip.media_state == "derived" and clip.playback is not None
+        derived = [decode_entry(r.data) for r in station.ledger.store.find(clip.sha256)]
+        (entry,) = [e for e in derived if e.kind.value == "derived"]
+        thumbs = cast(dict[str, Any], entry.body["thumbnails"])
+        assert thumbs["stored"], "no thumbnails were stored"
+    finally:
+        station.close()
+
+
+def test_ingest_refuses_a_fifo_without_opening_it(tmp_path: Path,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    data = tmp_path / "d"
+    new_ledger(data)
+    fifo = tmp_path / "card.img"
+    os.mkfifo(fifo)
+    done = liuhen_process("ingest", str(fifo), "--serial", "ZFY00042", "--officer", "000123",
+                          "--data-dir", str(data), timeout_s=30)
+    assert done.returncode == 3, done.stderr
+    assert f"{fifo} 是FIFO（命名管道），不是文件夹、卡镜像或磁盘：拒绝读取" in done.stderr
+    # Inside a folder: skipped with a message, never opened; the regular files are ingested.
+    card = tmp_path / "card"
+    card.mkdir()
+    os.mkfifo(card / "fifo.MP4")
+    (card / "note.txt").write_bytes(b"a regular file")
+    with caplog.at_level(logging.WARNING):
+        code, output = liuhen("ingest", str(card), "--serial", "ZFY00042", "--officer",
+                              "000123", "--data-dir", str(data))
+    assert code == 0, output
+    assert "跳过 fifo.MP4：是FIFO（命名管道），不是普通文件，未打开" in caplog.text
+    assert "1 个文件中 1 个已按原样存储并校验" in output
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One demo, as ``make demo`` runs it: ``.venv/bin`` is not on PATH."""
+    data = tmp_path_factory.mktemp("demo") / "liuhen-data"
+    code, output = liuhen("demo", "--data-dir", str(data), "--recorders", "2",
+                          env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+    assert code == 0, output
+    return data, output
+
+
+def test_demo_says_which_files_are_quarantined_and_why(demo_run: tuple[Path, str]) -> None:
+    _, output = demo_run
+    for serial, officer in (("LH00001", "010203"), ("LH00002", "020417")):
+        stem = "DCIM/100MEDIA/20261124_08"
+        assert f"隔离 {stem}5000_{serial}_{officer}_TRUNC.MP4：truncated: " in output
+        assert f"隔离 {stem}5500_{serial}_{officer}_BAD.MP4：moov atom not found" in output
+        assert (f"隔离 DCIM/100MEDIA/20261124_090500_{serial}_{officer}_EMPTY.MP4：zero-byte "
+                "file") in output
+    assert "LH00001（警号 010203）：10 个文件中 10 个已按原样存储并校验，其中 3 个已隔离" in output
+    assert not re.search(r"\] verified ", output)  # no file is called just "verified"
+    batches = [tuple(map(int, m)) for m in re.findall(
+        r"媒体处理（本批）：生成 (\d+) 个播放副本，(\d+) 个", output)]
+    total = re.search(r"媒体处理（合计）：生成 (\d+) 个播放副本，(\d+) 个", output)
+    assert total is not None and batches
+    derived, quarantined = sum(b[0] for b in batches), sum(b[1] for b in batches)
+    assert (int(total.group(1)), int(total.group(2))) == (derived, quarantined)
+    assert total.group(1) != "0"
+
+
+def test_demo_next_hint_runs_as_printed(demo_run: tuple[Path, str]) -> None:
+    """``liuhen`` is not on PATH after ``make demo``: the hint names the script by its path."""
+    _, output = demo_run
+    (hint,) = [line for line in output.splitlines() if line.startswith("next: ")]
+    argv = shlex.split(hint.removeprefix("next: "))
+    assert Path(argv[0]).is_absolute() and os.access(argv[0], os.X_OK), hint
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+    assert done.returncode == 0, done.stderr
+    assert "clip verified" in done.stdout
