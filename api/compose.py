@@ -24,6 +24,7 @@ from jobs.anchor import AnchorResult, anchor_checkpoint
 from jobs.context import Anchoring, FixityPolicy, JobContext
 from jobs.ports import JobProgress, NoProgress
 from jobs.retention import RetentionPolicy
+from storage.blobio import mkdir_private
 from storage.catalogue import SqlCatalogue
 from storage.checkpointer import publish_checkpoint
 from storage.group_commit import GroupCommitter
@@ -140,7 +141,7 @@ def save_trust(settings: Settings, trust: TrustRoot) -> None:
 
 
 def open_ledger(settings: Settings) -> Ledger:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    mkdir_private(settings.data_dir)  # keys, database, staging: owner-only (0700)
     trust = load_trust(settings)
     station = _load_signer(settings, _active(trust, "station"))
     log = _load_signer(settings, _active(trust, "log"))

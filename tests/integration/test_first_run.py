@@ -8,6 +8,7 @@ import os
 import re
 import shlex
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -154,3 +155,25 @@ def test_demo_next_hint_runs_as_printed(demo_run: tuple[Path, str]) -> None:
                           env={**os.environ, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
     assert done.returncode == 0, done.stderr
     assert "clip verified" in done.stdout
+
+
+def test_the_data_dir_is_owner_only(demo_run: tuple[Path, str]) -> None:
+    """Originals, thumbnails, the database and the keys show people at enforcement scenes or
+    sign evidence: nobody but the station's user reads them."""
+    data, _ = demo_run
+
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
+    assert mode(data) == 0o700
+    store = data / "objects"
+    files = [p for p in store.rglob("*") if p.is_file()]
+    assert any("/derived/" in str(p) for p in files)  # playback copies and thumbnails too
+    assert {oct(mode(p)) for p in files} == {oct(0o400)}
+    assert {oct(mode(p)) for p in [store, *store.rglob("*")] if p.is_dir()} == {oct(0o700)}
+    for name in ("ledger.db", "ledger.db-wal", "ledger.db-shm"):
+        if (data / name).exists() or name == "ledger.db":
+            assert mode(data / name) == 0o600, name
+    assert mode(data / "keys") == 0o700
+    keys = list((data / "keys").iterdir())
+    assert keys and {mode(k) for k in keys} == {0o600}
