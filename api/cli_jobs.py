@@ -236,8 +236,8 @@ def verify_certificate_cmd(
     from jobs.disposal import verify_certificate
 
     with _errors():
-        doc = verify_certificate(certificate.read_bytes(),
-                                 load_trust(settings_for(data_dir)).keys)
+        keys = load_trust(settings_for(data_dir)).keys
+        doc = verify_certificate(certificate.read_bytes(), keys)
     what, why = doc.get("what"), doc.get("why")
     sha = what.get("sha256") if isinstance(what, dict) else None
     reason = why.get("reason") if isinstance(why, dict) else None

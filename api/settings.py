@@ -45,6 +45,15 @@ class Settings(BaseSettings):
     media_proxy: bool = False
     """Also make a ≤ 720p proxy of every video for slow links (a second encode per clip)."""
 
+    def missing_ledger(self) -> str | None:
+        """What ``data_dir`` lacks to hold an existing ledger, or None: its ``keyring.json``,
+        and ``ledger.db`` when the database is the default SQLite file."""
+        if not (self.data_dir / "keyring.json").is_file():
+            return "keyring.json"
+        if self.database_url is None and not (self.data_dir / "ledger.db").is_file():
+            return "ledger.db"
+        return None
+
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'ledger.db'}"
 

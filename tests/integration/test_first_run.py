@@ -177,3 +177,49 @@ def test_the_data_dir_is_owner_only(demo_run: tuple[Path, str]) -> None:
     assert mode(data / "keys") == 0o700
     keys = list((data / "keys").iterdir())
     assert keys and {mode(k) for k in keys} == {0o600}
+
+
+SHA = "ab" * 32
+NEEDS_A_LEDGER = [
+    ["audit"], ["checkpoint"], ["trust-root"], ["keys", "rotate-log"], ["verify", SHA],
+    ["fixity"], ["export-bundle", SHA, "-o", "x.bundle.json"], ["tokens", "list"],
+    ["tokens", "create", "--role", "auditor", "--name", "fz-9"], ["tokens", "revoke", "1"],
+    ["jobs", "run", "fixity", "--once"], ["jobs", "hold", SHA, "--on", "--reason", "复议"],
+    ["jobs", "dispose", SHA, "--reason", "到期"], ["jobs", "verify-certificate", "c.note"],
+    ["ingest", ".", "--serial", "ZFY00042", "--officer", "000123"],
+]
+
+
+@pytest.mark.parametrize("command", NEEDS_A_LEDGER, ids=" ".join)
+def test_a_mistyped_data_dir_is_refused_not_created(tmp_path: Path, command: list[str]) -> None:
+    typo = tmp_path / "liuhen-dta"
+    code, output = liuhen(*command, "--data-dir", str(typo))
+    assert code == 4, output
+    assert f"数据目录 {typo} 中没有账本（缺少 keyring.json）" in output
+    assert "liuhen init --data-dir" in output
+    assert not typo.exists()
+
+
+def test_serve_refuses_a_folder_without_a_ledger(tmp_path: Path) -> None:
+    """The headline case: ``serve`` on a typo used to start on a new, empty ledger."""
+    typo = tmp_path / "liuhen-dta"
+    typo.mkdir()  # even an existing folder: a ledger is more than a folder
+    done = liuhen_process("serve", "--data-dir", str(typo), "--port", "0", timeout_s=30)
+    assert done.returncode == 4, done.stderr
+    assert "中没有账本" in done.stderr
+    assert list(typo.iterdir()) == []
+
+
+def test_init_creates_a_ledger_once_and_the_others_then_use_it(tmp_path: Path) -> None:
+    data = tmp_path / "new"
+    code, output = liuhen("init", "--data-dir", str(data))
+    assert code == 0 and f"已在 {data} 新建账本" in output, output
+    keyring = (data / "keyring.json").read_bytes()
+    code, output = liuhen("init", "--data-dir", str(data))
+    assert code == 0 and "已有账本（0 条记录），未改动" in output, output
+    assert (data / "keyring.json").read_bytes() == keyring
+    code, output = liuhen("audit", "--data-dir", str(data))
+    assert code == 0 and "audit OK: 0 entries" in output, output
+    (data / "ledger.db").unlink()  # keys without their database: refused, not recreated
+    code, output = liuhen("audit", "--data-dir", str(data))
+    assert code == 4 and "缺少 ledger.db" in output, output
