@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from api.cli_jobs import app as jobs_app
+from api.console import PrintableFormatter, fail_line, out
 from api.cli_serve import serve, tokens_app
 from evidence.errors import (
     ConflictError,
@@ -51,7 +52,7 @@ Store = Annotated[str | None, typer.Option(
 def _fail(exc: LiuhenError) -> typer.Exit:
     code = next((c for t, c in EXIT_CODES.items() if isinstance(exc, t)), 2)
     label = "VERIFICATION FAILED" if isinstance(exc, VerificationError) else type(exc).__name__
-    typer.secho(f"{label}: {exc}", err=True, fg=typer.colors.RED)
+    fail_line(f"{label}: {exc}")
     return typer.Exit(code)
 
 
@@ -97,10 +98,6 @@ def opened(data_dir: Path | None) -> Iterator[Ledger]:
             yield ledger
         finally:
             ledger.close()
-
-
-def out(text: str) -> None:
-    typer.echo(text)
 
 
 @app.command()
@@ -339,6 +336,9 @@ def fixity(
 def main(argv: list[str] | None = None) -> None:
     # Adapters report through logging; the local store's UnsafeStoreWarning is also logged by
     # the store itself, so the Python warning would only print it twice.
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Log records repeat file names from recorders: escaped like every other line printed.
+    handler = logging.StreamHandler()
+    handler.setFormatter(PrintableFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     warnings.filterwarnings("ignore", message="LocalWormStore at ")
     app(argv)

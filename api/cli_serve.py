@@ -64,8 +64,7 @@ def tokens_create(
         token, record = SqlTokenRepo(ledger.store.engine).issue(name=name.strip(), role=role,
                                                                now=utc_now())
     out(token)
-    typer.echo(f"token {record.id} for {record.name} ({record.role}); it is shown only now",
-               err=True)
+    out(f"token {record.id} for {record.name} ({record.role}); it is shown only now", err=True)
 
 
 @tokens_app.command("revoke")

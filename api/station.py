@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -26,6 +27,7 @@ from rich.progress import (
 )
 
 from api.compose import Station
+from api.console import printable
 from devices.docking import Docked, UsbDockSource
 from devices.hotplug import HotplugSource
 from evidence.errors import LiuhenError
@@ -103,9 +105,15 @@ class RichProgress:
         self._files: dict[str, tuple[int, int]] = {}
         self._media = _MediaQuarters()
 
+    def _print(self, text: str) -> None:
+        # Device names are data, not rich markup and not terminal control sequences.
+        self.view.console.print(printable(text), markup=False, highlight=False)
+
     def dock_started(self, serial: str, *, files: int, total_bytes: int) -> None:
         self._files[serial] = (0, files)
-        self._tasks[serial] = self.view.add_task("", total=max(total_bytes, 1), serial=serial,
+        # The columns render their fields as markup: escape it, after the control characters.
+        self._tasks[serial] = self.view.add_task("", total=max(total_bytes, 1),
+                                                 serial=escape(printable(serial)),
                                                  files=f"0/{files} files")
 
     def advanced(self, serial: str, nbytes: int) -> None:
@@ -116,17 +124,18 @@ class RichProgress:
         self._files[serial] = (done + 1, total)
         self.view.update(self._tasks[serial], files=f"{done + 1}/{total} files")
         if note:
-            self.view.console.print(f"[{serial}] {path}: {describe_file(state, note)}")
+            self._print(f"[{serial}] {path}: {describe_file(state, note)}")
 
     def dock_finished(self, serial: str, *, ok: bool, summary: str) -> None:
         task = self._tasks.get(serial)
         if task is not None:
-            self.view.update(task, files=summary if ok else f"FAILED: {summary}")
+            text = escape(printable(summary))
+            self.view.update(task, files=text if ok else f"FAILED: {text}")
 
     def media(self, sha256: str, action: str, *, done_ms: int, total_ms: int) -> None:
         quarter = self._media.crossed(sha256, done_ms, total_ms)
         if quarter is not None:
-            self.view.console.print(f"[media] {sha256[:16]}… {action} {quarter * 25}%")
+            self._print(f"[media] {sha256[:16]}… {action} {quarter * 25}%")
 
 
 @dataclass

@@ -3,6 +3,7 @@ directory, its messages and the pages' front door."""
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
@@ -15,12 +16,14 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from api.cli import app
 from api.cli_station import simulated_source
 from api.compose import open_station
 from api.settings import Settings
+from api.station import RichProgress
 from devices.sim.cards import Media
 from ingest.media import file_sha256, find_ffmpeg, probe
 from integrity.entry import decode_entry
@@ -223,3 +226,52 @@ def test_init_creates_a_ledger_once_and_the_others_then_use_it(tmp_path: Path) -
     (data / "ledger.db").unlink()  # keys without their database: refused, not recreated
     code, output = liuhen("audit", "--data-dir", str(data))
     assert code == 4 and "缺少 ledger.db" in output, output
+
+
+HOSTILE = {
+    "a\nFORGED 已按原样存储并校验.MP4": b"a newline in the name",
+    "\x1b]0;pwned\x07.MP4": b"an OSC title sequence",
+    "\x1b[2J\u202egnp.MP4": b"a CSI that clears the screen, and a bidi override",
+}
+
+
+def _no_control(text: str) -> None:
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text, text
+    assert not any(line.startswith("FORGED") for line in text.splitlines()), text
+
+
+def test_control_characters_in_names_are_shown_never_obeyed(tmp_path: Path) -> None:
+    data, card = tmp_path / "d", tmp_path / "card"
+    new_ledger(data)
+    card.mkdir()
+    for name, body in HOSTILE.items():
+        (card / name).write_bytes(body)
+    os.mkfifo(card / "\x1b]2;fifo\x07.MP4")  # skipped, and the log line says so
+    done = liuhen_process("ingest", str(card), "--serial", "ZFY\x1b[31m042", "--officer",
+                          "000123", "--data-dir", str(data))
+    assert done.returncode == 0, done.stderr
+    _no_control(done.stdout)
+    _no_control(done.stderr)
+    assert "a\\nFORGED 已按原样存储并校验.MP4: 已按原样存储并校验" in done.stdout
+    assert "\\x1b]0;pwned\\x07.MP4" in done.stdout
+    assert "\\x1b[2J\\u202egnp.MP4" in done.stdout
+    assert "跳过 \\x1b]2;fifo\\x07.MP4" in done.stderr
+    sha = file_sha256(card / "\x1b]0;pwned\x07.MP4")[0]
+    done = liuhen_process("verify", sha, "--data-dir", str(data))
+    assert done.returncode == 0, done.stderr
+    _no_control(done.stdout)
+    assert "acquired \\x1b]0;pwned\\x07.MP4 from ZFY\\x1b[31m042" in done.stdout
+
+
+def test_the_live_table_escapes_names_too() -> None:
+    screen = io.StringIO()
+    view = RichProgress(Console(file=screen, force_terminal=True, width=200))
+    view.view.start()
+    view.dock_started("ZFY\x1b]0;x\x07[bold]", files=1, total_bytes=10)
+    view.file_done("ZFY\x1b]0;x\x07[bold]", "a\nFORGED.MP4", "verified", "zero\x1b]0;y\x07")
+    view.dock_finished("ZFY\x1b]0;x\x07[bold]", ok=True, summary="1/1 \x1b]0;z\x07")
+    view.view.stop()
+    shown = screen.getvalue()
+    assert "\x1b]" not in shown and "\x07" not in shown
+    assert "\nFORGED" not in shown and "a\\nFORGED.MP4" in shown
+    assert "ZFY\\x1b]0;x\\x07[bold]" in shown
