@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from api.cli_jobs import app as jobs_app
-from api.console import PrintableFormatter, fail_line, out
 from api.cli_serve import serve, tokens_app
+from api.console import PrintableFormatter, fail_line, out
 from evidence.errors import (
     ConflictError,
     LiuhenError,

@@ -48,5 +48,5 @@ def fail_line(text: str) -> None:
 class PrintableFormatter(logging.Formatter):
     """Log lines with the message escaped (tracebacks stay as they are: they are ours)."""
 
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+    def formatMessage(self, record: logging.LogRecord) -> str:
         return printable(super().formatMessage(record))
