@@ -43,7 +43,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, cast
 
-from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event, exc, func, insert, select
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -76,6 +75,7 @@ from storage.migrations import (
     SQLITE_BEGIN_OPTION,
     advisory_lock_key,
     exclusive_transaction,
+    is_current,
     upgrade_connection,
 )
 
@@ -386,10 +386,14 @@ class SqlLedgerStore:
         try:
             with translate_errors("open the ledger"), engine.connect() as conn, \
                     exclusive_transaction(conn, pg_lock_key=MIGRATION_LOCK_KEY):
-                try:
-                    upgrade_connection(conn)
-                except CommandError as error:
-                    raise ConflictError(f"cannot migrate the ledger schema: {error}") from error
+                if not is_current(conn):
+                    from alembic.util import CommandError  # noqa: PLC0415 - only to migrate
+
+                    try:
+                        upgrade_connection(conn)
+                    except CommandError as error:
+                        raise ConflictError(
+                            f"cannot migrate the ledger schema: {error}") from error
                 _record_origin(conn, origin)
         except BaseException:
             engine.dispose()

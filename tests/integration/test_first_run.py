@@ -275,3 +275,40 @@ def test_the_live_table_escapes_names_too() -> None:
     assert "\x1b]" not in shown and "\x07" not in shown
     assert "\nFORGED" not in shown and "a\\nFORGED.MP4" in shown
     assert "ZFY\\x1b]0;x\\x07[bold]" in shown
+
+
+HEAVY = ("cv2", "numpy", "matplotlib", "apscheduler", "alembic", "httpx", "fastapi",
+         "starlette", "uvicorn", "jinja2", "boto3", "botocore", "c2pa", "rich")
+_LOADED = ("import sys\nfrom api.cli import main\n"
+           "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+           "print('loaded:', sorted(m for m in {heavy!r} if m in sys.modules))\n")
+
+
+def test_commands_start_without_the_libraries_they_do_not_use(
+        demo_run: tuple[Path, str]) -> None:
+    """Start-up time is imports (bench/cli_bench.py measures it): ``import api.cli`` loads no
+    adapter, and ``verify`` on a current ledger no OpenCV, Alembic, APScheduler, HTTP client or
+    web stack."""
+    data, output = demo_run
+    bare = subprocess.run([sys.executable, "-c", "import sys, api.cli\nprint('loaded:', sorted("
+                           f"m for m in {(*HEAVY, 'sqlalchemy', 'pydantic')!r} "
+                           "if m in sys.modules))"],
+                          capture_output=True, text=True, check=True)
+    assert bare.stdout.strip() == "loaded: []"
+    sha = re.search(r"verify ([0-9a-f]{64})", output)
+    assert sha is not None
+    done = subprocess.run([sys.executable, "-c", _LOADED.format(heavy=HEAVY), "verify",
+                           sha.group(1), "--data-dir", str(data)],
+                          capture_output=True, text=True, check=True)
+    assert "clip verified" in done.stdout
+    assert done.stdout.strip().endswith("loaded: []"), done.stdout
+
+
+def test_the_schema_head_is_alembics_head() -> None:
+    """Opening a current ledger skips Alembic by comparing with ``head_revision``, derived from
+    the file names in versions/: it must be what Alembic itself computes."""
+    from alembic.script import ScriptDirectory
+
+    from storage.migrations import alembic_config, head_revision
+
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == head_revision()
