@@ -10,31 +10,36 @@ export PYTHONDONTWRITEBYTECODE = 1
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
+# Two stamps: the demo needs liuhen's runtime only; the dev tools (pytest, mypy, ruff,
+# schemathesis, selenium ...) come with `make dev` and every target that runs them.
+$(VENV)/.runtime: pyproject.toml
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q -U pip
+	$(VENV)/bin/pip install -q -e .
+	touch $@
+
+$(VENV)/.dev: pyproject.toml $(VENV)/.runtime
 	$(VENV)/bin/pip install -q -e '.[dev]'
 	touch $@
 
-dev: $(VENV)/.installed ## create .venv with liuhen and its dev tools
+dev: $(VENV)/.dev ## create .venv with liuhen and its dev tools
 
 servers: ## Debian tools, PostgreSQL running, Ceph installed (each test run starts its own RGW)
 	scripts/system-deps.sh
 	scripts/ceph-rgw.sh install
 
-demo: $(VENV)/.installed ## run the demo on the embedded defaults (SQLite + local store in ./liuhen-data)
+demo: $(VENV)/.runtime ## run the demo on the embedded defaults (SQLite + local store in ./liuhen-data)
 	$(VENV)/bin/liuhen demo --data-dir $(DATA)
 
-lint: $(VENV)/.installed ## ruff
+lint: $(VENV)/.dev ## ruff
 	$(VENV)/bin/ruff check .
 
-typecheck: $(VENV)/.installed ## mypy --strict
+typecheck: $(VENV)/.dev ## mypy --strict
 	$(VENV)/bin/mypy
 
-arch: $(VENV)/.installed ## import-linter: the layers of DESIGN.md §2
+arch: $(VENV)/.dev ## import-linter: the layers of DESIGN.md §2
 	$(VENV)/bin/lint-imports
 
-test-unit: $(VENV)/.installed ## pure tests only (no servers)
+test-unit: $(VENV)/.dev ## pure tests only (no servers)
 	$(PY) -m pytest tests/unit tests/conformance -q
 
 test: servers lint typecheck arch ## everything: lint, types, layers, unit, conformance, integration (PostgreSQL, TSA, Ceph RGW)
@@ -42,7 +47,7 @@ test: servers lint typecheck arch ## everything: lint, types, layers, unit, conf
 
 check: test ## alias of test, as CI runs it
 
-bench: servers $(VENV)/.installed ## benchmarks: figures beside peers measured in the same run
+bench: servers $(VENV)/.dev ## benchmarks: figures beside peers measured in the same run
 	$(PY) -m bench
 
 clean: ## remove caches and the demo data

@@ -15,6 +15,7 @@ import typer
 
 from api.cli_jobs import app as jobs_app
 from api.cli_serve import serve, tokens_app
+from api.console import PrintableFormatter, fail_line, out
 from evidence.errors import (
     ConflictError,
     LiuhenError,
@@ -51,7 +52,7 @@ Store = Annotated[str | None, typer.Option(
 def _fail(exc: LiuhenError) -> typer.Exit:
     code = next((c for t, c in EXIT_CODES.items() if isinstance(exc, t)), 2)
     label = "VERIFICATION FAILED" if isinstance(exc, VerificationError) else type(exc).__name__
-    typer.secho(f"{label}: {exc}", err=True, fg=typer.colors.RED)
+    fail_line(f"{label}: {exc}")
     return typer.Exit(code)
 
 
@@ -63,8 +64,13 @@ def _errors() -> Iterator[None]:
         raise _fail(exc) from exc
 
 
-def settings_for(data_dir: Path | None, *, store: str | None = None) -> Settings:
-    """Settings from LIUHEN_* variables, with the command line's --data-dir/--store on top."""
+def settings_for(data_dir: Path | None, *, store: str | None = None,
+                 create: bool = False) -> Settings:
+    """Settings from LIUHEN_* variables, with the command line's --data-dir/--store on top.
+
+    Only ``demo``, ``station`` and ``init`` pass ``create``: every other command refuses a data
+    directory without a ledger (NotFoundError, exit 4) instead of making a new ledger with new
+    keys in a mistyped folder."""
     from api.settings import Settings
 
     given: dict[str, object] = {}
@@ -72,7 +78,14 @@ def settings_for(data_dir: Path | None, *, store: str | None = None) -> Settings
         given["data_dir"] = data_dir
     if store is not None:
         given["store_url"] = store
-    return Settings(**given)  # type: ignore[arg-type]
+    settings = Settings(**given)  # type: ignore[arg-type]
+    missing = None if create else settings.missing_ledger()
+    if missing is not None:
+        raise NotFoundError(
+            f"数据目录 {settings.data_dir} 中没有账本（缺少 {missing}）：请检查 --data-dir 或 "
+            f"LIUHEN_DATA_DIR 是否写错；要新建账本，请运行 liuhen init --data-dir "
+            f"{settings.data_dir}")
+    return settings
 
 
 @contextmanager
@@ -85,10 +98,6 @@ def opened(data_dir: Path | None) -> Iterator[Ledger]:
             yield ledger
         finally:
             ledger.close()
-
-
-def out(text: str) -> None:
-    typer.echo(text)
 
 
 @app.command()
@@ -219,6 +228,29 @@ def rotate_log(data_dir: DataDir = None) -> None:
 
 
 @app.command()
+def init(data_dir: DataDir = None) -> None:
+    """Create a new ledger in the data directory: station and log keys, keyring, database.
+    Besides demo and station, the only command that creates one; an existing ledger is left
+    as it is."""
+    from api.compose import open_ledger
+
+    with _errors():
+        settings = settings_for(data_dir, create=True)
+        existed = settings.missing_ledger() is None
+        ledger = open_ledger(settings)
+        try:
+            size = ledger.store.head().size
+        finally:
+            ledger.close()
+    where = settings.data_dir
+    if existed:
+        out(f"{where} 中已有账本（{size} 条记录），未改动")
+        return
+    out(f"已在 {where} 新建账本：密钥在 {where / 'keys'}，公钥清单 {where / 'keyring.json'}")
+    out("  请把 liuhen trust-root 的输出交给审计方保存（信任根）")
+
+
+@app.command()
 def demo(data_dir: DataDir = None, store: Store = None,
          recorders: Annotated[int, typer.Option(help="simulated recorders to dock")] = 3) -> None:
     """Dock simulated recorders on the embedded defaults (SQLite + local store under DATA),
@@ -226,7 +258,7 @@ def demo(data_dir: DataDir = None, store: Store = None,
     from api.demo import run_demo
 
     with _errors():
-        run_demo(settings_for(data_dir, store=store), recorders=recorders, out=out)
+        run_demo(settings_for(data_dir, store=store, create=True), recorders=recorders, out=out)
 
 
 @app.command()
@@ -240,11 +272,13 @@ def station(
     from api.cli_station import print_results, station_run
 
     with _errors():
-        station_obj, results, errors = station_run(settings_for(data_dir, store=store),
-                                                   simulate=simulate, once=once, out=out)
-        station_obj.close()
-        print_results(results, out)
-        if errors or any(r.failed for r in results):
+        station_obj, run = station_run(settings_for(data_dir, store=store, create=True),
+                                       simulate=simulate, once=once, out=out)
+        try:
+            print_results(station_obj, run, out)
+        finally:
+            station_obj.close()
+        if run.errors or any(r.failed for r in run.results):
             raise typer.Exit(75)
 
 
@@ -260,10 +294,13 @@ def ingest(
     from api.cli_station import ingest_path, print_results
 
     with _errors():
-        result = ingest_path(settings_for(data_dir, store=store), path, serial=serial,
-                             officer=officer, out=out)
-        print_results([result], out)
-        if result.failed:
+        station_obj, run = ingest_path(settings_for(data_dir, store=store), path, serial=serial,
+                                       officer=officer, out=out)
+        try:
+            print_results(station_obj, run, out)
+        finally:
+            station_obj.close()
+        if any(r.failed for r in run.results):
             raise typer.Exit(75)
 
 
@@ -299,6 +336,9 @@ def fixity(
 def main(argv: list[str] | None = None) -> None:
     # Adapters report through logging; the local store's UnsafeStoreWarning is also logged by
     # the store itself, so the Python warning would only print it twice.
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Log records repeat file names from recorders: escaped like every other line printed.
+    handler = logging.StreamHandler()
+    handler.setFormatter(PrintableFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     warnings.filterwarnings("ignore", message="LocalWormStore at ")
     app(argv)

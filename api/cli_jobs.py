@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from api.console import out
+
 if TYPE_CHECKING:
     from jobs.ports import JobOutcome
 
@@ -35,10 +37,6 @@ Store = Annotated[str | None, typer.Option(
 PeriodDays = Annotated[int, typer.Option("--fixity-period-days", min=1, help="the rolling "
                                          "fixity sample covers every object once per period")]
 PROGRESS_INTERVAL_S = 2.0  # at most one progress line per job this often
-
-
-def out(text: str) -> None:
-    typer.echo(text)
 
 
 class CliProgress:
@@ -236,8 +234,8 @@ def verify_certificate_cmd(
     from jobs.disposal import verify_certificate
 
     with _errors():
-        doc = verify_certificate(certificate.read_bytes(),
-                                 load_trust(settings_for(data_dir)).keys)
+        keys = load_trust(settings_for(data_dir)).keys
+        doc = verify_certificate(certificate.read_bytes(), keys)
     what, why = doc.get("what"), doc.get("why")
     sha = what.get("sha256") if isinstance(what, dict) else None
     reason = why.get("reason") if isinstance(why, dict) else None

@@ -49,8 +49,9 @@ def tokens_create(
     data_dir: DataDir = None,
 ) -> None:
     """Issue a token and print it once (it is not stored, only its SHA-256)."""
-    from api.cli import _errors, opened, out
+    from api.cli import _errors, opened
     from api.compose import utc_now
+    from api.console import out
     from api.http.auth import Role
     from evidence.errors import PolicyViolationError
     from storage.tokens import SqlTokenRepo
@@ -64,8 +65,7 @@ def tokens_create(
         token, record = SqlTokenRepo(ledger.store.engine).issue(name=name.strip(), role=role,
                                                                now=utc_now())
     out(token)
-    typer.echo(f"token {record.id} for {record.name} ({record.role}); it is shown only now",
-               err=True)
+    out(f"token {record.id} for {record.name} ({record.role}); it is shown only now", err=True)
 
 
 @tokens_app.command("revoke")
@@ -74,8 +74,9 @@ def tokens_revoke(
     data_dir: DataDir = None,
 ) -> None:
     """Revoke a token at once; requests with it get 401 from then on."""
-    from api.cli import _errors, opened, out
+    from api.cli import _errors, opened
     from api.compose import utc_now
+    from api.console import out
     from storage.tokens import SqlTokenRepo
 
     with opened(data_dir) as ledger, _errors():
@@ -87,7 +88,8 @@ def tokens_revoke(
 @tokens_app.command("list")
 def tokens_list(data_dir: DataDir = None) -> None:
     """List tokens (never the tokens themselves): id, role, holder, created, revoked."""
-    from api.cli import opened, out
+    from api.cli import opened
+    from api.console import out
     from storage.tokens import SqlTokenRepo
 
     with opened(data_dir) as ledger:

@@ -8,6 +8,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from api.settings import Settings
 from evidence.errors import ConflictError, NotFoundError, PolicyViolationError, UnavailableError
@@ -24,6 +25,7 @@ from jobs.anchor import AnchorResult, anchor_checkpoint
 from jobs.context import Anchoring, FixityPolicy, JobContext
 from jobs.ports import JobProgress, NoProgress
 from jobs.retention import RetentionPolicy
+from storage.blobio import mkdir_private
 from storage.casework_lock import CaseworkLock
 from storage.catalogue import SqlCatalogue
 from storage.checkpointer import publish_checkpoint
@@ -32,7 +34,9 @@ from storage.ingest_repo import SqlIngestRepo
 from storage.jobstore import SqlJobLeases, shared_job_store
 from storage.keyfiles import load_or_create_signer
 from storage.ledger_store import SqlLedgerStore
-from storage.tsa import HttpTimestampAuthority
+
+if TYPE_CHECKING:
+    from storage.tsa import HttpTimestampAuthority
 
 
 def utc_now() -> datetime:
@@ -142,8 +146,16 @@ def save_trust(settings: Settings, trust: TrustRoot) -> None:
     write_atomic(_keyring_path(settings), trust.to_json())
 
 
+def _timestamp_authorities(settings: Settings) -> list[HttpTimestampAuthority]:
+    if not settings.tsa_urls:
+        return []
+    from storage.tsa import HttpTimestampAuthority  # noqa: PLC0415 - httpx only when TSAs are set
+
+    return [HttpTimestampAuthority(url, name=url) for url in settings.tsa_urls]
+
+
 def open_ledger(settings: Settings) -> Ledger:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    mkdir_private(settings.data_dir)  # keys, database, staging: owner-only (0700)
     trust = load_trust(settings)
     station = _load_signer(settings, _active(trust, "station"))
     log = _load_signer(settings, _active(trust, "log"))
@@ -151,7 +163,7 @@ def open_ledger(settings: Settings) -> Ledger:
     committer = GroupCommitter(store, signer=station)
     writer = LedgerWriter(appender=committer, checkpoints=store,
                           station=StationId(settings.station_id), clock=utc_now)
-    tsas = [HttpTimestampAuthority(url, name=url) for url in settings.tsa_urls]
+    tsas = _timestamp_authorities(settings)
     return Ledger(settings=settings, store=store, committer=committer, station=station, log=log,
                   trust=trust, writer=writer, tsas=tsas, catalogue=SqlCatalogue(store.engine),
                   casework_lock=CaseworkLock(store.engine))

@@ -8,7 +8,11 @@ checkpoint is published and one clip's proof bundle is exported and verified off
 
 from __future__ import annotations
 
+import shlex
+import shutil
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from api.cli_station import print_results, station_run
 from api.ledger_ops import export_bundle, run_audit
@@ -17,22 +21,36 @@ from ingest.files import write_atomic
 from integrity.bundle import verify_bundle
 
 
+def liuhen_command() -> str:
+    """How to run ``liuhen`` from this shell: the bare name when it is on PATH, else the full
+    path of the console script beside this interpreter (``make demo`` does not activate
+    .venv, so ``.venv/bin`` is usually not on PATH)."""
+    here = Path(sys.executable).with_name("liuhen")
+    on_path = shutil.which("liuhen")
+    if on_path is not None and (not here.exists() or Path(on_path).samefile(here)):
+        return "liuhen"
+    if here.exists():
+        return shlex.quote(str(here.absolute()))
+    return "liuhen"
+
+
 def run_demo(settings: Settings, *, recorders: int, out: Callable[[str], None]) -> None:
     out(f"liuhen demo in {settings.data_dir.resolve()}: docking {recorders} simulated recorders")
-    station, results, errors = station_run(settings, simulate=recorders, once=True, out=out)
+    station, run = station_run(settings, simulate=recorders, once=True, out=out)
     try:
-        print_results(results, out)
-        for serial, why in errors.items():
-            out(f"  {serial}: {why}")
+        print_results(station, run, out)
         ledger = station.ledger
         head = ledger.store.head()
         latest = ledger.store.latest_checkpoint()
         out(f"ledger: {head.size} entries; checkpoint size "
             f"{latest.head.size if latest else 0} root "
             f"{latest.head.root.hex() if latest else '-'}")
-        rows = [r for r in station.repo.all_files() if r.object is not None and r.size > 0]
+        playable = {c.sha256 for c in ledger.catalogue.all_clips()
+                    if c.playback is not None and not c.quarantine_reason}
+        rows = [r for r in station.repo.all_files() if r.object is not None and r.size > 0
+                and r.sha256 in playable]
         if not rows:
-            out("no clip was stored; nothing to export")
+            out("no playable clip was stored; nothing to export")
             return
         row = rows[0]
         bundle = export_bundle(ledger, str(row.acquired_index))
@@ -44,6 +62,7 @@ def run_demo(settings: Settings, *, recorders: int, out: Callable[[str], None]) 
         audit = run_audit(ledger, external=[ledger.latest_note_path.read_bytes()])
         out(f"audit OK: {audit.head.size} entries, {audit.commits} commits, "
             f"{audit.checkpoints} checkpoints")
-        out(f"next: liuhen verify {row.sha256} --data-dir {settings.data_dir}")
+        out(f"next: {liuhen_command()} verify {row.sha256} --data-dir "
+            f"{shlex.quote(str(settings.data_dir))}")
     finally:
         station.close()

@@ -52,6 +52,15 @@ class Settings(BaseSettings):
     def host_names(self) -> list[str]:
         return self.hosts or [self.origin.partition("/")[0]]
 
+    def missing_ledger(self) -> str | None:
+        """What ``data_dir`` lacks to hold an existing ledger, or None: its ``keyring.json``,
+        and ``ledger.db`` when the database is the default SQLite file."""
+        if not (self.data_dir / "keyring.json").is_file():
+            return "keyring.json"
+        if self.database_url is None and not (self.data_dir / "ledger.db").is_file():
+            return "ledger.db"
+        return None
+
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'ledger.db'}"
 

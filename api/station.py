@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -26,12 +27,14 @@ from rich.progress import (
 )
 
 from api.compose import Station
+from api.console import printable
 from devices.docking import Docked, UsbDockSource
 from devices.hotplug import HotplugSource
 from evidence.errors import LiuhenError
-from ingest.derivation import derive_pending
+from ingest.derivation import MediaRun, derive_pending
 from ingest.media import MediaPolicy
-from ingest.station import Dock, DockResult, drain_uploads
+from ingest.ports import Progress as ProgressPort
+from ingest.station import Dock, DockResult, IngestContext, drain_uploads
 
 log = logging.getLogger("liuhen.station")
 
@@ -53,6 +56,18 @@ class _MediaQuarters:
         return quarter
 
 
+def describe_file(state: str, note: str) -> str:
+    """What happened to one file, in the words a person needs: a file is stored and verified as
+    received whatever its content; a zero-byte or unplayable one is also quarantined, with the
+    reason (the original stays stored and ledgered)."""
+    if state in ("verified", "released"):
+        return f"已按原样存储并校验，已隔离：{note}" if note else "已按原样存储并校验"
+    if state == "failed":
+        return f"失败：{note}"
+    waiting = {"committed": "已入账，等待存储", "stored": "已存储，等待校验"}.get(state, state)
+    return f"{waiting}（{note}）" if note else waiting
+
+
 class LogProgress:
     """Plain log lines, for journald and pipes."""
 
@@ -67,7 +82,7 @@ class LogProgress:
         pass  # log lines report per file, not per chunk
 
     def file_done(self, serial: str, path: str, state: str, note: str = "") -> None:
-        self._out(f"[{serial}] {state:<9} {path}" + (f"  ({note})" if note else ""))
+        self._out(f"[{serial}] {path}: {describe_file(state, note)}")
 
     def dock_finished(self, serial: str, *, ok: bool, summary: str) -> None:
         self._out(f"[{serial}] {'done' if ok else 'FAILED'}: {summary}")
@@ -90,9 +105,15 @@ class RichProgress:
         self._files: dict[str, tuple[int, int]] = {}
         self._media = _MediaQuarters()
 
+    def _print(self, text: str) -> None:
+        # Device names are data, not rich markup and not terminal control sequences.
+        self.view.console.print(printable(text), markup=False, highlight=False)
+
     def dock_started(self, serial: str, *, files: int, total_bytes: int) -> None:
         self._files[serial] = (0, files)
-        self._tasks[serial] = self.view.add_task("", total=max(total_bytes, 1), serial=serial,
+        # The columns render their fields as markup: escape it, after the control characters.
+        self._tasks[serial] = self.view.add_task("", total=max(total_bytes, 1),
+                                                 serial=escape(printable(serial)),
                                                  files=f"0/{files} files")
 
     def advanced(self, serial: str, nbytes: int) -> None:
@@ -103,23 +124,52 @@ class RichProgress:
         self._files[serial] = (done + 1, total)
         self.view.update(self._tasks[serial], files=f"{done + 1}/{total} files")
         if note:
-            self.view.console.print(f"[{serial}] {state} {path}: {note}")
+            self._print(f"[{serial}] {path}: {describe_file(state, note)}")
 
     def dock_finished(self, serial: str, *, ok: bool, summary: str) -> None:
         task = self._tasks.get(serial)
         if task is not None:
-            self.view.update(task, files=summary if ok else f"FAILED: {summary}")
+            text = escape(printable(summary))
+            self.view.update(task, files=text if ok else f"FAILED: {text}")
 
     def media(self, sha256: str, action: str, *, done_ms: int, total_ms: int) -> None:
         quarter = self._media.crossed(sha256, done_ms, total_ms)
         if quarter is not None:
-            self.view.console.print(f"[media] {sha256[:16]}… {action} {quarter * 25}%")
+            self._print(f"[media] {sha256[:16]}… {action} {quarter * 25}%")
 
 
 @dataclass
 class StationRun:
     results: list[DockResult] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    media: MediaRun = field(default_factory=MediaRun)
+    """The media stage's totals over every batch of this run."""
+
+    def add_media(self, batch: MediaRun) -> None:
+        self.media.derived += batch.derived
+        self.media.quarantined += batch.quarantined
+        self.media.skipped += batch.skipped
+
+
+def derive_media(station: Station, ctx: IngestContext, *, progress: ProgressPort,
+                 out: Callable[[str], None]) -> MediaRun:
+    """One pass of the media stage (playback copies, thumbnails, the media verdict) over every
+    verified original still waiting for it: what ``liuhen station`` runs in its media queue and
+    ``liuhen ingest`` after its dock. A failure is logged and retried on the next pass."""
+    if station.media is None:
+        return MediaRun()
+    settings = station.ledger.settings
+    try:
+        done = derive_pending(ctx, tools=station.media,
+                              policy=MediaPolicy(proxy=settings.media_proxy),
+                              workdir=settings.data_dir / "media-work", progress=progress)
+    except LiuhenError as exc:
+        log.warning("media stage: %s (retried)", exc)
+        return MediaRun()
+    if done.derived or done.quarantined:
+        out(f"媒体处理（本批）：生成 {done.derived} 个播放副本，{done.quarantined} 个被 "
+            "ffprobe/ffmpeg 拒绝而隔离")
+    return done
 
 
 def run_station(station: Station, source: UsbDockSource, *, password: bytes | None,
@@ -177,19 +227,7 @@ def run_station(station: Station, source: UsbDockSource, *, password: bytes | No
             media_once()
 
     def media_once() -> None:
-        if station.media is None:
-            return
-        try:
-            media_policy = MediaPolicy(proxy=station.ledger.settings.media_proxy)
-            done = derive_pending(ctx, tools=station.media, policy=media_policy,
-                                  workdir=ledger.settings.data_dir / "media-work",
-                                  progress=progress)
-        except LiuhenError as exc:
-            log.warning("media stage: %s (retried)", exc)
-            return
-        if done.derived or done.quarantined:
-            out(f"media: {done.derived} playback copies derived, {done.quarantined} "
-                "quarantined by ffprobe/ffmpeg")
+        run.add_media(derive_media(station, ctx, progress=progress, out=out))
 
     media = threading.Thread(target=media_stage, name="media", daemon=True)
     media.start()

@@ -6,6 +6,7 @@ import sys
 
 from bench import (
     api_bench,
+    cli_bench,
     integrity_bench,
     ledger_bench,
     media_bench,
@@ -19,7 +20,8 @@ def main() -> None:
     which = set(sys.argv[1:])
     for name, module in (("ledger", ledger_bench), ("integrity", integrity_bench),
                          ("proofs", proof_bench), ("station", station_bench),
-                         ("media", media_bench), ("s3", s3_bench), ("api", api_bench)):
+                         ("media", media_bench), ("s3", s3_bench), ("api", api_bench),
+                         ("cli", cli_bench)):
         if not which or name in which:
             module.run()
 

@@ -54,7 +54,8 @@ class FileBlockDevice:
         self, path: str | os.PathLike[str], *, allow_writable_device: bool = False
     ) -> None:
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY)
+            # O_NONBLOCK: a FIFO put here must not block the open; it is refused below.
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK)
         except FileNotFoundError as exc:
             raise NotFoundError(f"no image or block device at {os.fspath(path)!r}") from exc
         except OSError as exc:

@@ -28,6 +28,13 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 
 
+def special_kind(mode: int) -> str:
+    """What a non-regular, non-directory file is, for the message that refuses or skips it."""
+    kinds = ((stat.S_ISFIFO, "FIFO（命名管道）"), (stat.S_ISSOCK, "套接字"),
+             (stat.S_ISCHR, "字符设备"), (stat.S_ISBLK, "块设备"), (stat.S_ISLNK, "符号链接"))
+    return next((name for test, name in kinds if test(mode)), f"特殊文件（mode {mode:o}）")
+
+
 def _check_component(component: bytes) -> bytes:
     if component in (b"", b".", b"..") or b"/" in component or b"\x00" in component:
         raise PolicyViolationError(f"refusing path component {component!r}")
@@ -98,8 +105,9 @@ class DirectoryVolume:
                         raw_path=raw_path,
                     )
                 )
-            else:
-                _log.warning("skipping %r: not a regular file (mode %o)", raw_path, st.st_mode)
+            else:  # never opened: a FIFO would block the read, a device is not a recording
+                _log.warning("跳过 %s：是%s，不是普通文件，未打开", _display(raw_path),
+                             special_kind(st.st_mode))
 
     def _parent_fd(self, recording: Recording) -> tuple[int, bytes]:
         """An fd of the recording's parent directory, reached without following links."""

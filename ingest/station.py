@@ -95,6 +95,9 @@ class DockResult:
     quarantined: int = 0
     bytes_acquired: int = 0
     failed: dict[str, str] = field(default_factory=dict)
+    contents: dict[str, Sha256Hex] = field(default_factory=dict)
+    """Path on the recorder → SHA-256, for every file this dock got through (the summary looks
+    up each content's later media verdict by it)."""
     waiting: int = 0
     """Files staged and ledgered but waiting for the object store (the upload queue)."""
     released: bool = False
@@ -172,6 +175,8 @@ class Dock(Generic[R]):
                 ctx.progress.file_done(serial, rec.path, "failed", str(exc))
                 continue
             done.append((rec, row))
+            if row.sha256 is not None:
+                result.contents[rec.path] = row.sha256
             if row.quarantine_reason:
                 result.quarantined += 1
             result.verified += row.state in (FileState.VERIFIED, FileState.RELEASED)
@@ -336,7 +341,8 @@ class Dock(Generic[R]):
 def _summary(result: DockResult) -> str:
     offset = "" if result.clock_offset_ms is None else f", clock {result.clock_offset_ms:+d} ms"
     waiting = f", {result.waiting} waiting for storage" if result.waiting else ""
-    return (f"{result.verified}/{result.files} verified, {result.quarantined} quarantined, "
+    return (f"{result.verified}/{result.files} verified as received, {result.quarantined} "
+            "quarantined, "
             f"{len(result.failed)} failed{waiting}{offset}"
             + (", released" if result.released else ", not released"))
 

@@ -39,7 +39,16 @@ log = logging.getLogger("liuhen.jobs.report")
 CST = timezone(timedelta(hours=8), "CST")
 COLUMNS = ("section", "key", "label", "rule", "clips", "hours", "steps", "recorded_steps",
            "completeness", "steps_with_gaps")
+CJK_FONT_FILES = (
+    Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),  # fonts-wqy-microhei (make servers)
+    Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),  # fonts-noto-cjk
+    Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),  # fonts-wqy-zenhei
+)
+"""CJK fonts picked by file: matplotlib's font cache (~/.cache/matplotlib) may have been built
+before the font was installed, and then a family asked for by name falls back to DejaVu Sans,
+which has no Chinese glyphs: every label renders as boxes."""
 CJK_FONTS = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Source Han Sans SC", "SimHei")
+"""Families also used when the font cache already knows them (a bureau's own fonts)."""
 CASE_PAGE = 200
 TOP_N = 12  # bars per ranking chart: beyond that a chart is unreadable
 
@@ -175,11 +184,19 @@ def to_png(report: AnnualReport) -> bytes:
     from matplotlib.figure import Figure  # noqa: PLC0415
     from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
 
-    have = {f.name for f in font_manager.fontManager.ttflist}
-    cjk = [name for name in CJK_FONTS if name in have]
+    manager = font_manager.fontManager
+    registered = {f.fname for f in manager.ttflist}
+    cjk: list[str] = []
+    for path in CJK_FONT_FILES:
+        if path.is_file():
+            if str(path) not in registered:
+                manager.addfont(str(path))
+            cjk.append(font_manager.get_font(str(path)).family_name)
+    have = {f.name for f in manager.ttflist}
+    cjk += [name for name in CJK_FONTS if name in have and name not in cjk]
     if not cjk:
         log.warning("report: no CJK font found (%s); Chinese labels will not render: install "
-                    "fonts-wqy-microhei", ", ".join(CJK_FONTS))
+                    "fonts-wqy-microhei", ", ".join(str(p) for p in CJK_FONT_FILES))
     with rc_context({"font.family": [*cjk, "DejaVu Sans"], "axes.unicode_minus": False}):
         fig = Figure(figsize=(13, 9), dpi=100, layout="constrained")
         FigureCanvasAgg(fig)

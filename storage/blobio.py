@@ -3,7 +3,8 @@
 - ``write_replace``: temp + fsync + ``os.replace`` + fsync of the directory, for local spool files
   that may be rewritten (the S3 upload state file).
 - ``write_new``: temp + fsync + chmod + ``os.link``: creates ``path`` once, never overwrites it
-  (``FileExistsError`` when it is already there). The local store's objects and sidecars.
+  (``FileExistsError`` when it is already there). The local store's objects and sidecars, 0400.
+- ``mkdir_private``: folders created owner-only (0700), every missing parent included.
 - ``verified_reader``: wraps a byte source so that reading it to the end checks size and SHA-256
   and raises ``VerificationError`` on a mismatch, so a reader never silently consumes other bytes
   than the ones recorded.
@@ -13,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -68,7 +70,27 @@ def write_replace(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
-def write_new(path: Path, fill: Callable[[BinaryIO], None], *, mode: int = 0o444) -> Path:
+PRIVATE_DIR_MODE = 0o700  # evidence is nobody else's business on a shared host
+READ_ONLY_MODE = 0o400  # write-once files: the owner reads them, nobody writes, nobody else reads
+
+
+def mkdir_private(path: Path) -> Path:
+    """Create ``path`` and each missing parent with mode 0700 (``Path.mkdir(parents=True)``
+    gives the parents the umask's default, usually 0755). Existing folders are left as they
+    are."""
+    missing: list[Path] = []
+    folder = path
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another writer made it meanwhile
+            folder.mkdir(mode=PRIVATE_DIR_MODE)
+    return path
+
+
+def write_new(path: Path, fill: Callable[[BinaryIO], None], *,
+              mode: int = READ_ONLY_MODE) -> Path:
     """Create ``path`` once: ``fill`` writes a temp file beside it, which is fsynced, given
     ``mode`` and hard-linked to ``path``. Raises ``FileExistsError`` (after removing the temp
     file) when ``path`` already exists: nothing is ever overwritten."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Engine, Table, delete, insert, select, update
+from sqlalchemy import ColumnElement, Engine, Select, Table, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Row
@@ -35,6 +35,7 @@ from evidence.steps import CATALOGUE, RecordingRule, StepKind
 from integrity.entry import decode_entry, parse_time
 from storage.catalogue_tables import (
     AccessRow,
+    AcquisitionRow,
     CaseRow,
     CaseStepRow,
     CatalogueStateRow,
@@ -48,6 +49,7 @@ from storage.migrations import advisory_lock_key, exclusive_transaction
 
 _STATE = cast(Table, CatalogueStateRow.__table__)
 _CLIPS = cast(Table, ClipRow.__table__)
+_ACQUISITIONS = cast(Table, AcquisitionRow.__table__)
 _CASES = cast(Table, CaseRow.__table__)
 _STEPS = cast(Table, CaseStepRow.__table__)
 _LINKS = cast(Table, ClipLinkRow.__table__)
@@ -55,6 +57,7 @@ _ACCESS = cast(Table, AccessRow.__table__)
 _KINDS = cast(Table, StepKindRow.__table__)
 _ENTRIES = cast(Table, LedgerEntryRow.__table__)
 _C = _CLIPS.c
+_Q = _ACQUISITIONS.c
 _L = _LINKS.c
 _A = _ACCESS.c
 
@@ -120,14 +123,27 @@ def _acquired_row(index: int, e: Entry) -> dict[str, object]:
             "legal_hold": False}
 
 
+_ACQUISITION_COLUMNS = ("acquired_index", "sha256", "device", "officer", "unit_no",
+                        "name_on_device", "captured_at", "station", "acquired_at")
+
+
 def _insert_acquired(conn: Connection, rows: list[dict[str, object]]) -> None:
     """Insert new clips in one statement; the same content acquired again (another file,
-    another recorder) keeps its first row: ON CONFLICT DO NOTHING, rows in ledger order."""
+    another recorder) keeps its first row: ON CONFLICT DO NOTHING, rows in ledger order. Every
+    acquisition also gets its own ``clip_acquisitions`` row (searches by 警号 and device)."""
     if not rows:
         return
     dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     conn.execute(dialect_insert(_CLIPS).on_conflict_do_nothing(index_elements=["sha256"]), rows)
+    conn.execute(insert(_ACQUISITIONS),
+                 [{k: row[k] for k in _ACQUISITION_COLUMNS} for row in rows])
     rows.clear()
+
+
+def _acquired_by(column: str, value: str) -> Select[tuple[str]]:
+    """The SHA-256 of every clip with an acquisition whose ``column`` (officer or device) is
+    ``value``: the clip's first acquisition or any later one."""
+    return select(_Q.sha256).where(_Q[column] == value)
 
 
 def _fold_stored(conn: Connection, _index: int, e: Entry) -> None:
@@ -357,9 +373,9 @@ class SqlCatalogue:
         """Clips matching every filter of ``query``, newest capture first."""
         where: list[ColumnElement[bool]] = []
         if query.officer:
-            where.append(_C.officer == query.officer)
+            where.append(_C.sha256.in_(_acquired_by("officer", query.officer)))
         if query.device:
-            where.append(_C.device == query.device)
+            where.append(_C.sha256.in_(_acquired_by("device", query.device)))
         # SQLite keeps UTC wall time without an offset: compare in UTC whatever zone was given.
         if query.start:
             where.append(_C.captured_at >= _utc(query.start))
@@ -424,7 +440,7 @@ class SqlCatalogue:
             stmt = stmt.where((_A.case_id == case_id)
                               | _A.sha256.in_(select(_L.sha256).where(_L.case_id == case_id)))
         if officer is not None:
-            stmt = stmt.where(_A.sha256.in_(select(_C.sha256).where(_C.officer == officer)))
+            stmt = stmt.where(_A.sha256.in_(_acquired_by("officer", officer)))
         return [_access(r) for r in self._all("read the access log", stmt)]
 
     def step_kinds(self) -> list[StepKind]:

@@ -2,7 +2,7 @@
 
 Every row here except ``api_tokens`` is derived from ledger entries by ``storage.catalogue`` and
 can be rebuilt from the ledger alone; the ledger stays the only record of evidence. Created by
-migration 0004.
+migration 0004 (``clip_acquisitions``: 0005).
 """
 
 from __future__ import annotations
@@ -61,6 +61,25 @@ class ClipRow(LedgerBase):
     retain_until: Mapped[datetime | None] = mapped_column(_Tz, index=True)
     legal_hold: Mapped[bool] = mapped_column(Boolean)
     disposed_index: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AcquisitionRow(LedgerBase):
+    """Every ``acquired`` entry: the same content docked from several recorders is one clip
+    (``clips`` keeps the first acquisition) but as many acquisitions, each with its officer and
+    device, so a search by 警号 or device finds the clip whichever recorder it came from."""
+
+    __tablename__ = "clip_acquisitions"
+
+    acquired_index: Mapped[int] = mapped_column(BigInteger, primary_key=True,
+                                                autoincrement=False)
+    sha256: Mapped[str] = mapped_column(Text, index=True)
+    device: Mapped[str] = mapped_column(Text, index=True)
+    officer: Mapped[str] = mapped_column(Text, index=True)
+    unit_no: Mapped[str] = mapped_column(Text)
+    name_on_device: Mapped[str] = mapped_column(Text)
+    captured_at: Mapped[datetime] = mapped_column(_Tz)
+    station: Mapped[str] = mapped_column(Text)
+    acquired_at: Mapped[datetime] = mapped_column(_Tz)
 
 
 class CaseRow(LedgerBase):

@@ -17,12 +17,15 @@ bookkeeping, not evidence: dropping them loses the schedule, not a single ledger
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from sqlalchemy import BigInteger, Column, Engine, MetaData, Table, Text, insert, select, update
 
 from storage.ledger_store import translate_errors
 from storage.migrations import advisory_lock_key, exclusive_transaction
+
+if TYPE_CHECKING:
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
 JOBS_TABLE = "apscheduler_jobs"
 _LOCK_KEY = advisory_lock_key("liuhen/jobs/schema")
@@ -76,7 +79,10 @@ class SqlJobLeases:
 
 
 def shared_job_store(engine: Engine) -> SQLAlchemyJobStore:
-    """APScheduler's SQLAlchemyJobStore on ``engine``, its table created under the lock."""
+    """APScheduler's SQLAlchemyJobStore on ``engine``, its table created under the lock.
+    (APScheduler is imported here: only ``liuhen jobs start`` needs it, not every command.)"""
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore  # noqa: PLC0415
+
     store = SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE)
     with translate_errors("create the schedule table"), engine.connect() as conn, \
             exclusive_transaction(conn, pg_lock_key=_LOCK_KEY):

@@ -33,15 +33,16 @@ from __future__ import annotations
 
 import itertools
 import operator
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, cast
 
-from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event, exc, func, insert, select
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -74,6 +75,7 @@ from storage.migrations import (
     SQLITE_BEGIN_OPTION,
     advisory_lock_key,
     exclusive_transaction,
+    is_current,
     upgrade_connection,
 )
 
@@ -150,16 +152,39 @@ def _normalise_url(url: str | URL) -> URL:
     raise ValueError(f"unsupported ledger database {backend!r}: use SQLite or PostgreSQL")
 
 
+PRIVATE_FILE_MODE = 0o600
+
+
+def _private_sqlite_file(database: str) -> None:
+    """Create the SQLite file owner-only before SQLite does (it would use 0644 under the usual
+    umask; its -wal and -shm files take the database file's mode), and narrow an existing one
+    of ours that others could read. A path we cannot create is left for SQLite to report."""
+    path = Path(database)
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE_MODE))
+    except OSError:
+        return
+    for file in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+        try:
+            st = file.stat()
+        except FileNotFoundError:
+            continue
+        if st.st_uid == os.getuid() and st.st_mode & 0o077:
+            file.chmod(PRIVATE_FILE_MODE)
+
+
 def create_ledger_engine(url: str | URL, *,
                          busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> Engine:
     """An Engine configured for the ledger (no migrations, no origin check: see ``open``).
 
-    SQLite: a file database, WAL, ``synchronous=FULL``, ``busy_timeout``, foreign keys and
-    recursive triggers on every connection; SQLAlchemy emits BEGIN itself so that writers can ask
-    for ``BEGIN IMMEDIATE``. PostgreSQL: psycopg 3, connections pinged on checkout.
+    SQLite: a file database (created 0600), WAL, ``synchronous=FULL``, ``busy_timeout``, foreign
+    keys and recursive triggers on every connection; SQLAlchemy emits BEGIN itself so that writers
+    can ask for ``BEGIN IMMEDIATE``. PostgreSQL: psycopg 3, connections pinged on checkout.
     """
     parsed = _normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
+        if parsed.database and "uri" not in parsed.query:
+            _private_sqlite_file(parsed.database)
         engine = create_engine(parsed)
         event.listen(engine, "connect", _sqlite_on_connect(int(busy_timeout_s * 1000)))
         event.listen(engine, "begin", _sqlite_begin)
@@ -361,10 +386,14 @@ class SqlLedgerStore:
         try:
             with translate_errors("open the ledger"), engine.connect() as conn, \
                     exclusive_transaction(conn, pg_lock_key=MIGRATION_LOCK_KEY):
-                try:
-                    upgrade_connection(conn)
-                except CommandError as error:
-                    raise ConflictError(f"cannot migrate the ledger schema: {error}") from error
+                if not is_current(conn):
+                    from alembic.util import CommandError  # noqa: PLC0415 - only to migrate
+
+                    try:
+                        upgrade_connection(conn)
+                    except CommandError as error:
+                        raise ConflictError(
+                            f"cannot migrate the ledger schema: {error}") from error
                 _record_origin(conn, origin)
         except BaseException:
             engine.dispose()

@@ -2,10 +2,14 @@
 
 Layout under ``root``::
 
-    objects/<key>                 the bytes, mode 0444, created once by temp + fsync + link
+    objects/<key>                 the bytes, mode 0400, created once by temp + fsync + link
     meta/<key>/<n:06d>.json       sidecar versions 1, 2, ...: SHA-256, size, mtime, retain-until,
-                                  legal hold; each written once (0444), never edited; the highest
+                                  legal hold; each written once (0400), never edited; the highest
                                   number is current. Retention and legal-hold changes add one.
+
+Every folder is 0700 and every file 0400: owner-only, since originals and thumbnails show people
+at enforcement scenes (``verify`` narrows a file that was opened up again; the root is narrowed
+when the store is opened).
 
 ``version_id`` is the SHA-256 (content-addressed): a key holds one content for ever.
 
@@ -42,7 +46,14 @@ from typing import BinaryIO
 from evidence.errors import ConflictError, NotFoundError, PolicyViolationError, VerificationError
 from evidence.ids import Sha256Hex, is_sha256_hex
 from evidence.records import StoredObject
-from storage.blobio import verified_reader, whole_seconds, write_new
+from storage.blobio import (
+    PRIVATE_DIR_MODE,
+    READ_ONLY_MODE,
+    mkdir_private,
+    verified_reader,
+    whole_seconds,
+    write_new,
+)
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +130,10 @@ class LocalWormStore:
         self._clock = clock
         self._objects = self.root / "objects"
         self._meta = self.root / "meta"
-        self._objects.mkdir(parents=True, exist_ok=True)
-        self._meta.mkdir(parents=True, exist_ok=True)
+        mkdir_private(self._objects)
+        mkdir_private(self._meta)
+        if stat.S_IMODE(self.root.stat().st_mode) & 0o077:
+            self.root.chmod(PRIVATE_DIR_MODE)  # a store made before folders were owner-only
         self.url = self.root.as_uri()
         message = (f"LocalWormStore at {self.root} is weaker than S3 Object Lock: files are only "
                    "read-only, and a root user can delete or change them (verify() detects "
@@ -144,7 +157,7 @@ class LocalWormStore:
                 raise PolicyViolationError(
                     f"retain-until {retain_until.isoformat()} for {key} is earlier than the "
                     f"policy minimum of {self.min_retention_days} days from now")
-            path.parent.mkdir(parents=True, exist_ok=True)
+            mkdir_private(path.parent)
             try:
                 write_new(path, lambda out: self._copy(source, out, key=key, sha256=sha256,
                                                        size=size))
@@ -181,10 +194,10 @@ class LocalWormStore:
                 f"{obj.key}: the file was modified or replaced after it was stored (size "
                 f"{st.st_size}, mtime_ns {st.st_mtime_ns}; recorded {side.size}, "
                 f"{side.mtime_ns})", step=STEP)
-        if st.st_mode & 0o222:
-            log.warning("%s: %s was writable (mode %o); made read-only again", self.url,
+        if stat.S_IMODE(st.st_mode) != READ_ONLY_MODE:
+            log.warning("%s: %s had mode %o; made owner-read-only again", self.url,
                         obj.key, stat.S_IMODE(st.st_mode))
-            path.chmod(0o444)
+            path.chmod(READ_ONLY_MODE)
         if rehash:
             digest, seen = self._hash_file(path)
             if digest != side.sha256 or seen != side.size:
@@ -337,7 +350,7 @@ class LocalWormStore:
             if digest != sha256:
                 raise ConflictError(f"{self.url} already holds other bytes under {key} "
                                     f"(SHA-256 {digest})")
-            path.chmod(0o444)
+            path.chmod(READ_ONLY_MODE)
             side = _Sidecar(1, key, sha256, seen, path.stat().st_mtime_ns, retain_until,
                             legal_hold=False)
             try:
@@ -375,7 +388,7 @@ class LocalWormStore:
 
     def _write_sidecar(self, key: str, side: _Sidecar) -> None:
         folder = self._sidecar_dir(key)
-        folder.mkdir(parents=True, exist_ok=True)
+        mkdir_private(folder)
         data = side.encode()
 
         def fill(out: BinaryIO) -> None:

@@ -134,6 +134,7 @@ def create_app(settings: Settings, *, casework: Casework | None = None,
     errors.install(app)
     app.include_router(api_router())
     app.include_router(pages.router)  # the server-rendered pages under /ui
+    app.include_router(pages.front_door)  # GET / → /ui/
     bad = unguarded_routes(app)
     if bad:
         raise RuntimeError(f"routes without a role guard (deny by default): {', '.join(bad)}")

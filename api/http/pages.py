@@ -45,6 +45,7 @@ from api.casework import (
     Verification,
     check_purpose,
 )
+from api.console import printable
 from api.http.auth import TOKEN_COOKIE, Principal, Role, allow, public, token_repo
 from api.http.deps import get_casework
 from api.http.ranges import copy_response, parse_range
@@ -594,3 +595,20 @@ def access_log(request: Request, *, who: Supervisor, cw: CaseworkPage, clip: str
     return _page(request, "access_log.html", who=who, title="调阅记录 Access log", q=q,
                  rows=rows, scope=scope, searched=any(q.values()))
 
+
+
+# --- what no route above answers -----------------------------------------------------------------
+# Declared last: routes match in order, so this one only sees the paths no page has.
+
+@router.get("/{unknown:path}", name="web_not_found", dependencies=[Depends(public)])
+def not_found(unknown: str) -> Response:
+    raise HTTPException(status_code=404, detail=f"没有这个页面：/ui/{printable(unknown[:200])}")
+
+
+front_door = APIRouter(include_in_schema=False)
+"""``/``: a person who types the server's address lands on the pages, not on a JSON 404."""
+
+
+@front_door.get("/", dependencies=[Depends(public)])
+def root(request: Request) -> Response:
+    return RedirectResponse(str(request.url_for("web_home")), status_code=307)

@@ -24,5 +24,6 @@ It behaves like hardware where the station can tell:
 
 Media are generated once per directory (``media_library``) so a test session makes them once.
 Images need ``mkfs.vfat``/``mtools`` (FAT), ``sfdisk`` (MBR) and ``mkfs.exfat`` (exFAT); media need
-ffmpeg, and fall back to placeholder bytes (``Media.real`` is False) without it.
+the ffmpeg binary the media stage uses, passed in by the caller (``ingest.media.find_ffmpeg``:
+Debian's, else the imageio-ffmpeg wheel's), so the demo's clips are real on any machine.
 """

@@ -16,10 +16,10 @@ from devices.driver import CHINA_STANDARD_TIME
 from devices.exfat import entry_set_checksum
 
 # --------------------------------------------------------------------------------------------------
-# Media (tiny, real where ffmpeg exists), generated once per cache directory
+# Media (tiny and real, made by the ffmpeg the media stage uses), once per cache directory
 # --------------------------------------------------------------------------------------------------
 
-MEDIA_VERSION = "1"  # bump when the recipes change: cached media are regenerated
+MEDIA_VERSION = "2"  # bump when the recipes change: cached media are regenerated
 
 
 @dataclass(frozen=True)
@@ -34,28 +34,25 @@ class Media:
     corrupt_mp4: Path  # deterministic garbage behind an ftyp box
     jpeg_named_mp4: Path  # a JPEG under an .MP4 name: probes as jpeg_pipe
     empty_mp4: Path
-    real: bool  # False when ffmpeg was missing and placeholders were written
-
-
-def _ffmpeg(*args: str) -> None:
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-y", *args], check=True, capture_output=True
-    )
-
-
-def _placeholder(magic: bytes, label: str, size: int) -> bytes:
-    stream = b"".join(
-        hashlib.sha256(f"{label}{i}".encode()).digest() for i in range(size // 32 + 1)
-    )
-    return (magic + stream)[:size]
 
 
 def _noise(label: str, size: int) -> bytes:
-    return _placeholder(b"", label, size)
+    stream = b"".join(
+        hashlib.sha256(f"{label}{i}".encode()).digest() for i in range(size // 32 + 1)
+    )
+    return stream[:size]
 
 
-def media_library(directory: Path) -> Media:
-    """Generate (or reuse) the media in ``directory``; ~1 s with ffmpeg."""
+def media_library(directory: Path, *, ffmpeg: str) -> Media:
+    """Generate (or reuse) the media in ``directory`` with the ``ffmpeg`` binary at that path;
+    ~1 s. The caller passes the binary the media stage uses (``ingest.media.find_ffmpeg``:
+    Debian's, else the imageio-ffmpeg wheel's), so a machine without a system ffmpeg still gets
+    real clips; a failing ffmpeg raises ``CalledProcessError`` rather than leaving fake ones."""
+
+    def run(*args: str) -> None:
+        subprocess.run([ffmpeg, "-nostdin", "-v", "error", "-y", *args], check=True,
+                       capture_output=True)
+
     directory.mkdir(parents=True, exist_ok=True)
     paths = Media(
         clip_mp4=directory / "clip.mp4",
@@ -66,36 +63,29 @@ def media_library(directory: Path) -> Media:
         corrupt_mp4=directory / "clip_corrupt.mp4",
         jpeg_named_mp4=directory / "photo_named_as.mp4",
         empty_mp4=directory / "empty.mp4",
-        real=shutil.which("ffmpeg") is not None,
     )
-    stamp = directory / f".media-v{MEDIA_VERSION}-{'real' if paths.real else 'fake'}"
+    stamp = directory / f".media-v{MEDIA_VERSION}"
     if stamp.exists():
         return paths
-    if paths.real:
-        video = "testsrc=size=160x120:rate=15:duration=1"
-        _ffmpeg(
-            "-f", "lavfi", "-i", video,
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000:duration=1",
-            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-            "-c:a", "aac", "-b:a", "32k", "-shortest", "-movflags", "+faststart",
-            "-fflags", "+bitexact", str(paths.clip_mp4),
-        )  # fmt: skip
-        _ffmpeg(
-            "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10:duration=1",
-            "-f", "lavfi", "-i", "sine=frequency=300:sample_rate=8000:duration=1",
-            "-c:v", "mjpeg", "-q:v", "8", "-c:a", "pcm_s16le", "-shortest",
-            "-fflags", "+bitexact", str(paths.clip_avi),
-        )  # fmt: skip
-        _ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120", "-frames:v", "1", str(paths.photo_jpg))
-        _ffmpeg(
-            "-f", "lavfi", "-i", "sine=frequency=500:sample_rate=8000:duration=1",
-            "-c:a", "pcm_alaw", "-fflags", "+bitexact", str(paths.audio_wav),
-        )  # fmt: skip
-    else:
-        paths.clip_mp4.write_bytes(_placeholder(b"\x00\x00\x00\x18ftypisom", "mp4", 20_000))
-        paths.clip_avi.write_bytes(_placeholder(b"RIFF\x00\x00\x00\x00AVI ", "avi", 30_000))
-        paths.photo_jpg.write_bytes(_placeholder(b"\xff\xd8\xff\xe0", "jpg", 6_000))
-        paths.audio_wav.write_bytes(_placeholder(b"RIFF\x00\x00\x00\x00WAVE", "wav", 8_000))
+    video = "testsrc=size=160x120:rate=15:duration=1"
+    run(
+        "-f", "lavfi", "-i", video,
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000:duration=1",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+        "-c:a", "aac", "-b:a", "32k", "-shortest", "-movflags", "+faststart",
+        "-fflags", "+bitexact", str(paths.clip_mp4),
+    )  # fmt: skip
+    run(
+        "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10:duration=1",
+        "-f", "lavfi", "-i", "sine=frequency=300:sample_rate=8000:duration=1",
+        "-c:v", "mjpeg", "-q:v", "8", "-c:a", "pcm_s16le", "-shortest",
+        "-fflags", "+bitexact", str(paths.clip_avi),
+    )  # fmt: skip
+    run("-f", "lavfi", "-i", "testsrc=size=160x120", "-frames:v", "1", str(paths.photo_jpg))
+    run(
+        "-f", "lavfi", "-i", "sine=frequency=500:sample_rate=8000:duration=1",
+        "-c:a", "pcm_alaw", "-fflags", "+bitexact", str(paths.audio_wav),
+    )  # fmt: skip
     clip = paths.clip_mp4.read_bytes()
     paths.clip_truncated_mp4.write_bytes(clip[: len(clip) * 6 // 10])
     paths.corrupt_mp4.write_bytes(b"\x00\x00\x00\x18ftypisom" + _noise("corrupt", 12_000))

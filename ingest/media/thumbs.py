@@ -7,7 +7,8 @@ interval away from where it was asked for is not a thumbnail of that moment: it 
 ``Thumbnails.missed`` (so the station can flag the clip), never written.
 
 Files are named from the original's SHA-256 and written atomically (temp + fsync +
-``os.replace``); the original is only read.
+``os.replace``); the original is only read. OpenCV and NumPy are imported when a thumbnail is
+made, not with the module: every CLI command imports the media package, few make thumbnails.
 """
 
 from __future__ import annotations
@@ -15,17 +16,19 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-
-import cv2
-import numpy as np
-from numpy.typing import NDArray
+from typing import TYPE_CHECKING
 
 from evidence.errors import VerificationError
 from evidence.ids import Sha256Hex
 from ingest.files import write_atomic
 from ingest.media.tools import file_sha256
 
-Image = NDArray[np.uint8]
+if TYPE_CHECKING:
+    import cv2
+    import numpy as np
+    from numpy.typing import NDArray
+
+    Image = NDArray[np.uint8]
 
 THUMB_WIDTH = 320  # px: enough to recognise a scene in a list, small enough for a page of them
 JPEG_QUALITY = 85
@@ -97,6 +100,9 @@ def thumbnails(src: Path, out_dir: Path, *, count: int = 5, parent: Sha256Hex | 
     VerificationError(step="thumbnails") when OpenCV cannot open the file or finds no frame
     rate; off-position frames are returned in ``missed``, not raised.
     """
+    import cv2
+    import numpy as np
+
     if not 1 <= count <= MAX_COUNT:
         raise ValueError(f"count must be 1..{MAX_COUNT}, not {count}")
     parent = parent or file_sha256(src)[0]
@@ -138,6 +144,9 @@ def photo_thumbnail(src: Path, out_dir: Path, *,
                     parent: Sha256Hex | None = None) -> Thumbnails:
     """A thumbnail of a still picture (the ``keep`` action), decoded from its bytes whatever
     its name. VerificationError(step="thumbnails") when it does not decode or is too large."""
+    import cv2
+    import numpy as np
+
     with src.open("rb") as fh:
         data = fh.read(MAX_PHOTO_BYTES + 1)
     if len(data) > MAX_PHOTO_BYTES:
@@ -155,6 +164,9 @@ def photo_thumbnail(src: Path, out_dir: Path, *,
 def _frame_at(capture: cv2.VideoCapture, requested_ms: int) -> tuple[Image | None, int | None]:
     """Seek, read, and the position of the frame actually read (OpenCV's CAP_PROP_POS_MSEC
     after a read is the timestamp of that frame)."""
+    import cv2
+    import numpy as np
+
     capture.set(cv2.CAP_PROP_POS_MSEC, requested_ms)
     ok, frame = capture.read()
     if not ok or frame is None:
@@ -163,6 +175,9 @@ def _frame_at(capture: cv2.VideoCapture, requested_ms: int) -> tuple[Image | Non
 
 
 def _scaled(image: Image) -> Image:
+    import cv2
+    import numpy as np
+
     height, width = image.shape[:2]
     if width <= THUMB_WIDTH:
         return image
@@ -173,6 +188,8 @@ def _scaled(image: Image) -> Image:
 
 def _write(path: Path, image: Image, requested_ms: int | None,
            actual_ms: int | None) -> Thumbnail:
+    import cv2
+
     ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
         raise VerificationError("OpenCV cannot encode a JPEG", step="thumbnails")

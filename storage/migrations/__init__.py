@@ -12,13 +12,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from hashlib import sha256
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.engine import Connection
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 SCRIPT_LOCATION = str(Path(__file__).resolve().parent)
+VERSION_TABLE = "alembic_version"
 
 SQLITE_BEGIN_OPTION = "liuhen_sqlite_begin"
 """Execution option read by the ``begin`` listener of ``storage.ledger_store.create_ledger_engine``:
@@ -36,6 +39,8 @@ MIGRATION_LOCK_KEY = advisory_lock_key("liuhen/storage/migrations")
 def alembic_config(connection: Connection | None = None, *, url: str | None = None) -> Config:
     """An Alembic Config built in code. With ``connection``, env.py migrates on it, inside the
     caller's transaction; otherwise env.py connects to ``url`` itself."""
+    from alembic.config import Config  # noqa: PLC0415 - Alembic loads only to migrate
+
     config = Config()
     config.set_main_option("script_location", SCRIPT_LOCATION)
     config.set_main_option("path_separator", "os")
@@ -68,8 +73,27 @@ def exclusive_transaction(conn: Connection, *, pg_lock_key: int) -> Iterator[Con
             conn.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
 
 
+def head_revision() -> str:
+    """The newest revision id. Each file in ``versions/`` is named for its revision id
+    (``0004_catalogue.py`` is revision ``0004``, revising ``0003``); a test checks this against
+    Alembic's own script directory."""
+    names = (p.name for p in (Path(SCRIPT_LOCATION) / "versions").glob("[0-9]*_*.py"))
+    return max(name.partition("_")[0] for name in names)
+
+
+def is_current(conn: Connection) -> bool:
+    """Whether the database on ``conn`` is at :func:`head_revision` already: then opening it
+    needs no Alembic at all (it costs a quarter of a second to import on every command)."""
+    if not inspect(conn).has_table(VERSION_TABLE):
+        return False
+    versions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return versions == [head_revision()]
+
+
 def upgrade_connection(conn: Connection, *, revision: str = "head") -> None:
     """Upgrade on ``conn``, inside the transaction the caller holds (see exclusive_transaction)."""
+    from alembic import command  # noqa: PLC0415 - Alembic loads only to migrate
+
     command.upgrade(alembic_config(conn), revision)
 
 

@@ -188,7 +188,7 @@ def _artifacts_dir() -> Path:
 @pytest.fixture(scope="session")
 def media(tmp_path_factory: pytest.TempPathFactory) -> Media:
     """The simulator's tiny real clips (ffmpeg), made once per test session."""
-    return media_library(tmp_path_factory.mktemp("e2e-media"))
+    return media_library(tmp_path_factory.mktemp("e2e-media"), ffmpeg=find_ffmpeg().ffmpeg)
 
 
 @pytest.fixture(scope="module")

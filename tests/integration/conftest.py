@@ -22,6 +22,7 @@ from api.settings import Settings
 from devices.sim.cards import Media, media_library
 from evidence.ids import Origin, StationId
 from evidence.records import Entry, EntryKind
+from ingest.media import find_ffmpeg
 from integrity.entry import encode_entry
 from integrity.notes import Signer
 from storage.ledger_store import SqlLedgerStore
@@ -101,7 +102,7 @@ def store(ledger_url: str) -> Iterator[SqlLedgerStore]:
 @pytest.fixture(scope="session")
 def media(tmp_path_factory: pytest.TempPathFactory) -> Media:
     """The simulator's tiny real clips, made once per test session."""
-    return media_library(tmp_path_factory.mktemp("media"))
+    return media_library(tmp_path_factory.mktemp("media"), ffmpeg=find_ffmpeg().ffmpeg)
 
 
 @pytest.fixture

@@ -101,6 +101,7 @@ def _free_port() -> int:
 def test_serve_with_cli_tokens_and_an_access_log_without_them(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = {**os.environ, "LIUHEN_DATA_DIR": str(data)}
+    assert runner.invoke(cli, ["init"], env=env).exit_code == 0
     result = runner.invoke(cli, ["tokens", "create", "--role", "auditor", "--name", "fz-9"],
                            env=env)
     assert result.exit_code == 0, result.output

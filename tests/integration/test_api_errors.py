@@ -184,3 +184,17 @@ def test_unknown_paths_and_methods(world: World) -> None:
     auth = world.auth(Role.ADMIN)
     assert_clear_error(world.client.get("/api/nothing-here", headers=auth), 404)
     assert_clear_error(world.client.delete("/api/cases", headers=auth), 405)
+
+
+def test_the_front_door_leads_to_the_pages_and_unknown_pages_are_html(world: World) -> None:
+    """A person typing the server's address lands on the pages (not a JSON 404), and a page
+    address that does not exist answers a page in Chinese, not JSON."""
+    front = world.client.get("/", follow_redirects=False)
+    assert front.status_code == 307 and front.headers["location"].endswith("/ui/")
+    assert world.client.get("/").url.path == "/ui/signin"  # then sign-in, as any page
+    for path in ("/ui/nothing-here", "/ui/clips/abc/nothing", "/ui/%1b%5d0;x"):
+        page = world.client.get(path)
+        assert page.status_code == 404, path
+        assert page.headers["content-type"].startswith("text/html"), path
+        assert "未找到" in page.text and "没有这个页面" in page.text and "\x1b" not in page.text
+    assert_clear_error(world.client.get("/api/nothing-here"), 404)  # the API stays JSON

@@ -67,6 +67,57 @@ def test_clips_fold_from_a_docked_recorder(station: Station, tmp_path: Path,
                            ) == window
 
 
+def test_the_same_content_from_two_recorders_is_found_by_either_officer_and_device(
+        station: Station, tmp_path: Path, media: Media) -> None:
+    """The clip row keeps its first acquisition; search by 警号 or device (and the access log
+    of an officer's clips) goes through every acquisition, so the second recorder's officer
+    finds the clips too."""
+    first, second = fleet(tmp_path, media, ("directory", "directory"))
+    assert dock(station, first).released and dock(station, second).released
+    catalogue = station.ledger.catalogue
+    catalogue.catch_up()
+    clips = catalogue.all_clips()
+    assert clips and {c.officer for c in clips} == {first.zfy.officer.officer_no}
+    for recorder in (first, second):
+        officer = recorder.zfy.officer.officer_no
+        by_officer = catalogue.clips(ClipQuery(officer=officer))
+        by_device = catalogue.clips(ClipQuery(device=recorder.serial))
+        assert {c.sha256 for c in by_officer} == {c.sha256 for c in clips}, officer
+        assert {c.sha256 for c in by_device} == {c.sha256 for c in clips}, recorder.serial
+    clip = clips[0]
+    station.ledger.writer.record(EntryKind.ACCESSED, clip.sha256, {
+        "role": "auditor", "action": "view", "variant": "original", "purpose": "审计"},
+        actor="fz-9")
+    catalogue.catch_up()
+    second_officer = second.zfy.officer.officer_no
+    assert [a.sha256 for a in catalogue.accesses(officer=second_officer)] == [clip.sha256]
+
+
+def test_a_catalogue_folded_before_acquisitions_were_kept_is_rebuilt(
+        station: Station, tmp_path: Path, media: Media, ledger_url: str) -> None:
+    """A ledger whose catalogue was folded at revision 0004 (no acquisitions table): migration
+    0005 empties the folded tables and rewinds the cursor, so the next fold finds the second
+    recorder's clips by its officer too."""
+    from alembic import command
+
+    from storage.migrations import alembic_config, upgrade
+
+    first, second = fleet(tmp_path, media, ("directory", "directory"))
+    assert dock(station, first).released and dock(station, second).released
+    catalogue = station.ledger.catalogue
+    size = catalogue.catch_up()
+    clips = catalogue.all_clips()
+    station.ledger.store.engine.dispose()
+    command.downgrade(alembic_config(url=ledger_url), "0004")  # as a 0004 station left it
+    upgrade(ledger_url)
+    assert catalogue.all_clips() == []  # emptied, to be folded again
+    assert catalogue.catch_up() == size
+    assert catalogue.all_clips() == clips
+    officer = second.zfy.officer.officer_no
+    assert {c.sha256 for c in catalogue.clips(ClipQuery(officer=officer))} == \
+        {c.sha256 for c in clips}
+
+
 def test_cases_links_and_accesses_fold_in_ledger_order(station: Station) -> None:
     ledger = station.ledger
     sha = "ab" * 32

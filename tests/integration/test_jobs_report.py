@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 from datetime import datetime
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from typer.testing import CliRunner
 from api.cli import app
 from api.compose import open_jobs
 from api.settings import Settings
-from jobs.annual import COLUMNS, CST
+from jobs.annual import CJK_FONT_FILES, CJK_FONTS, COLUMNS, CST, compute, to_png
 from tests.integration.test_jobs_retention import FakeClock, link, make_clip
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -75,3 +76,24 @@ def test_annual_report_csv_and_chart(tmp_path: Path, ledger_url: str) -> None:
     assert table[("step", "chaichu")]["completeness"] == "0.0000"
     png = (data / "reports" / "annual-2025.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 20_000
+
+
+def test_the_chart_draws_chinese_when_the_font_cache_predates_the_cjk_font(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """matplotlib's font cache built before fonts-wqy-microhei was installed knows no CJK
+    family: asked by name, every Chinese label fell back to DejaVu Sans and rendered as boxes.
+    The font is picked by file, so every glyph is found (no "missing from font" warning)."""
+    from matplotlib import font_manager
+
+    assert CJK_FONT_FILES[0].is_file(), "make servers installs fonts-wqy-microhei"
+    files = {str(p) for p in CJK_FONT_FILES}
+    stale = [f for f in font_manager.fontManager.ttflist
+             if f.fname not in files and f.name not in CJK_FONTS]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", stale)
+    report = compute(2025, clips=[], cases=[], kinds=[])
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        png = to_png(report)
+    assert png.startswith(b"\x89PNG")
+    missing = [str(w.message) for w in seen if "missing from font" in str(w.message)]
+    assert not missing, missing[:3]

@@ -74,9 +74,9 @@ def test_writes_once_read_only_with_sidecar(store: LocalWormStore, tmp_path: Pat
                                retain_until=NOW + timedelta(days=200))
     path = store.root / "objects" / KEY
     assert path.read_bytes() == data
-    assert stat.S_IMODE(path.stat().st_mode) == 0o444
+    assert stat.S_IMODE(path.stat().st_mode) == 0o400
     [sidecar] = _sidecars(store)
-    assert stat.S_IMODE(sidecar.stat().st_mode) == 0o444
+    assert stat.S_IMODE(sidecar.stat().st_mode) == 0o400
     assert sha in sidecar.read_text()
     leftovers = [p.name for p in path.parent.iterdir() if p.name.startswith(".")]
     assert leftovers == []  # the temp file is gone
@@ -132,7 +132,7 @@ def test_rehash_catches_an_edit_that_keeps_size_and_mtime(store: LocalWormStore,
         fh.seek(100)
         fh.write(b"B")
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
-    path.chmod(0o444)
+    path.chmod(0o400)
     assert store.verify(obj) == obj  # the cheap check cannot see it...
     with pytest.raises(VerificationError, match=KEY):
         store.verify(obj, rehash=True)  # ...the re-hash does
@@ -166,8 +166,8 @@ def test_writable_mode_is_reset(store: LocalWormStore, tmp_path: Path,
     path.chmod(0o644)
     with caplog.at_level(logging.WARNING, logger="storage.localstore"):
         store.verify(obj)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o444
-    assert any("made read-only again" in r.getMessage() for r in caplog.records)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o400
+    assert any("made owner-read-only again" in r.getMessage() for r in caplog.records)
 
 
 def test_open_reads_and_checks_the_bytes(store: LocalWormStore, tmp_path: Path) -> None:
@@ -195,7 +195,7 @@ def test_retention_only_extends_in_new_sidecar_versions(store: LocalWormStore,
         store.extend_retention(obj, NOW + timedelta(days=300))
     sidecars = _sidecars(store)
     assert [p.name for p in sidecars] == ["000001.json", "000002.json"]
-    assert all(stat.S_IMODE(p.stat().st_mode) == 0o444 for p in sidecars)
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o400 for p in sidecars)
     first = (NOW + timedelta(days=200)).isoformat()
     assert first in sidecars[0].read_text()  # the first version is untouched
 

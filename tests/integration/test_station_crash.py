@@ -25,6 +25,7 @@ from api.cli_station import simulated_source
 from api.compose import open_station
 from api.ledger_ops import run_audit
 from api.settings import Settings
+from ingest.media import find_ffmpeg
 from integrity.entry import decode_entry
 from tests.integration.conftest import PG_ADMIN_DSN
 
@@ -106,7 +107,8 @@ def test_kill_9_at_random_points_then_restart(tmp_path: Path,
         data = tmp_path / f"round{rounds}"
         url = fresh_url(data)
         env = {**os.environ, "LIUHEN_DATA_DIR": str(data), "LIUHEN_DATABASE_URL": url}
-        simulated_source(data / "simulator", 3)  # the cards exist before the first start
+        # The cards exist before the first start.
+        simulated_source(data / "simulator", 3, ffmpeg=find_ffmpeg().ffmpeg)
         if first is None:
             start = time.monotonic()
             assert _run(env, kill_after=None)  # a clean run tells how long a dock takes

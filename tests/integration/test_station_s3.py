@@ -26,7 +26,7 @@ def test_demo_on_s3_then_fixity_catches_a_replaced_version(tmp_path: Path) -> No
     result = runner.invoke(app, ["demo", "--data-dir", data, "--recorders", "1", "--store",
                                  f"s3://{bucket}/bureau-01"], env=env)
     assert result.exit_code == 0, result.output
-    assert "10/10 files verified" in result.output and "audit OK" in result.output
+    assert "10 个文件中 10 个已按原样存储并校验" in result.output and "audit OK" in result.output
     sha = re.search(r"liuhen verify (\w{64})", result.output)
     assert sha is not None
     store = ["--store", f"s3://{bucket}/bureau-01"]

@@ -14,6 +14,7 @@ from devices.sim.clock import ManualClock
 from devices.sim.device import SimulatedRecorder
 from devices.sim.recorder import make_recorder
 from devices.sim.usbbus import SimulatedUsbBackend
+from ingest.media import find_ffmpeg
 
 START = datetime(2024, 5, 1, 1, 30, tzinfo=UTC)  # 09:30 China Standard Time
 TOOLS = {
@@ -37,7 +38,7 @@ def require_tools(storage_kind: str) -> None:
 
 @pytest.fixture(scope="session")
 def media(tmp_path_factory: pytest.TempPathFactory) -> Media:
-    return media_library(tmp_path_factory.mktemp("media"))
+    return media_library(tmp_path_factory.mktemp("media"), ffmpeg=find_ffmpeg().ffmpeg)
 
 
 @pytest.fixture
