@@ -99,10 +99,12 @@ def ingest_path(settings: Settings, path: Path, *, serial: str, officer: str,
     from api.compose import open_station
     from api.station import LogProgress
     from devices.massstorage import MassStorageDriver
+    from evidence.identity import canonical_officer_no
     from evidence.ids import DeviceSerial
     from evidence.records import Assignment
     from ingest.station import Dock
 
+    officer = canonical_officer_no(officer, pattern=settings.officer_no_pattern)
     driver = (MassStorageDriver.from_directory(path, serial=DeviceSerial(serial))
               if path.is_dir() else MassStorageDriver.from_image(path,
                                                                  serial=DeviceSerial(serial)))

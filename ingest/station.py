@@ -29,6 +29,11 @@ from evidence.errors import (
     UnavailableError,
     VerificationError,
 )
+from evidence.identity import (
+    DEFAULT_OFFICER_NO_PATTERN,
+    InvalidInputError,
+    canonical_officer_no,
+)
 from evidence.ids import Sha256Hex, StationId
 from evidence.records import Assignment, EntryKind, FileRow, FileState, Receipt, StoredObject
 from ingest.files import fsync_dir
@@ -70,6 +75,9 @@ class StationPolicy:
     release: str = "mark"
     """``mark``: record files as offloaded and delete nothing (default); ``delete``: free the
     recorder's space once every file is verified, each deletion ledgered."""
+    officer_no_pattern: str = DEFAULT_OFFICER_NO_PATTERN
+    """The bureau's 警号 pattern: a recorder assigned to anything else is refused (and keeps
+    its files) until it is assigned to a 警号 in the canonical form (evidence/identity.py)."""
 
 
 @dataclass
@@ -198,6 +206,12 @@ class Dock(Generic[R]):
                 assignment = Assignment(serial=info.serial or serial, id_code=id_code,
                                         officer_no=o.officer_no, officer_name=o.name,
                                         unit_no=o.unit_no, unit_name=o.unit_name)
+        if assignment is not None:
+            try:
+                canonical_officer_no(assignment.officer_no, pattern=ctx.policy.officer_no_pattern)
+            except InvalidInputError as exc:
+                raise InvalidInputError(f"执法记录仪 {serial} 的登记被拒绝，文件留在记录仪上，"
+                                        f"请改正警号后再接入：{exc}") from exc
         known = ctx.repo.assignment(assignment.serial if assignment else serial)
         if assignment is None:
             if known is None:

@@ -9,12 +9,14 @@ Use cases append an entry and then call ``catch_up`` before they read what they 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Engine, Table, delete, insert, select, update
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Row
@@ -33,6 +35,7 @@ from evidence.records import (
 )
 from evidence.steps import CATALOGUE, RecordingRule, StepKind
 from integrity.entry import decode_entry, parse_time
+from storage.catalogue_check import Unfoldable, fold_problem
 from storage.catalogue_tables import (
     AccessRow,
     CaseRow,
@@ -58,6 +61,7 @@ _C = _CLIPS.c
 _L = _LINKS.c
 _A = _ACCESS.c
 
+log = logging.getLogger("liuhen.catalogue")
 _LOCK_KEY = advisory_lock_key("liuhen/catalogue/writer")
 FOLD_PAGE_ROWS = 10_000
 
@@ -244,6 +248,45 @@ _FOLD: dict[str, Callable[[Connection, int, Entry], None]] = {
 }
 
 
+def _readable(data: bytes) -> tuple[Entry | None, str | None]:
+    """The decoded entry and why the fold cannot read it (None when it can)."""
+    try:
+        entry = decode_entry(data)
+    except VerificationError as exc:
+        return None, exc.reason
+    return entry, fold_problem(entry)
+
+
+def _skipped(index: int, reason: str) -> None:
+    log.error("catalogue: ledger entry %d skipped, the read model cannot hold it (%s); it stays "
+              "in the ledger, and `liuhen audit` lists it", index, reason)
+
+
+def _fold_rows(conn: Connection, rows: Sequence[Row[int, bytes]]) -> None:
+    new_clips: list[dict[str, object]] = []
+    for index, data in rows:
+        entry, problem = _readable(bytes(data))
+        if entry is None or problem is not None:
+            _skipped(index, problem or "")
+            continue
+        if entry.kind is EntryKind.ACQUIRED:
+            new_clips.append(_acquired_row(index, entry))
+            continue
+        _insert_acquired(conn, new_clips)  # what follows may refer to them
+        _FOLD[entry.kind](conn, index, entry)
+    _insert_acquired(conn, new_clips)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+_SKIPPABLE = (ValueError, TypeError, OverflowError, sa_exc.DataError, sa_exc.IntegrityError)
+"""What a value of one entry can make the fold raise. Not OperationalError and the like: an
+unavailable database must stop the fold, never skip entries."""
+
+
 # --- rows to records ----------------------------------------------------------------------------
 
 def _object(r: Row[Any], prefix: str) -> StoredObject | None:
@@ -305,8 +348,12 @@ class SqlCatalogue:
     def catch_up(self, *, page: int = FOLD_PAGE_ROWS) -> int:
         """Fold every committed entry past the cursor; returns the new cursor (a tree size).
 
-        An entry that does not decode stops the fold with VerificationError at its index: the
-        catalogue never skips evidence silently (``liuhen audit`` says what is wrong)."""
+        An entry the catalogue cannot read (it does not decode, or :func:`fold_problem` or the
+        database refuses it: written by an older or foreign version) is skipped with a logged
+        error, never folded in part: each page is folded in a savepoint, and a page that fails
+        is folded again entry by entry, each in its own. The entry stays in the ledger, and
+        ``liuhen audit`` lists it (:meth:`unfoldable`). Errors of the database itself (down,
+        locked) still propagate: nothing is skipped because the database was unavailable."""
         with translate_errors("update the catalogue"), self._engine.connect() as conn, \
                 exclusive_transaction(conn, pg_lock_key=_LOCK_KEY):
             applied: int = conn.execute(select(_STATE.c.applied)
@@ -321,25 +368,37 @@ class SqlCatalogue:
                     .where(_ENTRIES.c.idx >= cursor, _ENTRIES.c.idx < stop,
                            _ENTRIES.c.kind.in_(sorted(PROJECTED)))
                     .order_by(_ENTRIES.c.idx).limit(page)).all()
-                new_clips: list[dict[str, object]] = []
-                for index, data in rows:
-                    try:
-                        entry = decode_entry(bytes(data))
-                    except VerificationError as exc:
-                        raise VerificationError(exc.reason, step="catalogue",
-                                                index=index) from exc
-                    if entry.kind is EntryKind.ACQUIRED:
-                        new_clips.append(_acquired_row(index, entry))
-                        continue
-                    _insert_acquired(conn, new_clips)  # what follows may refer to them
-                    _FOLD[entry.kind](conn, index, entry)
-                _insert_acquired(conn, new_clips)
+                try:
+                    with conn.begin_nested():
+                        _fold_rows(conn, rows)
+                except _SKIPPABLE:
+                    for row in rows:  # again one by one: skip only what cannot be folded
+                        try:
+                            with conn.begin_nested():
+                                _fold_rows(conn, [row])
+                        except _SKIPPABLE as exc:
+                            _skipped(row[0], f"the database refused it: {_first_line(exc)}")
                 if len(rows) < page:
                     break
                 cursor = rows[-1].idx + 1
             if stop > applied:
                 conn.execute(update(_STATE).where(_STATE.c.id == 1).values(applied=stop))
         return max(stop, applied)
+
+    def unfoldable(self) -> list[Unfoldable]:
+        """Every entry of a projected kind that the fold skips (see :meth:`catch_up`), in
+        ledger order: read from the ledger itself, not from the catalogue."""
+        found = []
+        with translate_errors("check the ledger against the catalogue"), \
+                self._engine.connect() as conn:
+            rows = conn.execute(select(_ENTRIES.c.idx, _ENTRIES.c.kind, _ENTRIES.c.data)
+                                .where(_ENTRIES.c.kind.in_(sorted(PROJECTED)))
+                                .order_by(_ENTRIES.c.idx))
+            for index, kind, data in rows:
+                entry, problem = _readable(bytes(data))
+                if entry is None or problem is not None:
+                    found.append(Unfoldable(index=index, kind=kind, reason=problem or ""))
+        return found
 
     # --- reads ----------------------------------------------------------------------------------
 
@@ -393,6 +452,12 @@ class SqlCatalogue:
         if not found:
             raise NotFoundError(f"no case {case_id!r}")
         return found[0]
+
+    def case_ids(self) -> list[str]:
+        """Every case number, in the order the cases were opened (for look-alike checks: one
+        short text column, read whole; fine up to some hundred thousand cases)."""
+        stmt = select(_CASES.c.case_id).order_by(_CASES.c.opened_index)
+        return [r.case_id for r in self._all("read case ids", stmt)]
 
     def cases(self, *, limit: int = 100, offset: int = 0) -> list[Case]:
         return self._cases(select(_CASES).order_by(_CASES.c.opened_index.desc())

@@ -39,14 +39,10 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.casework import (
-    MAX_PURPOSE_CHARS,
-    Casework,
-    Verification,
-    check_purpose,
-)
+from api.casework import Casework, Verification
 from api.http.auth import TOKEN_COOKIE, Principal, Role, allow, public, token_repo
 from api.http.deps import get_casework
+from api.http.errors import validation_message
 from api.http.ranges import copy_response, parse_range
 from evidence.completeness import CompletenessReport
 from evidence.errors import (
@@ -57,6 +53,7 @@ from evidence.errors import (
     UnavailableError,
     VerificationError,
 )
+from evidence.identity import MAX_PURPOSE_CHARS, InvalidInputError, canonical_purpose
 from evidence.ids import is_sha256_hex
 from evidence.records import Access, Clip
 from integrity.merkle import leaf_hash, verify_inclusion
@@ -120,14 +117,25 @@ def templates() -> Jinja2Templates:
     """The page templates, built on first use (nothing at import time: STYLE.md §6)."""
     t = Jinja2Templates(directory=_HERE / "templates")
     t.env.filters.update(when=_when, duration=_duration, basename=_basename,
-                         clip_state=_clip_state)
+                         clip_state=_clip_state, segment=_segment)
     return t
 
 
 def _when(moment: datetime | None) -> str:
+    """A time as the pages show it, in UTC+8; in UTC when UTC+8 is past year 9999 (a time the
+    ledger may hold from an older version or a recorder's clock: shown, never an error)."""
     if moment is None:
         return "—"
-    return moment.astimezone(DISPLAY_TZ).strftime("%Y-%m-%d %H:%M:%S (UTC+8)")
+    try:
+        moment, zone = moment.astimezone(DISPLAY_TZ), "UTC+8"
+    except OverflowError:
+        moment, zone = moment.astimezone(UTC), "UTC"
+    return f"{moment.year:04d}-{moment:%m-%d %H:%M:%S} ({zone})"
+
+
+def _segment(value: str) -> str:
+    """``value`` percent-encoded as one URL path segment (a case number may hold any text)."""
+    return quote(value, safe="")
 
 
 def _duration(ms: int | None) -> str:
@@ -242,8 +250,7 @@ class PageRoute(APIRoute):
                 return _error(request, exc.status_code, _http_heading(exc.status_code),
                               str(exc.detail))
             except RequestValidationError as exc:
-                detail = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: "
-                                   f"{e.get('msg', 'invalid')}" for e in exc.errors()[:5])
+                detail = "; ".join(validation_message(e) for e in exc.errors()[:5])
                 return _error(request, 422, "输入有误 Invalid input", detail)
             except LiuhenError as exc:
                 status, heading = next(((s, h) for family, s, h in _LIUHEN_ERRORS
@@ -322,16 +329,17 @@ def home(request: Request, *, who: Reader) -> Response:
 
 # --- case officers: clips -----------------------------------------------------------------------
 
-def _local_time(what: str, text: str | None) -> datetime | None:
-    """A ``datetime-local`` form value, read in DISPLAY_TZ."""
+def _local_time(cw: Casework, what: str, text: str | None) -> datetime | None:
+    """A ``datetime-local`` form value, read in DISPLAY_TZ, within the bureau's years."""
     if not text:
         return None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise PolicyViolationError(f"{what} {text!r} is not a date and time") from None
+        raise InvalidInputError(f"{what} {text[:40]!r} 不是日期和时间 (not a date and time)"
+                                ) from None
     # In UTC: SQLite keeps the catalogue's times as naive UTC text, compared as text.
-    return (moment if moment.tzinfo else moment.replace(tzinfo=DISPLAY_TZ)).astimezone(UTC)
+    return cw.years.check(what, moment if moment.tzinfo else moment.replace(tzinfo=DISPLAY_TZ))
 
 
 @router.get("/clips", name="web_clips")
@@ -345,8 +353,8 @@ def clips(request: Request, *, who: Reader, cw: CaseworkPage,
     found: list[Clip] = []
     if searched:
         found = cw.clips(ClipQuery(officer=q["officer"], device=q["device"],
-                                   start=_local_time("start", q["start"]),
-                                   end=_local_time("end", q["end"]), case_id=q["case"],
+                                   start=_local_time(cw, "start", q["start"]),
+                                   end=_local_time(cw, "end", q["end"]), case_id=q["case"],
                                    step_id=q["step"], limit=200))
     return _page(request, "clips.html", who=who, title="查找视频 Clips", q=q, clips=found,
                  searched=searched)
@@ -401,7 +409,7 @@ def access_clip(request: Request, *, sha256: str, who: Reader, cw: CaseworkPage,
     sha = _sha(sha256)
     opened_action = "download" if action == "download" else "play"
     opened = cw.access(sha, action=opened_action, variant=variant,
-                       purpose=check_purpose(purpose), actor=who.name, role=who.role.value)
+                       purpose=canonical_purpose(purpose), actor=who.name, role=who.role.value)
     opened.stream.close()  # the bytes go out through the media route, under this access
     index = opened.access_index
     if index is None:  # not a continuation, so never coalesced: recorded, or it raised
@@ -428,10 +436,12 @@ def media(request: Request, *, sha256: str, variant: str, who: Reader, cw: Casew
     clip = cw.clip(sha)
     obj = getattr(clip, variant, None)
     wanted = parse_range(request.headers.get("range"), obj.size) if obj is not None else None
-    # continuation: part of the recorded access (recorded again only past ACCESS_COALESCE)
+    # part of the recorded access (recorded again past ACCESS_COALESCE, and as a download when
+    # it reads the whole copy)
+    whole = (0, obj.size - 1) if obj is not None else (0, 0)
     opened = cw.access(sha, action=granted.action, variant=variant, purpose=granted.purpose,
                        actor=who.name, role=who.role.value, case_id=granted.case_id,
-                       continuation=True)
+                       byte_range=whole if wanted is None else (wanted.start, wanted.end))
     suffix = posixpath.splitext(opened.object.key)[1].lower()
     filename = (_basename(clip.name_on_device) if variant == "original"
                 else f"{sha[:16]}-{variant}{suffix}")

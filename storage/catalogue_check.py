@@ -1,0 +1,69 @@
+"""What the catalogue's fold can read (issue 11 §2; docs/catalogue.md).
+
+The ledger keeps every entry for ever, including entries written by an older or foreign version
+that the read model cannot hold: a time with a three-digit year, a NUL character (PostgreSQL
+text refuses it), an integer beyond 64 bits, a recording rule nobody knows. One such entry must
+never stop the fold, or every search and page of the bureau fails with it, after every restart.
+So the fold asks :func:`fold_problem` first and skips what it cannot read, with a logged error;
+``liuhen audit`` reports the same entries through :meth:`SqlCatalogue.unfoldable`. The ledger
+itself is untouched: a skipped entry is still there, verified and provable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from evidence.records import Entry, EntryKind
+from evidence.steps import RecordingRule
+from integrity.entry import parse_time
+
+TIME_FIELDS = ("device_mtime", "capture_time", "retain_until", "started_at", "ended_at")
+"""Body fields the fold reads as ledger times (docs/ledger-format.md)."""
+_INT64 = 1 << 63  # BIGINT columns
+_RULES = frozenset(r.value for r in RecordingRule)
+
+
+@dataclass(frozen=True, slots=True)
+class Unfoldable:
+    """An entry the catalogue skips, and why."""
+
+    index: int
+    kind: str
+    reason: str
+
+
+def _values(value: object, where: str) -> Iterator[tuple[str, object]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _values(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            yield from _values(item, f"{where}[{n}]")
+    else:
+        yield where, value
+
+
+def fold_problem(entry: Entry) -> str | None:
+    """Why the catalogue cannot fold ``entry`` (a decoded ledger entry), or None when it can."""
+    fields = {"subject": entry.subject, "actor": entry.actor, "station": entry.station,
+              "body": entry.body}
+    for where, value in _values(fields, "entry"):
+        if isinstance(value, str) and "\x00" in value:
+            return f"{where} contains a NUL character"
+        if isinstance(value, int) and not isinstance(value, bool) \
+                and not -_INT64 <= value < _INT64:
+            return f"{where} is beyond a 64-bit integer"
+    for key in TIME_FIELDS:
+        value = entry.body.get(key)
+        if isinstance(value, str):
+            try:
+                parse_time(value)
+            except ValueError as exc:
+                return f"body.{key}: {exc}"
+    if entry.kind is EntryKind.CASE_STEP and not isinstance(entry.body.get("officer"),
+                                                            str | None):
+        return "body.officer is neither text nor null"
+    if entry.kind is EntryKind.STEP_KIND_DEFINED and entry.body.get("rule") not in _RULES:
+        return f"body.rule is not one of {', '.join(sorted(_RULES))}"
+    return None
