@@ -196,7 +196,7 @@ def test_officer_is_refused_the_auditor_pages_and_forged_forms(
     cookies = {c["name"]: str(c["value"]) for c in browser.cookies()}
     with httpx.Client(base_url=site.base_url, cookies=cookies) as client:
         forged = client.post(f"/ui/clips/{site.clip.sha256}/access",
-                             data={"csrf": "0" * 64, "purpose": "x", "variant": "playback"})
+                             data={"csrf": "0" * 64, "purpose": "核查", "variant": "playback"})
         assert forged.status_code == 403
         other_site = client.post(f"/ui/clips/{site.clip.sha256}/detach",
                                  headers={"Origin": "https://evil.example"},

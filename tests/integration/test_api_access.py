@@ -81,11 +81,11 @@ def test_download_streams_the_original_by_version(world: World) -> None:
     assert r.headers["content-disposition"].startswith("attachment;")
     _, entry = accessed(world, clip.sha256)[-1]
     assert entry.body == {"action": "download", "variant": "original", "role": "auditor",
-                          "purpose": "法制审核：重大执法决定", "case": "ACC-1"}
+                          "purpose": "法制审核:重大执法决定", "case": "ACC-1"}  # NFKC
     # naming a case that does not exist is refused before anything is recorded
     before = len(accessed(world, clip.sha256))
     r = world.client.get(f"/api/clips/{clip.sha256}/download",
-                         params={"case": "NO-SUCH", "purpose": "x"},
+                         params={"case": "NO-SUCH", "purpose": "核查"},
                          headers=world.auth(Role.AUDITOR))
     assert r.status_code == 404 and len(accessed(world, clip.sha256)) == before
 
@@ -133,13 +133,13 @@ def test_ranges_on_playback(world: World) -> None:
 def test_copies_that_do_not_exist(world: World) -> None:
     auth = world.auth(Role.OFFICER)
     r = world.client.get(f"/api/clips/{world.playable.sha256}/play",
-                         params={"purpose": "x", "variant": "proxy"}, headers=auth)
+                         params={"purpose": "核查", "variant": "proxy"}, headers=auth)
     if world.playable.proxy is None:
         assert r.status_code == 404 and "no stored proxy copy" in r.json()["detail"]
-    r = world.client.get(f"/api/clips/{'0' * 64}/play", params={"purpose": "x"}, headers=auth)
+    r = world.client.get(f"/api/clips/{'0' * 64}/play", params={"purpose": "核查"}, headers=auth)
     assert r.status_code == 404
     r = world.client.get(f"/api/clips/{world.playable.sha256}/play",
-                         params={"purpose": "x", "variant": "thumbnail"}, headers=auth)
+                         params={"purpose": "核查", "variant": "thumbnail"}, headers=auth)
     assert r.status_code == 422
 
 
