@@ -2,7 +2,7 @@
 
 The ledger keeps every entry for ever, including entries written by an older or foreign version
 that the read model cannot hold: a time with a three-digit year, a NUL character (PostgreSQL
-text refuses it), an integer beyond 64 bits, a recording rule nobody knows. One such entry must
+text refuses it), a recording rule nobody knows. One such entry must
 never stop the fold, or every search and page of the bureau fails with it, after every restart.
 So the fold asks :func:`fold_problem` first and skips what it cannot read, with a logged error;
 ``liuhen audit`` reports the same entries through :meth:`SqlCatalogue.unfoldable`. The ledger
@@ -20,7 +20,6 @@ from integrity.entry import parse_time
 
 TIME_FIELDS = ("device_mtime", "capture_time", "retain_until", "started_at", "ended_at")
 """Body fields the fold reads as ledger times (docs/ledger-format.md)."""
-_INT64 = 1 << 63  # BIGINT columns
 _RULES = frozenset(r.value for r in RecordingRule)
 
 
@@ -51,9 +50,6 @@ def fold_problem(entry: Entry) -> str | None:
     for where, value in _values(fields, "entry"):
         if isinstance(value, str) and "\x00" in value:
             return f"{where} contains a NUL character"
-        if isinstance(value, int) and not isinstance(value, bool) \
-                and not -_INT64 <= value < _INT64:
-            return f"{where} is beyond a 64-bit integer"
     for key in TIME_FIELDS:
         value = entry.body.get(key)
         if isinstance(value, str):
