@@ -177,3 +177,29 @@ def test_bundle_export_verifies_offline(world: World) -> None:
     assert report.entry.kind.value == "acquired" and not report.embedded_trust
     r = world.client.get(f"/api/clips/{'0' * 64}/bundle", headers=world.auth(Role.AUDITOR))
     assert r.status_code == 404
+
+
+def test_a_station_learns_where_and_proofs_not_who_what_or_which_case(world: World) -> None:
+    clip = world.playable
+    auth = world.auth(Role.OFFICER)
+    world.client.post("/api/cases", headers=auth, json={"case_id": "秘密案件-9", "title": "机密"})
+    world.client.post("/api/cases/秘密案件-9/steps", headers=auth, json={"code": "chafeng"})
+    linked = world.client.post("/api/cases/秘密案件-9/steps/s1/links", headers=auth,
+                               json={"sha256": clip.sha256})
+    assert linked.status_code == 201, linked.text
+    world.station.ledger.publish()
+    r = world.client.get(f"/api/verify/{clip.sha256}", headers=world.auth(Role.STATION))
+    assert r.status_code == 200
+    answer = r.json()
+    assert answer["acquired"] is True and answer["stored"] is not None
+    assert {e["kind"] for e in answer["entries"]} <= {"acquired", "derived", "stored",
+                                                      "quarantined"}
+    text = r.text
+    name = clip.name_on_device.rsplit("/", 1)[-1]
+    for secret in ("秘密案件-9", clip.officer, name, "linked", "retention_set"):
+        assert secret not in text, secret
+    check_offline(world, answer, clip.sha256)
+    # an auditor still sees it all
+    full = world.client.get(f"/api/verify/{clip.sha256}", headers=world.auth(Role.AUDITOR))
+    assert any("秘密案件-9" in base64.b64decode(e["entry"]).decode()
+               for e in full.json()["entries"] if e["kind"] == "linked")
