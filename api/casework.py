@@ -263,7 +263,8 @@ class Casework:
         step_id = check_step_id(step_id)
         if correct:
             if step_id not in existing:
-                raise NotFoundError(f"case {case_id!r} has no step {step_id!r}")
+                raise NotFoundError(f"案件 {case_id!r} 没有环节 {step_id!r} (case {case_id!r} "
+                                    f"has no step {step_id!r})")
             if existing[step_id].code != code:
                 raise ConflictError(f"step {step_id!r} is {existing[step_id].code!r}; a step's "
                                     "code never changes: record a new step")
@@ -281,7 +282,8 @@ class Casework:
         for step in self.ledger.catalogue.case(case_id).steps:
             if step.step_id == step_id:
                 return step
-        raise NotFoundError(f"case {case_id!r} has no step {step_id!r}")
+        raise NotFoundError(f"案件 {case_id!r} 没有环节 {step_id!r} (case {case_id!r} has no "
+                            f"step {step_id!r})")
 
     def step_kinds(self) -> list[StepKind]:
         self.refresh()

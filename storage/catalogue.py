@@ -409,7 +409,7 @@ class SqlCatalogue:
     def clip(self, sha256: str) -> Clip:
         rows = self._all("read a clip", select(_CLIPS).where(_C.sha256 == sha256))
         if not rows:
-            raise NotFoundError(f"no clip with SHA-256 {sha256}")
+            raise NotFoundError(f"未找到视频 {sha256} (no clip with SHA-256 {sha256})")
         return _clip(rows[0])
 
     def clips(self, query: ClipQuery) -> list[Clip]:
@@ -450,7 +450,7 @@ class SqlCatalogue:
     def case(self, case_id: str) -> Case:
         found = self._cases(select(_CASES).where(_CASES.c.case_id == case_id))
         if not found:
-            raise NotFoundError(f"no case {case_id!r}")
+            raise NotFoundError(f"未找到案件 {case_id!r} (no case {case_id!r})")
         return found[0]
 
     def case_ids(self) -> list[str]:

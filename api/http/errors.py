@@ -79,10 +79,12 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def chinese_first(error: str, detail: str) -> str:
-    """``detail`` as it is when it already says it in Chinese, else behind its family's label."""
+    """``detail`` as it is when it already says it in Chinese, else behind its family's label
+    (``error`` is a code of CHINESE_LABELS, or a Chinese label itself)."""
     if _CJK.search(detail):
         return detail
-    return f"{CHINESE_LABELS.get(error, '请求失败')}：{detail}"
+    label = CHINESE_LABELS.get(error, error if _CJK.search(error) else "请求失败")
+    return f"{label}：{detail}"
 
 
 def _body(error: str, detail: str, **extra: object) -> dict[str, object]:

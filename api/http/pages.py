@@ -42,7 +42,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.casework import Casework, Verification
 from api.http.auth import TOKEN_COOKIE, Principal, Role, allow, public, token_repo
 from api.http.deps import get_casework
-from api.http.errors import validation_message
+from api.http.errors import chinese_first, validation_message
 from api.http.ranges import copy_response, parse_range
 from evidence.completeness import CompletenessReport
 from evidence.errors import (
@@ -195,15 +195,17 @@ def _same_origin(request: Request) -> None:
     TLS-terminating proxy the browser's origin is https while this server sees http."""
     origin = request.headers.get("origin")
     if origin is not None and origin.partition("://")[2] != request.headers.get("host", ""):
-        raise HTTPException(status_code=403, detail="a form from another site is refused")
+        raise HTTPException(status_code=403, detail="拒绝来自其他网站的表单 (a form from another "
+                            "site is refused)")
 
 
 def _check_csrf(request: Request, form_token: str) -> None:
     _same_origin(request)
     expected = _csrf_token(request)
     if not expected or not hmac.compare_digest(expected, form_token):
-        raise HTTPException(status_code=403, detail="the form expired or did not come from "
-                            "this site: reload the page and try again")
+        raise HTTPException(status_code=403, detail="表单已过期或不是本站的：请刷新页面后重试 (the "
+                            "form expired or did not come from this site: reload the page and "
+                            "try again)")
 
 
 Csrf = Annotated[str, Form(max_length=128)]
@@ -271,7 +273,7 @@ def _http_heading(status: int) -> str:
 def _error(request: Request, status: int, heading: str, message: str) -> HTMLResponse:
     who: Principal | None = getattr(request.state, "principal", None)
     return _page(request, "error.html", who=who, title=heading, status_code=status,
-                 heading=heading, message=message)
+                 heading=heading, message=chinese_first(heading.partition(" ")[0], message))
 
 
 router = APIRouter(prefix=PREFIX, route_class=PageRoute, include_in_schema=False)
@@ -348,7 +350,7 @@ def clips(request: Request, *, who: Reader, cw: CaseworkPage,
           end: str | None = None, case: str | None = None, step: str | None = None) -> Response:
     q = {"officer": officer, "device": device, "start": start, "end": end, "case": case,
          "step": step}
-    q = {k: (v.strip()[:100] if v else None) or None for k, v in q.items()}
+    q = {k: (v.strip() if v else None) or None for k, v in q.items()}  # checked by Casework
     searched = any(q.values()) or "officer" in request.query_params
     found: list[Clip] = []
     if searched:
@@ -363,7 +365,8 @@ def clips(request: Request, *, who: Reader, cw: CaseworkPage,
 def _sha(sha256: str) -> str:
     sha = sha256.lower()
     if not is_sha256_hex(sha):
-        raise NotFoundError(f"{sha256[:80]!r} is not a SHA-256 (64 hexadecimal digits)")
+        raise NotFoundError(f"{sha256[:80]!r} 不是 SHA-256（64 位十六进制数字）(is not a "
+                            "SHA-256: 64 hexadecimal digits)")
     return sha
 
 
@@ -413,7 +416,8 @@ def access_clip(request: Request, *, sha256: str, who: Reader, cw: CaseworkPage,
     opened.stream.close()  # the bytes go out through the media route, under this access
     index = opened.access_index
     if index is None:  # not a continuation, so never coalesced: recorded, or it raised
-        raise ConflictError("the access was not recorded; state the purpose again")
+        raise ConflictError("调阅未能记录，请重新填写事由 (the access was not recorded; state "
+                            "the purpose again)")
     return _see_other(request, "web_clip", query=f"access={index}", sha256=sha)
 
 
@@ -431,7 +435,8 @@ def media(request: Request, *, sha256: str, variant: str, who: Reader, cw: Casew
     sha = _sha(sha256)
     granted = _my_access(cw, who, sha, access)
     if granted is None or granted.variant != variant:
-        raise HTTPException(status_code=403, detail="state a purpose on the clip page first: "
+        raise HTTPException(status_code=403, detail="请先在视频页面填写调阅事由 (state a purpose "
+                            "on the clip page first: "
                             "this access is not yours, not for this copy, or has expired")
     clip = cw.clip(sha)
     obj = getattr(clip, variant, None)
@@ -458,7 +463,7 @@ def media(request: Request, *, sha256: str, variant: str, who: Reader, cw: Casew
 def _target(target: str) -> tuple[str, str]:
     case_id, sep, step_id = target.rpartition("|")
     if not sep or not case_id or not step_id:
-        raise PolicyViolationError("choose a case step")
+        raise InvalidInputError("请选择案件的执法环节 (choose a case step)")
     return case_id, step_id
 
 
@@ -570,7 +575,8 @@ def verify(request: Request, *, who: Supervisor, cw: CaseworkPage,
            sha256: str | None = None) -> Response:
     sha = sha256.strip().lower() if sha256 and sha256.strip() else None
     if sha is not None and not is_sha256_hex(sha):
-        raise PolicyViolationError("a SHA-256 is 64 hexadecimal digits")
+        raise InvalidInputError("SHA-256 是 64 位十六进制数字 (a SHA-256 is 64 hexadecimal "
+                                "digits)")
     return _verify_page(request, who, cw, sha, source="hash")
 
 
@@ -592,7 +598,7 @@ async def verify_upload(request: Request, *, who: Supervisor, cw: CaseworkPage, 
 def access_log(request: Request, *, who: Supervisor, cw: CaseworkPage, clip: str | None = None,
                officer: str | None = None, actor: str | None = None,
                case: str | None = None) -> Response:
-    q = {k: (v.strip()[:100] if v else None) or None
+    q = {k: (v.strip() if v else None) or None
          for k, v in {"clip": clip, "officer": officer, "actor": actor, "case": case}.items()}
     rows: list[Access] = []
     scope = ""
