@@ -135,6 +135,16 @@ def _sha(row: FileRow) -> Sha256Hex:
     return row.sha256
 
 
+def _check_officer(ctx: IngestContext, serial: str, assignment: Assignment) -> None:
+    """A recorder is ingested only for a 警号 in the bureau's one canonical form (whatever its
+    ZFY_INFO, ``--officer`` or an old registration says); refused, it keeps its files."""
+    try:
+        canonical_officer_no(assignment.officer_no, pattern=ctx.policy.officer_no_pattern)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"执法记录仪 {serial} 的登记被拒绝，文件留在记录仪上，请改正警号后"
+                                f"再接入：{exc}") from exc
+
+
 class Dock(Generic[R]):
     """One docked recorder, taken through the station sequence of DESIGN.md §6."""
 
@@ -206,18 +216,14 @@ class Dock(Generic[R]):
                 assignment = Assignment(serial=info.serial or serial, id_code=id_code,
                                         officer_no=o.officer_no, officer_name=o.name,
                                         unit_no=o.unit_no, unit_name=o.unit_name)
-        if assignment is not None:
-            try:
-                canonical_officer_no(assignment.officer_no, pattern=ctx.policy.officer_no_pattern)
-            except InvalidInputError as exc:
-                raise InvalidInputError(f"执法记录仪 {serial} 的登记被拒绝，文件留在记录仪上，"
-                                        f"请改正警号后再接入：{exc}") from exc
         known = ctx.repo.assignment(assignment.serial if assignment else serial)
         if assignment is None:
             if known is None:
                 raise PolicyViolationError(f"recorder {serial} is not assigned to an officer: "
                                            "dock it with --officer or register it first")
+            _check_officer(ctx, serial, known)  # registered before the rule: refused as well
             return known
+        _check_officer(ctx, serial, assignment)
         if known != assignment:
             ctx.repo.assign(assignment)
             ctx.writer.record(EntryKind.DEVICE_REGISTERED, assignment.serial, {

@@ -175,3 +175,8 @@ def test_a_recorder_assigned_to_another_spelling_is_refused_and_keeps_its_files(
     with pytest.raises(InvalidInputError, match="SD7"):
         Dock(driver, ctx=station.context(Quiet()), password=None, assignment=who).run()
     assert ledger_kinds(station) == [] and station.repo.assignment("SD7") is None
+    # registered before the rule existed: refused all the same, until it is re-assigned
+    station.repo.assign(dataclasses.replace(who, officer_no=FULL_WIDTH))
+    with pytest.raises(InvalidInputError, match="SD7"):
+        Dock(driver, ctx=station.context(Quiet()), password=None).run()
+    assert ledger_kinds(station) == []
