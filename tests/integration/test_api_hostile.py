@@ -149,6 +149,7 @@ def test_purposes_and_cases_of_views(world: World) -> None:
             refused(world, "GET", url, headers={"X-Liuhen-Purpose": quote(value)})
         for raw in ("%FF%FE", "%ED%A0%80%ED%A0%80", "%E2%80%8B"):  # undecodable, or invisible
             refused(world, "GET", url, headers={"X-Liuhen-Purpose": raw})
+            refused(world, "GET", f"{url}?purpose={raw}")
         for value in IDS:
             refused(world, "GET", url, params={"purpose": "案件复核", "case": value})
 
