@@ -77,6 +77,10 @@ def _refuse_unsafe(what: str, value: str) -> None:
                                 "an invisible, control or undecodable character)")
 
 
+def _without_format(value: str) -> str:
+    return "".join(c for c in value if unicodedata.category(c) != "Cf")
+
+
 def _is_word_char(char: str) -> bool:
     """A letter, a digit or a CJK ideograph (categories L* and N*), not a blank filler."""
     return unicodedata.category(char)[0] in "LN" and char not in _BLANK_LETTERS
@@ -96,9 +100,10 @@ def canonical_purpose(value: str | None, *, max_chars: int = MAX_PURPOSE_CHARS) 
             "say why; it is recorded in the ledger)")
     if len(value) > 4 * max_chars:  # before NFKC, which may lengthen a string up to 18 times
         raise InvalidInputError(f"调阅事由过长：最多 {max_chars} 个字符 (purpose is too long)")
-    text = "".join(c for c in unicodedata.normalize("NFKC", value)
-                   if unicodedata.category(c) != "Cf")
-    text = " ".join(text.split())  # line breaks and tabs of a text area become spaces
+    # Format characters out before NFKC too: left in, one would keep a letter and its accent
+    # apart, and the result would not be NFKC once it is gone.
+    text = unicodedata.normalize("NFKC", _without_format(value))
+    text = " ".join(_without_format(text).split())  # line breaks and tabs become spaces
     _refuse_unsafe("调阅事由", text)
     if len(text) > max_chars:
         raise InvalidInputError(f"调阅事由过长：{len(text)} 个字符，最多 {max_chars} 个 "
@@ -196,9 +201,8 @@ def case_id_key(value: str) -> str:
     """What two case numbers that look alike share: NFKC, case-folded, NFKC again (case folding
     may denormalize), with format characters dropped. ``A-1``, ``a-1`` and ``Ａ－１`` share
     one key."""
-    once = unicodedata.normalize("NFKC", value).casefold()
-    return "".join(c for c in unicodedata.normalize("NFKC", once)
-                   if unicodedata.category(c) != "Cf")
+    once = unicodedata.normalize("NFKC", _without_format(value)).casefold()
+    return _without_format(unicodedata.normalize("NFKC", once))
 
 
 def confusable_case_id(value: str, existing: Iterable[str]) -> str | None:
