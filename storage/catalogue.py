@@ -9,19 +9,17 @@ Use cases append an entry and then call ``catch_up`` before they read what they 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Engine, Table, delete, insert, select, update
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Row
 
-from evidence.errors import NotFoundError, VerificationError
+from evidence.errors import NotFoundError
 from evidence.ids import CaseId, DeviceSerial, OfficerNo, Sha256Hex, StationId, StepCode
 from evidence.records import (
     Access,
@@ -34,8 +32,15 @@ from evidence.records import (
     StoredObject,
 )
 from evidence.steps import CATALOGUE, RecordingRule, StepKind
-from integrity.entry import decode_entry, parse_time
-from storage.catalogue_check import Unfoldable, fold_problem
+from integrity.entry import parse_time
+from storage.catalogue_check import (
+    SKIPPABLE,
+    Unfoldable,
+    first_line,
+    log_skipped,
+    readable,
+    unfoldable,
+)
 from storage.catalogue_tables import (
     AccessRow,
     CaseRow,
@@ -61,7 +66,6 @@ _C = _CLIPS.c
 _L = _LINKS.c
 _A = _ACCESS.c
 
-log = logging.getLogger("liuhen.catalogue")
 _LOCK_KEY = advisory_lock_key("liuhen/catalogue/writer")
 FOLD_PAGE_ROWS = 10_000
 
@@ -248,26 +252,12 @@ _FOLD: dict[str, Callable[[Connection, int, Entry], None]] = {
 }
 
 
-def _readable(data: bytes) -> tuple[Entry | None, str | None]:
-    """The decoded entry and why the fold cannot read it (None when it can)."""
-    try:
-        entry = decode_entry(data)
-    except VerificationError as exc:
-        return None, exc.reason
-    return entry, fold_problem(entry)
-
-
-def _skipped(index: int, reason: str) -> None:
-    log.error("catalogue: ledger entry %d skipped, the read model cannot hold it (%s); it stays "
-              "in the ledger, and `liuhen audit` lists it", index, reason)
-
-
 def _fold_rows(conn: Connection, rows: Sequence[Row[int, bytes]]) -> None:
     new_clips: list[dict[str, object]] = []
     for index, data in rows:
-        entry, problem = _readable(bytes(data))
+        entry, problem = readable(bytes(data))
         if entry is None or problem is not None:
-            _skipped(index, problem or "")
+            log_skipped(index, problem or "")
             continue
         if entry.kind is EntryKind.ACQUIRED:
             new_clips.append(_acquired_row(index, entry))
@@ -275,16 +265,6 @@ def _fold_rows(conn: Connection, rows: Sequence[Row[int, bytes]]) -> None:
         _insert_acquired(conn, new_clips)  # what follows may refer to them
         _FOLD[entry.kind](conn, index, entry)
     _insert_acquired(conn, new_clips)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(getattr(error, "orig", None) or error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
-_SKIPPABLE = (ValueError, TypeError, OverflowError, sa_exc.DataError, sa_exc.IntegrityError)
-"""What a value of one entry can make the fold raise. Not OperationalError and the like: an
-unavailable database must stop the fold, never skip entries."""
 
 
 # --- rows to records ----------------------------------------------------------------------------
@@ -348,7 +328,7 @@ class SqlCatalogue:
     def catch_up(self, *, page: int = FOLD_PAGE_ROWS) -> int:
         """Fold every committed entry past the cursor; returns the new cursor (a tree size).
 
-        An entry the catalogue cannot read (it does not decode, or :func:`fold_problem` or the
+        An entry the catalogue cannot read (it does not decode, or ``fold_problem`` or the
         database refuses it: written by an older or foreign version) is skipped with a logged
         error, never folded in part: each page is folded in a savepoint, and a page that fails
         is folded again entry by entry, each in its own. The entry stays in the ledger, and
@@ -371,13 +351,13 @@ class SqlCatalogue:
                 try:
                     with conn.begin_nested():
                         _fold_rows(conn, rows)
-                except _SKIPPABLE:
+                except SKIPPABLE:
                     for row in rows:  # again one by one: skip only what cannot be folded
                         try:
                             with conn.begin_nested():
                                 _fold_rows(conn, [row])
-                        except _SKIPPABLE as exc:
-                            _skipped(row[0], f"the database refused it: {_first_line(exc)}")
+                        except SKIPPABLE as exc:
+                            log_skipped(row[0], f"the database refused it: {first_line(exc)}")
                 if len(rows) < page:
                     break
                 cursor = rows[-1].idx + 1
@@ -388,17 +368,11 @@ class SqlCatalogue:
     def unfoldable(self) -> list[Unfoldable]:
         """Every entry of a projected kind that the fold skips (see :meth:`catch_up`), in
         ledger order: read from the ledger itself, not from the catalogue."""
-        found = []
         with translate_errors("check the ledger against the catalogue"), \
                 self._engine.connect() as conn:
-            rows = conn.execute(select(_ENTRIES.c.idx, _ENTRIES.c.kind, _ENTRIES.c.data)
-                                .where(_ENTRIES.c.kind.in_(sorted(PROJECTED)))
-                                .order_by(_ENTRIES.c.idx))
-            for index, kind, data in rows:
-                entry, problem = _readable(bytes(data))
-                if entry is None or problem is not None:
-                    found.append(Unfoldable(index=index, kind=kind, reason=problem or ""))
-        return found
+            return unfoldable(conn.execute(
+                select(_ENTRIES.c.idx, _ENTRIES.c.kind, _ENTRIES.c.data)
+                .where(_ENTRIES.c.kind.in_(sorted(PROJECTED))).order_by(_ENTRIES.c.idx)))
 
     # --- reads ----------------------------------------------------------------------------------
 

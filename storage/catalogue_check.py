@@ -11,12 +11,18 @@ itself is untouched: a skipped entry is still there, verified and provable.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from sqlalchemy import exc as sa_exc
+
+from evidence.errors import VerificationError
 from evidence.records import Entry, EntryKind
 from evidence.steps import RecordingRule
-from integrity.entry import parse_time
+from integrity.entry import decode_entry, parse_time
+
+log = logging.getLogger("liuhen.catalogue")
 
 TIME_FIELDS = ("device_mtime", "capture_time", "retain_until", "started_at", "ended_at")
 """Body fields the fold reads as ledger times (docs/ledger-format.md)."""
@@ -63,3 +69,38 @@ def fold_problem(entry: Entry) -> str | None:
     if entry.kind is EntryKind.STEP_KIND_DEFINED and entry.body.get("rule") not in _RULES:
         return f"body.rule is not one of {', '.join(sorted(_RULES))}"
     return None
+
+
+def readable(data: bytes) -> tuple[Entry | None, str | None]:
+    """The decoded entry (None when it does not decode) and why the fold cannot read it (None
+    when it can)."""
+    try:
+        entry = decode_entry(data)
+    except VerificationError as exc:
+        return None, exc.reason
+    return entry, fold_problem(entry)
+
+
+def unfoldable(rows: Iterable[tuple[int, str, bytes]]) -> list[Unfoldable]:
+    """The entries among ``rows`` (index, kind, bytes) that the fold skips."""
+    found = []
+    for index, kind, data in rows:
+        entry, problem = readable(bytes(data))
+        if entry is None or problem is not None:
+            found.append(Unfoldable(index=index, kind=kind, reason=problem or ""))
+    return found
+
+
+def log_skipped(index: int, reason: str) -> None:
+    log.error("catalogue: ledger entry %d skipped, the read model cannot hold it (%s); it stays "
+              "in the ledger, and `liuhen audit` lists it", index, reason)
+
+
+def first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+SKIPPABLE = (ValueError, TypeError, OverflowError, sa_exc.DataError, sa_exc.IntegrityError)
+"""What a value of one entry can make the fold raise. Not OperationalError and the like: an
+unavailable database must stop the fold, never skip entries."""

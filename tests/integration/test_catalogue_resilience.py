@@ -22,7 +22,7 @@ from psycopg import sql
 from sqlalchemy import make_url
 from typer.testing import CliRunner
 
-import storage.catalogue
+import storage.catalogue_check
 from api.casework import Casework
 from api.cli import app
 from api.http.auth import Role
@@ -147,7 +147,7 @@ def test_a_value_only_the_database_refuses_skips_that_entry_alone(
         caplog: pytest.LogCaptureFixture) -> None:
     """The second line of defence: should the check miss a value the database refuses (a NUL
     in PostgreSQL text), the page is folded again entry by entry and only that one skipped."""
-    monkeypatch.setattr(storage.catalogue, "fold_problem", lambda _entry: None)
+    monkeypatch.setattr(storage.catalogue_check, "fold_problem", lambda _entry: None)
     sha = world.playable.sha256
     bad = record(world, EntryKind.ACCESSED, sha, {"action": "play", "variant": "playback",
                                                   "purpose": "复核\x00", "role": "officer"})
