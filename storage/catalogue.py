@@ -252,12 +252,14 @@ _FOLD: dict[str, Callable[[Connection, int, Entry], None]] = {
 }
 
 
-def _fold_rows(conn: Connection, rows: Sequence[Row[int, bytes]]) -> None:
+def _fold_rows(conn: Connection, rows: Sequence[Row[int, bytes]]) -> list[tuple[int, str]]:
+    """Fold ``rows``; returns the (index, reason) of those the catalogue cannot read."""
+    skipped = []
     new_clips: list[dict[str, object]] = []
     for index, data in rows:
         entry, problem = readable(bytes(data))
         if entry is None or problem is not None:
-            log_skipped(index, problem or "")
+            skipped.append((index, problem or ""))
             continue
         if entry.kind is EntryKind.ACQUIRED:
             new_clips.append(_acquired_row(index, entry))
@@ -265,6 +267,7 @@ def _fold_rows(conn: Connection, rows: Sequence[Row[int, bytes]]) -> None:
         _insert_acquired(conn, new_clips)  # what follows may refer to them
         _FOLD[entry.kind](conn, index, entry)
     _insert_acquired(conn, new_clips)
+    return skipped
 
 
 # --- rows to records ----------------------------------------------------------------------------
@@ -350,14 +353,18 @@ class SqlCatalogue:
                     .order_by(_ENTRIES.c.idx).limit(page)).all()
                 try:
                     with conn.begin_nested():
-                        _fold_rows(conn, rows)
+                        skipped = _fold_rows(conn, rows)
                 except SKIPPABLE:
+                    skipped = []
                     for row in rows:  # again one by one: skip only what cannot be folded
                         try:
                             with conn.begin_nested():
-                                _fold_rows(conn, [row])
+                                skipped += _fold_rows(conn, [row])
                         except SKIPPABLE as exc:
-                            log_skipped(row[0], f"the database refused it: {first_line(exc)}")
+                            skipped.append((row[0], f"the database refused it: "
+                                                    f"{first_line(exc)}"))
+                for index, reason in skipped:
+                    log_skipped(index, reason)
                 if len(rows) < page:
                     break
                 cursor = rows[-1].idx + 1
