@@ -19,6 +19,7 @@ store outage does not leave an access recorded for bytes nobody got.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 import time
@@ -38,6 +39,17 @@ from evidence.completeness import (
     completeness,
 )
 from evidence.errors import ConflictError, NotFoundError, PolicyViolationError
+from evidence.identity import (
+    DEFAULT_OFFICER_NO_PATTERN,
+    MAX_CASE_ID_CHARS,
+    InvalidInputError,
+    canonical_officer_no,
+    canonical_purpose,
+    check_case_id,
+    check_lookup,
+    check_text,
+    confusable_case_id,
+)
 from evidence.records import (
     Access,
     Case,
@@ -49,6 +61,7 @@ from evidence.records import (
     StoredObject,
 )
 from evidence.steps import CATALOGUE, RecordingRule, StepKind
+from evidence.timerange import YearRange
 from ingest.ports import BlobStore, Clock
 from integrity.entry import decode_entry, format_time
 from jobs.retention import CASE, RetentionContext, RetentionPolicy, set_class
@@ -56,70 +69,30 @@ from storage.catalogue import ClipQuery
 
 VARIANTS = ("original", "playback", "proxy")
 ACTIONS = ("play", "download")
-MAX_PURPOSE_CHARS = 500  # a sentence, not a document: entries stay far below 64 KiB
 MAX_TITLE_CHARS = 200
-MAX_ID_CHARS = 100
+MAX_ID_CHARS = MAX_CASE_ID_CHARS
 ACCESS_COALESCE = timedelta(minutes=10)
 """A ranged read (a player seeking) within this long of the same person's access to the same
-copy for the same purpose is part of that access and is not recorded again."""
+copy for the same purpose and case is part of that access and is not recorded again."""
 
 _STEP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 _KIND_CODE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
-class PurposeRequiredError(PolicyViolationError):
-    """A view or download without a stated purpose (调阅须说明事由)."""
-
-
-def _text(what: str, value: str, *, max_chars: int, allow_empty: bool = False) -> str:
-    """Free text for an entry: bounded, no control characters, trimmed."""
-    value = value.strip()
-    if not value and not allow_empty:
-        raise PolicyViolationError(f"{what} must not be empty")
-    if len(value) > max_chars:
-        raise PolicyViolationError(f"{what} is {len(value)} characters; at most {max_chars}")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-        raise PolicyViolationError(f"{what} must not contain control characters")
-    return value
-
-
-def check_purpose(purpose: str | None) -> str:
-    """The stated purpose of a view or download (调阅事由); PurposeRequiredError when none."""
-    if purpose is None or not purpose.strip():
-        raise PurposeRequiredError("a purpose is required to view or download a clip: say why "
-                                   "(query parameter purpose=… or header X-Liuhen-Purpose); "
-                                   "it is recorded in the ledger")
-    return _text("purpose", purpose, max_chars=MAX_PURPOSE_CHARS)
-
-
-def check_case_id(case_id: str) -> str:
-    """A case number (案件编号) as the bureau writes it, e.g. ``京公(治)行罚决字〔2026〕123号``:
-    1–100 characters, no control characters, no ``/`` or ``\\`` (it is a URL path segment), no
-    surrounding spaces."""
-    if case_id != case_id.strip() or "/" in case_id or "\\" in case_id:
-        raise PolicyViolationError(f"case id {case_id!r} must not contain '/' or '\\' or start "
-                                   "or end with spaces")
-    return _text("case id", case_id, max_chars=MAX_ID_CHARS)
-
-
 def check_step_id(step_id: str) -> str:
     if not _STEP_ID.match(step_id):
-        raise PolicyViolationError(f"step id {step_id!r}: 1–32 of A-Z a-z 0-9 . _ -, starting "
-                                   "with a letter or digit")
+        raise InvalidInputError(f"环节编号 {step_id[:40]!r} 格式不对：1–32 个 A-Z a-z 0-9 . _ -，"
+                                "以字母或数字开头 (step id: 1–32 of A-Z a-z 0-9 . _ -, starting "
+                                "with a letter or digit)")
     return step_id
 
 
 def check_kind_code(code: str) -> str:
     if not _KIND_CODE.match(code):
-        raise PolicyViolationError(f"step kind code {code!r}: 1–32 of a-z 0-9 _, starting with "
-                                   "a letter")
+        raise InvalidInputError(f"执法环节代码 {code[:40]!r} 格式不对：1–32 个 a-z 0-9 _，以字母"
+                                "开头 (step kind code: 1–32 of a-z 0-9 _, starting with a "
+                                "letter)")
     return code
-
-
-def _aware(what: str, moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        raise PolicyViolationError(f"{what} has no timezone: give one (e.g. +08:00 or Z)")
-    return moment
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +165,10 @@ class Casework:
     refresh_s: float = 0.5
     """Reads fold the ledger into the catalogue at most this often (entries written by other
     processes show up within it); this process's own writes are folded at once."""
+    officer_pattern: str = DEFAULT_OFFICER_NO_PATTERN
+    """The bureau's 警号 pattern (``LIUHEN_OFFICER_NO_PATTERN``; evidence/identity.py)."""
+    years: YearRange = field(default_factory=YearRange)
+    """The times this bureau accepts (``LIUHEN_EARLIEST_YEAR``/``LATEST_YEAR``)."""
     _last_refresh: float = field(default=float("-inf"), init=False, repr=False)
     _refresh_lock: threading.Lock = field(default_factory=threading.Lock, init=False,
                                           repr=False)
@@ -200,7 +177,9 @@ class Casework:
     def open(cls, settings: Settings, *, refresh_s: float = 0.5) -> Casework:
         policy = retention_policy(settings)
         ledger, blobs = open_ledger_and_store(settings)
-        return cls(ledger=ledger, blobs=blobs, retention=policy, refresh_s=refresh_s)
+        return cls(ledger=ledger, blobs=blobs, retention=policy, refresh_s=refresh_s,
+                   officer_pattern=settings.officer_no_pattern,
+                   years=YearRange(settings.earliest_year, settings.latest_year))
 
     def close(self) -> None:
         self.ledger.close()
@@ -235,22 +214,33 @@ class Casework:
         return self.ledger.catalogue.cases(limit=limit, offset=offset)
 
     def case(self, case_id: str) -> Case:
+        check_lookup("案件编号", case_id)
         self.refresh()
         return self.ledger.catalogue.case(case_id)
 
+    def officer_no(self, value: str) -> str:
+        """``value`` as this bureau's canonical 警号 (evidence/identity.py), or refused."""
+        return canonical_officer_no(value, pattern=self.officer_pattern)
+
     def open_case(self, case_id: str, *, title: str, unit_no: str, major: bool,
                   actor: str) -> Case:
-        """Append ``case_opened``; ConflictError when the case id is taken."""
+        """Append ``case_opened``; ConflictError when the case id is taken, or when it only
+        differs from an open case's by case, width or compatibility form (``A-1``/``a-1``)."""
         case_id = check_case_id(case_id)
-        title = _text("title", title, max_chars=MAX_TITLE_CHARS)
-        unit_no = _text("unit number", unit_no, max_chars=MAX_ID_CHARS, allow_empty=True)
+        title = check_text("案件名称", title, max_chars=MAX_TITLE_CHARS)
+        unit_no = check_text("单位编号", unit_no, max_chars=MAX_ID_CHARS, allow_empty=True)
         with self._changing():
             try:
                 self.ledger.catalogue.case(case_id)
             except NotFoundError:
                 pass
             else:
-                raise ConflictError(f"case {case_id!r} is already open")
+                raise ConflictError(f"案件 {case_id!r} 已立案 (case {case_id!r} is already open)")
+            twin = confusable_case_id(case_id, self.ledger.catalogue.case_ids())
+            if twin is not None:
+                raise ConflictError(f"案件编号 {case_id!r} 与已有案件 {twin!r} 只差大小写或全半角，"
+                                    f"易混淆：请用 {twin!r} 或另取编号 (case id {case_id!r} looks "
+                                    f"like the existing {twin!r})")
             self._record(EntryKind.CASE_OPENED, case_id,
                          {"title": title, "unit_no": unit_no, "major": major}, actor=actor)
             return self.ledger.catalogue.case(case_id)
@@ -261,12 +251,12 @@ class Casework:
         """Append ``case_step``: a new step of ``code`` (a known 执法环节), or with ``correct``
         a corrected window of an existing step (its code cannot change). A new step under an
         id the case already has is a ConflictError, never a correction."""
-        started_at = _aware("started_at", started_at)
-        ended_at = _aware("ended_at", ended_at)
+        started_at = self.years.check_optional("started_at", started_at)
+        ended_at = self.years.check_optional("ended_at", ended_at)
         if started_at and ended_at and ended_at < started_at:
-            raise PolicyViolationError("ended_at is before started_at")
+            raise InvalidInputError("结束时间早于开始时间 (ended_at is before started_at)")
         if officer is not None:
-            officer = _text("officer", officer, max_chars=32)
+            officer = self.officer_no(officer)
         if step_id is None and correct:
             raise PolicyViolationError("name the step to correct")
         if step_id is not None:
@@ -285,7 +275,8 @@ class Casework:
                 step_id = f"s{n}"
             if correct:
                 if step_id not in existing:
-                    raise NotFoundError(f"case {case_id!r} has no step {step_id!r}")
+                    raise NotFoundError(f"案件 {case_id!r} 没有环节 {step_id!r} (case "
+                                        f"{case_id!r} has no step {step_id!r})")
                 if existing[step_id].code != code:
                     raise ConflictError(f"step {step_id!r} is {existing[step_id].code!r}; a "
                                         "step's code never changes: record a new step")
@@ -299,10 +290,12 @@ class Casework:
             return self._step(case_id, step_id)
 
     def _step(self, case_id: str, step_id: str) -> CaseStep:
+        check_lookup("案件编号", case_id)
         for step in self.ledger.catalogue.case(case_id).steps:
             if step.step_id == step_id:
                 return step
-        raise NotFoundError(f"case {case_id!r} has no step {step_id!r}")
+        raise NotFoundError(f"案件 {case_id!r} 没有环节 {step_id!r} (case {case_id!r} has no "
+                            f"step {step_id!r})")
 
     def step_kinds(self) -> list[StepKind]:
         self.refresh()
@@ -312,7 +305,7 @@ class Casework:
         """Append ``step_kind_defined``: a bureau's own 执法环节, or a new rule for one. The
         built-in steps the law requires recorded (查封扣押, 强制拆除, ...) stay required."""
         code = check_kind_code(code)
-        name = _text("name", name, max_chars=MAX_TITLE_CHARS)
+        name = check_text("环节名称", name, max_chars=MAX_TITLE_CHARS)
         try:
             recording = RecordingRule(rule)
         except ValueError:
@@ -386,8 +379,15 @@ class Casework:
     # --- clips -----------------------------------------------------------------------------
 
     def clips(self, query: ClipQuery) -> list[Clip]:
-        for what, moment in (("start", query.start), ("end", query.end)):
-            _aware(what, moment)
+        """Search; every filter is checked first (a 警号 in its canonical form, times within
+        the bureau's years, no control characters in the others)."""
+        query = dataclasses.replace(
+            query, officer=None if query.officer is None else self.officer_no(query.officer),
+            device=None if query.device is None else check_lookup("设备编号", query.device),
+            case_id=None if query.case_id is None else check_lookup("案件编号", query.case_id),
+            step_id=None if query.step_id is None else check_lookup("环节编号", query.step_id),
+            start=self.years.check_optional("start", query.start),
+            end=self.years.check_optional("end", query.end))
         self.refresh()
         return self.ledger.catalogue.clips(query)
 
@@ -397,24 +397,33 @@ class Casework:
 
     def links(self, *, sha256: str | None = None, case_id: str | None = None,
               current_only: bool = False) -> list[Link]:
+        if case_id is not None:
+            check_lookup("案件编号", case_id)
         self.refresh()
         return self.ledger.catalogue.links(sha256=sha256, case_id=case_id,
                                            current_only=current_only)
 
     def access(self, sha256: str, *, action: str, variant: str, purpose: str | None,
                actor: str, role: str, case_id: str | None = None,
-               continuation: bool = False) -> Opened:
+               byte_range: tuple[int, int] | None = None) -> Opened:
         """Open a stored copy of a clip for ``action`` (play/download), recording ``accessed``
-        before any byte is returned. ``continuation`` (a ranged read) is coalesced with the same
-        person's access to the same copy for the same purpose in the last ACCESS_COALESCE."""
-        purpose = check_purpose(purpose)
+        before any byte is returned.
+
+        ``byte_range`` (first, last byte; inclusive) is a read that continues an access (a
+        player seeking): it is coalesced with the same person's access of the same action to
+        the same copy, for the same purpose and case, in the last ACCESS_COALESCE. A read that
+        covers the whole copy is a download whatever the route (a player's ``bytes=0-`` too):
+        it is coalesced only with a download. A new purpose or case is a new access."""
+        purpose = canonical_purpose(purpose)
         if action not in ACTIONS:
-            raise PolicyViolationError(f"action {action!r}: use {' or '.join(ACTIONS)}")
+            raise InvalidInputError(f"操作 {action[:20]!r} 无效：只能是 {' 或 '.join(ACTIONS)} "
+                                    f"(action: use {' or '.join(ACTIONS)})")
         if variant not in VARIANTS:
-            raise PolicyViolationError(f"variant {variant!r}: use one of {', '.join(VARIANTS)}")
+            raise InvalidInputError(f"副本 {variant[:20]!r} 无效：只能是 {'、'.join(VARIANTS)} "
+                                    f"(variant: use one of {', '.join(VARIANTS)})")
         self.refresh(force=True)
         if case_id is not None:
-            self.ledger.catalogue.case(case_id)
+            self.case(case_id)
         clip = self.ledger.catalogue.clip(sha256)
         if clip.disposed_index is not None:
             raise PolicyViolationError(f"clip {sha256} was disposed at ledger index "
@@ -424,11 +433,15 @@ class Casework:
             have = [v for v in VARIANTS if getattr(clip, v) is not None]
             raise NotFoundError(f"clip {sha256} has no stored {variant} copy"
                                 + (f"; it has: {', '.join(have)}" if have else ""))
+        if byte_range is not None and byte_range[0] <= 0 and byte_range[1] >= obj.size - 1:
+            action = "download"
+        continuation = byte_range is not None
         stream = self.blobs.open(obj)
         try:
             index = None
             if not (continuation and self._recently_accessed(
-                    sha256, actor=actor, action=action, variant=variant, purpose=purpose)):
+                    sha256, actor=actor, action=action, variant=variant, purpose=purpose,
+                    case_id=case_id)):
                 body: dict[str, object] = {"action": action, "variant": variant,
                                            "purpose": purpose, "role": role}
                 if case_id is not None:
@@ -440,19 +453,26 @@ class Casework:
         return Opened(clip=clip, variant=variant, object=obj, stream=stream, access_index=index)
 
     def _recently_accessed(self, sha256: str, *, actor: str, action: str, variant: str,
-                           purpose: str) -> bool:
+                           purpose: str, case_id: str | None) -> bool:
         since = self.clock() - ACCESS_COALESCE
-        return any(a.at >= since and (a.action, a.variant, a.purpose) == (action, variant, purpose)
+        same = (action, variant, purpose, case_id)
+        return any(a.at >= since and (a.action, a.variant, a.purpose, a.case_id) == same
                    for a in self.ledger.catalogue.accesses(sha256=sha256, actor=actor, limit=50))
 
     def accesses(self, *, sha256: str | None = None, actor: str | None = None,
                  case_id: str | None = None, officer: str | None = None,
                  limit: int = 500) -> list[Access]:
+        """The access log of a clip, by an actor (any token holder's name), within a case, or
+        of an officer's clips (a 警号 in its canonical form)."""
+        if actor is not None:
+            check_lookup("调阅人", actor)
+        if officer is not None:
+            officer = self.officer_no(officer)
         self.refresh()
         if sha256 is not None:
             self.ledger.catalogue.clip(sha256)
         if case_id is not None:
-            self.ledger.catalogue.case(case_id)
+            self.case(case_id)
         return self.ledger.catalogue.accesses(sha256=sha256, actor=actor, case_id=case_id,
                                               officer=officer, limit=limit)
 

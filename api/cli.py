@@ -125,6 +125,14 @@ def audit(
         if tail:
             out(f"  {tail} entries after the latest checkpoint are covered by station "
                 "commits only; run `liuhen checkpoint` to publish one")
+        # Intact, but written by an older or foreign version: searches and pages leave them out.
+        unreadable = ledger.catalogue.unfoldable()
+        if unreadable:
+            out(f"  警告 WARNING: 目录无法读取 {len(unreadable)} 条账本记录，查询和页面中不显示 "
+                f"({len(unreadable)} entries the catalogue cannot read are left out of searches "
+                "and pages; they stay in the ledger, intact):")
+        for item in unreadable:
+            out(f"    entry {item.index} ({item.kind}): {item.reason}")
 
 
 @app.command("verify-bundle")

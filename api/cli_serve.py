@@ -49,20 +49,24 @@ def tokens_create(
     data_dir: DataDir = None,
 ) -> None:
     """Issue a token and print it once (it is not stored, only its SHA-256)."""
-    from api.cli import _errors, opened
+    from api.cli import _errors, opened, settings_for
     from api.compose import utc_now
     from api.console import out
     from api.http.auth import Role
     from evidence.errors import PolicyViolationError
+    from evidence.identity import canonical_actor, canonical_officer_no
     from storage.tokens import SqlTokenRepo
 
     with _errors():
         if role not in set(Role):
-            raise PolicyViolationError(f"role {role!r}: use one of {', '.join(Role)}")
-        if not name.strip():
-            raise PolicyViolationError("--name must not be empty")
+            raise PolicyViolationError(f"角色 {role!r} 无效：只能是 {'、'.join(Role)} (role: use "
+                                       f"one of {', '.join(Role)})")
+        # An officer is named by the canonical 警号, everyone else by one spelling of a name.
+        pattern = settings_for(data_dir).officer_no_pattern
+        holder = (canonical_officer_no(name, pattern=pattern) if role == Role.OFFICER
+                  else canonical_actor(name))
     with opened(data_dir) as ledger:
-        token, record = SqlTokenRepo(ledger.store.engine).issue(name=name.strip(), role=role,
+        token, record = SqlTokenRepo(ledger.store.engine).issue(name=holder, role=role,
                                                                now=utc_now())
     out(token)
     out(f"token {record.id} for {record.name} ({record.role}); it is shown only now", err=True)

@@ -149,10 +149,12 @@ def ingest_path(settings: Settings, path: Path, *, serial: str, officer: str,
     media stage, as the station does; returns the station still open, with the run."""
     from api.compose import open_station
     from api.station import LogProgress, StationRun, derive_media
+    from evidence.identity import canonical_officer_no
     from evidence.ids import DeviceSerial
     from evidence.records import Assignment
     from ingest.station import Dock
 
+    officer = canonical_officer_no(officer, pattern=settings.officer_no_pattern)
     driver = _recorder_at(path, serial=DeviceSerial(serial))
     station = open_station(settings)
     try:

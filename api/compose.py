@@ -219,7 +219,8 @@ class Station:
             station=StationId(s.station_id), writer=self.ledger.writer, ledger=self.ledger.store,
             repo=self.repo, blobs=self.blobs, staging=s.data_dir / "staging", clock=utc_now,
             progress=progress,
-            policy=StationPolicy(retention_days=s.retention_days, release=s.release_policy))
+            policy=StationPolicy(retention_days=s.retention_days, release=s.release_policy,
+                                 officer_no_pattern=s.officer_no_pattern))
 
     def close(self) -> None:
         self.ledger.close()

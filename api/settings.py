@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -48,6 +50,23 @@ class Settings(BaseSettings):
     """Recorders ingested at once (one worker per port)."""
     media_proxy: bool = False
     """Also make a ≤ 720p proxy of every video for slow links (a second encode per clip)."""
+
+    officer_no_pattern: str = r"[0-9]{6,8}"
+    """The bureau's 警号 pattern, matched whole over ASCII (evidence/identity.py): anything else
+    is refused at every entry point (tokens, ingest, station, API, search)."""
+    earliest_year: int = 2000
+    latest_year: int = 2100
+    """Times the API and pages accept lie within these years (UTC); others get 422."""
+
+    @field_validator("officer_no_pattern")
+    @classmethod
+    def _pattern_compiles(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern, flags=re.ASCII)
+        except re.error as exc:
+            raise ValueError(f"警号格式不是有效的正则表达式 (not a regular expression: {exc})"
+                             ) from exc
+        return pattern
 
     def host_names(self) -> list[str]:
         return self.hosts or [self.origin.partition("/")[0]]

@@ -134,9 +134,17 @@ def uncovered(start: datetime, end: datetime,
     return holes
 
 
+def _recording_end(start: datetime, duration_ms: int) -> datetime:
+    # A recorder's clock may say year 9999: the recording then runs to the end of time.
+    try:
+        return start + timedelta(milliseconds=duration_ms)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=start.tzinfo)
+
+
 def _step_gaps(step: CaseStep, rule: RecordingRule, counted: Sequence[LinkedRecording], *,
                start: datetime, end: datetime, threshold: timedelta) -> list[Gap]:
-    covered = [(r.captured_at, r.captured_at + timedelta(milliseconds=r.duration_ms))
+    covered = [(r.captured_at, _recording_end(r.captured_at, r.duration_ms))
                for r in counted if r.duration_ms is not None and r.duration_ms > 0]
     return [Gap(step_id=step.step_id, code=step.code, rule=rule, start=a, end=b)
             for a, b in uncovered(start, end, covered)

@@ -29,6 +29,11 @@ from evidence.errors import (
     UnavailableError,
     VerificationError,
 )
+from evidence.identity import (
+    DEFAULT_OFFICER_NO_PATTERN,
+    InvalidInputError,
+    canonical_officer_no,
+)
 from evidence.ids import Sha256Hex, StationId
 from evidence.records import Assignment, EntryKind, FileRow, FileState, Receipt, StoredObject
 from ingest.files import fsync_dir
@@ -70,6 +75,9 @@ class StationPolicy:
     release: str = "mark"
     """``mark``: record files as offloaded and delete nothing (default); ``delete``: free the
     recorder's space once every file is verified, each deletion ledgered."""
+    officer_no_pattern: str = DEFAULT_OFFICER_NO_PATTERN
+    """The bureau's 警号 pattern: a recorder assigned to anything else is refused (and keeps
+    its files) until it is assigned to a 警号 in the canonical form (evidence/identity.py)."""
 
 
 @dataclass
@@ -128,6 +136,16 @@ def _sha(row: FileRow) -> Sha256Hex:
     if row.sha256 is None:
         raise ConflictError(f"{row.path}: state {row.state} without a hash (corrupt ingest row)")
     return row.sha256
+
+
+def _check_officer(ctx: IngestContext, serial: str, assignment: Assignment) -> None:
+    """A recorder is ingested only for a 警号 in the bureau's one canonical form (whatever its
+    ZFY_INFO, ``--officer`` or an old registration says); refused, it keeps its files."""
+    try:
+        canonical_officer_no(assignment.officer_no, pattern=ctx.policy.officer_no_pattern)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"执法记录仪 {serial} 的登记被拒绝，文件留在记录仪上，请改正警号后"
+                                f"再接入：{exc}") from exc
 
 
 class Dock(Generic[R]):
@@ -208,7 +226,9 @@ class Dock(Generic[R]):
             if known is None:
                 raise PolicyViolationError(f"recorder {serial} is not assigned to an officer: "
                                            "dock it with --officer or register it first")
+            _check_officer(ctx, serial, known)  # registered before the rule: refused as well
             return known
+        _check_officer(ctx, serial, assignment)
         if known != assignment:
             ctx.repo.assign(assignment)
             ctx.writer.record(EntryKind.DEVICE_REGISTERED, assignment.serial, {

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Row
 
-from evidence.errors import NotFoundError, VerificationError
+from evidence.errors import NotFoundError
 from evidence.ids import CaseId, DeviceSerial, OfficerNo, Sha256Hex, StationId, StepCode
 from evidence.records import (
     Access,
@@ -32,7 +32,15 @@ from evidence.records import (
     StoredObject,
 )
 from evidence.steps import CATALOGUE, RecordingRule, StepKind
-from integrity.entry import decode_entry, parse_time
+from integrity.entry import parse_time
+from storage.catalogue_check import (
+    SKIPPABLE,
+    Unfoldable,
+    first_line,
+    log_skipped,
+    readable,
+    unfoldable,
+)
 from storage.catalogue_tables import (
     AccessRow,
     AcquisitionRow,
@@ -260,6 +268,24 @@ _FOLD: dict[str, Callable[[Connection, int, Entry], None]] = {
 }
 
 
+def _fold_rows(conn: Connection, rows: Sequence[Row[int, bytes]]) -> list[tuple[int, str]]:
+    """Fold ``rows``; returns the (index, reason) of those the catalogue cannot read."""
+    skipped = []
+    new_clips: list[dict[str, object]] = []
+    for index, data in rows:
+        entry, problem = readable(bytes(data))
+        if entry is None or problem is not None:
+            skipped.append((index, problem or ""))
+            continue
+        if entry.kind is EntryKind.ACQUIRED:
+            new_clips.append(_acquired_row(index, entry))
+            continue
+        _insert_acquired(conn, new_clips)  # what follows may refer to them
+        _FOLD[entry.kind](conn, index, entry)
+    _insert_acquired(conn, new_clips)
+    return skipped
+
+
 # --- rows to records ----------------------------------------------------------------------------
 
 def _object(r: Row[Any], prefix: str) -> StoredObject | None:
@@ -321,8 +347,12 @@ class SqlCatalogue:
     def catch_up(self, *, page: int = FOLD_PAGE_ROWS) -> int:
         """Fold every committed entry past the cursor; returns the new cursor (a tree size).
 
-        An entry that does not decode stops the fold with VerificationError at its index: the
-        catalogue never skips evidence silently (``liuhen audit`` says what is wrong)."""
+        An entry the catalogue cannot read (it does not decode, or ``fold_problem`` or the
+        database refuses it: written by an older or foreign version) is skipped with a logged
+        error, never folded in part: each page is folded in a savepoint, and a page that fails
+        is folded again entry by entry, each in its own. The entry stays in the ledger, and
+        ``liuhen audit`` lists it (:meth:`unfoldable`). Errors of the database itself (down,
+        locked) still propagate: nothing is skipped because the database was unavailable."""
         with translate_errors("update the catalogue"), self._engine.connect() as conn, \
                 exclusive_transaction(conn, pg_lock_key=_LOCK_KEY):
             applied: int = conn.execute(select(_STATE.c.applied)
@@ -337,25 +367,35 @@ class SqlCatalogue:
                     .where(_ENTRIES.c.idx >= cursor, _ENTRIES.c.idx < stop,
                            _ENTRIES.c.kind.in_(sorted(PROJECTED)))
                     .order_by(_ENTRIES.c.idx).limit(page)).all()
-                new_clips: list[dict[str, object]] = []
-                for index, data in rows:
-                    try:
-                        entry = decode_entry(bytes(data))
-                    except VerificationError as exc:
-                        raise VerificationError(exc.reason, step="catalogue",
-                                                index=index) from exc
-                    if entry.kind is EntryKind.ACQUIRED:
-                        new_clips.append(_acquired_row(index, entry))
-                        continue
-                    _insert_acquired(conn, new_clips)  # what follows may refer to them
-                    _FOLD[entry.kind](conn, index, entry)
-                _insert_acquired(conn, new_clips)
+                try:
+                    with conn.begin_nested():
+                        skipped = _fold_rows(conn, rows)
+                except SKIPPABLE:
+                    skipped = []
+                    for row in rows:  # again one by one: skip only what cannot be folded
+                        try:
+                            with conn.begin_nested():
+                                skipped += _fold_rows(conn, [row])
+                        except SKIPPABLE as exc:
+                            skipped.append((row[0], f"the database refused it: "
+                                                    f"{first_line(exc)}"))
+                for index, reason in skipped:
+                    log_skipped(index, reason)
                 if len(rows) < page:
                     break
                 cursor = rows[-1].idx + 1
             if stop > applied:
                 conn.execute(update(_STATE).where(_STATE.c.id == 1).values(applied=stop))
         return max(stop, applied)
+
+    def unfoldable(self) -> list[Unfoldable]:
+        """Every entry of a projected kind that the fold skips (see :meth:`catch_up`), in
+        ledger order: read from the ledger itself, not from the catalogue."""
+        with translate_errors("check the ledger against the catalogue"), \
+                self._engine.connect() as conn:
+            return unfoldable(conn.execute(
+                select(_ENTRIES.c.idx, _ENTRIES.c.kind, _ENTRIES.c.data)
+                .where(_ENTRIES.c.kind.in_(sorted(PROJECTED))).order_by(_ENTRIES.c.idx)))
 
     # --- reads ----------------------------------------------------------------------------------
 
@@ -366,7 +406,7 @@ class SqlCatalogue:
     def clip(self, sha256: str) -> Clip:
         rows = self._all("read a clip", select(_CLIPS).where(_C.sha256 == sha256))
         if not rows:
-            raise NotFoundError(f"no clip with SHA-256 {sha256}")
+            raise NotFoundError(f"未找到视频 {sha256} (no clip with SHA-256 {sha256})")
         return _clip(rows[0])
 
     def clips(self, query: ClipQuery) -> list[Clip]:
@@ -407,8 +447,14 @@ class SqlCatalogue:
     def case(self, case_id: str) -> Case:
         found = self._cases(select(_CASES).where(_CASES.c.case_id == case_id))
         if not found:
-            raise NotFoundError(f"no case {case_id!r}")
+            raise NotFoundError(f"未找到案件 {case_id!r} (no case {case_id!r})")
         return found[0]
+
+    def case_ids(self) -> list[str]:
+        """Every case number, in the order the cases were opened (for look-alike checks: one
+        short text column, read whole; fine up to some hundred thousand cases)."""
+        stmt = select(_CASES.c.case_id).order_by(_CASES.c.opened_index)
+        return [r.case_id for r in self._all("read case ids", stmt)]
 
     def cases(self, *, limit: int = 100, offset: int = 0) -> list[Case]:
         return self._cases(select(_CASES).order_by(_CASES.c.opened_index.desc())

@@ -179,7 +179,8 @@ def create_ledger_engine(url: str | URL, *,
 
     SQLite: a file database (created 0600), WAL, ``synchronous=FULL``, ``busy_timeout``, foreign
     keys and recursive triggers on every connection; SQLAlchemy emits BEGIN itself so that writers
-    can ask for ``BEGIN IMMEDIATE``. PostgreSQL: psycopg 3, connections pinged on checkout.
+    can ask for ``BEGIN IMMEDIATE``. PostgreSQL: psycopg 3, connections pinged on checkout,
+    sessions in UTC.
     """
     parsed = _normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -189,7 +190,10 @@ def create_ledger_engine(url: str | URL, *,
         event.listen(engine, "connect", _sqlite_on_connect(int(busy_timeout_s * 1000)))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(parsed, pool_pre_ping=True)
+    # Sessions in UTC, whatever the server's TimeZone (a bureau's is often Asia/Shanghai):
+    # psycopg cannot hand back year 9999's last hours in UTC+8 (after year 10000).
+    return create_engine(parsed, pool_pre_ping=True,
+                         connect_args={"options": "-c timezone=UTC"})
 
 
 # --- errors -----------------------------------------------------------------------------------

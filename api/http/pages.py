@@ -39,15 +39,11 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.casework import (
-    MAX_PURPOSE_CHARS,
-    Casework,
-    Verification,
-    check_purpose,
-)
+from api.casework import Casework, Verification
 from api.console import printable
 from api.http.auth import TOKEN_COOKIE, Principal, Role, allow, public, token_repo
 from api.http.deps import get_casework
+from api.http.errors import chinese_first, validation_message
 from api.http.ranges import copy_response, parse_range
 from evidence.completeness import CompletenessReport
 from evidence.errors import (
@@ -58,6 +54,7 @@ from evidence.errors import (
     UnavailableError,
     VerificationError,
 )
+from evidence.identity import MAX_PURPOSE_CHARS, InvalidInputError, canonical_purpose
 from evidence.ids import is_sha256_hex
 from evidence.records import Access, Clip
 from integrity.merkle import leaf_hash, verify_inclusion
@@ -120,14 +117,25 @@ def templates() -> Jinja2Templates:
     """The page templates, built on first use (nothing at import time: STYLE.md §6)."""
     t = Jinja2Templates(directory=_HERE / "templates")
     t.env.filters.update(when=_when, duration=_duration, basename=_basename,
-                         clip_state=_clip_state)
+                         clip_state=_clip_state, segment=_segment)
     return t
 
 
 def _when(moment: datetime | None) -> str:
+    """A time as the pages show it, in UTC+8; in UTC when UTC+8 is past year 9999 (a time the
+    ledger may hold from an older version or a recorder's clock: shown, never an error)."""
     if moment is None:
         return "—"
-    return moment.astimezone(DISPLAY_TZ).strftime("%Y-%m-%d %H:%M:%S (UTC+8)")
+    try:
+        moment, zone = moment.astimezone(DISPLAY_TZ), "UTC+8"
+    except OverflowError:
+        moment, zone = moment.astimezone(UTC), "UTC"
+    return f"{moment.year:04d}-{moment:%m-%d %H:%M:%S} ({zone})"
+
+
+def _segment(value: str) -> str:
+    """``value`` percent-encoded as one URL path segment (a case number may hold any text)."""
+    return quote(value, safe="")
 
 
 def _duration(ms: int | None) -> str:
@@ -187,15 +195,17 @@ def _same_origin(request: Request) -> None:
     TLS-terminating proxy the browser's origin is https while this server sees http."""
     origin = request.headers.get("origin")
     if origin is not None and origin.partition("://")[2] != request.headers.get("host", ""):
-        raise HTTPException(status_code=403, detail="a form from another site is refused")
+        raise HTTPException(status_code=403, detail="拒绝来自其他网站的表单 (a form from another "
+                            "site is refused)")
 
 
 def _check_csrf(request: Request, form_token: str) -> None:
     _same_origin(request)
     expected = _csrf_token(request)
     if not expected or not hmac.compare_digest(expected, form_token):
-        raise HTTPException(status_code=403, detail="the form expired or did not come from "
-                            "this site: reload the page and try again")
+        raise HTTPException(status_code=403, detail="表单已过期或不是本站的：请刷新页面后重试 (the "
+                            "form expired or did not come from this site: reload the page and "
+                            "try again)")
 
 
 Csrf = Annotated[str, Form(max_length=128)]
@@ -242,8 +252,7 @@ class PageRoute(APIRoute):
                 return _error(request, exc.status_code, _http_heading(exc.status_code),
                               str(exc.detail))
             except RequestValidationError as exc:
-                detail = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: "
-                                   f"{e.get('msg', 'invalid')}" for e in exc.errors()[:5])
+                detail = "; ".join(validation_message(e) for e in exc.errors()[:5])
                 return _error(request, 422, "输入有误 Invalid input", detail)
             except LiuhenError as exc:
                 status, heading = next(((s, h) for family, s, h in _LIUHEN_ERRORS
@@ -264,7 +273,7 @@ def _http_heading(status: int) -> str:
 def _error(request: Request, status: int, heading: str, message: str) -> HTMLResponse:
     who: Principal | None = getattr(request.state, "principal", None)
     return _page(request, "error.html", who=who, title=heading, status_code=status,
-                 heading=heading, message=message)
+                 heading=heading, message=chinese_first(heading.partition(" ")[0], message))
 
 
 router = APIRouter(prefix=PREFIX, route_class=PageRoute, include_in_schema=False)
@@ -322,16 +331,17 @@ def home(request: Request, *, who: Reader) -> Response:
 
 # --- case officers: clips -----------------------------------------------------------------------
 
-def _local_time(what: str, text: str | None) -> datetime | None:
-    """A ``datetime-local`` form value, read in DISPLAY_TZ."""
+def _local_time(cw: Casework, what: str, text: str | None) -> datetime | None:
+    """A ``datetime-local`` form value, read in DISPLAY_TZ, within the bureau's years."""
     if not text:
         return None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise PolicyViolationError(f"{what} {text!r} is not a date and time") from None
+        raise InvalidInputError(f"{what} {text[:40]!r} 不是日期和时间 (not a date and time)"
+                                ) from None
     # In UTC: SQLite keeps the catalogue's times as naive UTC text, compared as text.
-    return (moment if moment.tzinfo else moment.replace(tzinfo=DISPLAY_TZ)).astimezone(UTC)
+    return cw.years.check(what, moment if moment.tzinfo else moment.replace(tzinfo=DISPLAY_TZ))
 
 
 @router.get("/clips", name="web_clips")
@@ -340,13 +350,13 @@ def clips(request: Request, *, who: Reader, cw: CaseworkPage,
           end: str | None = None, case: str | None = None, step: str | None = None) -> Response:
     q = {"officer": officer, "device": device, "start": start, "end": end, "case": case,
          "step": step}
-    q = {k: (v.strip()[:100] if v else None) or None for k, v in q.items()}
+    q = {k: (v.strip() if v else None) or None for k, v in q.items()}  # checked by Casework
     searched = any(q.values()) or "officer" in request.query_params
     found: list[Clip] = []
     if searched:
         found = cw.clips(ClipQuery(officer=q["officer"], device=q["device"],
-                                   start=_local_time("start", q["start"]),
-                                   end=_local_time("end", q["end"]), case_id=q["case"],
+                                   start=_local_time(cw, "start", q["start"]),
+                                   end=_local_time(cw, "end", q["end"]), case_id=q["case"],
                                    step_id=q["step"], limit=200))
     return _page(request, "clips.html", who=who, title="查找视频 Clips", q=q, clips=found,
                  searched=searched)
@@ -355,7 +365,8 @@ def clips(request: Request, *, who: Reader, cw: CaseworkPage,
 def _sha(sha256: str) -> str:
     sha = sha256.lower()
     if not is_sha256_hex(sha):
-        raise NotFoundError(f"{sha256[:80]!r} is not a SHA-256 (64 hexadecimal digits)")
+        raise NotFoundError(f"{sha256[:80]!r} 不是 SHA-256（64 位十六进制数字）(is not a "
+                            "SHA-256: 64 hexadecimal digits)")
     return sha
 
 
@@ -401,11 +412,12 @@ def access_clip(request: Request, *, sha256: str, who: Reader, cw: CaseworkPage,
     sha = _sha(sha256)
     opened_action = "download" if action == "download" else "play"
     opened = cw.access(sha, action=opened_action, variant=variant,
-                       purpose=check_purpose(purpose), actor=who.name, role=who.role.value)
+                       purpose=canonical_purpose(purpose), actor=who.name, role=who.role.value)
     opened.stream.close()  # the bytes go out through the media route, under this access
     index = opened.access_index
     if index is None:  # not a continuation, so never coalesced: recorded, or it raised
-        raise ConflictError("the access was not recorded; state the purpose again")
+        raise ConflictError("调阅未能记录，请重新填写事由 (the access was not recorded; state "
+                            "the purpose again)")
     return _see_other(request, "web_clip", query=f"access={index}", sha256=sha)
 
 
@@ -423,15 +435,18 @@ def media(request: Request, *, sha256: str, variant: str, who: Reader, cw: Casew
     sha = _sha(sha256)
     granted = _my_access(cw, who, sha, access)
     if granted is None or granted.variant != variant:
-        raise HTTPException(status_code=403, detail="state a purpose on the clip page first: "
+        raise HTTPException(status_code=403, detail="请先在视频页面填写调阅事由 (state a purpose "
+                            "on the clip page first: "
                             "this access is not yours, not for this copy, or has expired")
     clip = cw.clip(sha)
     obj = getattr(clip, variant, None)
     wanted = parse_range(request.headers.get("range"), obj.size) if obj is not None else None
-    # continuation: part of the recorded access (recorded again only past ACCESS_COALESCE)
+    # part of the recorded access (recorded again past ACCESS_COALESCE, and as a download when
+    # it reads the whole copy)
+    whole = (0, obj.size - 1) if obj is not None else (0, 0)
     opened = cw.access(sha, action=granted.action, variant=variant, purpose=granted.purpose,
                        actor=who.name, role=who.role.value, case_id=granted.case_id,
-                       continuation=True)
+                       byte_range=whole if wanted is None else (wanted.start, wanted.end))
     suffix = posixpath.splitext(opened.object.key)[1].lower()
     filename = (_basename(clip.name_on_device) if variant == "original"
                 else f"{sha[:16]}-{variant}{suffix}")
@@ -448,7 +463,7 @@ def media(request: Request, *, sha256: str, variant: str, who: Reader, cw: Casew
 def _target(target: str) -> tuple[str, str]:
     case_id, sep, step_id = target.rpartition("|")
     if not sep or not case_id or not step_id:
-        raise PolicyViolationError("choose a case step")
+        raise InvalidInputError("请选择案件的执法环节 (choose a case step)")
     return case_id, step_id
 
 
@@ -560,7 +575,8 @@ def verify(request: Request, *, who: Supervisor, cw: CaseworkPage,
            sha256: str | None = None) -> Response:
     sha = sha256.strip().lower() if sha256 and sha256.strip() else None
     if sha is not None and not is_sha256_hex(sha):
-        raise PolicyViolationError("a SHA-256 is 64 hexadecimal digits")
+        raise InvalidInputError("SHA-256 是 64 位十六进制数字 (a SHA-256 is 64 hexadecimal "
+                                "digits)")
     return _verify_page(request, who, cw, sha, source="hash")
 
 
@@ -580,7 +596,7 @@ async def verify_upload(request: Request, *, who: Supervisor, cw: CaseworkPage, 
 def access_log(request: Request, *, who: Supervisor, cw: CaseworkPage, clip: str | None = None,
                officer: str | None = None, actor: str | None = None,
                case: str | None = None) -> Response:
-    q = {k: (v.strip()[:100] if v else None) or None
+    q = {k: (v.strip() if v else None) or None
          for k, v in {"clip": clip, "officer": officer, "actor": actor, "case": case}.items()}
     rows: list[Access] = []
     scope = ""

@@ -11,14 +11,13 @@ from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
-from api.casework import MAX_PURPOSE_CHARS, check_purpose
 from api.http.auth import Principal, Role, allow
 from api.http.deps import CaseworkDep
 from api.http.errors import ERROR_RESPONSES
 from api.http.ranges import copy_response, parse_range
 from api.http.rest_cases import Limit, Offset, ShaPath
 from api.http.schemas import AccessOut, ClipDetailOut, ClipOut, LinkOut
-from evidence.errors import PolicyViolationError
+from evidence.identity import MAX_PURPOSE_CHARS, InvalidInputError, canonical_purpose
 from storage.catalogue import ClipQuery
 
 router = APIRouter(prefix="/api", responses=ERROR_RESPONSES, tags=["clips"])
@@ -62,7 +61,8 @@ def search_clips(
     limit: Limit = 100, offset: Offset = 0,
 ) -> list[ClipOut]:
     if step is not None and case is None:
-        raise PolicyViolationError("step names a step within a case: give case too")
+        raise InvalidInputError("step 是案件中的环节：请同时给出 case (step names a step within a "
+                                "case: give case too)")
     query = ClipQuery(officer=officer, device=device, start=start, end=end, case_id=case,
                       step_id=step, limit=limit, offset=offset)
     return [ClipOut.of(c) for c in cw.clips(query)]
@@ -77,9 +77,13 @@ def get_clip(sha256: ShaPath, who: Readers, cw: CaseworkDep) -> ClipDetailOut:
 
 
 def _purpose(query: str | None, header: str | None) -> str | None:
+    """The purpose from the query, else from the header: percent-encoded UTF-8 (or raw UTF-8,
+    which arrives as Latin-1); bytes that are not UTF-8 become U+FFFD, which is refused."""
     if query:
         return query
-    return unquote(header, errors="replace") if header else None
+    if not header:
+        return None
+    return unquote(header.encode("latin-1").decode("utf-8", errors="replace"), errors="replace")
 
 
 
@@ -88,13 +92,14 @@ def _serve(cw: CaseworkDep, who: Principal, sha256: str, *, action: str, variant
            purpose: str | None, case_id: str | None, range_header: str | None
            ) -> StreamingResponse:
     sha = sha256.lower()
-    purpose = check_purpose(purpose)
+    purpose = canonical_purpose(purpose)
     clip = cw.clip(sha)
     obj = getattr(clip, variant, None)
     size = obj.size if obj is not None else 0
     wanted = parse_range(range_header, size) if obj is not None else None  # 416 before recording
     opened = cw.access(sha, action=action, variant=variant, purpose=purpose, actor=who.name,
-                       role=who.role, case_id=case_id, continuation=wanted is not None)
+                       role=who.role, case_id=case_id,
+                       byte_range=None if wanted is None else (wanted.start, wanted.end))
     media = "video/mp4" if variant in ("playback", "proxy") else "application/octet-stream"
     disposition = "attachment" if action == "download" else "inline"
     headers = {"ETag": f'"{opened.object.sha256}"'}

@@ -49,7 +49,7 @@ def me(who: Anyone) -> PrincipalOut:
 
 @router.get("/verify/{sha256}", summary="is this content in the ledger? entries with proofs")
 def verify_by_hash(sha256: ShaPath, who: Anyone, cw: CaseworkDep) -> VerifyOut:
-    return VerifyOut.of(cw.verify(sha256.lower()))
+    return VerifyOut.of(cw.verify(sha256.lower()), for_station=who.role is Role.STATION)
 
 
 @router.post(
@@ -64,7 +64,7 @@ async def verify_by_upload(request: Request, who: Anyone, cw: CaseworkDep) -> Ve
         digest.update(chunk)
         size += len(chunk)
     verification = await run_in_threadpool(cw.verify, digest.hexdigest())
-    return VerifyOut.of(verification, size=size)
+    return VerifyOut.of(verification, size=size, for_station=who.role is Role.STATION)
 
 
 @router.get("/ledger/proofs/inclusion", summary="RFC 9162 inclusion proof of an entry")

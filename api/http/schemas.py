@@ -10,7 +10,7 @@ import base64
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.casework import (
     MAX_ID_CHARS,
@@ -21,6 +21,7 @@ from api.casework import (
     Verification,
 )
 from evidence.completeness import CompletenessReport, MissingRecording
+from evidence.identity import check_case_id
 from evidence.records import Access, Case, CaseStep, Checkpoint, Clip, Link, StoredObject
 from evidence.steps import StepKind
 from integrity.bundle import TlogProof, format_tlog_proof
@@ -34,8 +35,10 @@ class _In(BaseModel):
 
 
 class CaseIn(_In):
-    case_id: str = Field(min_length=1, max_length=MAX_ID_CHARS,
-                         description="the case number (案件编号); no '/' or '\\'")
+    case_id: Annotated[str, AfterValidator(check_case_id)] = Field(
+        min_length=1, max_length=MAX_ID_CHARS,
+        description="the case number (案件编号): no / \\ # ? %, no invisible or control "
+                    "characters, not '.' or '..', no look-alike of an existing one")
     title: str = Field(min_length=1, max_length=MAX_TITLE_CHARS)
     unit_no: str = Field(default="", max_length=MAX_ID_CHARS)
     major: bool = Field(default=False, description="a major enforcement decision (重大执法决定)")
@@ -286,10 +289,12 @@ class EntryProofOut(BaseModel):
     index: int
     kind: str
     at: datetime
-    actor: str
+    actor: str | None
+    """Who the entry names as its actor; null for a station token (it may be an officer)."""
     station: str
-    entry: str
-    """The entry bytes, base64: the only bytes ever hashed."""
+    entry: str | None
+    """The entry bytes, base64: the only bytes ever hashed. Null for a station token: they name
+    the officer and the file."""
     leaf_hash: str
     inclusion: list[str] | None
     """RFC 9162 inclusion path (hex) under ``checkpoint``; null when no checkpoint covers the
@@ -298,15 +303,22 @@ class EntryProofOut(BaseModel):
     """The same proof as a C2SP tlog-proof@v1 (as in a proof bundle)."""
 
     @classmethod
-    def of(cls, e: ProvenEntry, checkpoint: Checkpoint | None) -> EntryProofOut:
+    def of(cls, e: ProvenEntry, checkpoint: Checkpoint | None, *,
+           redacted: bool = False) -> EntryProofOut:
         tlog = None
         if e.proof is not None and checkpoint is not None:
             tlog = format_tlog_proof(TlogProof(index=e.index, hashes=e.proof,
                                                checkpoint=checkpoint.note)).decode()
-        return cls(index=e.index, kind=e.kind, at=e.at, actor=e.actor, station=e.station,
-                   entry=base64.b64encode(e.data).decode(), leaf_hash=e.leaf_hash.hex(),
+        return cls(index=e.index, kind=e.kind, at=e.at, actor=None if redacted else e.actor,
+                   station=e.station,
+                   entry=None if redacted else base64.b64encode(e.data).decode(),
+                   leaf_hash=e.leaf_hash.hex(),
                    inclusion=None if e.proof is None else [h.hex() for h in e.proof],
                    tlog_proof=tlog)
+
+
+STATION_VIEW_KINDS = frozenset({"acquired", "derived", "stored", "quarantined"})
+"""What a station token sees of a clip's entries: the ingest pipeline's, not links to cases."""
 
 
 class VerifyOut(BaseModel):
@@ -315,17 +327,28 @@ class VerifyOut(BaseModel):
     """For an upload: the bytes received."""
     acquired: bool
     """An ``acquired`` entry names this content: it came from a recorder through a station."""
+    stored: ObjectOut | None = None
+    """Where the original is kept (store, key, version, lock), once it is stored."""
     clip: ClipOut | None
+    """The catalogue's record; null for a station token (it names the officer and the file)."""
     checkpoint: CheckpointOut | None
     entries: list[EntryProofOut]
-    """Entries about the content, ``accessed`` ones left out (see the access log)."""
+    """Entries about the content, ``accessed`` ones left out (see the access log); for a
+    station token only the ingest pipeline's (acquired, derived, stored, quarantined), without
+    their bytes or actors."""
 
     @classmethod
-    def of(cls, v: Verification, *, size: int | None = None) -> VerifyOut:
+    def of(cls, v: Verification, *, size: int | None = None,
+           for_station: bool = False) -> VerifyOut:
+        """The verification as its caller may see it: a station verifying a hash learns whether
+        and where the content is kept, with proofs, not who recorded it, under what file name,
+        or which cases it belongs to."""
+        entries = [EntryProofOut.of(e, v.checkpoint, redacted=for_station) for e in v.entries
+                   if not for_station or e.kind in STATION_VIEW_KINDS]
         return cls(sha256=v.sha256, size=size, acquired=v.acquired,
-                   clip=None if v.clip is None else ClipOut.of(v.clip),
-                   checkpoint=CheckpointOut.maybe(v.checkpoint),
-                   entries=[EntryProofOut.of(e, v.checkpoint) for e in v.entries])
+                   stored=None if v.clip is None else ObjectOut.of(v.clip.original),
+                   clip=None if v.clip is None or for_station else ClipOut.of(v.clip),
+                   checkpoint=CheckpointOut.maybe(v.checkpoint), entries=entries)
 
 
 class InclusionOut(BaseModel):

@@ -81,11 +81,11 @@ def test_download_streams_the_original_by_version(world: World) -> None:
     assert r.headers["content-disposition"].startswith("attachment;")
     _, entry = accessed(world, clip.sha256)[-1]
     assert entry.body == {"action": "download", "variant": "original", "role": "auditor",
-                          "purpose": "法制审核：重大执法决定", "case": "ACC-1"}
+                          "purpose": "法制审核:重大执法决定", "case": "ACC-1"}  # NFKC
     # naming a case that does not exist is refused before anything is recorded
     before = len(accessed(world, clip.sha256))
     r = world.client.get(f"/api/clips/{clip.sha256}/download",
-                         params={"case": "NO-SUCH", "purpose": "x"},
+                         params={"case": "NO-SUCH", "purpose": "核查"},
                          headers=world.auth(Role.AUDITOR))
     assert r.status_code == 404 and len(accessed(world, clip.sha256)) == before
 
@@ -133,13 +133,13 @@ def test_ranges_on_playback(world: World) -> None:
 def test_copies_that_do_not_exist(world: World) -> None:
     auth = world.auth(Role.OFFICER)
     r = world.client.get(f"/api/clips/{world.playable.sha256}/play",
-                         params={"purpose": "x", "variant": "proxy"}, headers=auth)
+                         params={"purpose": "核查", "variant": "proxy"}, headers=auth)
     if world.playable.proxy is None:
         assert r.status_code == 404 and "no stored proxy copy" in r.json()["detail"]
-    r = world.client.get(f"/api/clips/{'0' * 64}/play", params={"purpose": "x"}, headers=auth)
+    r = world.client.get(f"/api/clips/{'0' * 64}/play", params={"purpose": "核查"}, headers=auth)
     assert r.status_code == 404
     r = world.client.get(f"/api/clips/{world.playable.sha256}/play",
-                         params={"purpose": "x", "variant": "thumbnail"}, headers=auth)
+                         params={"purpose": "核查", "variant": "thumbnail"}, headers=auth)
     assert r.status_code == 422
 
 
@@ -174,3 +174,48 @@ def test_auditors_read_the_access_log_per_clip_officer_and_case(world: World) ->
     assert c.get(f"/api/clips/{clip.sha256}/accesses",
                  headers=world.auth(Role.OFFICER)).status_code == 403
     assert c.get(f"/api/clips/{'0' * 64}/accesses", headers=auditor).status_code == 404
+
+
+def test_a_range_for_another_case_or_purpose_is_another_access(world: World) -> None:
+    """A ranged read continues an access only for the same purpose and the same case."""
+    sha = world.playable.sha256
+    auth = world.auth(Role.OFFICER)
+    for case in ("RNG-1", "RNG-2"):
+        world.client.post("/api/cases", headers=auth, json={"case_id": case, "title": "案件"})
+    url = f"/api/clips/{sha}/play"
+    first = world.client.get(url, params={"purpose": "案件复核", "case": "RNG-1"},
+                             headers={**auth, "Range": "bytes=0-9"})
+    assert first.status_code == 206 and "x-liuhen-access-index" in first.headers
+    recorded = len(accessed(world, sha))
+    same = world.client.get(url, params={"purpose": "案件复核", "case": "RNG-1"},
+                            headers={**auth, "Range": "bytes=10-19"})
+    assert same.status_code == 206 and "x-liuhen-access-index" not in same.headers
+    assert len(accessed(world, sha)) == recorded
+    for params in ({"purpose": "案件复核", "case": "RNG-2"}, {"purpose": "案件复核"},
+                   {"purpose": "另一事由", "case": "RNG-1"}):
+        r = world.client.get(url, params=params, headers={**auth, "Range": "bytes=10-19"})
+        assert r.status_code == 206 and "x-liuhen-access-index" in r.headers, params
+        _, entry = accessed(world, sha)[-1]
+        assert (entry.body["purpose"], entry.body.get("case")) == (params["purpose"],
+                                                                   params.get("case"))
+    assert len(accessed(world, sha)) == recorded + 3
+
+
+@pytest.mark.parametrize("whole", ["bytes=0-", "bytes=0-{last}", "bytes=-{size}",
+                                   "bytes=0-{beyond}"])
+def test_a_range_over_the_whole_copy_is_a_download(world: World, whole: str) -> None:
+    sha = world.playable.sha256
+    data = stored_bytes(world, "playback")
+    auth = world.auth(Role.OFFICER)
+    purpose = f"整段核查 {whole}"
+    url = f"/api/clips/{sha}/play"
+    seek = world.client.get(url, params={"purpose": purpose},
+                            headers={**auth, "Range": "bytes=0-9"})
+    assert seek.status_code == 206 and "x-liuhen-access-index" in seek.headers
+    header = whole.format(last=len(data) - 1, size=len(data), beyond=len(data) + 100)
+    r = world.client.get(url, params={"purpose": purpose}, headers={**auth, "Range": header})
+    assert r.status_code == 206 and r.content == data
+    assert "x-liuhen-access-index" in r.headers  # not folded into the play access
+    index, entry = accessed(world, sha)[-1]
+    assert int(r.headers["x-liuhen-access-index"]) == index
+    assert (entry.body["action"], entry.body["variant"]) == ("download", "playback")

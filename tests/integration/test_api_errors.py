@@ -44,8 +44,8 @@ REQUESTS: dict[tuple[str, str], tuple[dict[str, object], object, int] | None] = 
     ("GET", "/api/cases/{case_id}/accesses"): ({}, None, 404),
     ("GET", "/api/clips"): None,
     ("GET", "/api/clips/{sha256}"): ({}, None, 404),
-    ("GET", "/api/clips/{sha256}/play"): ({"purpose": "x"}, None, 404),
-    ("GET", "/api/clips/{sha256}/download"): ({"purpose": "x"}, None, 404),
+    ("GET", "/api/clips/{sha256}/play"): ({"purpose": "核查"}, None, 404),
+    ("GET", "/api/clips/{sha256}/download"): ({"purpose": "核查"}, None, 404),
     ("GET", "/api/clips/{sha256}/accesses"): ({}, None, 404),
     ("GET", "/api/officers/{officer_no}/accesses"): None,  # 警号 is free text: an empty log
 }
@@ -97,7 +97,7 @@ def test_malformed_hashes_are_422_naming_the_parameter(world: World) -> None:
             continue
         for bad in ("xyz", "0" * 63, "g" * 64, "0" * 65):
             values = {**UNKNOWN, "sha256": bad}
-            r = world.client.request(method, fill(path, values), params={"purpose": "x"},
+            r = world.client.request(method, fill(path, values), params={"purpose": "核查"},
                                      headers=world.auth(Role.ADMIN))
             body = assert_clear_error(r, 422)
             assert "'sha256' must be a SHA-256" in body["detail"], (method, path, body)
@@ -134,7 +134,8 @@ def test_malformed_json_bodies(world: World) -> None:
                                  headers={**world.auth(Role.ADMIN),
                                           "Content-Type": "application/json"})
         body = assert_clear_error(r, 422)
-        assert body["detail"] == "the body is not valid JSON", (method, path, body)
+        assert body["detail"] == "请求体不是有效的 JSON (the body is not valid JSON)", \
+            (method, path, body)
         r = world.client.request(method, fill(path, UNKNOWN), json=["not", "an", "object"],
                                  headers=world.auth(Role.ADMIN))
         assert_clear_error(r, 422)
@@ -164,8 +165,8 @@ def test_bad_parameters_say_which_and_why(world: World, url: str, params: dict[s
     ({"case_id": "a/b", "title": "t"}, "must not contain '/'"),
     ({"case_id": " a", "title": "t"}, "spaces"),
     ({"case_id": "x" * 101, "title": "t"}, "body 'case_id'"),
-    ({"case_id": "ok-1", "title": "a\x00b"}, "control characters"),
-    ({"case_id": "ok-2", "title": "   "}, "title must not be empty"),
+    ({"case_id": "ok-1", "title": "a\x00b"}, "案件名称含不可见字符、控制字符"),
+    ({"case_id": "ok-2", "title": "   "}, "案件名称不能为空"),
 ])
 def test_bad_cases_are_refused_with_a_reason(world: World, body: dict[str, object],
                                              words: str) -> None:

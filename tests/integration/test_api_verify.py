@@ -29,13 +29,19 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 def check_offline(world: World, answer: dict[str, object], sha: str) -> None:
     """The auditor's side: open the checkpoint with the trust root, recompute every leaf from
-    the entry bytes, check every inclusion path, and that each entry names the clip."""
+    the entry bytes, check every inclusion path, and that each entry names the clip. (A station
+    gets no entry bytes: its paths are checked from the leaf hashes.)"""
     trust = world.station.ledger.trust
     note = answer["checkpoint"]["note"].encode()  # type: ignore[index]
     checkpoint = open_checkpoint(note, origin=trust.origin, keys=trust.keys)
     entries = answer["entries"]
     assert isinstance(entries, list) and entries
     for e in entries:
+        if e["entry"] is None:
+            path = [bytes.fromhex(h) for h in e["inclusion"]]
+            verify_inclusion(e["index"], checkpoint.head.size, bytes.fromhex(e["leaf_hash"]),
+                             path, checkpoint.head.root)
+            continue
         data = base64.b64decode(e["entry"])
         assert decode_entry(data).subject == sha
         assert leaf_hash(data).hex() == e["leaf_hash"]
@@ -60,7 +66,14 @@ def test_verify_by_hash_gives_offline_proofs(world: World, role: Role) -> None:
     assert answer["sha256"] == clip.sha256 and answer["acquired"] is True
     kinds = [e["kind"] for e in answer["entries"]]
     assert kinds[0] == "acquired" and "stored" in kinds and "accessed" not in kinds
-    assert answer["clip"]["sha256"] == clip.sha256
+    assert clip.original is not None
+    assert (answer["stored"]["key"], answer["stored"]["version_id"]) == (
+        clip.original.key, clip.original.version_id)
+    if role is Role.STATION:  # what a station needs, not who recorded what for which case
+        assert answer["clip"] is None
+        assert all(e["entry"] is None and e["actor"] is None for e in answer["entries"])
+    else:
+        assert answer["clip"]["sha256"] == clip.sha256
     check_offline(world, answer, clip.sha256)
 
 
@@ -74,7 +87,7 @@ def test_entries_after_the_checkpoint_have_no_proof_yet(world: World) -> None:
     world.client.post("/api/cases/V-1/steps/s1/links", headers=world.auth(Role.OFFICER),
                       json={"sha256": clip.sha256})
     answer = world.client.get(f"/api/verify/{clip.sha256}",
-                              headers=world.auth(Role.STATION)).json()
+                              headers=world.auth(Role.AUDITOR)).json()
     pending = [e for e in answer["entries"] if e["inclusion"] is None]
     assert [e["kind"] for e in pending] == ["retention_set", "linked"]
     assert all(e["tlog_proof"] is None for e in pending)
@@ -164,3 +177,29 @@ def test_bundle_export_verifies_offline(world: World) -> None:
     assert report.entry.kind.value == "acquired" and not report.embedded_trust
     r = world.client.get(f"/api/clips/{'0' * 64}/bundle", headers=world.auth(Role.AUDITOR))
     assert r.status_code == 404
+
+
+def test_a_station_learns_where_and_proofs_not_who_what_or_which_case(world: World) -> None:
+    clip = world.playable
+    auth = world.auth(Role.OFFICER)
+    world.client.post("/api/cases", headers=auth, json={"case_id": "秘密案件-9", "title": "机密"})
+    world.client.post("/api/cases/秘密案件-9/steps", headers=auth, json={"code": "chafeng"})
+    linked = world.client.post("/api/cases/秘密案件-9/steps/s1/links", headers=auth,
+                               json={"sha256": clip.sha256})
+    assert linked.status_code == 201, linked.text
+    world.station.ledger.publish()
+    r = world.client.get(f"/api/verify/{clip.sha256}", headers=world.auth(Role.STATION))
+    assert r.status_code == 200
+    answer = r.json()
+    assert answer["acquired"] is True and answer["stored"] is not None
+    assert {e["kind"] for e in answer["entries"]} <= {"acquired", "derived", "stored",
+                                                      "quarantined"}
+    text = r.text
+    name = clip.name_on_device.rsplit("/", 1)[-1]
+    for secret in ("秘密案件-9", clip.officer, name, "linked", "retention_set"):
+        assert secret not in text, secret
+    check_offline(world, answer, clip.sha256)
+    # an auditor still sees it all
+    full = world.client.get(f"/api/verify/{clip.sha256}", headers=world.auth(Role.AUDITOR))
+    assert any("秘密案件-9" in base64.b64decode(e["entry"]).decode()
+               for e in full.json()["entries"] if e["kind"] == "linked")
