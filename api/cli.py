@@ -110,13 +110,13 @@ def audit(
                                        "prev_checkpoint")] = False,
 ) -> None:
     """Full audit: recompute every leaf, rebuild the tree, check every commit and checkpoint."""
-    from api.ledger_ops import run_audit
+    from ledger.audit import run_audit
 
     with opened(data_dir) as ledger, _errors():
         notes = [p.read_bytes() for p in checkpoint or []]
         if ledger.latest_note_path.exists():
             notes.append(ledger.latest_note_path.read_bytes())
-        report = run_audit(ledger, external=notes, deep=deep)
+        report = run_audit(ledger.store, ledger.trust, external=notes, deep=deep)
         out(f"audit OK: {report.head.size} entries, root {report.head.root.hex()}")
         out(f"  {report.commits} signed commits, {report.checkpoints} checkpoints, "
             f"{report.external_checkpoints} held outside the database"
@@ -177,15 +177,15 @@ def export_bundle_cmd(
     data_dir: DataDir = None,
 ) -> None:
     """Export an offline proof bundle for one entry (publishing a checkpoint first if needed)."""
-    from api.ledger_ops import export_bundle, find_entry
-    from ingest.files import write_atomic
+    from ledger.files import write_atomic
+    from ledger.proofs import export_bundle, find_entry
 
     with opened(data_dir) as ledger, _errors():
-        row = find_entry(ledger, ref)
+        row = find_entry(ledger.store, ref)
         latest = ledger.store.latest_checkpoint()
         if latest is None or latest.head.size <= row.index:
             ledger.publish(actor="export-bundle")
-        data = export_bundle(ledger, ref)
+        data = export_bundle(ledger.store, ledger.trust, ref)
         write_atomic(output, data)
         out(f"wrote {output} ({len(data)} bytes) for entry {row.index}")
 
@@ -228,11 +228,15 @@ app.add_typer(tokens_app, name="tokens")
 @keys_app.command("rotate-log")
 def rotate_log(data_dir: DataDir = None) -> None:
     """Planned rotation of the log key: an entry plus a checkpoint signed by both keys."""
-    from api.ledger_ops import rotate_log_key
+    from api.compose import keyring
+    from ledger.keyring import rotate_log_key
 
     with opened(data_dir) as ledger, _errors():
-        cp = rotate_log_key(ledger, actor="cli")
-        out(f"log key rotated at tree size {cp.head.size}; new key {ledger.log.public.key_id}")
+        done = rotate_log_key(keyring(ledger.settings), trust=ledger.trust, log=ledger.log,
+                              writer=ledger.writer, store=ledger.store,
+                              latest_note=ledger.latest_note_path, actor="cli")
+        out(f"log key rotated at tree size {done.checkpoint.head.size}; new key "
+            f"{done.log.public.key_id}")
 
 
 @app.command()

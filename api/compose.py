@@ -3,32 +3,38 @@
 from __future__ import annotations
 
 import logging
-import os
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from access.supervision import AccessLog
 from api.settings import Settings
-from evidence.errors import ConflictError, NotFoundError, PolicyViolationError, UnavailableError
+from cases.casework import Cases
+from evidence.errors import PolicyViolationError, UnavailableError
 from evidence.ids import Origin, StationId
-from evidence.records import Checkpoint, PublicKey
-from ingest.files import write_atomic
-from ingest.ledger import LedgerWriter
+from evidence.records import Checkpoint
+from evidence.timerange import YearRange
 from ingest.media import FfmpegTools, find_ffmpeg
-from ingest.ports import BlobStore, Clock, Progress
+from ingest.ports import BlobStore, Progress
 from ingest.station import IngestContext, StationPolicy
 from integrity.notes import Signer
 from integrity.trust import TrustRoot
-from jobs.anchor import AnchorResult, anchor_checkpoint
 from jobs.context import Anchoring, FixityPolicy, JobContext
 from jobs.ports import JobProgress, NoProgress
-from jobs.retention import RetentionPolicy
+from jobs.retention import CaseRetention, RetentionContext, RetentionPolicy
+from ledger.anchoring import AnchorResult, anchor_checkpoint
+from ledger.appending import LedgerWriter
+from ledger.files import write_atomic
+from ledger.keyring import Keyring
+from ledger.ports import Clock
+from ledger.proofs import Proofs
+from ledger.publishing import publish_checkpoint
+from ledger.readmodel import Freshness
 from storage.blobio import mkdir_private
 from storage.casework_lock import CaseworkLock
 from storage.catalogue import SqlCatalogue
-from storage.checkpointer import publish_checkpoint
 from storage.group_commit import GroupCommitter
 from storage.ingest_repo import SqlIngestRepo
 from storage.jobstore import SqlJobLeases, shared_job_store
@@ -92,58 +98,17 @@ class Ledger:
         self.store.close()
 
 
-def _keyring_path(settings: Settings) -> Path:
-    return settings.data_dir / "keyring.json"
-
-
-def _key_path(settings: Settings, key: PublicKey) -> Path:
-    return settings.data_dir / "keys" / f"{key.role}-{key.key_id}.pem"
-
-
-def _active(trust: TrustRoot, role: str) -> PublicKey:
-    keys = [k for k in trust.keys if k.role == role and k.valid_until is None]
-    if len(keys) != 1:
-        raise ConflictError(f"keyring has {len(keys)} active {role} keys, want exactly one")
-    return keys[0]
-
-
-def _load_signer(settings: Settings, key: PublicKey) -> Signer:
-    path = _key_path(settings, key)
-    if not path.exists():
-        raise NotFoundError(f"private key for {key.role} key {key.key_id} missing at {path}")
-    signer = load_or_create_signer(path, name=key.name, role=key.role)
-    if signer.public.raw != key.raw:
-        raise ConflictError(f"{path} does not hold the keyring's {key.role} key {key.key_id}")
-    return signer
-
-
-def _new_signer(settings: Settings, *, name: str, role: str) -> Signer:
-    staging = settings.data_dir / "keys" / f"new-{role}.pem"
-    signer = load_or_create_signer(staging, name=name, role=role)
-    os.replace(staging, _key_path(settings, signer.public))
-    return signer
+def keyring(settings: Settings) -> Keyring:
+    """The data dir's keyring, with private keys in PEM files (storage/keyfiles.py)."""
+    return Keyring(settings.data_dir,
+                   lambda path, name, role: load_or_create_signer(path, name=name, role=role))
 
 
 def load_trust(settings: Settings) -> TrustRoot:
-    """The station's keyring, created with fresh station and log keys on first use."""
-    path = _keyring_path(settings)
-    tsa_roots = tuple(p.read_bytes() for p in settings.tsa_roots)
-    if path.exists():
-        trust = TrustRoot.from_json(path.read_bytes())
-        if trust.origin != settings.origin:
-            raise ConflictError(f"{path} is for origin {trust.origin!r}, settings say "
-                                f"{settings.origin!r}")
-        return TrustRoot(origin=trust.origin, keys=trust.keys, tsa_roots=tsa_roots)
-    station = _new_signer(settings, name=settings.station_id, role="station")
-    log = _new_signer(settings, name=settings.origin.replace(" ", "_"), role="log")
-    trust = TrustRoot(origin=Origin(settings.origin), keys=(station.public, log.public),
-                      tsa_roots=tsa_roots)
-    save_trust(settings, trust)
-    return trust
-
-
-def save_trust(settings: Settings, trust: TrustRoot) -> None:
-    write_atomic(_keyring_path(settings), trust.to_json())
+    """The station's trust root, created with fresh station and log keys on first use."""
+    return keyring(settings).load_or_create(
+        origin=settings.origin, station_id=settings.station_id,
+        tsa_roots=[p.read_bytes() for p in settings.tsa_roots])
 
 
 def _timestamp_authorities(settings: Settings) -> list[HttpTimestampAuthority]:
@@ -156,9 +121,10 @@ def _timestamp_authorities(settings: Settings) -> list[HttpTimestampAuthority]:
 
 def open_ledger(settings: Settings) -> Ledger:
     mkdir_private(settings.data_dir)  # keys, database, staging: owner-only (0700)
+    keys = keyring(settings)
     trust = load_trust(settings)
-    station = _load_signer(settings, _active(trust, "station"))
-    log = _load_signer(settings, _active(trust, "log"))
+    station = keys.active_signer(trust, "station")
+    log = keys.active_signer(trust, "log")
     store = SqlLedgerStore.open(settings.db_url(), origin=trust.origin)
     committer = GroupCommitter(store, signer=station)
     writer = LedgerWriter(appender=committer, checkpoints=store,
@@ -294,3 +260,46 @@ def open_jobs(settings: Settings, *, clock: Clock = utc_now, progress: JobProgre
         anchoring=Anchoring(store=ledger.store, publish=publish, tsas=ledger.tsas,
                             tsa_roots=ledger.trust.tsa_roots))
     return JobsRuntime(ledger=ledger, context=context)
+
+
+@dataclass
+class Services:
+    """What the API and the pages serve, over one ledger and object store: case work, access
+    supervision (调阅监督) and proofs, sharing one read model kept fresh."""
+
+    ledger: Ledger
+    blobs: BlobStore
+    cases: Cases
+    access: AccessLog
+    proofs: Proofs
+    clock: Clock
+
+    def close(self) -> None:
+        self.ledger.close()
+
+
+def services(ledger: Ledger, blobs: BlobStore, *, refresh_s: float = 0.5,
+             clock: Clock = utc_now) -> Services:
+    """The services over an opened ledger and store, with the bureau's settings: retention
+    policy, 警号 pattern, accepted years. ``refresh_s``: reads see entries written by other
+    processes within this long."""
+    settings = ledger.settings
+    fresh = Freshness(ledger.catalogue.catch_up, refresh_s=refresh_s)
+    retention = CaseRetention(RetentionContext(
+        writer=ledger.writer, blobs=blobs, catalogue=ledger.catalogue, clock=clock,
+        policy=retention_policy(settings)))
+    cases = Cases(writer=ledger.writer, catalogue=ledger.catalogue, fresh=fresh,
+                  lock=ledger.casework_lock, retention=retention,
+                  officer_pattern=settings.officer_no_pattern,
+                  years=YearRange(settings.earliest_year, settings.latest_year))
+    access = AccessLog(writer=ledger.writer, catalogue=ledger.catalogue, fresh=fresh,
+                       blobs=blobs, clock=clock, officer_pattern=settings.officer_no_pattern)
+    proofs = Proofs(store=ledger.store, trust=lambda: ledger.trust, clip_of=ledger.catalogue.clip,
+                    publish=lambda: ledger.publish(actor="api"))
+    return Services(ledger=ledger, blobs=blobs, cases=cases, access=access, proofs=proofs,
+                    clock=clock)
+
+
+def open_services(settings: Settings, *, refresh_s: float = 0.5) -> Services:
+    ledger, blobs = open_ledger_and_store(settings)
+    return services(ledger, blobs, refresh_s=refresh_s)

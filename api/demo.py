@@ -15,10 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from api.cli_station import print_results, station_run
-from api.ledger_ops import export_bundle, run_audit
 from api.settings import Settings
-from ingest.files import write_atomic
 from integrity.bundle import verify_bundle
+from ledger.audit import run_audit
+from ledger.files import write_atomic
+from ledger.proofs import export_bundle
 
 
 def liuhen_command() -> str:
@@ -53,13 +54,14 @@ def run_demo(settings: Settings, *, recorders: int, out: Callable[[str], None]) 
             out("no playable clip was stored; nothing to export")
             return
         row = rows[0]
-        bundle = export_bundle(ledger, str(row.acquired_index))
+        bundle = export_bundle(ledger.store, ledger.trust, str(row.acquired_index))
         path = settings.data_dir / "demo.bundle.json"
         write_atomic(path, bundle)
         report = verify_bundle(bundle, trust=ledger.trust, clip_sha256=row.sha256)
         out(f"bundle for {row.path} ({row.serial}): {path}, {len(bundle)} bytes; verified "
             f"offline: entry {report.index} under checkpoint {report.checkpoint.head.size}")
-        audit = run_audit(ledger, external=[ledger.latest_note_path.read_bytes()])
+        audit = run_audit(ledger.store, ledger.trust,
+                          external=[ledger.latest_note_path.read_bytes()])
         out(f"audit OK: {audit.head.size} entries, {audit.commits} commits, "
             f"{audit.checkpoints} checkpoints")
         out(f"next: {liuhen_command()} verify {row.sha256} --data-dir "

@@ -35,6 +35,7 @@ from ingest.derivation import MediaRun, derive_pending
 from ingest.media import MediaPolicy
 from ingest.ports import Progress as ProgressPort
 from ingest.station import Dock, DockResult, IngestContext, drain_uploads
+from ledger.publishing import Publisher
 
 log = logging.getLogger("liuhen.station")
 
@@ -190,17 +191,9 @@ def run_station(station: Station, source: UsbDockSource, *, password: bytes | No
     stop = stop or threading.Event()
     finished = threading.Event()
 
-    def publish_every_second() -> None:
-        # At most one checkpoint a second while entries are pending (DESIGN.md §4); each is
-        # also written outside the database and anchored with the configured TSAs.
-        while not finished.wait(1.0):
-            try:
-                ledger.publish(actor="station")
-            except LiuhenError as exc:
-                log.warning("checkpoint not published: %s", exc)
-
-    publisher = threading.Thread(target=publish_every_second, name="checkpoints", daemon=True)
-    publisher.start()
+    # At most one checkpoint a second while entries are pending (DESIGN.md §4); each is also
+    # written outside the database and anchored with the configured TSAs.
+    publisher = Publisher(lambda: ledger.publish(actor="station"), interval_s=1.0)
     docking: set[str] = set()
 
     def upload_queue() -> None:
@@ -274,11 +267,10 @@ def run_station(station: Station, source: UsbDockSource, *, password: bytes | No
         if rich_view is not None:
             rich_view.view.stop()
         finished.set()
-        publisher.join()
         uploader.join()
         media.join()
-    if once:
-        media_once()  # a one-shot run leaves nothing for a media queue that is not running
-    ledger.publish(actor="station")  # the last entries get a checkpoint before we return
+        if once:
+            media_once()  # a one-shot run leaves nothing for a media queue that is not running
+        publisher.stop()  # the last entries get a checkpoint before we return
     return run
 

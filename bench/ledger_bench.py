@@ -17,12 +17,13 @@ from pathlib import Path
 
 import psycopg
 
-from api.ledger_ops import audit_store
 from bench.common import make_entries, median_time, report
 from evidence.ids import Origin
 from integrity.audit import AuditReport
 from integrity.merkle import leaf_hash
-from storage.checkpointer import publish_checkpoint
+from integrity.trust import TrustRoot
+from ledger.audit import run_audit
+from ledger.publishing import publish_checkpoint
 from storage.group_commit import GroupCommitter
 from storage.ledger_store import SqlLedgerStore
 from tests.support.keys import signer
@@ -180,8 +181,8 @@ def _store_audit(label: str, url: str, datas: list[bytes], hash_s: float) -> Non
     reports: list[AuditReport] = []
     try:
         stream_s = median_time(lambda: sum(1 for _ in store.entry_rows()))
-        audit_s = median_time(lambda: reports.append(audit_store(store, origin=ORIGIN,
-                                                                 keys=keys)))
+        trust = TrustRoot(origin=ORIGIN, keys=tuple(keys), tsa_roots=())
+        audit_s = median_time(lambda: reports.append(run_audit(store, trust)))
     finally:
         store.close()
     result = reports[-1]

@@ -283,3 +283,17 @@ class Assignment:
     officer_name: str
     unit_no: str
     unit_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClipQuery:
+    """Search filters; every one given must match. Times bound ``captured_at`` (start ≤ t < end)."""
+
+    officer: str | None = None
+    device: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    case_id: str | None = None
+    step_id: str | None = None
+    limit: int = 100
+    offset: int = 0

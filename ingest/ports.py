@@ -3,50 +3,13 @@ only api/'s composition root names the concrete classes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol, TypeVar
 
 from evidence.ids import Sha256Hex
-from evidence.records import (
-    Assignment,
-    Checkpoint,
-    FileRow,
-    LedgerEntry,
-    Receipt,
-    StoredObject,
-    TreeHead,
-)
-
-Clock = Callable[[], datetime]
-"""Returns the current UTC time, timezone-aware."""
-
-
-class LedgerAppender(Protocol):
-    """Appends entry bytes durably; returns when the entry is committed (group-committed)."""
-
-    def append(self, data: bytes, kind: str, subject: str) -> Receipt: ...
-
-
-class CheckpointSource(Protocol):
-    def latest_checkpoint(self) -> Checkpoint | None: ...
-
-
-class AnchorStore(CheckpointSource, Protocol):
-    def head(self) -> TreeHead: ...
-
-    def add_timestamp(self, size: int, tsa: str, token: bytes, obtained_at: datetime) -> None: ...
-
-    def timestamps(self, size: int) -> list[tuple[str, bytes]]: ...
-
-
-class TimestampAuthority(Protocol):
-    """An RFC 3161 TSA: returns the raw response bytes over ``message`` (kept verbatim)."""
-
-    name: str
-
-    def timestamp(self, message: bytes) -> bytes: ...
+from evidence.records import Assignment, FileRow, LedgerEntry, StoredObject
 
 
 class BlobStore(Protocol):

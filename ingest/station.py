@@ -36,10 +36,11 @@ from evidence.identity import (
 )
 from evidence.ids import Sha256Hex, StationId
 from evidence.records import Assignment, EntryKind, FileRow, FileState, Receipt, StoredObject
-from ingest.files import fsync_dir
-from ingest.ledger import LedgerWriter
-from ingest.ports import BlobStore, Clock, IngestRepo, LedgerLookup, Progress, R, Recorder
+from ingest.ports import BlobStore, IngestRepo, LedgerLookup, Progress, R, Recorder
 from integrity.entry import decode_entry, format_time
+from ledger.appending import LedgerWriter
+from ledger.files import fsync_dir
+from ledger.ports import Clock
 
 CHUNK_BYTES = 1 << 20  # 1 MiB reads: large enough to amortise calls, small for steady progress
 WRITEBACK_BYTES = 32 << 20  # start disk writeback every 32 MiB so the final fsync has little left

@@ -89,6 +89,25 @@ class BundleReport:
     """True when the bundle's own trust root was used: fine for a smoke test, not for evidence."""
 
 
+def check_checkpoint(note: bytes, *, trust: TrustRoot) -> Checkpoint:
+    """(B3) the checkpoint carries the trust root's origin and a signature by a log key valid at
+    its size. The pages call this too (an entry's proof against the latest checkpoint)."""
+    try:
+        return open_checkpoint(note, origin=trust.origin, keys=trust.keys)
+    except VerificationError as exc:
+        raise VerificationError(exc.reason, step="B3", index=exc.index) from exc
+
+
+def check_included(index: int, entry: bytes, hashes: Sequence[bytes], *,
+                   checkpoint: Checkpoint) -> None:
+    """(B4) the entry's leaf hash is included at ``index`` under the checkpoint's root."""
+    try:
+        verify_inclusion(index, checkpoint.head.size, leaf_hash(entry), hashes,
+                         checkpoint.head.root)
+    except VerificationError as exc:
+        raise VerificationError(exc.reason, step="B4", index=index) from exc
+
+
 def verify_bundle(data: bytes, *, trust: TrustRoot | None = None,
                   clip_sha256: str | None = None) -> BundleReport:
     """Run docs/verification.md part B over ``data``; raise VerificationError at the first failure.
@@ -114,18 +133,8 @@ def verify_bundle(data: bytes, *, trust: TrustRoot | None = None,
     # (B2) choose the trust root: the auditor's, else the embedded one (reported as such).
     embedded = trust is None
     root_of_trust = TrustRoot.from_dict(value.get("trust_root")) if trust is None else trust
-    # (B3) the checkpoint carries our origin and a signature by a log key valid at its size.
-    try:
-        checkpoint = open_checkpoint(proof.checkpoint, origin=root_of_trust.origin,
-                                     keys=root_of_trust.keys)
-    except VerificationError as exc:
-        raise VerificationError(exc.reason, step="B3", index=exc.index) from exc
-    # (B4) the entry's leaf hash is included at the stated index under the checkpoint root.
-    try:
-        verify_inclusion(proof.index, checkpoint.head.size, leaf_hash(entry_bytes),
-                         proof.hashes, checkpoint.head.root)
-    except VerificationError as exc:
-        raise VerificationError(exc.reason, step="B4", index=proof.index) from exc
+    checkpoint = check_checkpoint(proof.checkpoint, trust=root_of_trust)
+    check_included(proof.index, entry_bytes, proof.hashes, checkpoint=checkpoint)
     # (B5) the entry is a well-formed v1 entry.
     try:
         entry = decode_entry(entry_bytes)

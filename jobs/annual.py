@@ -30,9 +30,9 @@ from pathlib import Path
 from evidence.completeness import LinkedRecording, completeness
 from evidence.records import Case, CaseStep, Clip
 from evidence.steps import RecordingRule, StepKind
-from ingest.files import write_atomic
 from jobs.context import JobContext
 from jobs.ports import JobOutcome
+from ledger.files import write_atomic
 
 log = logging.getLogger("liuhen.jobs.report")
 

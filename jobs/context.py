@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evidence.records import Checkpoint
-from ingest.ledger import LedgerWriter
-from ingest.ports import AnchorStore, BlobStore, Clock, TimestampAuthority
+from ingest.ports import BlobStore
 from integrity.notes import Signer
 from jobs.ports import JobCatalogue, JobLedger, JobProgress, NoProgress
 from jobs.retention import RetentionContext, RetentionPolicy
+from ledger.appending import LedgerWriter
+from ledger.ports import AnchorStore, Clock, TimestampAuthority
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,13 +37,13 @@ from typing import cast
 
 from evidence.errors import LiuhenError, PolicyViolationError, VerificationError
 from evidence.records import Clip, EntryKind, Link, PublicKey, StoredObject
-from ingest.files import write_atomic
 from integrity.canonical import canonical_json, parse_canonical
 from integrity.entry import format_time
 from integrity.notes import sign_note, split_note, verify_note
 from jobs.context import JobContext
 from jobs.ports import Finding, FindingKind, JobOutcome
 from jobs.retention import RetentionPolicy
+from ledger.files import write_atomic
 
 log = logging.getLogger("liuhen.jobs.disposal")
 

@@ -26,11 +26,12 @@ from typing import Protocol
 
 from evidence.errors import LiuhenError, PolicyViolationError
 from evidence.records import Clip, EntryKind, Link
-from ingest.ledger import LedgerWriter
-from ingest.ports import BlobStore, Clock
+from ingest.ports import BlobStore
 from integrity.canonical import canonical_json
 from integrity.entry import format_time
 from jobs.ports import Finding, FindingKind, JobCatalogue, JobOutcome, JobProgress, NoProgress
+from ledger.appending import LedgerWriter
+from ledger.ports import Clock
 
 log = logging.getLogger("liuhen.jobs.retention")
 
@@ -256,3 +257,21 @@ def run_retention(ctx: RetentionContext, *, catalogue: JobCatalogue, actor: str 
                            f"{format_time(ctx.policy.until(CASE, now))}; policy "
                            f"{ctx.policy.name!r} ({ctx.policy.digest()[:12]})")
     return outcome
+
+
+@dataclass(frozen=True)
+class CaseRetention:
+    """The retention a link gives its clip (``cases.ports.LinkRetention``): the ``case`` class,
+    unless the clip is kept permanently already. Applied before ``linked`` is appended, so a
+    link is never in the ledger while its clip can still expire."""
+
+    context: RetentionContext
+
+    def keep_for_case(self, clip: Clip, *, case_id: str, step_id: str, actor: str) -> None:
+        try:
+            permanent = self.context.policy.is_permanent(clip.retention_class)
+        except PolicyViolationError:  # a class this bureau's policy no longer names
+            permanent = False
+        if not permanent:
+            set_class(self.context, clip.sha256, CASE, actor=actor,
+                      reason=f"attached to case {case_id} step {step_id}")

@@ -22,8 +22,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from ingest.ports import Clock
 from jobs.ports import JobOutcome
+from ledger.ports import Clock
 
 log = logging.getLogger("liuhen.jobs.schedule")
 

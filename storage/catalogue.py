@@ -10,7 +10,6 @@ Use cases append an entry and then call ``catch_up`` before they read what they 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -26,6 +25,7 @@ from evidence.records import (
     Case,
     CaseStep,
     Clip,
+    ClipQuery,
     Entry,
     EntryKind,
     Link,
@@ -102,20 +102,6 @@ def _str(body: dict[str, object], key: str, default: str = "") -> str:
 def _int(body: dict[str, object], key: str) -> int | None:
     value = body.get(key)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-@dataclass(frozen=True, slots=True)
-class ClipQuery:
-    """Search filters; every one given must match. Times bound ``captured_at`` (start ≤ t < end)."""
-
-    officer: str | None = None
-    device: str | None = None
-    start: datetime | None = None
-    end: datetime | None = None
-    case_id: str | None = None
-    step_id: str | None = None
-    limit: int = 100
-    offset: int = 0
 
 
 # --- folding one entry ----------------------------------------------------------------------------

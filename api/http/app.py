@@ -2,7 +2,7 @@
 and the server-rendered pages.
 
 ``create_app(settings)`` builds nothing at import time and opens the ledger and object store
-when the server starts (or takes an opened ``Casework``, for tests and embedding). While it
+when the server starts (or takes an opened ``Services``, for tests and embedding). While it
 runs, a thread publishes a checkpoint at most once per ``publish_interval_s`` while entries are
 pending (DESIGN.md §4), as the station daemon does: API writes (links, accesses) are covered by
 a signed checkpoint within a second.
@@ -12,21 +12,20 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import FastAPI
 
-from api.casework import Casework
+from api.compose import Services, open_services
 from api.http import errors, pages
 from api.http.auth import unguarded_routes
 from api.http.gate import GateConfig, RequestGate, host_name
 from api.http.rest import api_router
 from api.http.rest_ledger import VERIFY_UPLOAD_PATH
 from api.settings import Settings
-from evidence.errors import LiuhenError
+from ledger.publishing import Publisher
 from storage.tokens import SqlTokenRepo
 
 log = logging.getLogger("liuhen.api")
@@ -50,33 +49,6 @@ class HttpConfig:
     """Reads see entries written by other processes (stations) within this long."""
 
 
-class _Publisher:
-    """Publishes (and anchors) a checkpoint every ``interval_s`` while entries are pending."""
-
-    def __init__(self, casework: Casework, interval_s: float) -> None:
-        self._casework = casework
-        self._interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="liuhen-api-checkpoints",
-                                        daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            self._publish()
-
-    def _publish(self) -> None:
-        try:
-            self._casework.ledger.publish(actor="api")
-        except LiuhenError as exc:
-            log.warning("checkpoint not published: %s", exc)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._publish()  # entries written just before shutdown get their checkpoint
-
-
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
 
 
@@ -94,12 +66,12 @@ def _hosts(settings: Settings, bind_host: str | None) -> frozenset[str]:
     return frozenset(names)
 
 
-def _attach(app: FastAPI, casework: Casework) -> None:
+def _attach(app: FastAPI, casework: Services) -> None:
     app.state.casework = casework
     app.state.tokens = SqlTokenRepo(casework.ledger.store.engine)
 
 
-def create_app(settings: Settings, *, casework: Casework | None = None,
+def create_app(settings: Settings, *, casework: Services | None = None,
                config: HttpConfig | None = None) -> FastAPI:
     """The app for ``settings``. With ``casework`` given, the caller owns (and closes) it."""
     config = config or HttpConfig()
@@ -107,10 +79,12 @@ def create_app(settings: Settings, *, casework: Casework | None = None,
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = casework is None
-        opened = casework or Casework.open(settings, refresh_s=config.catalogue_refresh_s)
+        opened = casework or open_services(settings, refresh_s=config.catalogue_refresh_s)
         _attach(app, opened)
         publisher = (None if config.publish_interval_s is None
-                     else _Publisher(opened, config.publish_interval_s))
+                     else Publisher(lambda: opened.ledger.publish(actor="api"),
+                                    interval_s=config.publish_interval_s,
+                                    name="liuhen-api-checkpoints"))
         try:
             yield
         finally:

@@ -6,16 +6,16 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from api.casework import Casework
+from api.compose import Services
 from evidence.errors import UnavailableError
 
 
-def get_casework(request: Request) -> Casework:
-    casework: Casework | None = getattr(request.app.state, "casework", None)
+def get_casework(request: Request) -> Services:
+    casework: Services | None = getattr(request.app.state, "casework", None)
     if casework is None:
         raise UnavailableError("the server is starting: the ledger is not open yet",
                                retry_after_s=1.0)
     return casework
 
 
-CaseworkDep = Annotated[Casework, Depends(get_casework)]
+CaseworkDep = Annotated[Services, Depends(get_casework)]

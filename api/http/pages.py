@@ -12,9 +12,9 @@ Security model (the same auth as the REST API, deny by default):
   HMAC-SHA256 keyed with the session's API token over a random session id that sign-in sets in
   a second cookie; a cross-origin ``Origin`` header is refused as well.
 - Playback is purpose-gated: the clip page's form records an ``accessed`` entry (with the
-  stated purpose) through :meth:`Casework.access` before any byte is served; the media route
+  stated purpose) through :meth:`Services.access` before any byte is served; the media route
   then serves only for that ledger entry's holder, copy and purpose (:func:`media`), and each
-  of its (ranged) reads goes through ``Casework.access`` again, coalesced with that access.
+  of its (ranged) reads goes through ``Services.access`` again, coalesced with that access.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.casework import Casework, Verification
+from api.compose import Services
 from api.console import printable
 from api.http.auth import TOKEN_COOKIE, Principal, Role, allow, public, token_repo
 from api.http.deps import get_casework
@@ -56,10 +56,9 @@ from evidence.errors import (
 )
 from evidence.identity import MAX_PURPOSE_CHARS, InvalidInputError, canonical_purpose
 from evidence.ids import is_sha256_hex
-from evidence.records import Access, Clip
-from integrity.merkle import leaf_hash, verify_inclusion
-from integrity.notes import open_checkpoint
-from storage.catalogue import ClipQuery
+from evidence.records import Access, Clip, ClipQuery
+from integrity.bundle import check_checkpoint, check_included
+from ledger.proofs import Verification
 from storage.tokens import SqlTokenRepo
 
 log = logging.getLogger("liuhen.web")
@@ -68,9 +67,6 @@ PREFIX = "/ui"
 SESSION_COOKIE = "liuhen_session"
 """A random id per sign-in: the per-session CSRF form token is an HMAC over it."""
 SESSION_MAX_AGE_S = 12 * 3600  # one working day, then sign in again
-GRANT_TTL = timedelta(hours=4)
-"""How long after stating a purpose the clip page may keep streaming that access (each read
-past ACCESS_COALESCE is recorded again by Casework.access)."""
 VERIFY_UPLOAD_PATH = "/ui/verify"
 """The page's verify-by-upload (multipart): it gets the request gate's upload cap."""
 HASH_CHUNK_BYTES = 1 << 20
@@ -108,7 +104,7 @@ SUPERVISORS = (Role.AUDITOR, Role.ADMIN)
 Reader = Annotated[Principal, Depends(allow(*READERS))]
 Editor = Annotated[Principal, Depends(allow(*EDITORS))]
 Supervisor = Annotated[Principal, Depends(allow(*SUPERVISORS))]
-CaseworkPage = Annotated[Casework, Depends(get_casework)]
+CaseworkPage = Annotated[Services, Depends(get_casework)]
 Tokens = Annotated[SqlTokenRepo, Depends(token_repo)]
 
 
@@ -331,7 +327,7 @@ def home(request: Request, *, who: Reader) -> Response:
 
 # --- case officers: clips -----------------------------------------------------------------------
 
-def _local_time(cw: Casework, what: str, text: str | None) -> datetime | None:
+def _local_time(cw: Services, what: str, text: str | None) -> datetime | None:
     """A ``datetime-local`` form value, read in DISPLAY_TZ, within the bureau's years."""
     if not text:
         return None
@@ -341,7 +337,8 @@ def _local_time(cw: Casework, what: str, text: str | None) -> datetime | None:
         raise InvalidInputError(f"{what} {text[:40]!r} 不是日期和时间 (not a date and time)"
                                 ) from None
     # In UTC: SQLite keeps the catalogue's times as naive UTC text, compared as text.
-    return cw.years.check(what, moment if moment.tzinfo else moment.replace(tzinfo=DISPLAY_TZ))
+    local = moment if moment.tzinfo else moment.replace(tzinfo=DISPLAY_TZ)
+    return cw.cases.years.check(what, local)
 
 
 @router.get("/clips", name="web_clips")
@@ -350,11 +347,11 @@ def clips(request: Request, *, who: Reader, cw: CaseworkPage,
           end: str | None = None, case: str | None = None, step: str | None = None) -> Response:
     q = {"officer": officer, "device": device, "start": start, "end": end, "case": case,
          "step": step}
-    q = {k: (v.strip() if v else None) or None for k, v in q.items()}  # checked by Casework
+    q = {k: (v.strip() if v else None) or None for k, v in q.items()}  # checked by Services
     searched = any(q.values()) or "officer" in request.query_params
     found: list[Clip] = []
     if searched:
-        found = cw.clips(ClipQuery(officer=q["officer"], device=q["device"],
+        found = cw.cases.clips(ClipQuery(officer=q["officer"], device=q["device"],
                                    start=_local_time(cw, "start", q["start"]),
                                    end=_local_time(cw, "end", q["end"]), case_id=q["case"],
                                    step_id=q["step"], limit=200))
@@ -370,29 +367,22 @@ def _sha(sha256: str) -> str:
     return sha
 
 
-def _my_access(cw: Casework, who: Principal, sha: str, index: int | None) -> Access | None:
-    """The ``accessed`` entry ``index`` if it is this user's access to this clip, recent
-    enough to stream (GRANT_TTL); else None."""
-    if index is None:
-        return None
-    for access in cw.accesses(sha256=sha, actor=who.name, limit=500):
-        if access.index == index:
-            fresh = access.at >= cw.clock() - GRANT_TTL
-            return access if fresh and access.role == who.role else None
-    return None
+def _my_access(cw: Services, who: Principal, sha: str, index: int | None) -> Access | None:
+    return None if index is None else cw.access.grant(sha, index, actor=who.name,
+                                                      role=who.role.value)
 
 
 @router.get("/clips/{sha256}", name="web_clip")
 def clip_page(request: Request, *, sha256: str, who: Reader, cw: CaseworkPage,
               access: int | None = None) -> Response:
     sha = _sha(sha256)
-    clip = cw.clip(sha)
-    links = cw.links(sha256=sha, current_only=True)
+    clip = cw.cases.clip(sha)
+    links = cw.cases.links(sha256=sha, current_only=True)
     choices = []
     if who.role in EDITORS:
-        names = {k.code: k.name for k in cw.step_kinds()}
+        names = {k.code: k.name for k in cw.cases.step_kinds()}
         choices = [(c, [(s, names.get(s.code, s.code)) for s in c.steps])
-                   for c in cw.cases(limit=100) if c.steps]
+                   for c in cw.cases.cases(limit=100) if c.steps]
     variants = [v for v in ("playback", "proxy", "original") if getattr(clip, v) is not None]
     if clip.disposed_index is not None:
         variants = []
@@ -411,7 +401,7 @@ def access_clip(request: Request, *, sha256: str, who: Reader, cw: CaseworkPage,
     _check_csrf(request, csrf)
     sha = _sha(sha256)
     opened_action = "download" if action == "download" else "play"
-    opened = cw.access(sha, action=opened_action, variant=variant,
+    opened = cw.access.open(sha, action=opened_action, variant=variant,
                        purpose=canonical_purpose(purpose), actor=who.name, role=who.role.value)
     opened.stream.close()  # the bytes go out through the media route, under this access
     index = opened.access_index
@@ -438,13 +428,13 @@ def media(request: Request, *, sha256: str, variant: str, who: Reader, cw: Casew
         raise HTTPException(status_code=403, detail="请先在视频页面填写调阅事由 (state a purpose "
                             "on the clip page first: "
                             "this access is not yours, not for this copy, or has expired")
-    clip = cw.clip(sha)
+    clip = cw.cases.clip(sha)
     obj = getattr(clip, variant, None)
     wanted = parse_range(request.headers.get("range"), obj.size) if obj is not None else None
     # part of the recorded access (recorded again past ACCESS_COALESCE, and as a download when
     # it reads the whole copy)
     whole = (0, obj.size - 1) if obj is not None else (0, 0)
-    opened = cw.access(sha, action=granted.action, variant=variant, purpose=granted.purpose,
+    opened = cw.access.open(sha, action=granted.action, variant=variant, purpose=granted.purpose,
                        actor=who.name, role=who.role.value, case_id=granted.case_id,
                        byte_range=whole if wanted is None else (wanted.start, wanted.end))
     suffix = posixpath.splitext(opened.object.key)[1].lower()
@@ -472,7 +462,7 @@ def attach(request: Request, *, sha256: str, who: Editor, cw: CaseworkPage, csrf
            target: Annotated[str, Form(max_length=200)]) -> Response:
     _check_csrf(request, csrf)
     case_id, step_id = _target(target)
-    cw.link(case_id, step_id, _sha(sha256), actor=who.name)
+    cw.cases.link(case_id, step_id, _sha(sha256), actor=who.name)
     return _see_other(request, "web_clip", query="done=attached", sha256=_sha(sha256))
 
 
@@ -481,7 +471,7 @@ def detach(request: Request, *, sha256: str, who: Editor, cw: CaseworkPage, csrf
            case: Annotated[str, Form(max_length=100)],
            step: Annotated[str, Form(max_length=32)]) -> Response:
     _check_csrf(request, csrf)
-    cw.unlink(case, step, _sha(sha256), actor=who.name)
+    cw.cases.unlink(case, step, _sha(sha256), actor=who.name)
     return _see_other(request, "web_clip", query="done=detached", sha256=_sha(sha256))
 
 
@@ -489,18 +479,19 @@ def detach(request: Request, *, sha256: str, who: Editor, cw: CaseworkPage, csrf
 
 @router.get("/cases", name="web_cases")
 def cases(request: Request, *, who: Reader, cw: CaseworkPage) -> Response:
-    return _page(request, "cases.html", who=who, title="案件 Cases", cases=cw.cases(limit=200))
+    return _page(request, "cases.html", who=who, title="案件 Cases",
+                 cases=cw.cases.cases(limit=200))
 
 
 @router.get("/cases/{case_id}", name="web_case")
 def case_page(request: Request, *, case_id: str, who: Reader, cw: CaseworkPage) -> Response:
-    case = cw.case(case_id)
-    kinds = {k.code: k for k in cw.step_kinds()}
-    links = cw.links(case_id=case_id, current_only=True)
+    case = cw.cases.case(case_id)
+    kinds = {k.code: k for k in cw.cases.step_kinds()}
+    links = cw.cases.links(case_id=case_id, current_only=True)
     clips_by_step: dict[str, list[Clip]] = {}
     for link in links:
-        clips_by_step.setdefault(link.step_id, []).append(cw.clip(link.sha256))
-    report: CompletenessReport = cw.completeness(case_id)
+        clips_by_step.setdefault(link.step_id, []).append(cw.cases.clip(link.sha256))
+    report: CompletenessReport = cw.cases.completeness(case_id)
     return _page(request, "case.html", who=who, title=f"案件 Case {case.case_id}", case=case,
                  kinds=kinds, clips_by_step=clips_by_step, report=report)
 
@@ -532,22 +523,22 @@ class Checked:
                 and all(e.included for e in self.entries))
 
 
-def _check(cw: Casework, sha: str) -> Checked:
+def _check(cw: Services, sha: str) -> Checked:
     """Re-check what the ledger returned: the checkpoint's log signature against the trust
     root, and every entry's inclusion proof from its own bytes (docs/verification.md, B3-B4)."""
-    v = cw.verify(sha)
+    v = cw.proofs.verify(sha)
     trust = cw.ledger.trust
     entries: list[CheckedEntry] = []
     failure = None
     checkpoint_ok = False
     try:
         if v.checkpoint is not None:
-            head = open_checkpoint(v.checkpoint.note, origin=trust.origin, keys=trust.keys).head
+            checkpoint = check_checkpoint(v.checkpoint.note, trust=trust)
             checkpoint_ok = True
         for e in v.entries:
             included = None
             if e.proof is not None and v.checkpoint is not None:
-                verify_inclusion(e.index, head.size, leaf_hash(e.data), e.proof, head.root)
+                check_included(e.index, e.data, e.proof, checkpoint=checkpoint)
                 included = True
             entries.append(CheckedEntry(index=e.index, kind=e.kind, at=e.at, actor=e.actor,
                                         station=e.station, included=included))
@@ -557,7 +548,7 @@ def _check(cw: Casework, sha: str) -> Checked:
                    failure=failure)
 
 
-def _verify_page(request: Request, who: Principal, cw: Casework, sha: str | None, *,
+def _verify_page(request: Request, who: Principal, cw: Services, sha: str | None, *,
                  source: str = "") -> Response:
     checked = None
     if sha is not None:
@@ -601,13 +592,13 @@ def access_log(request: Request, *, who: Supervisor, cw: CaseworkPage, clip: str
     rows: list[Access] = []
     scope = ""
     if q["clip"]:
-        rows, scope = cw.accesses(sha256=_sha(q["clip"])), f"视频 clip {q['clip'][:16]}…"
+        rows, scope = cw.access.log(sha256=_sha(q["clip"])), f"视频 clip {q['clip'][:16]}…"
     elif q["officer"]:
-        rows, scope = cw.accesses(officer=q["officer"]), f"警号 {q['officer']} 的视频 clips of"
+        rows, scope = cw.access.log(officer=q["officer"]), f"警号 {q['officer']} 的视频 clips of"
     elif q["actor"]:
-        rows, scope = cw.accesses(actor=q["actor"]), f"调阅人 viewer {q['actor']}"
+        rows, scope = cw.access.log(actor=q["actor"]), f"调阅人 viewer {q['actor']}"
     elif q["case"]:
-        rows, scope = cw.accesses(case_id=q["case"]), f"案件 case {q['case']}"
+        rows, scope = cw.access.log(case_id=q["case"]), f"案件 case {q['case']}"
     return _page(request, "access_log.html", who=who, title="调阅记录 Access log", q=q,
                  rows=rows, scope=scope, searched=any(q.values()))
 

@@ -16,12 +16,38 @@ from typing import BinaryIO
 from fastapi import HTTPException
 from fastapi.responses import StreamingResponse
 
-from api.casework import read_range
 from evidence.errors import LiuhenError
 
 log = logging.getLogger("liuhen.api")
 
 _RANGE = re.compile(r"^bytes=(\d{0,19})-(\d{0,19})$")
+
+
+def read_range(stream: BinaryIO, *, start: int, length: int | None,
+               chunk_bytes: int = 1 << 20) -> Iterator[bytes]:
+    """Bytes ``[start, start + length)`` of ``stream`` (to its end when ``length`` is None),
+    ``chunk_bytes`` at a time; closes the stream when done or abandoned.
+
+    Stores hand out forward-only streams that check the SHA-256 at their end, so a range is
+    reached by reading past ``start``; a whole read (``start`` 0, no ``length``) goes on to the
+    end, where a changed object raises VerificationError instead of ending quietly."""
+    try:
+        skip = start
+        while skip:
+            got = stream.read(min(skip, chunk_bytes))
+            if not got:
+                return
+            skip -= len(got)
+        left = length
+        while left is None or left > 0:
+            got = stream.read(chunk_bytes if left is None else min(left, chunk_bytes))
+            if not got:
+                return
+            if left is not None:
+                left -= len(got)
+            yield got
+    finally:
+        stream.close()
 
 
 @dataclass(frozen=True, slots=True)

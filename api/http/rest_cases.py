@@ -43,22 +43,22 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
 def _detail(cw: CaseworkDep, case_id: str) -> CaseDetailOut:
-    case = cw.case(case_id)
-    links = [LinkOut.of(lk) for lk in cw.links(case_id=case_id)]
+    case = cw.cases.case(case_id)
+    links = [LinkOut.of(lk) for lk in cw.cases.links(case_id=case_id)]
     return CaseDetailOut(**CaseOut.of(case).model_dump(), links=links)
 
 
 @router.post("/cases", status_code=201, summary="open a case")
 def open_case(body: CaseIn, who: Editors, cw: CaseworkDep) -> CaseDetailOut:
-    case = cw.open_case(body.case_id, title=body.title, unit_no=body.unit_no, major=body.major,
-                        actor=who.name)
+    case = cw.cases.open_case(body.case_id, title=body.title, unit_no=body.unit_no,
+                              major=body.major, actor=who.name)
     return _detail(cw, case.case_id)
 
 
 @router.get("/cases", summary="list cases, newest first")
 def list_cases(who: Readers, cw: CaseworkDep, limit: Limit = 100,
                offset: Offset = 0) -> list[CaseOut]:
-    return [CaseOut.of(c) for c in cw.cases(limit=limit, offset=offset)]
+    return [CaseOut.of(c) for c in cw.cases.cases(limit=limit, offset=offset)]
 
 
 @router.get("/cases/{case_id}", summary="a case with its steps and links")
@@ -68,7 +68,7 @@ def get_case(case_id: CaseIdPath, who: Readers, cw: CaseworkDep) -> CaseDetailOu
 
 @router.post("/cases/{case_id}/steps", status_code=201, summary="record a step of a case")
 def add_step(case_id: CaseIdPath, body: StepIn, who: Editors, cw: CaseworkDep) -> StepOut:
-    return StepOut.of(cw.record_step(case_id, code=body.code, step_id=body.step_id,
+    return StepOut.of(cw.cases.record_step(case_id, code=body.code, step_id=body.step_id,
                                      started_at=body.started_at, ended_at=body.ended_at,
                                      officer=body.officer, actor=who.name))
 
@@ -77,11 +77,11 @@ def add_step(case_id: CaseIdPath, body: StepIn, who: Editors, cw: CaseworkDep) -
             summary="correct a step's time window or officer (fields left out are kept)")
 def correct_step(case_id: CaseIdPath, step_id: StepIdPath, body: StepWindowIn, who: Editors,
                  cw: CaseworkDep) -> StepOut:
-    step = next((s for s in cw.case(case_id).steps if s.step_id == step_id), None)
+    step = next((s for s in cw.cases.case(case_id).steps if s.step_id == step_id), None)
     if step is None:
         raise NotFoundError(f"case {case_id!r} has no step {step_id!r}")
     sent = body.model_fields_set  # fields left out keep their recorded value
-    return StepOut.of(cw.record_step(
+    return StepOut.of(cw.cases.record_step(
         case_id, code=step.code, step_id=step_id, actor=who.name, correct=True,
         started_at=body.started_at if "started_at" in sent else step.started_at,
         ended_at=body.ended_at if "ended_at" in sent else step.ended_at,
@@ -91,13 +91,13 @@ def correct_step(case_id: CaseIdPath, step_id: StepIdPath, body: StepWindowIn, w
 @router.get("/step-kinds", summary="the 执法环节 catalogue with recording rules",
             tags=["step kinds"])
 def list_step_kinds(who: Readers, cw: CaseworkDep) -> list[StepKindOut]:
-    return [StepKindOut.of(k) for k in cw.step_kinds()]
+    return [StepKindOut.of(k) for k in cw.cases.step_kinds()]
 
 
 @router.post("/step-kinds", status_code=201, summary="define or redefine a bureau's own 执法环节",
              tags=["step kinds"])
 def define_step_kind(body: StepKindIn, who: Admins, cw: CaseworkDep) -> StepKindOut:
-    return StepKindOut.of(cw.define_step_kind(body.code, name=body.name, rule=body.rule,
+    return StepKindOut.of(cw.cases.define_step_kind(body.code, name=body.name, rule=body.rule,
                                               actor=who.name))
 
 
@@ -107,7 +107,7 @@ def define_step_kind(body: StepKindIn, who: Admins, cw: CaseworkDep) -> StepKind
                               "description": "attached already: the existing link"}})
 def link_clip(case_id: CaseIdPath, step_id: StepIdPath, body: LinkIn, *, who: Editors,
               cw: CaseworkDep, response: Response) -> LinkOut:
-    link, created = cw.link(case_id, step_id, body.sha256.lower(), actor=who.name)
+    link, created = cw.cases.link(case_id, step_id, body.sha256.lower(), actor=who.name)
     if not created:
         response.status_code = 200
     return LinkOut.of(link)
@@ -117,7 +117,7 @@ def link_clip(case_id: CaseIdPath, step_id: StepIdPath, body: LinkIn, *, who: Ed
                summary="detach a clip from a step (an `unlinked` entry; nothing is deleted)")
 def unlink_clip(case_id: CaseIdPath, step_id: StepIdPath, sha256: ShaPath, who: Editors,
                 cw: CaseworkDep) -> LinkOut:
-    return LinkOut.of(cw.unlink(case_id, step_id, sha256.lower(), actor=who.name))
+    return LinkOut.of(cw.cases.unlink(case_id, step_id, sha256.lower(), actor=who.name))
 
 
 @router.get("/cases/{case_id}/completeness", summary="recording completeness of a case")
@@ -125,11 +125,12 @@ def case_completeness(case_id: CaseIdPath, who: Readers, cw: CaseworkDep,
                       gap_s: Annotated[int, Query(ge=1, le=86_400,
                                                   description="smallest gap reported, s")] = 60,
                       ) -> CompletenessOut:
-    return CompletenessOut.of(cw.completeness(case_id, gap_threshold=timedelta(seconds=gap_s)))
+    gap = timedelta(seconds=gap_s)
+    return CompletenessOut.of(cw.cases.completeness(case_id, gap_threshold=gap))
 
 
 @router.get("/cases/{case_id}/accesses", summary="who viewed the case's clips, and why",
             tags=["access log"])
 def case_accesses(case_id: CaseIdPath, who: Supervisors, cw: CaseworkDep,
                   limit: Limit = 500) -> list[AccessOut]:
-    return [AccessOut.of(a) for a in cw.accesses(case_id=case_id, limit=limit)]
+    return [AccessOut.of(a) for a in cw.access.log(case_id=case_id, limit=limit)]

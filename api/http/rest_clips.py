@@ -18,7 +18,7 @@ from api.http.ranges import copy_response, parse_range
 from api.http.rest_cases import Limit, Offset, ShaPath
 from api.http.schemas import AccessOut, ClipDetailOut, ClipOut, LinkOut
 from evidence.identity import MAX_PURPOSE_CHARS, InvalidInputError, canonical_purpose
-from storage.catalogue import ClipQuery
+from evidence.records import ClipQuery
 
 router = APIRouter(prefix="/api", responses=ERROR_RESPONSES, tags=["clips"])
 log = logging.getLogger("liuhen.api")
@@ -65,15 +65,15 @@ def search_clips(
                                 "case: give case too)")
     query = ClipQuery(officer=officer, device=device, start=start, end=end, case_id=case,
                       step_id=step, limit=limit, offset=offset)
-    return [ClipOut.of(c) for c in cw.clips(query)]
+    return [ClipOut.of(c) for c in cw.cases.clips(query)]
 
 
 @router.get("/clips/{sha256}", summary="a clip: where its copies are, retention, links")
 def get_clip(sha256: ShaPath, who: Readers, cw: CaseworkDep) -> ClipDetailOut:
     sha = sha256.lower()
-    clip = cw.clip(sha)
+    clip = cw.cases.clip(sha)
     return ClipDetailOut(**ClipOut.of(clip).model_dump(),
-                         links=[LinkOut.of(lk) for lk in cw.links(sha256=sha)])
+                         links=[LinkOut.of(lk) for lk in cw.cases.links(sha256=sha)])
 
 
 def _purpose(query: str | None, header: str | None) -> str | None:
@@ -93,11 +93,11 @@ def _serve(cw: CaseworkDep, who: Principal, sha256: str, *, action: str, variant
            ) -> StreamingResponse:
     sha = sha256.lower()
     purpose = canonical_purpose(purpose)
-    clip = cw.clip(sha)
+    clip = cw.cases.clip(sha)
     obj = getattr(clip, variant, None)
     size = obj.size if obj is not None else 0
     wanted = parse_range(range_header, size) if obj is not None else None  # 416 before recording
-    opened = cw.access(sha, action=action, variant=variant, purpose=purpose, actor=who.name,
+    opened = cw.access.open(sha, action=action, variant=variant, purpose=purpose, actor=who.name,
                        role=who.role, case_id=case_id,
                        byte_range=None if wanted is None else (wanted.start, wanted.end))
     media = "video/mp4" if variant in ("playback", "proxy") else "application/octet-stream"
@@ -137,7 +137,7 @@ def download(sha256: ShaPath, *, who: Readers, cw: CaseworkDep, purpose: Purpose
             tags=["access log"])
 def clip_accesses(sha256: ShaPath, who: Supervisors, cw: CaseworkDep,
                   limit: Limit = 500) -> list[AccessOut]:
-    return [AccessOut.of(a) for a in cw.accesses(sha256=sha256.lower(), limit=limit)]
+    return [AccessOut.of(a) for a in cw.access.log(sha256=sha256.lower(), limit=limit)]
 
 
 @router.get("/officers/{officer_no}/accesses", tags=["access log"],
@@ -147,7 +147,7 @@ def officer_accesses(officer_no: Annotated[str, Path(min_length=1, max_length=32
                      by: Literal["clips", "actor"] = "clips",
                      limit: Limit = 500) -> list[AccessOut]:
     if by == "clips":
-        found = cw.accesses(officer=officer_no, limit=limit)
+        found = cw.access.log(officer=officer_no, limit=limit)
     else:
-        found = cw.accesses(actor=officer_no, limit=limit)
+        found = cw.access.log(actor=officer_no, limit=limit)
     return [AccessOut.of(a) for a in found]

@@ -49,7 +49,7 @@ def me(who: Anyone) -> PrincipalOut:
 
 @router.get("/verify/{sha256}", summary="is this content in the ledger? entries with proofs")
 def verify_by_hash(sha256: ShaPath, who: Anyone, cw: CaseworkDep) -> VerifyOut:
-    return VerifyOut.of(cw.verify(sha256.lower()), for_station=who.role is Role.STATION)
+    return VerifyOut.of(cw.proofs.verify(sha256.lower()), for_station=who.role is Role.STATION)
 
 
 @router.post(
@@ -63,14 +63,14 @@ async def verify_by_upload(request: Request, who: Anyone, cw: CaseworkDep) -> Ve
     async for chunk in request.stream():
         digest.update(chunk)
         size += len(chunk)
-    verification = await run_in_threadpool(cw.verify, digest.hexdigest())
+    verification = await run_in_threadpool(cw.proofs.verify, digest.hexdigest())
     return VerifyOut.of(verification, size=size, for_station=who.role is Role.STATION)
 
 
 @router.get("/ledger/proofs/inclusion", summary="RFC 9162 inclusion proof of an entry")
 def inclusion_proof(who: Anyone, cw: CaseworkDep, index: TreeIndex,
                     size: TreeSize = None) -> InclusionOut:
-    return InclusionOut.of(cw.inclusion(index, size))
+    return InclusionOut.of(cw.proofs.inclusion(index, size))
 
 
 @router.get("/ledger/proofs/consistency",
@@ -78,19 +78,19 @@ def inclusion_proof(who: Anyone, cw: CaseworkDep, index: TreeIndex,
 def consistency_proof(who: Anyone, cw: CaseworkDep,
                       old: Annotated[int, Query(ge=1, le=MAX_TREE_SIZE)],
                       new: TreeSize = None) -> ConsistencyOut:
-    return ConsistencyOut.of(cw.consistency(old, new))
+    return ConsistencyOut.of(cw.proofs.consistency(old, new))
 
 
 @router.get("/ledger/checkpoints/latest", summary="the latest signed checkpoint")
 def latest_checkpoint(who: Anyone, cw: CaseworkDep) -> CheckpointOut:
-    return CheckpointOut.of(cw.latest_checkpoint())
+    return CheckpointOut.of(cw.proofs.latest_checkpoint())
 
 
 @router.get("/ledger/checkpoints", summary="signed checkpoints, newest first")
 def list_checkpoints(who: Anyone, cw: CaseworkDep,
                      limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                      offset: Offset = 0) -> list[CheckpointOut]:
-    newest_first = cw.checkpoints()[::-1][offset:offset + limit]
+    newest_first = cw.proofs.checkpoints()[::-1][offset:offset + limit]
     return [CheckpointOut.of(c) for c in newest_first]
 
 
@@ -100,6 +100,6 @@ def list_checkpoints(who: Anyone, cw: CaseworkDep,
                              "content": {"application/json": {"schema": {"type": "object"}}}}})
 def proof_bundle(sha256: ShaPath, who: Readers, cw: CaseworkDep) -> Response:
     sha = sha256.lower()
-    data = cw.bundle(sha)
+    data = cw.proofs.bundle(sha)
     return Response(content=data, media_type="application/json", headers={
         "Content-Disposition": f'attachment; filename="{sha}.bundle.json"'})

@@ -12,19 +12,13 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from api.casework import (
-    MAX_ID_CHARS,
-    MAX_TITLE_CHARS,
-    ConsistencyProof,
-    InclusionProof,
-    ProvenEntry,
-    Verification,
-)
+from cases.casework import MAX_ID_CHARS, MAX_TITLE_CHARS
 from evidence.completeness import CompletenessReport, MissingRecording
 from evidence.identity import check_case_id
 from evidence.records import Access, Case, CaseStep, Checkpoint, Clip, Link, StoredObject
 from evidence.steps import StepKind
 from integrity.bundle import TlogProof, format_tlog_proof
+from ledger.proofs import ConsistencyProof, InclusionProof, ProvenEntry, Verification
 
 SHA256_PATTERN = r"^[0-9a-fA-F]{64}$"
 Sha256 = Annotated[str, Field(pattern=SHA256_PATTERN, description="SHA-256, 64 hex digits")]

@@ -32,10 +32,10 @@ from typing import IO
 
 from evidence.errors import ConflictError, UnavailableError, VerificationError
 from evidence.ids import Sha256Hex
-from ingest.files import fsync_dir
 from ingest.media.policy import INPUT, OUTPUT, Action, Plan, Role
 from ingest.media.tools import ffmpeg_version, file_sha256, run_streaming, tail_reason
 from integrity.hashing import sha256_stream
+from ledger.files import fsync_dir
 
 ProgressFn = Callable[[int], None]
 """Called with the output position in milliseconds, strictly increasing."""

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 from evidence.errors import VerificationError
 from evidence.ids import Sha256Hex
-from ingest.files import write_atomic
 from ingest.media.tools import file_sha256
+from ledger.files import write_atomic
 
 if TYPE_CHECKING:
     import cv2

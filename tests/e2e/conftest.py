@@ -28,14 +28,12 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from api.casework import Casework
-from api.compose import open_station
+from api.compose import open_services, open_station
 from api.settings import Settings
 from devices.sim.cards import Media, media_library
-from evidence.records import Clip
+from evidence.records import Clip, ClipQuery
 from ingest.derivation import derive_pending
 from ingest.media import MediaPolicy, find_ffmpeg
-from storage.catalogue import ClipQuery
 from tests.e2e.browser import ARTIFACTS, Browser, chromium, require_chromium
 from tests.integration.test_station import Quiet, dock, fleet
 
@@ -95,15 +93,15 @@ def _build(root: Path, media: Media, database_url: str | None) -> tuple[Clip, Pa
                        workdir=root / "work")
     finally:
         station.close()
-    casework = Casework.open(settings)
+    casework = open_services(settings)
     try:
-        clips = casework.clips(ClipQuery(officer=OFFICER_NO))
+        clips = casework.cases.clips(ClipQuery(officer=OFFICER_NO))
         clip = next(c for c in clips if c.name_on_device.endswith("_010203.MP4"))
         assert clip.playback is not None, "the media stage made no playback copy"
-        casework.open_case(CASE_ID, title="无证经营查封现场", unit_no="110105000000",
+        casework.cases.open_case(CASE_ID, title="无证经营查封现场", unit_no="110105000000",
                            major=True, actor=OFFICER_NO)
         duration = timedelta(milliseconds=clip.duration_ms or 1000)
-        casework.record_step(CASE_ID, code="chafeng", step_id=STEP_ID,
+        casework.cases.record_step(CASE_ID, code="chafeng", step_id=STEP_ID,
                              started_at=clip.captured_at,
                              ended_at=clip.captured_at + duration, officer=OFFICER_NO,
                              actor=OFFICER_NO)

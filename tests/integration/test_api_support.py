@@ -21,8 +21,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from psycopg import sql
 
-from api.casework import Casework
-from api.compose import Station, open_station
+from api.compose import Services, Station, open_station, services
 from api.http.app import HttpConfig, create_app
 from api.http.auth import Role
 from api.settings import Settings
@@ -42,7 +41,7 @@ NAMES = {Role.STATION: "station-07", Role.OFFICER: "000123", Role.AUDITOR: "fz-0
 @dataclass
 class World:
     station: Station
-    casework: Casework
+    casework: Services
     app: FastAPI
     client: TestClient
     tokens: dict[Role, str]
@@ -88,7 +87,7 @@ def _drop_pg(db: _PgDatabase) -> None:
                       .format(sql.Identifier(db.name)))
 
 
-def issue_tokens(casework: Casework) -> dict[Role, str]:
+def issue_tokens(casework: Services) -> dict[Role, str]:
     repo = SqlTokenRepo(casework.ledger.store.engine)
     return {role: repo.issue(name=NAMES[role], role=role.value, now=datetime.now(UTC))[0]
             for role in Role}
@@ -109,7 +108,7 @@ def build_world(tmp: Path, media: Media, database_url: str, *, docked: bool = Tr
                            workdir=tmp / "work")
             station.ledger.catalogue.catch_up()
             clips = station.ledger.catalogue.all_clips()
-        casework = Casework(ledger=station.ledger, blobs=station.blobs, refresh_s=0)
+        casework = services(station.ledger, station.blobs, refresh_s=0)
         app = create_app(settings, casework=casework, config=HttpConfig(publish_interval_s=None))
         with TestClient(app) as client:
             yield World(station=station, casework=casework, app=app, client=client,

@@ -2,8 +2,8 @@
 unlinking are linearizable per case, across threads and across processes sharing a database.
 
 Twenty workers run the same scenario at once, phase by phase (a barrier between phases): as 20
-threads on one ``Casework``, and as 4 spawned processes of 5 threads, each process with its own
-``Casework.open`` (its own group committer and catalogue refreshes) on SQLite and PostgreSQL.
+threads on one ``Services``, and as 4 spawned processes of 5 threads, each process with its own
+``Services.open`` (its own group committer and catalogue refreshes) on SQLite and PostgreSQL.
 Then the ledger itself must read as if the calls had run one at a time: one ``case_opened`` per
 case, one ``case_step`` per step (none of the creations turned into a correction), a ``linked``
 only for a link that is not current and an ``unlinked`` only for one that is.
@@ -23,8 +23,7 @@ from typing import Protocol
 
 import pytest
 
-from api.casework import Casework
-from api.compose import Station, open_station
+from api.compose import Services, Station, open_services, open_station, services
 from api.settings import Settings
 from devices.sim.cards import Media
 from evidence.errors import ConflictError
@@ -61,7 +60,7 @@ def _try(call: Callable[[], str]) -> str:
         return "conflict"
 
 
-def run_scenario(cw: Casework, s: Scenario, barrier: Barrier, worker: int) -> Outcome:
+def run_scenario(cw: Services, s: Scenario, barrier: Barrier, worker: int) -> Outcome:
     """One worker's calls, phase by phase; every worker starts each phase together."""
     out: Outcome = {}
     actor = f"0{worker:05d}"
@@ -70,19 +69,19 @@ def run_scenario(cw: Casework, s: Scenario, barrier: Barrier, worker: int) -> Ou
         barrier.wait(timeout=120)
         out.setdefault(name, []).append(_try(call))
 
-    phase("open", lambda: cw.open_case(s.case_id, title="并发", unit_no="", major=False,
+    phase("open", lambda: cw.cases.open_case(s.case_id, title="并发", unit_no="", major=False,
                                        actor=actor).case_id)
-    phase("step", lambda: cw.record_step(s.case_id, code="chafeng", actor=actor).step_id)
-    phase("named_step", lambda: cw.record_step(s.case_id, code="xianchang", step_id="x1",
+    phase("step", lambda: cw.cases.record_step(s.case_id, code="chafeng", actor=actor).step_id)
+    phase("named_step", lambda: cw.cases.record_step(s.case_id, code="xianchang", step_id="x1",
                                                actor=actor).step_id)
-    phase("link", lambda: str(cw.link(s.case_id, "x1", s.sha, actor=actor)[0].linked_index))
-    phase("unlink", lambda: str(cw.unlink(s.case_id, "x1", s.sha, actor=actor).linked_index))
+    phase("link", lambda: str(cw.cases.link(s.case_id, "x1", s.sha, actor=actor)[0].linked_index))
+    phase("unlink", lambda: str(cw.cases.unlink(s.case_id, "x1", s.sha, actor=actor).linked_index))
 
     def link() -> str:
-        return f"linked {cw.link(s.case_id, 's1', s.other_sha, actor=actor)[0].linked_index}"
+        return f"linked {cw.cases.link(s.case_id, 's1', s.other_sha, actor=actor)[0].linked_index}"
 
     def unlink() -> str:
-        return f"unlinked {cw.unlink(s.case_id, 's1', s.other_sha, actor=actor).linked_index}"
+        return f"unlinked {cw.cases.unlink(s.case_id, 's1', s.other_sha, actor=actor).linked_index}"
 
     for n in range(ROUNDS):  # on s1, which the step phase created whoever won it
         phase("mixed", link if (worker + n) % 2 else unlink)
@@ -147,7 +146,7 @@ def world(tmp_path: Path, ledger_url: str, media: Media) -> Iterator[tuple[Setti
 
 def test_twenty_threads(world: tuple[Settings, Station, Scenario]) -> None:
     _, station, scenario = world
-    cw = Casework(ledger=station.ledger, blobs=station.blobs, refresh_s=0.5)
+    cw = services(station.ledger, station.blobs, refresh_s=0.5)
     barrier = threading.Barrier(WORKERS)
     outcomes: list[Outcome] = [{} for _ in range(WORKERS)]
     errors: list[str] = []
@@ -170,8 +169,8 @@ def test_twenty_threads(world: tuple[Settings, Station, Scenario]) -> None:
 
 def _process(settings: Settings, scenario: Scenario, first: int, barrier: Barrier,
              results: mp.Queue[tuple[int, Outcome | None, str | None]]) -> None:
-    """A spawned process: its own Casework, WORKERS // PROCESSES threads."""
-    cw = Casework.open(settings)
+    """A spawned process: its own Services, WORKERS // PROCESSES threads."""
+    cw = open_services(settings)
     try:
         def work(worker: int) -> None:
             try:

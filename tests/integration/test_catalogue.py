@@ -13,11 +13,10 @@ import pytest
 from api.compose import Station
 from devices.sim.cards import Media
 from evidence.errors import NotFoundError
-from evidence.records import EntryKind
+from evidence.records import ClipQuery, EntryKind
 from ingest.derivation import derive_pending
 from ingest.media import MediaPolicy, find_ffmpeg
 from integrity.entry import decode_entry, format_time
-from storage.catalogue import ClipQuery
 from tests.integration.test_station import Quiet, dock, fleet
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")

@@ -23,8 +23,8 @@ from sqlalchemy import make_url
 from typer.testing import CliRunner
 
 import storage.catalogue_check
-from api.casework import Casework
 from api.cli import app
+from api.compose import services
 from api.http.auth import Role
 from devices.sim.cards import Media
 from evidence.records import EntryKind
@@ -127,7 +127,7 @@ def test_entries_the_catalogue_cannot_hold_are_skipped_logged_and_audited(
                               headers=world.auth(Role.ADMIN)).json()
     assert report["missing_required"] == [] and report["gaps"] == []
     # what the fold skips is what the ledger itself shows the catalogue cannot read
-    fresh = Casework(ledger=world.station.ledger, blobs=world.station.blobs, refresh_s=0)
+    fresh = services(world.station.ledger, world.station.blobs, refresh_s=0)
     unreadable = fresh.ledger.catalogue.unfoldable()
     assert [u.index for u in unreadable] == sorted(legacy)
     for item in unreadable:

@@ -81,15 +81,17 @@ def test_links_to_cases_are_percent_encoded(world: World) -> None:
 # --- 警号: API and search in the bureau's pattern ----------------------------------------------
 
 def test_the_bureaus_pattern_applies_to_steps_and_search(world: World) -> None:
-    cw = dataclasses.replace(world.casework, officer_pattern=r"[A-Z][0-9]{5}")
-    cw.open_case("PAT-1", title="案", unit_no="", major=False, actor="admin-1")
-    assert cw.record_step("PAT-1", code="chafeng", officer="A12345", actor="admin-1").officer \
+    pattern = r"[A-Z][0-9]{5}"
+    cases = dataclasses.replace(world.casework.cases, officer_pattern=pattern)
+    access = dataclasses.replace(world.casework.access, officer_pattern=pattern)
+    cases.open_case("PAT-1", title="案", unit_no="", major=False, actor="admin-1")
+    assert cases.record_step("PAT-1", code="chafeng", officer="A12345", actor="admin-1").officer \
         == "A12345"
     for other in ("000123", "Ａ12345", "A1234\u200b5", "a12345"):
         with pytest.raises(InvalidInputError, match="警号"):
-            cw.record_step("PAT-1", code="chafeng", officer=other, actor="admin-1")
+            cases.record_step("PAT-1", code="chafeng", officer=other, actor="admin-1")
     with pytest.raises(InvalidInputError, match="警号"):
-        cw.accesses(officer="000123")
+        access.log(officer="000123")
 
 
 @pytest.mark.parametrize("officer", [FULL_WIDTH, ZERO_WIDTH, "٠٠٠١٢٣", "\u202e000123"])
@@ -119,6 +121,7 @@ def liuhen(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     ("auditor", "ｆｚ-001"), ("station", "\u202estation-1"), ("admin", "admin 1"),
 ])
 def test_tokens_are_refused_for_a_second_spelling(tmp_path: Path, role: str, name: str) -> None:
+    assert liuhen("init", "--data-dir", str(tmp_path))[0] == 0
     code, output = liuhen("tokens", "create", "--role", role, "--name", name,
                           "--data-dir", str(tmp_path))
     assert code == 3, output
@@ -128,6 +131,7 @@ def test_tokens_are_refused_for_a_second_spelling(tmp_path: Path, role: str, nam
 
 
 def test_tokens_follow_the_bureaus_pattern(tmp_path: Path) -> None:
+    assert liuhen("init", "--data-dir", str(tmp_path))[0] == 0
     code, output = liuhen("tokens", "create", "--role", "officer", "--name", " 000123 ",
                           "--data-dir", str(tmp_path))
     assert code == 0, output
@@ -148,11 +152,16 @@ def test_ingest_refuses_a_second_spelling_and_reads_nothing(tmp_path: Path,
     card = tmp_path / "card"
     card.mkdir()
     (card / "a.MP4").write_bytes(b"clip")
+    data = tmp_path / "data"
+    assert liuhen("init", "--data-dir", str(data))[0] == 0
     code, output = liuhen("ingest", str(card), "--serial", "SD0001", "--officer", officer,
-                          "--data-dir", str(tmp_path / "data"))
+                          "--data-dir", str(data))
     assert code == 3, output
     assert "警号" in output
-    assert not (tmp_path / "data" / "ledger.db").exists()  # refused before anything opened
+    # refused before the card was read: nothing staged, stored or ledgered
+    assert not [p for p in data.rglob("*") if p.is_file() and "a.MP4" in p.name]
+    code, output = liuhen("audit", "--data-dir", str(data))
+    assert code == 0 and "audit OK: 0 entries" in output, output
 
 
 # --- 警号: the station's recorder assignments ----------------------------------------------------

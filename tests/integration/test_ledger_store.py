@@ -7,7 +7,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -35,7 +34,7 @@ from integrity.notes import (
     sign_checkpoint,
     verify_note,
 )
-from storage.checkpointer import CheckpointPublisher, publish_checkpoint
+from ledger.publishing import Publisher, publish_checkpoint
 from storage.group_commit import GroupCommitter
 from storage.ledger_store import SqlLedgerStore, translate_errors
 from storage.ledger_tables import APPEND_ONLY_MESSAGE, LEDGER_TABLES, metadata
@@ -466,8 +465,8 @@ def _checkpointed_size(store: SqlLedgerStore) -> int:
 
 def test_checkpoint_publisher(store: SqlLedgerStore, station_signer: Signer,
                               log_signer: Signer) -> None:
-    publisher = CheckpointPublisher(store, origin=ORIGIN, signer=log_signer,
-                                    clock=lambda: datetime.now(UTC), interval_s=0.05)
+    publisher = Publisher(lambda: publish_checkpoint(store, origin=ORIGIN, signer=log_signer,
+                                                     now=AT), interval_s=0.05)
     try:
         store.append_batch(make_items(3), signer=station_signer)
         deadline = time.monotonic() + 10

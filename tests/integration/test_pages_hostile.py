@@ -31,8 +31,8 @@ LOCAL_TIMES = ["0001-01-01T00:00", "9999-12-31T23:59", "0999-06-01T00:00", "1999
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
           media: Media) -> Iterator[World]:
     for w in world_fixture(request, tmp_path_factory, media):
-        w.casework.open_case(CASE, title="页面", unit_no="", major=False, actor="admin-1")
-        w.casework.record_step(CASE, code="chafeng", actor="admin-1")
+        w.casework.cases.open_case(CASE, title="页面", unit_no="", major=False, actor="admin-1")
+        w.casework.cases.record_step(CASE, code="chafeng", actor="admin-1")
         yield w
 
 

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from api.compose import Station
-from api.ledger_ops import run_audit
 from api.station import run_station
 from devices.massstorage import MassStorageDriver
 from devices.sim.cards import Media
@@ -28,6 +27,7 @@ from evidence.ids import DeviceSerial
 from evidence.records import Assignment, FileState
 from ingest.station import Dock, DockResult, drain_uploads
 from integrity.entry import decode_entry
+from ledger.audit import run_audit
 
 PASSWORD = b"123456"
 START = datetime(2026, 11, 24, 0, 30, tzinfo=UTC)
@@ -101,7 +101,8 @@ def test_dock_three_recorders_every_file_verified_once(
     assert {b["reason"] for b in quarantined} == {
         "zero-byte file: nothing to recover; ledgered as received"}
     station.ledger.publish()
-    assert run_audit(station.ledger, deep=True).head.size == len(entries)
+    report = run_audit(station.ledger.store, station.ledger.trust, deep=True)
+    assert report.head.size == len(entries)
 
 
 def test_redock_adds_nothing_but_a_clock_observation(

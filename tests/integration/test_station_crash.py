@@ -23,10 +23,10 @@ from sqlalchemy.engine import make_url
 
 from api.cli_station import simulated_source
 from api.compose import open_station
-from api.ledger_ops import run_audit
 from api.settings import Settings
 from ingest.media import find_ffmpeg
 from integrity.entry import decode_entry
+from ledger.audit import run_audit
 from tests.integration.conftest import PG_ADMIN_DSN
 
 KILLS = 50
@@ -154,7 +154,7 @@ def _verify_round(data: Path, url: str, *, expected: collections.Counter[tuple[s
             assert row.object is not None
             station.blobs.verify(row.object, rehash=True)
         external = [station.ledger.latest_note_path.read_bytes()]
-        report = run_audit(station.ledger, external=external, deep=True)
+        report = run_audit(station.ledger.store, station.ledger.trust, external=external, deep=True)
         assert report.head.size == len(entries)
     finally:
         station.close()

@@ -1,5 +1,5 @@
-"""Checkpoint publishing: C2SP ``tlog-checkpoint`` notes signed by the log key, at most once per
-interval while entries are pending (DESIGN.md §4).
+"""Checkpoint publishing, the one publisher: C2SP ``tlog-checkpoint`` notes signed by the log
+key, at most once per interval while entries are pending (DESIGN.md §4).
 
 Several publishers (one per station process) may run against one database: Ed25519 signatures
 are deterministic, so two publishers signing the same head produce the same note, which
@@ -14,27 +14,14 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
 
 from evidence.errors import ConflictError, PolicyViolationError, VerificationError
 from evidence.ids import Origin
-from evidence.records import Checkpoint, TreeHead
+from evidence.records import Checkpoint
 from integrity.notes import Signer, sign_checkpoint
+from ledger.ports import CheckpointStore
 
 _log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-class CheckpointStore(Protocol):
-    """What publishing needs from a ledger store (``SqlLedgerStore`` satisfies it)."""
-
-    def head(self) -> TreeHead: ...
-
-    def latest_checkpoint(self) -> Checkpoint | None: ...
-
-    def add_checkpoint(self, cp: Checkpoint, *, published_at: datetime | None = None) -> None: ...
-
 
 def publish_checkpoint(store: CheckpointStore, *, origin: Origin, signer: Signer,
                        now: datetime) -> Checkpoint | None:
@@ -66,41 +53,34 @@ def publish_checkpoint(store: CheckpointStore, *, origin: Origin, signer: Signer
     return cp
 
 
-class CheckpointPublisher:
-    """A background thread calling :func:`publish_checkpoint` every ``interval_s`` seconds, and
-    once more on :meth:`stop` so that entries pending at shutdown are covered.
+class Publisher:
+    """The one checkpoint publisher loop (DESIGN.md §4), used by the station daemon and the API
+    server: a background thread calling ``publish`` every ``interval_s`` seconds, and once more
+    on :meth:`stop` so that entries pending at shutdown are covered.
 
-    Errors are logged and kept in ``last_error``; the thread goes on (a database that is down
-    now may be back at the next interval).
+    ``publish`` signs a checkpoint if the head grew (:func:`publish_checkpoint`), and may also
+    write it outside the database and anchor it (``Ledger.publish`` in api/compose.py). Errors
+    are logged and kept in ``last_error``; the thread goes on (a database that is down now may
+    be back at the next interval).
     """
 
-    def __init__(self, store: CheckpointStore, *, origin: Origin, signer: Signer, clock: Clock,
-                 interval_s: float = 1.0) -> None:
+    def __init__(self, publish: Callable[[], object], *, interval_s: float = 1.0,
+                 name: str = "liuhen-checkpoints") -> None:
         if interval_s <= 0:
             raise ValueError("interval_s must be positive")
-        if signer.role != "log":
-            raise PolicyViolationError("checkpoints are signed by the log key")
-        self._store = store
-        self._origin = origin
-        self._signer = signer
-        self._clock = clock
+        self._publish = publish
         self._interval_s = interval_s
         self._stopping = threading.Event()
         self.last_error: Exception | None = None
-        self.last_published: Checkpoint | None = None
-        self._thread = threading.Thread(target=self._run, name="liuhen-checkpoints", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def _publish_once(self) -> None:
         try:
-            cp = publish_checkpoint(self._store, origin=self._origin, signer=self._signer,
-                                    now=self._clock())
+            self._publish()
         except Exception as error:
-            _log.exception("checkpoint publication failed")
+            _log.warning("checkpoint not published: %s", error, exc_info=True)
             self.last_error = error
-            return
-        if cp is not None:
-            self.last_published = cp
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -108,9 +88,9 @@ class CheckpointPublisher:
             self._publish_once()
             # Event.wait, not sleep: stop() wakes the thread at once.
             self._stopping.wait(max(0.0, self._interval_s - (time.monotonic() - started)))
-        self._publish_once()
 
     def stop(self) -> None:
-        """Publish a last checkpoint if entries are pending, then end the thread."""
+        """End the thread, then publish once more if entries are pending."""
         self._stopping.set()
         self._thread.join()
+        self._publish_once()

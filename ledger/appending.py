@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from evidence.ids import StationId
 from evidence.records import Entry, EntryKind, Receipt
-from ingest.ports import CheckpointSource, Clock, LedgerAppender
 from integrity.entry import encode_entry
+from ledger.ports import CheckpointSource, Clock, LedgerAppender
 
 
 class LedgerWriter:

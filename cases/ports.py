@@ -1,0 +1,44 @@
+"""The interfaces case work owns (STYLE.md §2): the read model (storage/catalogue.py), the
+casework lock (storage/casework_lock.py) and the retention a link gives its clip
+(jobs/retention.py), all chosen by api/compose.py."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+from evidence.records import Case, Clip, ClipQuery, Link
+from evidence.steps import StepKind
+
+
+class CaseCatalogue(Protocol):
+    """What case work reads from the catalogue folded from the ledger."""
+
+    def case(self, case_id: str) -> Case: ...
+
+    def cases(self, *, limit: int = 100, offset: int = 0) -> list[Case]: ...
+
+    def case_ids(self) -> list[str]: ...
+
+    def step_kinds(self) -> list[StepKind]: ...
+
+    def step_kind(self, code: str) -> StepKind: ...
+
+    def clip(self, sha256: str) -> Clip: ...
+
+    def clips(self, query: ClipQuery) -> list[Clip]: ...
+
+    def links(self, *, sha256: str | None = None, case_id: str | None = None,
+              current_only: bool = False) -> list[Link]: ...
+
+
+class CaseLock(Protocol):
+    """Case changes one at a time per database, across threads and processes."""
+
+    def hold(self) -> AbstractContextManager[None]: ...
+
+
+class LinkRetention(Protocol):
+    """Keeps a clip for as long as a case needs it, before it is linked to the case."""
+
+    def keep_for_case(self, clip: Clip, *, case_id: str, step_id: str, actor: str) -> None: ...
