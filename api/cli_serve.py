@@ -50,12 +50,11 @@ def tokens_create(
 ) -> None:
     """Issue a token and print it once (it is not stored, only its SHA-256)."""
     from api.cli import _errors, opened, settings_for
-    from api.compose import utc_now
+    from api.compose import token_repo, utc_now
     from api.console import out
     from api.http.auth import Role
     from evidence.errors import PolicyViolationError
     from evidence.identity import canonical_actor, canonical_officer_no
-    from storage.tokens import SqlTokenRepo
 
     with _errors():
         if role not in set(Role):
@@ -66,7 +65,7 @@ def tokens_create(
         holder = (canonical_officer_no(name, pattern=pattern) if role == Role.OFFICER
                   else canonical_actor(name))
     with opened(data_dir) as ledger:
-        token, record = SqlTokenRepo(ledger.store.engine).issue(name=holder, role=role,
+        token, record = token_repo(ledger).issue(name=holder, role=role,
                                                                now=utc_now())
     out(token)
     out(f"token {record.id} for {record.name} ({record.role}); it is shown only now", err=True)
@@ -79,12 +78,11 @@ def tokens_revoke(
 ) -> None:
     """Revoke a token at once; requests with it get 401 from then on."""
     from api.cli import _errors, opened
-    from api.compose import utc_now
+    from api.compose import token_repo, utc_now
     from api.console import out
-    from storage.tokens import SqlTokenRepo
 
     with opened(data_dir) as ledger, _errors():
-        record = SqlTokenRepo(ledger.store.engine).revoke(token_id, now=utc_now())
+        record = token_repo(ledger).revoke(token_id, now=utc_now())
         when = record.revoked_at.isoformat() if record.revoked_at else "now"
         out(f"token {record.id} of {record.name} ({record.role}) revoked at {when}")
 
@@ -93,10 +91,10 @@ def tokens_revoke(
 def tokens_list(data_dir: DataDir = None) -> None:
     """List tokens (never the tokens themselves): id, role, holder, created, revoked."""
     from api.cli import opened
+    from api.compose import token_repo
     from api.console import out
-    from storage.tokens import SqlTokenRepo
 
     with opened(data_dir) as ledger:
-        for t in SqlTokenRepo(ledger.store.engine).list():
+        for t in token_repo(ledger).list():
             state = f"revoked {t.revoked_at.isoformat()}" if t.revoked_at else "active"
             out(f"{t.id}\t{t.role}\t{t.name}\t{t.created_at.isoformat()}\t{state}")

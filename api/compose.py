@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from access.ports import TokenRepo
 from access.supervision import AccessLog
 from api.settings import Settings
 from cases.casework import Cases
@@ -40,6 +41,7 @@ from storage.ingest_repo import SqlIngestRepo
 from storage.jobstore import SqlJobLeases, shared_job_store
 from storage.keyfiles import load_or_create_signer
 from storage.ledger_store import SqlLedgerStore
+from storage.tokens import SqlTokenRepo
 
 if TYPE_CHECKING:
     from storage.tsa import HttpTimestampAuthority
@@ -272,6 +274,7 @@ class Services:
     cases: Cases
     access: AccessLog
     proofs: Proofs
+    tokens: TokenRepo
     clock: Clock
 
     def close(self) -> None:
@@ -297,7 +300,12 @@ def services(ledger: Ledger, blobs: BlobStore, *, refresh_s: float = 0.5,
     proofs = Proofs(store=ledger.store, trust=lambda: ledger.trust, clip_of=ledger.catalogue.clip,
                     publish=lambda: ledger.publish(actor="api"))
     return Services(ledger=ledger, blobs=blobs, cases=cases, access=access, proofs=proofs,
-                    clock=clock)
+                    tokens=token_repo(ledger), clock=clock)
+
+
+def token_repo(ledger: Ledger) -> TokenRepo:
+    """The API tokens kept in the ledger's database (storage/tokens.py)."""
+    return SqlTokenRepo(ledger.store.engine)
 
 
 def open_services(settings: Settings, *, refresh_s: float = 0.5) -> Services:

@@ -28,11 +28,10 @@ from rich.progress import (
 
 from api.compose import Station
 from api.console import printable
-from devices.docking import Docked, UsbDockSource
-from devices.hotplug import HotplugSource
 from evidence.errors import LiuhenError
 from ingest.derivation import MediaRun, derive_pending
 from ingest.media import MediaPolicy
+from ingest.ports import DeviceEvents, DockedRecorder, DockSource
 from ingest.ports import Progress as ProgressPort
 from ingest.station import Dock, DockResult, IngestContext, drain_uploads
 from ledger.publishing import Publisher
@@ -173,10 +172,10 @@ def derive_media(station: Station, ctx: IngestContext, *, progress: ProgressPort
     return done
 
 
-def run_station(station: Station, source: UsbDockSource, *, password: bytes | None,
+def run_station(station: Station, source: DockSource, *, password: bytes | None,
                 once: bool, out: Callable[[str], None], poll_s: float = 1.0,
                 stop: threading.Event | None = None,
-                hotplug: HotplugSource | None = None) -> StationRun:
+                hotplug: DeviceEvents | None = None) -> StationRun:
     """Dock every recorder the source reports. ``once``: return when the recorders present at
     start are done; otherwise run until ``stop`` is set (Ctrl-C in the CLI).
 
@@ -225,7 +224,7 @@ def run_station(station: Station, source: UsbDockSource, *, password: bytes | No
     media = threading.Thread(target=media_stage, name="media", daemon=True)
     media.start()
 
-    def work(docked: Docked) -> DockResult:
+    def work(docked: DockedRecorder) -> DockResult:
         docking.add(docked.serial)
         try:
             return Dock(docked.driver, ctx=ctx, password=password).run()

@@ -297,3 +297,19 @@ class ClipQuery:
     step_id: str | None = None
     limit: int = 100
     offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """What is known about a token without the token itself."""
+
+    id: int
+    name: str
+    """Who holds it: an officer's 警号, an auditor's id, a station id."""
+    role: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None

@@ -1,12 +1,12 @@
-"""The small interfaces the use cases own (STYLE.md §2); storage/ and devices/ satisfy them and
+"""The interfaces the station's use cases own (STYLE.md §2); storage/ and devices/ satisfy them and
 only api/'s composition root names the concrete classes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Protocol, TypeVar
+from typing import Any, BinaryIO, Protocol, TypeVar
 
 from evidence.ids import Sha256Hex
 from evidence.records import Assignment, FileRow, LedgerEntry, StoredObject
@@ -201,3 +201,30 @@ class Progress(Protocol):
     def media(self, sha256: str, action: str, *, done_ms: int, total_ms: int) -> None:
         """ffmpeg's position (``-progress pipe:1``) while a playback copy is derived."""
         ...
+
+
+class DockedRecorder(Protocol):
+    """A recorder on a dock port, identified and ready to be read (devices/docking.py)."""
+
+    @property
+    def serial(self) -> str: ...
+
+    @property
+    def port(self) -> str: ...
+
+    @property
+    def driver(self) -> Recorder[Any]: ...
+
+
+class DockSource(Protocol):
+    """The recorders docked since the last poll; serials of recorders no transport supports."""
+
+    unsupported: set[str]
+
+    def poll(self) -> Sequence[DockedRecorder]: ...
+
+
+class DeviceEvents(Protocol):
+    """Hot-plug events (udev): a poll returns early when a device arrives."""
+
+    def poll(self, timeout_s: float) -> Sequence[object]: ...

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -20,6 +19,7 @@ from sqlalchemy import Engine, Table, insert, select, update
 from sqlalchemy.engine import Row
 
 from evidence.errors import NotFoundError
+from evidence.records import ApiToken
 from storage.catalogue_tables import ApiTokenRow
 from storage.ledger_store import translate_errors
 
@@ -35,22 +35,6 @@ MAX_TOKEN_CHARS = 200  # bound what is hashed for a presented token
 def token_sha256(token: str) -> str:
     """The stored form of a token: SHA-256 of its UTF-8, lowercase hex."""
     return hashlib.sha256(token.encode("utf-8", errors="surrogatepass")).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class ApiToken:
-    """What is known about a token without the token itself."""
-
-    id: int
-    name: str
-    """Who holds it: an officer's 警号, an auditor's id, a station id."""
-    role: str
-    created_at: datetime
-    revoked_at: datetime | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
 
 
 def _utc(moment: datetime) -> datetime:

@@ -26,7 +26,6 @@ from api.http.rest import api_router
 from api.http.rest_ledger import VERIFY_UPLOAD_PATH
 from api.settings import Settings
 from ledger.publishing import Publisher
-from storage.tokens import SqlTokenRepo
 
 log = logging.getLogger("liuhen.api")
 
@@ -68,7 +67,7 @@ def _hosts(settings: Settings, bind_host: str | None) -> frozenset[str]:
 
 def _attach(app: FastAPI, casework: Services) -> None:
     app.state.casework = casework
-    app.state.tokens = SqlTokenRepo(casework.ledger.store.engine)
+    app.state.tokens = casework.tokens
 
 
 def create_app(settings: Settings, *, casework: Services | None = None,

@@ -32,8 +32,8 @@ from starlette.requests import HTTPConnection
 from starlette.routing import Match
 from starlette.types import Scope
 
+from access.ports import TokenRepo
 from evidence.errors import UnavailableError
-from storage.tokens import SqlTokenRepo
 
 TOKEN_COOKIE = "liuhen_token"  # noqa: S105 - the cookie's name, not a secret
 """The cookie a browser session carries its token in (HttpOnly, SameSite=Strict)."""
@@ -63,8 +63,8 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def token_repo(request: Request) -> SqlTokenRepo:
-    tokens: SqlTokenRepo | None = getattr(request.app.state, "tokens", None)
+def token_repo(request: Request) -> TokenRepo:
+    tokens: TokenRepo | None = getattr(request.app.state, "tokens", None)
     if tokens is None:
         raise UnavailableError("the server is starting: no token store yet", retry_after_s=1.0)
     return tokens
@@ -87,7 +87,7 @@ def presented_token(conn: HTTPConnection) -> str:
     return token
 
 
-def authenticate(conn: HTTPConnection, tokens: SqlTokenRepo) -> Principal:
+def authenticate(conn: HTTPConnection, tokens: TokenRepo) -> Principal:
     """The caller of a request (a database read); 401 when the token is missing, unknown or
     revoked. The messages never repeat the token."""
     record = tokens.authenticate(presented_token(conn))
@@ -103,7 +103,7 @@ def authenticate(conn: HTTPConnection, tokens: SqlTokenRepo) -> Principal:
 def current_principal(
     request: Request,
     _scheme: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    tokens: Annotated[SqlTokenRepo, Depends(token_repo)],
+    tokens: Annotated[TokenRepo, Depends(token_repo)],
 ) -> Principal:
     """The caller (:func:`authenticate`), as the request gate already found it when it did
     (api/http/gate.py); ``_scheme`` only declares bearer auth in the OpenAPI document."""

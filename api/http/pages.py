@@ -39,6 +39,7 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from access.ports import TokenRepo
 from api.compose import Services
 from api.console import printable
 from api.http.auth import TOKEN_COOKIE, Principal, Role, allow, public, token_repo
@@ -59,7 +60,6 @@ from evidence.ids import is_sha256_hex
 from evidence.records import Access, Clip, ClipQuery
 from integrity.bundle import check_checkpoint, check_included
 from ledger.proofs import Verification
-from storage.tokens import SqlTokenRepo
 
 log = logging.getLogger("liuhen.web")
 
@@ -105,7 +105,7 @@ Reader = Annotated[Principal, Depends(allow(*READERS))]
 Editor = Annotated[Principal, Depends(allow(*EDITORS))]
 Supervisor = Annotated[Principal, Depends(allow(*SUPERVISORS))]
 CaseworkPage = Annotated[Services, Depends(get_casework)]
-Tokens = Annotated[SqlTokenRepo, Depends(token_repo)]
+Tokens = Annotated[TokenRepo, Depends(token_repo)]
 
 
 @functools.cache
