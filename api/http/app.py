@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 
 from api.compose import Services, open_services
-from api.http import errors, pages
+from api.http import errors, pages, web
 from api.http.auth import unguarded_routes
 from api.http.gate import GateConfig, RequestGate, host_name
 from api.http.rest import api_router
@@ -101,7 +101,7 @@ def create_app(settings: Settings, *, casework: Services | None = None,
         max_upload_bytes=config.max_upload_bytes,
         max_anonymous_bytes=config.max_anonymous_bytes,
         upload_routes=frozenset({("POST", VERIFY_UPLOAD_PATH),
-                                 ("POST", pages.VERIFY_UPLOAD_PATH)})))
+                                 ("POST", web.VERIFY_UPLOAD_PATH)})))
     if casework is not None:
         _attach(app, casework)
     errors.install(app)
