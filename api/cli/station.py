@@ -1,18 +1,26 @@
-"""Station commands of the ``liuhen`` CLI: station, ingest, verify, demo.
+"""Station commands of ``liuhen``: init, demo, station, ingest; and what they share: running
+the station on USB or simulated recorders, docking a mounted recorder or card, printing results.
 
-Heavy modules are imported inside the commands, so ``verify-bundle`` stays database-free.
+Heavy modules are imported inside the functions, so ``liuhen --help`` loads no adapter.
 """
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import signal
 import stat
+import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from api.cli._common import DataDir, Store, errors, settings_for
+from api.console import out
 
 if TYPE_CHECKING:
     from api.compose import Station
@@ -22,8 +30,81 @@ if TYPE_CHECKING:
     from devices.massstorage import MassStorageDriver
     from evidence.ids import DeviceSerial
 
+app = typer.Typer()
+
 SIMULATED_PASSWORD = b"123456"  # the simulator's recorders; real ones use LIUHEN_RECORDER_PASSWORD
 CARD_START = datetime(2026, 11, 24, 0, 30, tzinfo=UTC)  # simulated recordings: 08:30 CST
+
+
+@app.command()
+def init(data_dir: DataDir = None) -> None:
+    """Create a new ledger in the data directory: station and log keys, keyring, database.
+    Besides demo and station, the only command that creates one; an existing ledger is left
+    as it is."""
+    from api.compose import open_ledger
+
+    with errors():
+        settings = settings_for(data_dir, create=True)
+        existed = settings.missing_ledger() is None
+        ledger = open_ledger(settings)
+        try:
+            size = ledger.store.head().size
+        finally:
+            ledger.close()
+    where = settings.data_dir
+    if existed:
+        out(f"{where} 中已有账本（{size} 条记录），未改动")
+        return
+    out(f"已在 {where} 新建账本：密钥在 {where / 'keys'}，公钥清单 {where / 'keyring.json'}")
+    out("  请把 liuhen trust-root 的输出交给审计方保存（信任根）")
+
+
+@app.command()
+def demo(data_dir: DataDir = None, store: Store = None,
+         recorders: Annotated[int, typer.Option(help="simulated recorders to dock")] = 3) -> None:
+    """Dock simulated recorders on the embedded defaults (SQLite + local store under DATA),
+    print what was ingested and the checkpoint, and verify one clip's bundle offline."""
+    with errors():
+        run_demo(settings_for(data_dir, store=store, create=True), recorders=recorders, out=out)
+
+
+@app.command()
+def station(
+    data_dir: DataDir = None,
+    store: Store = None,
+    simulate: Annotated[int, typer.Option(help="dock N simulated recorders instead of USB")] = 0,
+    once: Annotated[bool, typer.Option(help="exit when the docked recorders are done")] = False,
+) -> None:
+    """The docking-station daemon: watch the ports, dock recorders, ingest with live progress."""
+    with errors():
+        station_obj, run = station_run(settings_for(data_dir, store=store, create=True),
+                                       simulate=simulate, once=once, out=out)
+        try:
+            print_results(station_obj, run, out)
+        finally:
+            station_obj.close()
+        if run.errors or any(r.failed for r in run.results):
+            raise typer.Exit(75)
+
+
+@app.command()
+def ingest(
+    path: Annotated[Path, typer.Argument(help="a mounted recorder, SD card folder or card image")],
+    serial: Annotated[str, typer.Option(help="the recorder's serial")],
+    officer: Annotated[str, typer.Option(help="警号 of the officer the recorder belongs to")],
+    data_dir: DataDir = None,
+    store: Store = None,
+) -> None:
+    """Ingest a recorder that is already mounted, an SD card or a folder of recordings."""
+    with errors():
+        station_obj, run = ingest_path(settings_for(data_dir, store=store), path, serial=serial,
+                                       officer=officer, out=out)
+        try:
+            print_results(station_obj, run, out)
+        finally:
+            station_obj.close()
+        if any(r.failed for r in run.results):
+            raise typer.Exit(75)
 
 
 def _password(settings: Settings) -> bytes | None:
@@ -173,71 +254,55 @@ def ingest_path(settings: Settings, path: Path, *, serial: str, officer: str,
     return station, run
 
 
-def verify_clip(settings: Settings, ref: str, out: Callable[[str], None]) -> None:
-    """Is this clip in the ledger, and is its stored original intact? Raises when not."""
-    from api.compose import open_station
-    from evidence.errors import NotFoundError
-    from evidence.ids import Sha256Hex, is_sha256_hex
-    from integrity.entry import decode_entry
-    from integrity.hashing import sha256_stream
 
-    path = Path(ref)
-    if path.is_file():
-        with path.open("rb") as fh:
-            sha, _ = sha256_stream(fh)
-        out(f"{path.name}: SHA-256 {sha}")
-    elif is_sha256_hex(ref):
-        sha = Sha256Hex(ref)
-    else:
-        raise NotFoundError(f"{ref!r} is neither a file nor a lowercase SHA-256")
-    station = open_station(settings)
+def liuhen_command() -> str:
+    """How to run ``liuhen`` from this shell: the bare name when it is on PATH, else the full
+    path of the console script beside this interpreter (``make demo`` does not activate
+    .venv, so ``.venv/bin`` is usually not on PATH)."""
+    here = Path(sys.executable).with_name("liuhen")
+    on_path = shutil.which("liuhen")
+    if on_path is not None and (not here.exists() or Path(on_path).samefile(here)):
+        return "liuhen"
+    if here.exists():
+        return shlex.quote(str(here.absolute()))
+    return "liuhen"
+
+
+def run_demo(settings: Settings, *, recorders: int, out: Callable[[str], None]) -> None:
+    """Dock ``recorders`` simulated recorders once; print what was stored, the checkpoint, one
+    clip's bundle verified offline and the audit; then the command that verifies that clip."""
+    from api.ledger_ops import export_bundle, run_audit
+    from ingest.files import write_atomic
+    from integrity.bundle import verify_bundle
+
+    out(f"liuhen demo in {settings.data_dir.resolve()}: docking {recorders} simulated recorders")
+    station, run = station_run(settings, simulate=recorders, once=True, out=out)
     try:
-        entries = [(row.index, decode_entry(row.data)) for row in station.ledger.store.find(sha)]
-        acquired = [(i, e) for i, e in entries if e.kind.value == "acquired"]
-        if not acquired:
-            raise NotFoundError(f"no `acquired` entry for {sha} in this ledger")
-        for index, e in acquired:
-            body = e.body
-            out(f"  ledger entry {index}: acquired {body.get('name_on_device')} from "
-                f"{body.get('device')} (警号 {body.get('officer')}) at {e.at.isoformat()}")
-        objects = [r.object for r in station.repo.by_sha256(sha) if r.object is not None]
-        if not objects:
-            raise NotFoundError(f"{sha} is ledgered but no stored object is recorded yet")
-        obj = objects[0]
-        checked = station.blobs.verify(obj, rehash=True)
-        out(f"  stored {checked.store} {checked.key} version {checked.version_id}: "
-            f"{checked.size} bytes re-hashed OK, {checked.lock_mode} until "
-            f"{checked.retain_until.date()}")
-        for index, e in entries:
-            if e.kind.value == "quarantined":
-                out(f"  quarantined (entry {index}): {e.body.get('reason')}")
-        out("clip verified: in the ledger and intact in storage")
-    finally:
-        station.close()
-
-
-def fixity_check(settings: Settings, *, rehash: bool, out: Callable[[str], None]) -> int:
-    """Verify every stored object recorded by this station; returns how many failed."""
-    from api.compose import open_station
-    from evidence.errors import NotFoundError, VerificationError
-
-    station = open_station(settings)
-    try:
-        seen: set[tuple[str, str, str]] = set()
-        bad = checked = 0
-        for row in station.repo.all_files():
-            obj = row.object
-            if obj is None or (obj.store, obj.key, obj.version_id) in seen:
-                continue
-            seen.add((obj.store, obj.key, obj.version_id))
-            try:
-                station.blobs.verify(obj, rehash=rehash)
-                checked += 1
-            except (VerificationError, NotFoundError) as exc:
-                bad += 1
-                out(f"FIXITY FAILED {obj.key} (version {obj.version_id}, {row.serial} "
-                    f"{row.path}): {exc}")
-        out(f"fixity: {checked} objects OK, {bad} failed" + (" (re-hashed)" if rehash else ""))
-        return bad
+        print_results(station, run, out)
+        ledger = station.ledger
+        head = ledger.store.head()
+        latest = ledger.store.latest_checkpoint()
+        out(f"ledger: {head.size} entries; checkpoint size "
+            f"{latest.head.size if latest else 0} root "
+            f"{latest.head.root.hex() if latest else '-'}")
+        playable = {c.sha256 for c in ledger.catalogue.all_clips()
+                    if c.playback is not None and not c.quarantine_reason}
+        rows = [r for r in station.repo.all_files() if r.object is not None and r.size > 0
+                and r.sha256 in playable]
+        if not rows:
+            out("no playable clip was stored; nothing to export")
+            return
+        row = rows[0]
+        bundle = export_bundle(ledger, str(row.acquired_index))
+        path = settings.data_dir / "demo.bundle.json"
+        write_atomic(path, bundle)
+        report = verify_bundle(bundle, trust=ledger.trust, clip_sha256=row.sha256)
+        out(f"bundle for {row.path} ({row.serial}): {path}, {len(bundle)} bytes; verified "
+            f"offline: entry {report.index} under checkpoint {report.checkpoint.head.size}")
+        audit = run_audit(ledger, external=[ledger.latest_note_path.read_bytes()])
+        out(f"audit OK: {audit.head.size} entries, {audit.commits} commits, "
+            f"{audit.checkpoints} checkpoints")
+        out(f"next: {liuhen_command()} verify {row.sha256} --data-dir "
+            f"{shlex.quote(str(settings.data_dir))}")
     finally:
         station.close()
