@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import stat
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from access.ports import TokenRepo
 from access.supervision import AccessLog
 from api.settings import Settings
 from cases.casework import Cases
-from evidence.errors import PolicyViolationError, UnavailableError
-from evidence.ids import Origin, StationId
+from evidence.errors import NotFoundError, PolicyViolationError, UnavailableError
+from evidence.ids import DeviceSerial, Origin, StationId
 from evidence.records import Checkpoint
 from evidence.timerange import YearRange
 from ingest.media import FfmpegTools, find_ffmpeg
-from ingest.ports import BlobStore, Progress
+from ingest.ports import BlobStore, DeviceEvents, DockSource, Progress, Recorder
 from ingest.station import IngestContext, StationPolicy
 from integrity.notes import Signer
 from integrity.trust import TrustRoot
@@ -311,3 +313,55 @@ def token_repo(ledger: Ledger) -> TokenRepo:
 def open_services(settings: Settings, *, refresh_s: float = 0.5) -> Services:
     ledger, blobs = open_ledger_and_store(settings)
     return services(ledger, blobs, refresh_s=refresh_s)
+
+
+# --- recorders: the device classes behind ingest's ports -------------------------------------
+
+def usb_dock_source() -> DockSource:
+    """Real USB docks. GA/T 947.4 recorders need their vendor's transport, which no Linux
+    package provides; mass-storage recorders are ingested with ``liuhen ingest``."""
+    from devices.docking import UsbDockSource  # noqa: PLC0415 - pyusb only when docking
+
+    return UsbDockSource(transport_for=lambda _serial: None, vendor_ids=frozenset())
+
+
+def hotplug_events() -> DeviceEvents:
+    """udev hot-plug events; UnavailableError where no udev runs (the station then polls)."""
+    from devices.hotplug import PyudevHotplugSource  # noqa: PLC0415 - pyudev only when used
+
+    return PyudevHotplugSource()
+
+
+def simulated_recorders(workdir: Path, count: int, *, ffmpeg: str,
+                        card_start: datetime) -> DockSource:
+    """``count`` simulated recorders (directory, FAT32 and exFAT cards where the tools exist),
+    their clips made by ``ffmpeg``: the binary the media stage uses, so they play."""
+    from devices.sim.cards import media_library  # noqa: PLC0415 - the simulator only for demos
+    from devices.sim.recorder import make_fleet, simulated_dock_source  # noqa: PLC0415
+
+    kinds = ["directory"]
+    if shutil.which("mkfs.vfat") and shutil.which("mcopy"):
+        kinds.append("fat32")
+    if shutil.which("mkfs.exfat"):
+        kinds.append("exfat")
+    media = media_library(workdir / "media", ffmpeg=ffmpeg)
+    bus, recorders = make_fleet(count, workdir=workdir, media=media, base_clock=utc_now,
+                                storage_kinds=tuple(kinds), card_start=card_start)
+    return simulated_dock_source(recorders, bus)
+
+
+def recorder_at(path: Path, *, serial: DeviceSerial) -> Recorder[Any]:
+    """A folder, a card image or a (read-only) card block device; anything else (a FIFO, a
+    socket, a character device) is refused before it is opened: a FIFO would block for ever."""
+    from devices.dirvolume import special_kind  # noqa: PLC0415 - only for liuhen ingest
+    from devices.massstorage import MassStorageDriver  # noqa: PLC0415
+
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError as exc:
+        raise NotFoundError(f"{path} 不存在") from exc
+    if stat.S_ISDIR(mode):
+        return MassStorageDriver.from_directory(path, serial=serial)
+    if stat.S_ISREG(mode) or stat.S_ISBLK(mode):
+        return MassStorageDriver.from_image(path, serial=serial)
+    raise PolicyViolationError(f"{path} 是{special_kind(mode)}，不是文件夹、卡镜像或磁盘：拒绝读取")

@@ -23,15 +23,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.errors import family_of
 from evidence.errors import (
-    ConflictError,
     LiuhenError,
-    NotFoundError,
     PolicyViolationError,
     UnavailableError,
     VerificationError,
 )
-from evidence.identity import PurposeRequiredError
 
 HASH_FIELDS = frozenset({"sha256"})
 
@@ -45,15 +43,6 @@ class ErrorOut(BaseModel):
     index: int | None = None
     retry_after_s: float | None = None
 
-
-FAMILIES: tuple[tuple[type[LiuhenError], int, str], ...] = (
-    (PurposeRequiredError, 422, "purpose_required"),
-    (VerificationError, 422, "verification_failed"),
-    (NotFoundError, 404, "not_found"),
-    (ConflictError, 409, "conflict"),
-    (PolicyViolationError, 422, "policy_violation"),
-    (UnavailableError, 503, "unavailable"),
-)
 
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 406: "not_acceptable", 409: "conflict",
@@ -93,8 +82,7 @@ def _body(error: str, detail: str, **extra: object) -> dict[str, object]:
 
 
 def liuhen_error(_request: Request, exc: Exception) -> JSONResponse:
-    status, code = next(((s, c) for family, s, c in FAMILIES if isinstance(exc, family)),
-                        (500, "internal"))
+    status, code, _exit = family_of(exc)  # the one table of api/errors.py
     headers = {}
     extra: dict[str, object] = {}
     if isinstance(exc, VerificationError):

@@ -20,7 +20,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.cli_station import simulated_source
+from api.cli.station import simulated_source
 from api.compose import open_station
 from api.settings import Settings
 from api.station import RichProgress

@@ -21,7 +21,7 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from api.cli_station import simulated_source
+from api.cli.station import simulated_source
 from api.compose import open_station
 from api.settings import Settings
 from ingest.media import find_ffmpeg

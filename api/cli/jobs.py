@@ -1,6 +1,6 @@
 """``liuhen jobs``: the scheduled jobs, once or on a shared schedule (docs/jobs.md).
 
-Exit codes follow ``api.cli.EXIT_CODES``: 1 a fixity finding (an object is not what the ledger
+Exit codes are those of api/errors.py: 1 a fixity finding (an object is not what the ledger
 says), 3 a refused disposal or other policy refusal, 75 a dependency down (TSA, store: retry).
 Heavy modules are imported inside the commands.
 """
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from api.cli._common import DataDir, Store, errors, settings_for
 from api.console import out
 
 if TYPE_CHECKING:
@@ -28,14 +29,10 @@ app = typer.Typer(no_args_is_help=True, help="scheduled jobs: retention, disposa
                   "anchoring, the annual report")
 
 JOBS = ("retention", "disposal", "fixity", "anchor", "report")
-# The same --data-dir/--store options as the other commands (api/cli.py).
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="station data directory "
-                                              "(default $LIUHEN_DATA_DIR or ./liuhen-data)")]
-Store = Annotated[str | None, typer.Option(
-    "--store", help="the object store: s3://BUCKET/PREFIX or file:///dir (default "
-    "$LIUHEN_STORE_URL, else DATA/objects)")]
 PeriodDays = Annotated[int, typer.Option("--fixity-period-days", min=1, help="the rolling "
                                          "fixity sample covers every object once per period")]
+ClipSha256 = Annotated[str, typer.Argument(help="the clip's SHA-256")]
+Actor = Annotated[str, typer.Option(help="who (警号 or name)")]
 PROGRESS_INTERVAL_S = 2.0  # at most one progress line per job this often
 
 
@@ -90,7 +87,6 @@ def run_cmd(
     store: Store = None,
 ) -> None:
     """Run one job now. Exit non-zero with a report when it finds something (docs/jobs.md)."""
-    from api.cli import _errors, settings_for
     from api.compose import open_jobs
     from jobs.context import FixityPolicy
     from jobs.runner import run_job
@@ -100,7 +96,7 @@ def run_cmd(
     if not once:
         raise typer.BadParameter("give --once to run it now; `liuhen jobs start` runs the "
                                  "schedule")
-    with _errors():
+    with errors():
         runtime = open_jobs(settings_for(data_dir, store=store), progress=CliProgress(),
                             fixity=FixityPolicy(period_days=fixity_period_days))
         try:
@@ -143,7 +139,6 @@ def start(
     """Run every job on its schedule until stopped (SIGINT/SIGTERM). The schedule lives in the
     ledger's database: hosts on one PostgreSQL database share it, and each turn runs on one
     host only."""
-    from api.cli import _errors, settings_for
     from api.compose import open_jobs, utc_now
     from jobs.context import FixityPolicy
     from jobs.runner import run_job
@@ -152,7 +147,7 @@ def start(
     logging.getLogger("liuhen").setLevel(logging.INFO)
     intervals = _intervals(every or [])
     stop = threading.Event()
-    with _errors():
+    with errors():
         runtime = open_jobs(settings_for(data_dir, store=store), progress=CliProgress(),
                             fixity=FixityPolicy(period_days=fixity_period_days))
         try:
@@ -176,20 +171,19 @@ def start(
 
 @app.command()
 def hold(
-    sha256: Annotated[str, typer.Argument(help="the clip's SHA-256")],
+    sha256: ClipSha256,
     *,
     on: Annotated[bool, typer.Option("--on/--off", help="put the hold on, or lift it")],
     reason: Annotated[str, typer.Option(help="the order or case the hold serves")],
-    actor: Annotated[str, typer.Option(help="who (警号 or name)")] = "cli",
+    actor: Actor = "cli",
     data_dir: DataDir = None,
     store: Store = None,
 ) -> None:
     """Put a legal hold on a clip (store and ledger), or lift it."""
-    from api.cli import _errors, settings_for
     from api.compose import open_jobs
     from jobs.retention import set_hold
 
-    with _errors():
+    with errors():
         runtime = open_jobs(settings_for(data_dir, store=store))
         try:
             clip = set_hold(runtime.context.retention, sha256, on, actor=actor, reason=reason)
@@ -200,20 +194,19 @@ def hold(
 
 @app.command()
 def dispose(
-    sha256: Annotated[str, typer.Argument(help="the clip's SHA-256")],
+    sha256: ClipSha256,
     *,
     reason: Annotated[str, typer.Option(help="why (recorded in the certificate)")],
-    actor: Annotated[str, typer.Option(help="who (警号 or name)")] = "cli",
+    actor: Actor = "cli",
     data_dir: DataDir = None,
     store: Store = None,
 ) -> None:
     """Dispose of one clip now: refused (exit 3, every reason listed) unless its retention has
     ended, no hold or case link remains and its class is not permanent."""
-    from api.cli import _errors, settings_for
     from api.compose import open_jobs
     from jobs.disposal import dispose as dispose_clip
 
-    with _errors():
+    with errors():
         runtime = open_jobs(settings_for(data_dir, store=store))
         try:
             done = dispose_clip(runtime.context, sha256, actor=actor, reason=reason)
@@ -229,11 +222,10 @@ def verify_certificate_cmd(
     data_dir: DataDir = None,
 ) -> None:
     """Check a disposal certificate's station signature against this station's keyring."""
-    from api.cli import _errors, settings_for
     from api.compose import load_trust
     from jobs.disposal import verify_certificate
 
-    with _errors():
+    with errors():
         keys = load_trust(settings_for(data_dir)).keys
         doc = verify_certificate(certificate.read_bytes(), keys)
     what, why = doc.get("what"), doc.get("why")

@@ -1,23 +1,22 @@
 """``liuhen serve`` (the web/API server) and ``liuhen tokens`` (API tokens).
 
-Registered in api/cli.py. Heavy modules (FastAPI, SQLAlchemy) are imported inside the commands,
-so ``verify-bundle`` stays database-free.
+Heavy modules (FastAPI, uvicorn, SQLAlchemy) are imported inside the commands, so the other
+commands never load them.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="station data directory "
-                                              "(default $LIUHEN_DATA_DIR or ./liuhen-data)")]
-Store = Annotated[str | None, typer.Option(
-    "--store", help="where originals are: s3://BUCKET/PREFIX or file:///dir (default "
-    "$LIUHEN_STORE_URL, else DATA/objects)")]
+from api.cli._common import DataDir, Store, errors, opened, settings_for
+from api.console import out
+
+app = typer.Typer()
 
 
+@app.command()
 def serve(
     data_dir: DataDir = None,
     store: Store = None,
@@ -27,18 +26,18 @@ def serve(
     """Serve the REST API (/api, OpenAPI at /openapi.json) and the web pages."""
     import uvicorn
 
-    from api.cli import _errors, settings_for
     from api.http.app import HttpConfig, create_app
 
-    with _errors():
-        app = create_app(settings_for(data_dir, store=store), config=HttpConfig(bind_host=host))
+    with errors():
+        web = create_app(settings_for(data_dir, store=store), config=HttpConfig(bind_host=host))
     # The access log prints the request line only; tokens travel in a header and are never
     # in a URL, so they never reach it (tests/integration/test_api_auth.py checks).
-    uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False)
+    uvicorn.run(web, host=host, port=port, proxy_headers=False, server_header=False)
 
 
 tokens_app = typer.Typer(no_args_is_help=True,
                          help="API tokens: shown once when created, stored hashed")
+app.add_typer(tokens_app, name="tokens")
 
 
 @tokens_app.command("create")
@@ -49,14 +48,12 @@ def tokens_create(
     data_dir: DataDir = None,
 ) -> None:
     """Issue a token and print it once (it is not stored, only its SHA-256)."""
-    from api.cli import _errors, opened, settings_for
     from api.compose import token_repo, utc_now
-    from api.console import out
     from api.http.auth import Role
     from evidence.errors import PolicyViolationError
     from evidence.identity import canonical_actor, canonical_officer_no
 
-    with _errors():
+    with errors():
         if role not in set(Role):
             raise PolicyViolationError(f"角色 {role!r} 无效：只能是 {'、'.join(Role)} (role: use "
                                        f"one of {', '.join(Role)})")
@@ -77,11 +74,9 @@ def tokens_revoke(
     data_dir: DataDir = None,
 ) -> None:
     """Revoke a token at once; requests with it get 401 from then on."""
-    from api.cli import _errors, opened
     from api.compose import token_repo, utc_now
-    from api.console import out
 
-    with opened(data_dir) as ledger, _errors():
+    with opened(data_dir) as ledger, errors():
         record = token_repo(ledger).revoke(token_id, now=utc_now())
         when = record.revoked_at.isoformat() if record.revoked_at else "now"
         out(f"token {record.id} of {record.name} ({record.role}) revoked at {when}")
@@ -90,9 +85,7 @@ def tokens_revoke(
 @tokens_app.command("list")
 def tokens_list(data_dir: DataDir = None) -> None:
     """List tokens (never the tokens themselves): id, role, holder, created, revoked."""
-    from api.cli import opened
     from api.compose import token_repo
-    from api.console import out
 
     with opened(data_dir) as ledger:
         for t in token_repo(ledger).list():

@@ -1,0 +1,253 @@
+"""Ledger commands of ``liuhen``: audit, checkpoint, export-bundle, verify-bundle, trust-root,
+keys; and verify and fixity, which check a clip or every stored original against the ledger.
+
+Heavy modules are imported inside the commands: ``verify-bundle`` runs with the standard library,
+cryptography and rfc3161-client only, without the database.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from api.cli._common import DataDir, Store, errors, opened, settings_for
+from api.console import out
+
+if TYPE_CHECKING:
+    from api.settings import Settings
+
+app = typer.Typer()
+keys_app = typer.Typer(no_args_is_help=True, help="key management")
+
+
+@app.command()
+def audit(
+    data_dir: DataDir = None,
+    checkpoint: Annotated[list[Path] | None, typer.Option(
+        "--checkpoint", help="a checkpoint note saved outside the database (repeatable); the "
+        "station's own copy in DATA/checkpoints/latest.note is always used")] = None,
+    deep: Annotated[bool, typer.Option(help="also parse every entry and check its "
+                                       "prev_checkpoint")] = False,
+) -> None:
+    """Full audit: recompute every leaf, rebuild the tree, check every commit and checkpoint."""
+    from ledger.audit import run_audit
+
+    with opened(data_dir) as ledger, errors():
+        notes = [p.read_bytes() for p in checkpoint or []]
+        if ledger.latest_note_path.exists():
+            notes.append(ledger.latest_note_path.read_bytes())
+        report = run_audit(ledger.store, ledger.trust, external=notes, deep=deep)
+        out(f"audit OK: {report.head.size} entries, root {report.head.root.hex()}")
+        out(f"  {report.commits} signed commits, {report.checkpoints} checkpoints, "
+            f"{report.external_checkpoints} held outside the database"
+            + (", every entry parsed" if report.deep else ""))
+        tail = report.head.size - report.latest_checkpoint
+        if tail:
+            out(f"  {tail} entries after the latest checkpoint are covered by station "
+                "commits only; run `liuhen checkpoint` to publish one")
+        # Intact, but written by an older or foreign version: searches and pages leave them out.
+        unreadable = ledger.catalogue.unfoldable()
+        if unreadable:
+            out(f"  警告 WARNING: 目录无法读取 {len(unreadable)} 条账本记录，查询和页面中不显示 "
+                f"({len(unreadable)} entries the catalogue cannot read are left out of searches "
+                "and pages; they stay in the ledger, intact):")
+        for item in unreadable:
+            out(f"    entry {item.index} ({item.kind}): {item.reason}")
+
+
+@app.command("verify-bundle")
+def verify_bundle_cmd(
+    bundle: Annotated[Path, typer.Argument(help="a .bundle.json exported by liuhen")],
+    clip: Annotated[Path | None, typer.Option(help="the clip file the bundle is for")] = None,
+    trust_root: Annotated[Path | None, typer.Option(
+        "--trust-root", help="the auditor's trust root (keyring.json); without it the "
+        "bundle's own is used and the result says so")] = None,
+) -> None:
+    """Verify a proof bundle offline, without the database. Exit 0 only when every step holds."""
+    from integrity.bundle import verify_bundle
+    from integrity.hashing import sha256_stream
+    from integrity.trust import TrustRoot
+
+    with errors():
+        trust = TrustRoot.from_json(trust_root.read_bytes()) if trust_root else None
+        clip_hash = None
+        if clip is not None:
+            with clip.open("rb") as fh:
+                clip_hash, _ = sha256_stream(fh)
+        report = verify_bundle(bundle.read_bytes(), trust=trust, clip_sha256=clip_hash)
+    entry = report.entry
+    out(f"bundle OK: entry {report.index} ({entry.kind.value} {entry.subject}) at "
+        f"{entry.at.isoformat()} by {entry.station}/{entry.actor}")
+    out(f"  included in checkpoint {report.checkpoint.origin} size {report.checkpoint.head.size}")
+    for name, info in report.timestamps:
+        out(f"  timestamped by {name} at {info.gen_time.isoformat()} (serial {info.serial})")
+    if not report.timestamps:
+        out("  no RFC 3161 timestamp in this bundle (checkpoint signature only)")
+    if clip is not None:
+        out(f"  clip {clip.name} matches the entry's SHA-256")
+    if report.embedded_trust:
+        out("  WARNING: verified against the bundle's own trust root; pass --trust-root with "
+            "the keys you trust for evidence use")
+
+
+@app.command("export-bundle")
+def export_bundle_cmd(
+    ref: Annotated[str, typer.Argument(help="clip SHA-256 (the entry's subject) or ledger index")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="where to write the bundle")],
+    data_dir: DataDir = None,
+) -> None:
+    """Export an offline proof bundle for one entry (publishing a checkpoint first if needed)."""
+    from ledger.files import write_atomic
+    from ledger.proofs import export_bundle, find_entry
+
+    with opened(data_dir) as ledger, errors():
+        row = find_entry(ledger.store, ref)
+        latest = ledger.store.latest_checkpoint()
+        if latest is None or latest.head.size <= row.index:
+            ledger.publish(actor="export-bundle")
+        data = export_bundle(ledger.store, ledger.trust, ref)
+        write_atomic(output, data)
+        out(f"wrote {output} ({len(data)} bytes) for entry {row.index}")
+
+
+@app.command()
+def checkpoint(data_dir: DataDir = None) -> None:
+    """Publish a checkpoint over the current tree and anchor it with the configured TSAs."""
+    with opened(data_dir) as ledger:
+        cp, anchored = ledger.publish(actor="cli")
+        if cp is None:
+            latest = ledger.store.latest_checkpoint()
+            out(f"no new entries; latest checkpoint size {latest.head.size if latest else 0}")
+        else:
+            out(f"checkpoint size {cp.head.size} root {cp.head.root.hex()}")
+        if anchored is not None:
+            for name in anchored.anchored:
+                out(f"  checkpoint {anchored.checkpoint.head.size} timestamped by {name}")
+            for name, why in anchored.failed.items():
+                out(f"  TSA {name} failed: {why} (retried on the next run)")
+            if anchored.failed:
+                raise typer.Exit(75)
+
+
+@app.command("trust-root")
+def trust_root_cmd(data_dir: DataDir = None) -> None:
+    """Print this station's trust root (public keys, validity, TSA roots) for auditors."""
+    from api.compose import load_trust
+
+    with errors():
+        sys.stdout.write(load_trust(settings_for(data_dir)).to_json().decode())
+
+
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("rotate-log")
+def rotate_log(data_dir: DataDir = None) -> None:
+    """Planned rotation of the log key: an entry plus a checkpoint signed by both keys."""
+    from api.compose import keyring
+    from ledger.keyring import rotate_log_key
+
+    with opened(data_dir) as ledger, errors():
+        done = rotate_log_key(keyring(ledger.settings), trust=ledger.trust, log=ledger.log,
+                              writer=ledger.writer, store=ledger.store,
+                              latest_note=ledger.latest_note_path, actor="cli")
+        out(f"log key rotated at tree size {done.checkpoint.head.size}; new key "
+            f"{done.log.public.key_id}")
+
+
+@app.command()
+def verify(
+    clip: Annotated[str, typer.Argument(help="a clip file, or its SHA-256")],
+    data_dir: DataDir = None,
+    store: Store = None,
+) -> None:
+    """Is this clip in the ledger, and is its stored original intact?"""
+    with errors():
+        _verify_clip(settings_for(data_dir, store=store), clip)
+
+
+@app.command()
+def fixity(
+    data_dir: DataDir = None,
+    store: Store = None,
+    rehash: Annotated[bool, typer.Option(help="read every object back and re-hash it")] = True,
+) -> None:
+    """Re-check every stored original: its exact version still there, unreplaced, locked, and
+    (by default) hashing to its SHA-256. Exit 1 and a report when anything is wrong."""
+    with errors():
+        bad = _fixity_check(settings_for(data_dir, store=store), rehash=rehash)
+    if bad:
+        raise typer.Exit(1)
+
+
+def _verify_clip(settings: Settings, ref: str) -> None:
+    """Is this clip in the ledger, and is its stored original intact? Raises when not."""
+    from api.compose import open_station
+    from evidence.errors import NotFoundError
+    from evidence.ids import Sha256Hex, is_sha256_hex
+    from integrity.entry import decode_entry
+    from integrity.hashing import sha256_stream
+
+    path = Path(ref)
+    if path.is_file():
+        with path.open("rb") as fh:
+            sha, _ = sha256_stream(fh)
+        out(f"{path.name}: SHA-256 {sha}")
+    elif is_sha256_hex(ref):
+        sha = Sha256Hex(ref)
+    else:
+        raise NotFoundError(f"{ref!r} is neither a file nor a lowercase SHA-256")
+    station = open_station(settings)
+    try:
+        entries = [(row.index, decode_entry(row.data)) for row in station.ledger.store.find(sha)]
+        acquired = [(i, e) for i, e in entries if e.kind.value == "acquired"]
+        if not acquired:
+            raise NotFoundError(f"no `acquired` entry for {sha} in this ledger")
+        for index, e in acquired:
+            body = e.body
+            out(f"  ledger entry {index}: acquired {body.get('name_on_device')} from "
+                f"{body.get('device')} (警号 {body.get('officer')}) at {e.at.isoformat()}")
+        objects = [r.object for r in station.repo.by_sha256(sha) if r.object is not None]
+        if not objects:
+            raise NotFoundError(f"{sha} is ledgered but no stored object is recorded yet")
+        obj = objects[0]
+        checked = station.blobs.verify(obj, rehash=True)
+        out(f"  stored {checked.store} {checked.key} version {checked.version_id}: "
+            f"{checked.size} bytes re-hashed OK, {checked.lock_mode} until "
+            f"{checked.retain_until.date()}")
+        for index, e in entries:
+            if e.kind.value == "quarantined":
+                out(f"  quarantined (entry {index}): {e.body.get('reason')}")
+        out("clip verified: in the ledger and intact in storage")
+    finally:
+        station.close()
+
+
+def _fixity_check(settings: Settings, *, rehash: bool) -> int:
+    """Verify every stored object recorded by this station; returns how many failed."""
+    from api.compose import open_station
+    from evidence.errors import NotFoundError, VerificationError
+
+    station = open_station(settings)
+    try:
+        seen: set[tuple[str, str, str]] = set()
+        bad = checked = 0
+        for row in station.repo.all_files():
+            obj = row.object
+            if obj is None or (obj.store, obj.key, obj.version_id) in seen:
+                continue
+            seen.add((obj.store, obj.key, obj.version_id))
+            try:
+                station.blobs.verify(obj, rehash=rehash)
+                checked += 1
+            except (VerificationError, NotFoundError) as exc:
+                bad += 1
+                out(f"FIXITY FAILED {obj.key} (version {obj.version_id}, {row.serial} "
+                    f"{row.path}): {exc}")
+        out(f"fixity: {checked} objects OK, {bad} failed" + (" (re-hashed)" if rehash else ""))
+        return bad
+    finally:
+        station.close()
