@@ -16,8 +16,8 @@ from sqlalchemy.exc import IntegrityError as SqlUniqueError
 from evidence.errors import NotFoundError
 from evidence.ids import Sha256Hex
 from evidence.records import Assignment, FileRow, FileState, StoredObject
+from storage.dberrors import translate_errors
 from storage.ingest_tables import DeviceRow, IngestFileRow
-from storage.ledger_store import translate_errors
 
 _FILES = cast(Table, IngestFileRow.__table__)
 _DEVICES = cast(Table, DeviceRow.__table__)

@@ -28,7 +28,7 @@ from api.cli import app
 from api.http.auth import Role
 from devices.sim.cards import Media
 from evidence.records import EntryKind
-from storage.ledger_store import create_ledger_engine
+from storage.engine import create_ledger_engine
 from tests.integration.conftest import PG_ADMIN_DSN
 from tests.integration.test_api_support import BACKENDS, World, world_fixture
 

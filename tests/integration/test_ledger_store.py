@@ -36,8 +36,9 @@ from integrity.notes import (
     verify_note,
 )
 from storage.checkpointer import CheckpointPublisher, publish_checkpoint
+from storage.dberrors import translate_errors
 from storage.group_commit import GroupCommitter
-from storage.ledger_store import SqlLedgerStore, translate_errors
+from storage.ledger_store import SqlLedgerStore
 from storage.ledger_tables import APPEND_ONLY_MESSAGE, LEDGER_TABLES, metadata
 from storage.migrations import upgrade
 from tests.integration.conftest import AT, ORIGIN, make_entry, make_items, sqlite_url
