@@ -27,7 +27,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
@@ -77,10 +77,6 @@ _E = LedgerEntryRow
 _C = LedgerCommitRow
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _check_origin_text(origin: Origin) -> None:
     if not origin or origin != origin.strip() or "\n" in origin:
         raise ValueError(f"origin {origin!r} must be one non-empty line without outer spaces")
@@ -122,10 +118,11 @@ class SqlLedgerStore:
     connection, and proofs share one cache under a lock (``storage.ledger_proofs``). Build it with
     :meth:`open`; :meth:`close` releases the connections."""
 
-    def __init__(self, engine: Engine, *, origin: Origin, clock: Clock = _utc_now,
+    def __init__(self, engine: Engine, *, origin: Origin, clock: Clock,
                  read_chunk_rows: int = READ_CHUNK_ROWS) -> None:
         """Wrap an engine from :func:`create_ledger_engine` whose schema is migrated and whose
-        origin is recorded; :meth:`open` does both."""
+        origin is recorded; :meth:`open` does both. ``clock`` (aware UTC now) stamps commit rows
+        and checkpoints recorded without a time: bookkeeping only, never in signed bytes."""
         _check_origin_text(origin)
         if read_chunk_rows < 1:
             raise ValueError("read_chunk_rows must be positive")
@@ -137,7 +134,7 @@ class SqlLedgerStore:
         self._proofs = CachedProofs(engine, committed_size=self.size)
 
     @classmethod
-    def open(cls, url: str | URL, *, origin: Origin, clock: Clock = _utc_now,
+    def open(cls, url: str | URL, *, origin: Origin, clock: Clock,
              busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
              read_chunk_rows: int = READ_CHUNK_ROWS) -> SqlLedgerStore:
         """Connect, migrate to the newest schema, and record ``origin`` on first use.
