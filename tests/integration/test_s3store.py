@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import (  # type: ignore[import-untyped]  # botocore ships no types
+    ClientError,
+    EndpointConnectionError,
+)
 
 from evidence.errors import (
     ConflictError,
