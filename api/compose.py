@@ -129,7 +129,7 @@ def open_ledger(settings: Settings) -> Ledger:
     trust = load_trust(settings)
     station = keys.active_signer(trust, "station")
     log = keys.active_signer(trust, "log")
-    store = SqlLedgerStore.open(settings.db_url(), origin=trust.origin)
+    store = SqlLedgerStore.open(settings.db_url(), origin=trust.origin, clock=utc_now)
     committer = GroupCommitter(store, signer=station)
     writer = LedgerWriter(appender=committer, checkpoints=store,
                           station=StationId(settings.station_id), clock=utc_now)
@@ -156,7 +156,8 @@ def make_blob_store(settings: Settings, *, clock: Clock = utc_now) -> BlobStore:
         return S3ObjectLockStore.connect(url, endpoint_url=settings.s3_endpoint_url,
                                          region=settings.s3_region,
                                          min_retention_days=settings.retention_days,
-                                         sse=settings.s3_sse, kms_key_id=settings.s3_kms_key_id)
+                                         sse=settings.s3_sse, kms_key_id=settings.s3_kms_key_id,
+                                         clock=utc_now)
     raise PolicyViolationError(f"unsupported store URL {url!r}: use s3://BUCKET/PREFIX or "
                                "file:///path")
 
@@ -207,8 +208,8 @@ def open_station(settings: Settings) -> Station:
     except UnavailableError as exc:
         logging.getLogger("liuhen.station").warning("media stage off: %s", exc)
         media = None
-    return Station(ledger=ledger, repo=SqlIngestRepo(ledger.store.engine), blobs=blobs,
-                   media=media)
+    return Station(ledger=ledger, repo=SqlIngestRepo(ledger.store.engine, clock=utc_now),
+                   blobs=blobs, media=media)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psycopg
 
+from api.compose import utc_now
 from bench.common import make_entries, median_time, report
 from evidence.ids import Origin
 from integrity.audit import AuditReport
@@ -42,7 +43,7 @@ def _items(datas: list[bytes]) -> list[tuple[bytes, str, str]]:
 
 def _store_rate(url: str, items: list[tuple[bytes, str, str]]) -> float:
     station = signer("station-01", "station")
-    store = SqlLedgerStore.open(url, origin=ORIGIN)
+    store = SqlLedgerStore.open(url, origin=ORIGIN, clock=utc_now)
     try:
         start = time.perf_counter()
         for i in range(0, len(items), BATCH):
@@ -129,7 +130,7 @@ def _latency(url: str, datas: list[bytes], *, threads: int = 32,
              seconds: float = 3.0) -> tuple[float, float, float]:
     """Receipt latencies (p50, p99 in ms) and appends/s with ``threads`` concurrent appenders."""
     station = signer("station-01", "station")
-    store = SqlLedgerStore.open(url, origin=ORIGIN)
+    store = SqlLedgerStore.open(url, origin=ORIGIN, clock=utc_now)
     committer = GroupCommitter(store, signer=station)
     latencies: list[float] = []
     lock = threading.Lock()
@@ -164,7 +165,7 @@ def _build_ledger(url: str, datas: list[bytes]) -> SqlLedgerStore:
     """A ledger of ``datas`` as a station builds it: append_batch x BATCH, a log-signed
     checkpoint every CHECKPOINT_EVERY entries."""
     station, log = signer("station-01", "station"), signer("log", "log")
-    store = SqlLedgerStore.open(url, origin=ORIGIN)
+    store = SqlLedgerStore.open(url, origin=ORIGIN, clock=utc_now)
     for i in range(0, len(datas), BATCH):
         store.append_batch([(d, "acquired", f"{i + j:064x}")
                             for j, d in enumerate(datas[i:i + BATCH])], signer=station)

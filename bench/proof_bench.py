@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+from api.compose import utc_now
 from bench.common import make_entries, median_time, report
 from evidence.ids import Origin
 from integrity import merkle
@@ -76,7 +77,7 @@ def _pure(leaves: list[bytes]) -> None:
 
 def _build(url: str, datas: list[bytes]) -> None:
     station = signer("station-01", "station")
-    with SqlLedgerStore.open(url, origin=ORIGIN) as store:
+    with SqlLedgerStore.open(url, origin=ORIGIN, clock=utc_now) as store:
         for i in range(0, len(datas), BUILD_BATCH):
             store.append_batch([(d, "acquired", f"{i + j:064x}")
                                 for j, d in enumerate(datas[i:i + BUILD_BATCH])],
@@ -85,7 +86,7 @@ def _build(url: str, datas: list[bytes]) -> None:
 
 def _cold_load(url: str, db: Path) -> None:
     def first_proof() -> None:
-        with SqlLedgerStore.open(url, origin=ORIGIN) as store:
+        with SqlLedgerStore.open(url, origin=ORIGIN, clock=utc_now) as store:
             start = time.perf_counter()
             store.inclusion_proof(N // 3, N)
             loads.append(time.perf_counter() - start)
@@ -135,7 +136,7 @@ def _p99(seconds: list[float]) -> float:
 
 
 def _warm(url: str, datas: list[bytes]) -> None:
-    with SqlLedgerStore.open(url, origin=ORIGIN) as store:
+    with SqlLedgerStore.open(url, origin=ORIGIN, clock=utc_now) as store:
         store.inclusion_proof(0, N)  # load the cache
         rng = random.Random(5)  # noqa: S311 - picks proof indices, not secrets
         picks = [rng.randrange(N) for _ in range(PICKS)]

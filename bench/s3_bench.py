@@ -23,6 +23,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from api.compose import utc_now
 from bench.common import RUNS, report
 from evidence.ids import Sha256Hex
 from storage.s3store import S3ObjectLockStore
@@ -100,7 +101,7 @@ def run() -> None:
         bucket = new_bucket(env.client(), "bench", lock=True, default=("COMPLIANCE", 1))
         store = S3ObjectLockStore.connect(f"s3://{bucket}/store", endpoint_url=env.endpoint_url,
                                           region=env.region, min_retention_days=1,
-                                          client=env.client())
+                                          client=env.client(), clock=utc_now)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "clip.mp4"
             sha = _random_file(path, SIZE)

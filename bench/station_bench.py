@@ -34,7 +34,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from api.compose import Station, open_station
+from api.compose import Station, open_station, utc_now
 from api.settings import Settings
 from api.station import LogProgress
 from bench.common import RUNS, report
@@ -130,7 +130,7 @@ class _StepClock(SqlIngestRepo):
     """
 
     def __init__(self, engine: Engine) -> None:
-        super().__init__(engine)
+        super().__init__(engine, clock=utc_now)
         self._lock = threading.Lock()
         self._mark = threading.local()
         self.seconds: dict[str, float] = defaultdict(float)

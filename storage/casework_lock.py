@@ -35,8 +35,8 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select, text
 
 from evidence.errors import UnavailableError
-from storage.ledger_store import translate_errors
-from storage.migrations import advisory_lock_key
+from storage.dberrors import translate_errors
+from storage.engine import advisory_lock_key
 
 _PG_KEY = advisory_lock_key("liuhen/casework")
 DEFAULT_TIMEOUT_S = 30.0

@@ -51,9 +51,9 @@ from storage.catalogue_tables import (
     ClipRow,
     StepKindRow,
 )
-from storage.ledger_store import translate_errors
+from storage.dberrors import translate_errors
+from storage.engine import advisory_lock_key, exclusive_transaction
 from storage.ledger_tables import LedgerEntryRow
-from storage.migrations import advisory_lock_key, exclusive_transaction
 
 _STATE = cast(Table, CatalogueStateRow.__table__)
 _CLIPS = cast(Table, ClipRow.__table__)

@@ -7,6 +7,7 @@ of ``ingest.station`` relies on a saved state being durable before the next step
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import cast
 
@@ -16,8 +17,8 @@ from sqlalchemy.exc import IntegrityError as SqlUniqueError
 from evidence.errors import NotFoundError
 from evidence.ids import Sha256Hex
 from evidence.records import Assignment, FileRow, FileState, StoredObject
+from storage.dberrors import translate_errors
 from storage.ingest_tables import DeviceRow, IngestFileRow
-from storage.ledger_store import translate_errors
 
 _FILES = cast(Table, IngestFileRow.__table__)
 _DEVICES = cast(Table, DeviceRow.__table__)
@@ -35,8 +36,12 @@ def _path_bytes(path: str) -> bytes:
 
 
 class SqlIngestRepo:
-    def __init__(self, engine: Engine) -> None:
+    """The station's ingest state on ``engine``; ``clock`` (aware UTC now) stamps each row's
+    ``updated_at`` and a device's ``assigned_at``."""
+
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime]) -> None:
         self._engine = engine
+        self._clock = clock
 
     def _row(self, r: IngestFileRow) -> FileRow:
         obj = None
@@ -79,7 +84,7 @@ class SqlIngestRepo:
                 conn.execute(insert(_FILES).values(
                     serial=serial, path_bytes=name, path=printable, size=size,
                     device_mtime=_utc(device_mtime), state=FileState.DISCOVERED.value,
-                    attempts=0, updated_at=datetime.now(UTC)))
+                    attempts=0, updated_at=self._clock()))
         except SqlUniqueError:
             pass  # another worker discovered it first: read theirs
         found = self._select_one(identity)
@@ -96,7 +101,7 @@ class SqlIngestRepo:
             "store_url": obj.store if obj else None, "object_key": obj.key if obj else None,
             "version_id": obj.version_id if obj else None,
             "object_size": obj.size if obj else None, "lock_mode": obj.lock_mode if obj else None,
-            "retain_until": obj.retain_until if obj else None, "updated_at": datetime.now(UTC),
+            "retain_until": obj.retain_until if obj else None, "updated_at": self._clock(),
         }
         with translate_errors("save ingest state"), self._engine.begin() as conn:
             done = conn.execute(update(_FILES).where(_F.id == row.id)
@@ -108,7 +113,7 @@ class SqlIngestRepo:
     def note_error(self, row_id: int, error: str) -> None:
         with translate_errors("save ingest state"), self._engine.begin() as conn:
             conn.execute(update(_FILES).where(_F.id == row_id).values(
-                attempts=_F.attempts + 1, last_error=error[:500], updated_at=datetime.now(UTC)))
+                attempts=_F.attempts + 1, last_error=error[:500], updated_at=self._clock()))
 
     def reload(self, row_id: int) -> FileRow:
         found = self._select_one(_F.id == row_id)
@@ -128,7 +133,7 @@ class SqlIngestRepo:
         with translate_errors("save ingest state"), self._engine.begin() as conn:
             conn.execute(update(_FILES).where(_F.sha256 == sha256).values(
                 media_state=state, media_note=None if note is None else note[:500],
-                updated_at=datetime.now(UTC)))
+                updated_at=self._clock()))
 
     def files(self, serial: str) -> list[FileRow]:
         return self._select(_F.serial == serial)
@@ -150,7 +155,7 @@ class SqlIngestRepo:
     def assign(self, assignment: Assignment) -> None:
         values = {"id_code": assignment.id_code, "officer_no": assignment.officer_no,
                   "officer_name": assignment.officer_name, "unit_no": assignment.unit_no,
-                  "unit_name": assignment.unit_name, "assigned_at": datetime.now(UTC)}
+                  "unit_name": assignment.unit_name, "assigned_at": self._clock()}
         with translate_errors("update the device registry"), self._engine.begin() as conn:
             done = conn.execute(update(_DEVICES)
                                 .where(_D.serial == assignment.serial).values(**values))

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import BigInteger, Column, Engine, MetaData, Table, Text, insert, select, update
 
-from storage.ledger_store import translate_errors
-from storage.migrations import advisory_lock_key, exclusive_transaction
+from storage.dberrors import translate_errors
+from storage.engine import advisory_lock_key, exclusive_transaction
 
 if TYPE_CHECKING:
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore

@@ -110,19 +110,16 @@ class LocalVersion:
     modified: datetime | None
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class LocalWormStore:
     """Write-once directory store satisfying ``ingest.ports.BlobStore``; no delete exists.
 
     ``min_retention_days`` is the policy floor: ``put`` refuses a retain-until earlier than
-    now + that many days. ``clock`` returns aware UTC now (tests inject one).
+    now + that many days, now as ``clock`` tells it (aware UTC: the composition root passes the
+    real clock or the jobs' clock, tests a pinned one). No server holds a clock of its own here.
     """
 
     def __init__(self, root: Path, *, min_retention_days: int = 180,
-                 clock: Callable[[], datetime] = _utc_now) -> None:
+                 clock: Callable[[], datetime]) -> None:
         if min_retention_days < 1:
             raise ValueError("min_retention_days must be at least 1")
         self.root = root.resolve()

@@ -88,19 +88,22 @@ STEP = "store.verify"
 SSE_MODES = ("AES256", "aws:kms")
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class S3ObjectLockStore:
     """Write-once evidence storage on an S3 bucket with Object Lock; satisfies
     ``ingest.ports.BlobStore``. Build it with ``connect`` (which probes the bucket); the
-    constructor does no I/O and needs the probe's ``BucketPolicy``."""
+    constructor does no I/O and needs the probe's ``BucketPolicy``.
+
+    ``clock`` must read the real time (the composition root passes its one clock helper,
+    ``api.compose.utc_now``, never a job's moved clock): the server judges every retain-until
+    date by its own clock, so the probe's canary and the policy floor checked before each upload
+    must be measured against "now" as the server sees it. A moved clock would write canaries the
+    server refuses, or let a retain-until pass the floor here that is short by the server's.
+    """
 
     def __init__(self, client: S3Client, policy: BucketPolicy, *, prefix: str,
                  min_retention_days: int, multipart_threshold: int = 64 * MiB,
                  part_size: int = 16 * MiB, max_concurrency: int = 4, sse: str | None = None,
-                 kms_key_id: str | None = None, clock: Callable[[], datetime] = _utc_now) -> None:
+                 kms_key_id: str | None = None, clock: Callable[[], datetime]) -> None:
         if part_size < MIN_PART_BYTES:
             raise ValueError(f"part_size {part_size} is below S3's minimum of {MIN_PART_BYTES}")
         if max_concurrency < 1:
@@ -124,7 +127,7 @@ class S3ObjectLockStore:
                 min_retention_days: int, multipart_threshold: int = 64 * MiB,
                 part_size: int = 16 * MiB, max_concurrency: int = 4, sse: str | None = None,
                 kms_key_id: str | None = None, client: S3Client | None = None,
-                clock: Callable[[], datetime] = _utc_now) -> S3ObjectLockStore:
+                clock: Callable[[], datetime]) -> S3ObjectLockStore:
         """Connect to ``s3://BUCKET/PREFIX`` and probe it (storage/s3probe.py steps 1-8):
         PolicyViolationError saying what is wrong with the bucket, UnavailableError when the
         endpoint does not answer."""

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Row
 from evidence.errors import NotFoundError
 from evidence.records import ApiToken
 from storage.catalogue_tables import ApiTokenRow
-from storage.ledger_store import translate_errors
+from storage.dberrors import translate_errors
 
 _TOKENS = cast(Table, ApiTokenRow.__table__)
 _T = _TOKENS.c

@@ -8,30 +8,19 @@ are written inside that one transaction, so the second process finds the work do
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from hashlib import sha256
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import Connection
+
+from storage.engine import advisory_lock_key, create_ledger_engine, exclusive_transaction
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 SCRIPT_LOCATION = str(Path(__file__).resolve().parent)
 VERSION_TABLE = "alembic_version"
-
-SQLITE_BEGIN_OPTION = "liuhen_sqlite_begin"
-"""Execution option read by the ``begin`` listener of ``storage.ledger_store.create_ledger_engine``:
-``"IMMEDIATE"`` makes SQLite take its single write lock at BEGIN instead of at the first write."""
-
-
-def advisory_lock_key(namespace: str) -> int:
-    """A stable signed 64-bit key for ``pg_advisory_xact_lock``, derived from ``namespace``."""
-    return int.from_bytes(sha256(namespace.encode()).digest()[:8], "big", signed=True)
-
 
 MIGRATION_LOCK_KEY = advisory_lock_key("liuhen/storage/migrations")
 
@@ -48,29 +37,6 @@ def alembic_config(connection: Connection | None = None, *, url: str | None = No
         config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.attributes["connection"] = connection
     return config
-
-
-@contextmanager
-def exclusive_transaction(conn: Connection, *, pg_lock_key: int) -> Iterator[Connection]:
-    """Begin a transaction that holds the database's writer lock until it ends.
-
-    PostgreSQL: ``pg_advisory_xact_lock(pg_lock_key)`` as the first statement, at READ COMMITTED
-    so that every later statement sees what the previous lock holder committed (under REPEATABLE
-    READ the snapshot could predate the lock). SQLite: ``BEGIN IMMEDIATE`` (needs an engine from
-    ``create_ledger_engine``; on other engines SQLite locks at the first write instead).
-    """
-    if conn.dialect.name == "sqlite":
-        conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-    elif conn.dialect.name == "postgresql":
-        conn.execution_options(isolation_level="READ COMMITTED")
-    try:
-        with conn.begin():
-            if conn.dialect.name == "postgresql":
-                conn.execute(select(func.pg_advisory_xact_lock(pg_lock_key)))
-            yield conn
-    finally:
-        if conn.dialect.name == "sqlite" and not conn.closed:
-            conn.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
 
 
 def head_revision() -> str:
@@ -91,7 +57,8 @@ def is_current(conn: Connection) -> bool:
 
 
 def upgrade_connection(conn: Connection, *, revision: str = "head") -> None:
-    """Upgrade on ``conn``, inside the transaction the caller holds (see exclusive_transaction)."""
+    """Upgrade on ``conn``, inside the transaction the caller holds
+    (``storage.engine.exclusive_transaction``)."""
     from alembic import command  # noqa: PLC0415 - Alembic loads only to migrate
 
     command.upgrade(alembic_config(conn), revision)
@@ -99,12 +66,7 @@ def upgrade_connection(conn: Connection, *, revision: str = "head") -> None:
 
 def upgrade(bind: Engine | str, *, revision: str = "head") -> None:
     """Bring the database at ``bind`` (an Engine or URL) to ``revision``, serialized as above."""
-    if isinstance(bind, str):
-        from storage.ledger_store import create_ledger_engine  # noqa: PLC0415 - import cycle
-
-        engine = create_ledger_engine(bind)
-    else:
-        engine = bind
+    engine = create_ledger_engine(bind) if isinstance(bind, str) else bind
     try:
         with engine.connect() as conn, exclusive_transaction(conn, pg_lock_key=MIGRATION_LOCK_KEY):
             upgrade_connection(conn, revision=revision)

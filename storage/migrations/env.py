@@ -10,9 +10,9 @@ from sqlalchemy.engine import Connection
 
 import storage.catalogue_tables  # registers the catalogue tables on the metadata
 import storage.ingest_tables  # noqa: F401 - registers the ingest tables on the metadata
-from storage.ledger_store import create_ledger_engine
+from storage.engine import create_ledger_engine, exclusive_transaction
 from storage.ledger_tables import metadata
-from storage.migrations import MIGRATION_LOCK_KEY, exclusive_transaction
+from storage.migrations import MIGRATION_LOCK_KEY
 
 
 def _run(conn: Connection) -> None:

@@ -95,8 +95,8 @@ def officer_plays_and_attaches(site: Site, browser: Browser) -> None:
     browser.choose("#action", value="download")
     browser.submit("#access-submit")
     link = str(browser.find("a#download").get_attribute("href"))
-    cookies = {str(c["name"]): str(c["value"]) for c in browser.cookies()}
-    got = httpx.get(link, cookies=cookies, timeout=10)
+    jar = {str(c["name"]): str(c["value"]) for c in browser.cookies()}
+    got = httpx.get(link, cookies=jar, timeout=10)
     assert got.status_code == 200 and "attachment" in got.headers["content-disposition"]
     assert hashlib.sha256(got.content).hexdigest() == site.clip.sha256
 
@@ -194,7 +194,7 @@ def test_officer_is_refused_the_auditor_pages_and_forged_forms(
     browser.screenshot("01-officer-refused")
 
     # a form posted without this session's form token is refused (CSRF), even with the cookie
-    cookies = {c["name"]: str(c["value"]) for c in browser.cookies()}
+    cookies = {str(c["name"]): str(c["value"]) for c in browser.cookies()}
     with httpx.Client(base_url=site.base_url, cookies=cookies) as client:
         forged = client.post(f"/ui/clips/{site.clip.sha256}/access",
                              data={"csrf": "0" * 64, "purpose": "核查", "variant": "playback"})

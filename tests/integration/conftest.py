@@ -35,6 +35,12 @@ STATION = StationId("station-test-01")
 AT = datetime(2026, 11, 24, 8, 57, 3, 123456, tzinfo=UTC)
 
 
+def pinned_clock() -> datetime:
+    """The ledger store's clock in these tests (commit and checkpoint stamps): no outcome may
+    depend on the day."""
+    return AT
+
+
 def make_signer(name: str, *, role: str) -> Signer:
     """A fresh Ed25519 signer; ``role`` is ``station`` (commit statements) or ``log``."""
     return Signer(name, Ed25519PrivateKey.generate(), role=role)
@@ -95,7 +101,7 @@ def log_signer() -> Signer:
 
 @pytest.fixture
 def store(ledger_url: str) -> Iterator[SqlLedgerStore]:
-    with SqlLedgerStore.open(ledger_url, origin=ORIGIN) as opened:
+    with SqlLedgerStore.open(ledger_url, origin=ORIGIN, clock=pinned_clock) as opened:
         yield opened
 
 

@@ -25,7 +25,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 
 def accessed(world: World, sha: str) -> list[tuple[int, Entry]]:
-    return world.entries(EntryKind.ACCESSED, sha)  # type: ignore[return-value]
+    return world.entries(EntryKind.ACCESSED, sha)
 
 
 def stored_bytes(world: World, variant: str) -> bytes:

@@ -24,7 +24,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 
 def _entries(world: World, kind: EntryKind, subject: str) -> list[Entry]:
-    return [e for _, e in world.entries(kind, subject)]  # type: ignore[misc]
+    return [e for _, e in world.entries(kind, subject)]
 
 
 def test_open_a_case_with_steps(world: World) -> None:

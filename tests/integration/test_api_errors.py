@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from api.http.auth import Role, route_table
@@ -66,11 +67,12 @@ def fill(path: str, values: dict[str, str]) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
 
-def assert_clear_error(response: object, status: int | tuple[int, ...]) -> dict[str, str]:
+def assert_clear_error(response: httpx.Response,
+                       status: int | tuple[int, ...]) -> dict[str, str]:
     statuses = (status,) if isinstance(status, int) else status
-    code = response.status_code  # type: ignore[attr-defined]
-    assert code in statuses, response.text  # type: ignore[attr-defined]
-    body: dict[str, str] = response.json()  # type: ignore[attr-defined]
+    code = response.status_code
+    assert code in statuses, response.text
+    body: dict[str, str] = response.json()
     assert set(body) >= {"error", "detail"} and body["detail"].strip(), body
     return body
 

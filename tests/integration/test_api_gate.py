@@ -191,7 +191,7 @@ def test_the_server_answers_only_to_its_own_host_names(world: World) -> None:
 def test_host_names_come_from_settings_and_the_bound_address(
         tmp_path: Path, settings: dict[str, object], bind_host: str | None, host: str,
         status: int) -> None:
-    app = create_app(Settings(data_dir=tmp_path, **settings),  # type: ignore[arg-type]
-                     config=HttpConfig(bind_host=bind_host, publish_interval_s=None))
+    given = Settings(data_dir=tmp_path, **settings)  # type: ignore[arg-type]  # per-field types
+    app = create_app(given, config=HttpConfig(bind_host=bind_host, publish_interval_s=None))
     client = TestClient(app)  # not started: the health check needs no ledger
     assert client.get("/api/health", headers={"Host": host}).status_code == status

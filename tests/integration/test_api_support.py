@@ -26,7 +26,7 @@ from api.http.app import HttpConfig, create_app
 from api.http.auth import Role
 from api.settings import Settings
 from devices.sim.cards import Media
-from evidence.records import Clip, EntryKind
+from evidence.records import Clip, Entry, EntryKind
 from ingest.derivation import derive_pending
 from ingest.media import MediaPolicy, find_ffmpeg
 from integrity.entry import decode_entry
@@ -60,12 +60,12 @@ class World:
         return [c for c in self.clips if c.original is not None and c.size > 0]
 
     def entries(self, kind: EntryKind | None = None, subject: str | None = None
-                ) -> list[tuple[int, object]]:
+                ) -> list[tuple[int, Entry]]:
         rows = (self.station.ledger.store.find(subject) if subject is not None
                 else self.station.ledger.store.entries())
         found = [(r.index, decode_entry(r.data)) for r in rows]
         return [(i, e) for i, e in found
-                if kind is None or getattr(e, "kind", None) is kind]
+                if kind is None or e.kind is kind]
 
 
 @dataclass

@@ -32,7 +32,9 @@ def check_offline(world: World, answer: dict[str, object], sha: str) -> None:
     the entry bytes, check every inclusion path, and that each entry names the clip. (A station
     gets no entry bytes: its paths are checked from the leaf hashes.)"""
     trust = world.station.ledger.trust
-    note = answer["checkpoint"]["note"].encode()  # type: ignore[index]
+    checkpoint_json = answer["checkpoint"]
+    assert isinstance(checkpoint_json, dict)
+    note = checkpoint_json["note"].encode()
     checkpoint = open_checkpoint(note, origin=trust.origin, keys=trust.keys)
     entries = answer["entries"]
     assert isinstance(entries, list) and entries

@@ -45,6 +45,8 @@ Outcome = dict[str, list[str]]
 class Barrier(Protocol):
     def wait(self, timeout: float | None = None) -> int: ...
 
+    def abort(self) -> None: ...
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -177,7 +179,7 @@ def _process(settings: Settings, scenario: Scenario, first: int, barrier: Barrie
                 results.put((worker, run_scenario(cw, scenario, barrier, worker), None))
             except BaseException:
                 results.put((worker, None, traceback.format_exc()))
-                barrier.abort()  # type: ignore[attr-defined]
+                barrier.abort()
 
         threads = [threading.Thread(target=work, args=(first + n,))
                    for n in range(WORKERS // PROCESSES)]

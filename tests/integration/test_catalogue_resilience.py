@@ -28,7 +28,7 @@ from api.compose import services
 from api.http.auth import Role
 from devices.sim.cards import Media
 from evidence.records import EntryKind
-from storage.ledger_store import create_ledger_engine
+from storage.engine import create_ledger_engine
 from tests.integration.conftest import PG_ADMIN_DSN
 from tests.integration.test_api_support import BACKENDS, World, world_fixture
 
@@ -170,9 +170,11 @@ def test_year_9999_reads_back_from_a_server_in_china_standard_time(pg_url: str) 
     """A bureau's PostgreSQL often runs in Asia/Shanghai, where 9999-12-31T23:59Z is year
     10000: psycopg cannot read it back. The ledger's sessions run in UTC whatever the server's
     zone."""
+    database = make_url(pg_url).database
+    assert database is not None
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
         admin.execute(sql.SQL("ALTER DATABASE {} SET timezone TO 'Asia/Shanghai'").format(
-            sql.Identifier(make_url(pg_url).database)))
+            sql.Identifier(database)))
     engine = create_ledger_engine(pg_url)
     try:
         with engine.connect() as conn:

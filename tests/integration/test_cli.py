@@ -138,7 +138,9 @@ def test_log_key_rotation_keeps_the_ledger_auditable(data: tuple[Path, str]) -> 
     before = json.loads((root / "keyring.json").read_text())
     code, output = liuhen("keys", "rotate-log", "--data-dir", str(root))
     assert code == 0, output
-    size = int(re.search(r"rotated at tree size (\d+)", output).group(1))  # type: ignore[union-attr]
+    rotated = re.search(r"rotated at tree size (\d+)", output)
+    assert rotated is not None, output
+    size = int(rotated.group(1))
     keyring = json.loads((root / "keyring.json").read_text())
     logs = [k for k in keyring["keys"] if k["role"] == "log"]
     assert len(logs) == 2 and len(before["keys"]) == 2

@@ -29,7 +29,7 @@ def test_the_cli_and_http_answer_every_family_from_the_one_table() -> None:
     for family, status, code, exit_code in FAMILIES:
         exc = _instance(family)
         response = liuhen_error(Request({"type": "http", "headers": []}), exc)
-        assert (response.status_code, json.loads(response.body)["error"]) == (status, code)
+        assert (response.status_code, json.loads(bytes(response.body))["error"]) == (status, code)
         assert fail(exc).exit_code == exit_code, family
 
 

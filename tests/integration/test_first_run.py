@@ -20,8 +20,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.cli.station import simulated_source
-from api.compose import open_station
+from api.cli.station import CARD_START
+from api.compose import open_station, simulated_recorders
 from api.settings import Settings
 from api.station import RichProgress
 from devices.sim.cards import Media
@@ -39,7 +39,7 @@ def test_simulator_clips_are_real_without_ffmpeg_on_path(
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
     tools = find_ffmpeg(search=[empty])  # the wheel alone
-    simulated_source(tmp_path / "sim", 1, ffmpeg=tools.ffmpeg)
+    simulated_recorders(tmp_path / "sim", 1, ffmpeg=tools.ffmpeg, card_start=CARD_START)
     media = tmp_path / "sim" / "media"
     facts = {name: probe(media / name, ffprobe=None, ffmpeg=tools.ffmpeg)
              for name in ("clip.mp4", "clip.avi", "audio.wav", "photo.jpg")}

@@ -21,6 +21,7 @@ from evidence.records import EntryKind
 from jobs.context import FixityPolicy
 from jobs.fixity import EPOCH, RUN_SUBJECT
 from jobs.runner import run_job
+from storage.s3common import S3Client
 from tests.integration.test_jobs_retention import PINNED, FakeClock, entries, make_clip
 from tests.support.s3 import ensure_rgw, new_bucket
 
@@ -63,7 +64,8 @@ def test_local_store_replaced_and_deleted_files_are_caught(tmp_path: Path) -> No
         assert {s for s, _ in failed} == {shas[0], shas[1]}
         (run,) = [b for s, b in entries(runtime.context, EntryKind.FIXITY_CHECKED)
                   if s == RUN_SUBJECT and b["ok"] is False]
-        assert run["failed"] == 2 and run["inventory_findings"] >= 2
+        findings = run["inventory_findings"]
+        assert run["failed"] == 2 and isinstance(findings, int) and findings >= 2
     finally:
         runtime.close()
 
@@ -96,7 +98,9 @@ def test_rolling_sample_covers_each_period_once_per_object(tmp_path: Path, ledge
             rows = [(s, body) for s, body in entries(ctx, EntryKind.FIXITY_CHECKED) if s in shas]
             for sha, body in rows[seen:]:
                 assert body["period_days"] == period_days
-                covered.update((sha, p) for p in body["periods"])  # type: ignore[attr-defined]
+                periods = body["periods"]
+                assert isinstance(periods, list)
+                covered.update((sha, p) for p in periods)
             per_run.append(len(rows) - seen)
             seen = len(rows)
         # every object's every period covered exactly once, spread over the runs (not all in one)
@@ -107,7 +111,7 @@ def test_rolling_sample_covers_each_period_once_per_object(tmp_path: Path, ledge
 
 
 @pytest.fixture(scope="module")
-def s3_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str, object]]:
+def s3_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str, S3Client]]:
     s3 = ensure_rgw()
     admin = s3.client()
     bucket = new_bucket(admin, "jobs", lock=True, default=("COMPLIANCE", 3))
@@ -122,7 +126,7 @@ def s3_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, st
 
 
 def test_s3_new_version_and_delete_marker_are_caught_and_named(
-        s3_data: tuple[Path, str, object], tmp_path: Path) -> None:
+        s3_data: tuple[Path, str, S3Client], tmp_path: Path) -> None:
     data, url, admin = s3_data
     bucket = url.removeprefix("s3://").split("/")[0]
     data.mkdir(parents=True, exist_ok=True)
@@ -138,19 +142,19 @@ def test_s3_new_version_and_delete_marker_are_caught_and_named(
         from jobs.retention import set_class, set_hold
 
         set_hold(ctx.retention, shas[0], True, actor="t", reason="order")
-        assert admin.get_object_legal_hold(Bucket=bucket, Key=key0)[  # type: ignore[attr-defined]
+        assert admin.get_object_legal_hold(Bucket=bucket, Key=key0)[
             "LegalHold"]["Status"] == "ON"
         set_hold(ctx.retention, shas[0], False, actor="t", reason="lifted")
         set_class(ctx.retention, shas[2], "case", actor="t", reason="evidence")
-        head = admin.head_object(Bucket=bucket, Key=f"bureau-07/originals/{shas[2][:2]}/"  # type: ignore[attr-defined]
+        head = admin.head_object(Bucket=bucket, Key=f"bureau-07/originals/{shas[2][:2]}/"
                                  f"{shas[2]}")
         assert head["ObjectLockRetainUntilDate"] > clock() + timedelta(days=9)
     finally:
         runtime.close()
     # Someone with bucket write access: a new version over one key, a delete marker on another.
-    put = admin.put_object(Bucket=bucket, Key=key0, Body=b"replaced")  # type: ignore[attr-defined]
+    put = admin.put_object(Bucket=bucket, Key=key0, Body=b"replaced")
     key1 = f"bureau-07/originals/{shas[1][:2]}/{shas[1]}"
-    marker = admin.delete_object(Bucket=bucket, Key=key1)  # type: ignore[attr-defined]
+    marker = admin.delete_object(Bucket=bucket, Key=key1)
     result = CliRunner().invoke(app, ["jobs", "run", "fixity", "--once", "--full",
                                       "--data-dir", str(data), "--store", url])
     assert result.exit_code == 1, result.output

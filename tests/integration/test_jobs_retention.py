@@ -16,6 +16,7 @@ from api.cli import app
 from api.compose import JobsRuntime, open_jobs
 from api.settings import Settings
 from evidence.errors import PolicyViolationError
+from evidence.ids import Sha256Hex
 from evidence.records import EntryKind
 from integrity.entry import decode_entry, format_time
 from jobs.context import JobContext
@@ -56,12 +57,12 @@ def make_clip(ctx: JobContext, workdir: Path, data: bytes, *, officer: str = "00
               duration_ms: int | None = None) -> str:
     """An original as the station leaves it: stored (locked for the standard class) and
     ledgered (``acquired``, ``stored``, and ``derived`` with a duration when given)."""
-    sha = hashlib.sha256(data).hexdigest()
+    sha = Sha256Hex(hashlib.sha256(data).hexdigest())
     source = workdir / f"{sha}.bin"
     workdir.mkdir(parents=True, exist_ok=True)
     source.write_bytes(data)
     until = ctx.clock() + timedelta(days=ctx.policy.standard_days)
-    obj = ctx.blobs.put(f"originals/{sha[:2]}/{sha}", source, sha256=sha,  # type: ignore[arg-type]
+    obj = ctx.blobs.put(f"originals/{sha[:2]}/{sha}", source, sha256=sha,
                         size=len(data), retain_until=until)
     at = captured_at or ctx.clock()
     ctx.writer.record(EntryKind.ACQUIRED, sha, {
@@ -126,7 +127,8 @@ def test_retention_holds_links_and_disposal_across_time(jobs: JobsRuntime, clock
     outcome = run_job(ctx, "retention")
     assert outcome.ok and "1 clip(s) moved" in outcome.summary[0]
     assert ctx.catalogue.clip(linked).retention_class == CASE
-    assert ctx.catalogue.clip(linked).retain_until > clock() + timedelta(days=365 * 29)
+    until = ctx.catalogue.clip(linked).retain_until
+    assert until is not None and until > clock() + timedelta(days=365 * 29)
     assert run_job(ctx, "retention").summary[0].startswith("retention: 0 clip(s) moved")
 
     # An early disposal is refused, with the reason; the ledger is unchanged.
@@ -153,7 +155,8 @@ def test_retention_holds_links_and_disposal_across_time(jobs: JobsRuntime, clock
     doc = verify_certificate(certificate.read_bytes(), jobs.ledger.trust.keys)
     what = doc["what"]
     assert isinstance(what, dict) and what["sha256"] == plain
-    assert what["objects"][0]["version_id"] == ctx.catalogue.clip(plain).original.version_id  # type: ignore[index,union-attr]
+    original = ctx.catalogue.clip(plain).original
+    assert original is not None and what["objects"][0]["version_id"] == original.version_id
     assert doc["when"] == format_time(clock())
     assert ctx.catalogue.clip(plain).disposed_index is not None
     # the clip's own entries are still there: the ledger is never pruned

@@ -19,8 +19,8 @@ from api.settings import Settings
 from evidence.records import EntryKind
 from integrity.entry import parse_time
 from jobs.fixity import RUN_SUBJECT
+from storage.engine import create_ledger_engine
 from storage.jobstore import SqlJobLeases
-from storage.ledger_store import create_ledger_engine
 from tests.integration.test_jobs_retention import entries
 
 pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.postgres]

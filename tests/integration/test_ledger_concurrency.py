@@ -29,7 +29,7 @@ from integrity.entry import decode_entry
 from integrity.notes import Signer, parse_commit_text, verify_note
 from storage.group_commit import GroupCommitter
 from storage.ledger_store import SqlLedgerStore
-from tests.integration.conftest import ORIGIN, make_entry, sqlite_url
+from tests.integration.conftest import ORIGIN, make_entry, pinned_clock, sqlite_url
 
 THREADS_PER_GROUP_PROCESS = 8
 MAX_SMALL_BATCH = 40
@@ -57,7 +57,7 @@ def _appender(job: _Job, start: Barrier, results: mp.Queue[Result]) -> None:
         signer = Signer(job.key_name, Ed25519PrivateKey.from_private_bytes(job.private_raw),
                         role="station")
         start.wait(timeout=60)  # everyone opens the fresh database at once: migrations race
-        store = SqlLedgerStore.open(job.url, origin=job.origin)
+        store = SqlLedgerStore.open(job.url, origin=job.origin, clock=pinned_clock)
         start.wait(timeout=60)  # and appends at once
         indices = [-1] * count
         items = [(make_entry(f"p{pid}-{seq}", body={"pid": pid, "seq": seq}), "note",
@@ -128,7 +128,7 @@ def _run_appenders(url: str, processes: int, per_process: int) -> tuple[list[Pub
 def _verify_ledger(url: str, keys: list[PublicKey], indices: dict[int, list[int]],
                    processes: int, per_process: int) -> None:
     total = processes * per_process
-    with SqlLedgerStore.open(url, origin=ORIGIN) as store:
+    with SqlLedgerStore.open(url, origin=ORIGIN, clock=pinned_clock) as store:
         entries = list(store.entries())
         commits = list(store.commits())
         head = store.head()

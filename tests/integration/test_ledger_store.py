@@ -35,11 +35,19 @@ from integrity.notes import (
     verify_note,
 )
 from ledger.publishing import Publisher, publish_checkpoint
+from storage.dberrors import translate_errors
 from storage.group_commit import GroupCommitter
-from storage.ledger_store import SqlLedgerStore, translate_errors
+from storage.ledger_store import SqlLedgerStore
 from storage.ledger_tables import APPEND_ONLY_MESSAGE, LEDGER_TABLES, metadata
 from storage.migrations import upgrade
-from tests.integration.conftest import AT, ORIGIN, make_entry, make_items, sqlite_url
+from tests.integration.conftest import (
+    AT,
+    ORIGIN,
+    make_entry,
+    make_items,
+    pinned_clock,
+    sqlite_url,
+)
 
 
 def _check_receipt(receipt: Receipt, store: SqlLedgerStore, station: Signer) -> TreeHead:
@@ -119,7 +127,8 @@ def test_append_refuses_bad_input(store: SqlLedgerStore, station_signer: Signer,
 
 
 def test_entries_stream_in_chunks(ledger_url: str, station_signer: Signer) -> None:
-    with SqlLedgerStore.open(ledger_url, origin=ORIGIN, read_chunk_rows=3) as store:
+    with SqlLedgerStore.open(ledger_url, origin=ORIGIN, read_chunk_rows=3,
+                             clock=pinned_clock) as store:
         for n in (4, 1, 5):
             store.append_batch(make_items(n, start=store.size()), signer=station_signer)
         assert [e.index for e in store.entries()] == list(range(10))
@@ -145,30 +154,33 @@ def test_proof_bounds(store: SqlLedgerStore, station_signer: Signer) -> None:
 
 
 def test_origin_mismatch_refused(ledger_url: str, station_signer: Signer) -> None:
-    with SqlLedgerStore.open(ledger_url, origin=ORIGIN) as store:
+    with SqlLedgerStore.open(ledger_url, origin=ORIGIN, clock=pinned_clock) as store:
         store.append_batch(make_items(2), signer=station_signer)
     with pytest.raises(ConflictError, match="origin"):
-        SqlLedgerStore.open(ledger_url, origin=Origin("liuhen.other-bureau/ledger/v1"))
-    with SqlLedgerStore.open(ledger_url, origin=ORIGIN) as store:
+        SqlLedgerStore.open(ledger_url, origin=Origin("liuhen.other-bureau/ledger/v1"),
+                            clock=pinned_clock)
+    with SqlLedgerStore.open(ledger_url, origin=ORIGIN, clock=pinned_clock) as store:
         assert store.size() == 2
 
 
 def test_migrations_match_the_models(ledger_url: str) -> None:
     upgrade(ledger_url)
     upgrade(ledger_url)  # a second run is a no-op
-    with SqlLedgerStore.open(ledger_url, origin=ORIGIN) as store, store.engine.connect() as conn:
+    with SqlLedgerStore.open(ledger_url, origin=ORIGIN, clock=pinned_clock) as store, \
+            store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
 
 
 def test_in_memory_sqlite_refused() -> None:
     with pytest.raises(ValueError, match="file"):
-        SqlLedgerStore.open("sqlite://", origin=ORIGIN)
+        SqlLedgerStore.open("sqlite://", origin=ORIGIN, clock=pinned_clock)
 
 
 def test_unreachable_database_is_unavailable() -> None:
     with pytest.raises(UnavailableError):
-        SqlLedgerStore.open("postgresql+psycopg://postgres@127.0.0.1:1/nothing", origin=ORIGIN)
+        SqlLedgerStore.open("postgresql+psycopg://postgres@127.0.0.1:1/nothing", origin=ORIGIN,
+                            clock=pinned_clock)
 
 
 # --- the database refuses changes -------------------------------------------------------------
@@ -191,7 +203,8 @@ def _populate(store: SqlLedgerStore, station: Signer, log: Signer) -> None:
 
 
 def _snapshot(url: str) -> dict[str, list[tuple[object, ...]]]:
-    with SqlLedgerStore.open(url, origin=ORIGIN) as store, store.engine.connect() as conn:
+    with SqlLedgerStore.open(url, origin=ORIGIN, clock=pinned_clock) as store, \
+            store.engine.connect() as conn:
         return {t: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t} ORDER BY 1"))]  # noqa: S608 - fixed names
                 for t in LEDGER_TABLES}
 
@@ -223,7 +236,7 @@ def _raw_sqlite_statement(url: str, statement: str) -> sqlite3.Error:
 def test_database_refuses_update_and_delete(ledger_url: str, station_signer: Signer,
                                             log_signer: Signer, table: str,
                                             operation: str) -> None:
-    with SqlLedgerStore.open(ledger_url, origin=ORIGIN) as store:
+    with SqlLedgerStore.open(ledger_url, origin=ORIGIN, clock=pinned_clock) as store:
         _populate(store, station_signer, log_signer)
     before = _snapshot(ledger_url)
     assert all(before[t] for t in LEDGER_TABLES)
@@ -242,7 +255,7 @@ def test_database_refuses_update_and_delete(ledger_url: str, station_signer: Sig
 @pytest.mark.parametrize("table", LEDGER_TABLES)
 def test_postgresql_refuses_truncate(pg_url: str, station_signer: Signer, log_signer: Signer,
                                      table: str) -> None:
-    with SqlLedgerStore.open(pg_url, origin=ORIGIN) as store:
+    with SqlLedgerStore.open(pg_url, origin=ORIGIN, clock=pinned_clock) as store:
         _populate(store, station_signer, log_signer)
     before = _snapshot(pg_url)
     error = _raw_pg_statement(pg_url, f"TRUNCATE {table} CASCADE")
@@ -486,7 +499,7 @@ def test_checkpoint_publisher(store: SqlLedgerStore, station_signer: Signer,
 def test_sqlite_open_file_path(tmp_path: Path, station_signer: Signer) -> None:
     url = sqlite_url(tmp_path / "sub dir" / "ledger.db")
     (tmp_path / "sub dir").mkdir()
-    with SqlLedgerStore.open(url, origin=ORIGIN) as store:
+    with SqlLedgerStore.open(url, origin=ORIGIN, clock=pinned_clock) as store:
         store.append_batch(make_items(1), signer=station_signer)
     with sqlite3.connect(tmp_path / "sub dir" / "ledger.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -58,7 +58,7 @@ def test_is_a_blob_store(store: LocalWormStore) -> None:
 def test_warns_once_on_construction(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="storage.localstore"), \
             pytest.warns(UnsafeStoreWarning, match="weaker than S3 Object Lock") as warned:
-        LocalWormStore(tmp_path / "objects")
+        LocalWormStore(tmp_path / "objects", clock=lambda: NOW)
     assert len(warned) == 1
     assert issubclass(UnsafeStoreWarning, UserWarning)
     records = [r for r in caplog.records if "weaker than S3 Object Lock" in r.getMessage()]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
-import imageio_ffmpeg
+import imageio_ffmpeg  # type: ignore[import-untyped]  # imageio-ffmpeg ships no types
 import pytest
 
 from evidence.errors import UnavailableError, VerificationError

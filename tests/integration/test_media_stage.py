@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, cast
 
-import imageio_ffmpeg
+import imageio_ffmpeg  # type: ignore[import-untyped]  # imageio-ffmpeg ships no types
 import pytest
 from sqlalchemy import select
 
@@ -43,7 +43,7 @@ def test_every_original_takes_its_path_and_derivatives_trace_back(
         if e.kind.value == "acquired":  # one content may sit under several names
             names.setdefault(e.subject, []).append(str(e.body["name_on_device"]).split("/")[-1])
     derived = {e.subject: e.body for _, e in entries if e.kind.value == "derived"}
-    actions = {name: body["plan"]["action"]  # type: ignore[index]
+    actions = {name: body["plan"]["action"]  # type: ignore[index]  # JSON: body is dict[str, object]
                for sha, body in derived.items() for name in names[sha]}
     assert actions["20261124_083000_LH00001_010203.MP4"] == "remux"      # H.264/AAC MP4
     assert actions["20261124_083500_LH00001_010203.AVI"] == "transcode"  # MJPEG/PCM AVI
@@ -56,11 +56,11 @@ def test_every_original_takes_its_path_and_derivatives_trace_back(
     assert (run.derived, run.quarantined) == (len(derived), 2)
     for sha, body in derived.items():
         assert body["parent"] == sha and sha in acquired  # traces back to its original
-        for item in body["derivatives"]:  # type: ignore[attr-defined]
+        for item in body["derivatives"]:  # type: ignore[attr-defined]  # JSON: a list
             assert item["parent"] == sha and item["argv"][0] == "ffmpeg"
             assert str(item["key"]).startswith(f"derived/{sha[:2]}/{sha}/")
         assert str(body["ffmpeg_version"]).startswith("ffmpeg version")
-        if body["plan"]["action"] == "remux":  # type: ignore[index]
+        if body["plan"]["action"] == "remux":  # type: ignore[index]  # JSON: a dict
             assert body["streamhash"]  # the remux was proven lossless
     # ffmpeg's -progress reached the station's progress display, moving forward per clip
     assert {a for _, a, _, _ in seen} >= {"remux", "transcode"}

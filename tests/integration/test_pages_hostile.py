@@ -133,7 +133,9 @@ def test_a_players_whole_copy_read_under_a_play_grant_is_a_download(
         follow_redirects=False)
     assert r.status_code == 303
     grant = int(r.headers["location"].rsplit("access=", 1)[1])
-    size = world.playable.playback.size  # type: ignore[union-attr]
+    playback = world.playable.playback
+    assert playback is not None
+    size = playback.size
     seek = client.get(f"/ui/clips/{sha}/media/playback", params={"access": grant},
                       headers={"Range": "bytes=10-19"})
     assert seek.status_code == 206
@@ -144,4 +146,4 @@ def test_a_players_whole_copy_read_under_a_play_grant_is_a_download(
     assert whole.status_code == 206 and len(whole.content) == size
     index, entry = world.entries(EntryKind.ACCESSED, sha)[-1]
     assert index > grant
-    assert entry.body["action"] == "download" and entry.body["purpose"] == "播放核查"  # type: ignore[attr-defined]
+    assert entry.body["action"] == "download" and entry.body["purpose"] == "播放核查"

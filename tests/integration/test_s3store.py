@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import (  # type: ignore[import-untyped]  # botocore ships no types
+    ClientError,
+    EndpointConnectionError,
+)
 
 from evidence.errors import (
     ConflictError,
@@ -50,11 +53,16 @@ def _until(days: int = MIN_DAYS + 2) -> datetime:
     return (datetime.now(UTC) + timedelta(days=days)).replace(microsecond=0)
 
 
+def _now() -> datetime:
+    """The real clock: the RGW judges Object Lock dates by its own (S3ObjectLockStore)."""
+    return datetime.now(UTC)
+
+
 def _connect(env: S3Env, bucket: str, *, client: Any = None, **options: Any) -> S3ObjectLockStore:
     return S3ObjectLockStore.connect(
         f"s3://{bucket}/{PREFIX}", endpoint_url=env.endpoint_url, region=env.region,
         min_retention_days=MIN_DAYS, client=client if client is not None else env.client(),
-        **options)
+        clock=_now, **options)
 
 
 def _source(tmp_path: Path, size: int) -> tuple[Path, Sha256Hex]:
@@ -133,7 +141,7 @@ def test_connect_uses_the_standard_credential_chain(s3_env: S3Env, buckets: Buck
         monkeypatch.setenv(name, value)
     opened = S3ObjectLockStore.connect(f"s3://{buckets.locked}/{PREFIX}",
                                        endpoint_url=s3_env.endpoint_url, region=None,
-                                       min_retention_days=MIN_DAYS)
+                                       min_retention_days=MIN_DAYS, clock=_now)
     assert opened.url == f"s3://{buckets.locked}/{PREFIX}"
 
 

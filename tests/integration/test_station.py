@@ -153,7 +153,7 @@ class RefuseOne:
     def put(self, key: str, source: Path, **kw: object) -> object:
         if kw["sha256"] == self._sha:
             raise ConflictError(f"refusing {key}")
-        return self._real.put(key, source, **kw)  # type: ignore[attr-defined]
+        return self._real.put(key, source, **kw)  # type: ignore[attr-defined]  # the real store
 
 
 def test_release_deletes_only_after_every_file_is_verified(
@@ -164,7 +164,7 @@ def test_release_deletes_only_after_every_file_is_verified(
     avi = "DCIM/100MEDIA/20261124_083500_LH00001_010203.AVI"
     refused = hashlib.sha256(files[avi]).hexdigest()
     real = station.blobs
-    station.blobs = RefuseOne(real, refused)  # type: ignore[assignment]
+    station.blobs = RefuseOne(real, refused)  # type: ignore[assignment]  # a partial stand-in
     result = dock(station, recorder, release="delete")
     assert not result.released
     assert set(result.failed) == {p for p, d in files.items()
@@ -239,7 +239,7 @@ def test_store_outage_keeps_copying_and_the_upload_queue_finishes(
         station: Station, tmp_path: Path, media: Media) -> None:
     (recorder,) = fleet(tmp_path, media, ("directory",))
     real = station.blobs
-    station.blobs = Outage()  # type: ignore[assignment]
+    station.blobs = Outage()  # type: ignore[assignment]  # a store that only fails
     result = dock(station, recorder)
     files = expected_files(recorder, media, START)
     # Every file was still copied and ledgered; none is stored, so nothing is released.
@@ -263,7 +263,7 @@ def test_lost_staging_is_reacquired_from_the_recorder(
     (recorder,) = fleet(tmp_path, media, ("directory",))
     ctx = station.context(Quiet())
     real = station.blobs
-    station.blobs = Outage()  # type: ignore[assignment]
+    station.blobs = Outage()  # type: ignore[assignment]  # a store that only fails
     assert dock(station, recorder).waiting > 0  # files stop at `committed`
     station.blobs = real
     shutil.rmtree(ctx.staging)
@@ -297,7 +297,8 @@ def test_daemon_docks_a_recorder_plugged_later_woken_by_hotplug(
                                 base_clock=lambda: datetime.now(UTC), card_start=START)
     bus.unplug(recorders[0])
     source = simulated_dock_source(recorders, bus)
-    wake, stop, lines = Wake(), threading.Event(), []
+    wake, stop = Wake(), threading.Event()
+    lines: list[str] = []
     daemon = threading.Thread(target=run_station, args=(station, source), kwargs={
         "password": PASSWORD, "once": False, "out": lines.append, "poll_s": 60.0, "stop": stop,
         "hotplug": wake})  # a 60 s scan interval: only the hot-plug event can wake it sooner

@@ -21,8 +21,8 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from api.cli.station import simulated_source
-from api.compose import open_station
+from api.cli.station import CARD_START
+from api.compose import open_station, simulated_recorders
 from api.settings import Settings
 from ingest.media import find_ffmpeg
 from integrity.entry import decode_entry
@@ -108,7 +108,8 @@ def test_kill_9_at_random_points_then_restart(tmp_path: Path,
         url = fresh_url(data)
         env = {**os.environ, "LIUHEN_DATA_DIR": str(data), "LIUHEN_DATABASE_URL": url}
         # The cards exist before the first start.
-        simulated_source(data / "simulator", 3, ffmpeg=find_ffmpeg().ffmpeg)
+        simulated_recorders(data / "simulator", 3, ffmpeg=find_ffmpeg().ffmpeg,
+                            card_start=CARD_START)
         if first is None:
             start = time.monotonic()
             assert _run(env, kill_after=None)  # a clean run tells how long a dock takes

@@ -200,7 +200,9 @@ def test_any_flipped_byte_fails_at_its_index(flip: tuple[str, int, int, int]) ->
         row = ledger.rows[i]
         value = bytearray(getattr(row, where))
         value[offset % len(value)] ^= mask
-        ledger.rows[i] = dataclasses.replace(row, **{where: bytes(value)})
+        flipped = bytes(value)
+        ledger.rows[i] = (dataclasses.replace(row, data=flipped) if where == "data"
+                          else dataclasses.replace(row, leaf_hash=flipped))
         expected = i
     with pytest.raises(VerificationError) as err:
         run(ledger, deep=False)

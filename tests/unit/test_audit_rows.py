@@ -3,6 +3,8 @@ as ``audit`` over LedgerEntry rows: same report, same step, index and reason for
 
 from __future__ import annotations
 
+import functools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,11 +22,10 @@ def _verdicts(ledger: MemLedger, external: list[bytes], *,
     keys = [STATION.public, LOG.public]
     rows = [(r.index, r.data, r.leaf_hash) for r in ledger.rows]
     out: list[Verdict] = []
-    for run, entries in ((audit, ledger.rows), (audit_rows, rows)):
+    for run in (functools.partial(audit, ledger.rows), functools.partial(audit_rows, rows)):
         try:
-            out.append(run(entries, commits=ledger.commits,  # type: ignore[operator]
-                           checkpoints=ledger.checkpoints, origin=ledger.origin, keys=keys,
-                           external=external, deep=deep))
+            out.append(run(commits=ledger.commits, checkpoints=ledger.checkpoints,
+                           origin=ledger.origin, keys=keys, external=external, deep=deep))
         except VerificationError as exc:
             out.append((exc.step, exc.index, exc.reason))
     return out[0], out[1]

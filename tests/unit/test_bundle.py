@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 
 import pytest
 
@@ -65,10 +66,11 @@ def _other_origin(bundle: bytes) -> bytes:
     ("not_json", lambda b: b[:-20], "B1"),
     ("token_garbage", lambda b: _edit(b, timestamps=[{"tsa": "x", "token": "AAAA"}]), "B6"),
 ])
-def test_tampered_bundle_fails_at_its_step(name: str, tamper: object, step: str) -> None:
+def test_tampered_bundle_fails_at_its_step(name: str, tamper: Callable[[bytes], bytes],
+                                           step: str) -> None:
     bundle, trust = _bundle()
     with pytest.raises(VerificationError) as err:
-        verify_bundle(tamper(bundle), trust=trust)  # type: ignore[operator]
+        verify_bundle(tamper(bundle), trust=trust)
     assert err.value.step == step, err.value
 
 

@@ -16,7 +16,7 @@ from evidence.records import Case, CaseStep
 from evidence.steps import CATALOGUE, RecordingRule
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-RULES = {k.code: k.rule for k in CATALOGUE}
+RULES: dict[str, RecordingRule] = {k.code: k.rule for k in CATALOGUE}
 
 
 def at(seconds: float) -> datetime:

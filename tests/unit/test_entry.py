@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -16,7 +17,7 @@ def _entry(**kw: object) -> Entry:
     fields: dict[str, object] = dict(kind=EntryKind.ACQUIRED, subject="ab" * 32, body={"size": 7},
                                      station=StationId("st-1"), actor="000123", at=AT)
     fields.update(kw)
-    return Entry(**fields)  # type: ignore[arg-type]
+    return Entry(**fields)  # type: ignore[arg-type]  # one dict of Entry's mixed-type fields
 
 
 def test_times_are_utc_with_nanoseconds() -> None:
@@ -46,7 +47,7 @@ def test_encoding_is_byte_exact() -> None:
     lambda d: d.replace(b'{"size":7}', b'{"size":7.0}'),
     lambda d: d + b" ",
 ])
-def test_malformed_entries_are_refused(mutate: object) -> None:
+def test_malformed_entries_are_refused(mutate: Callable[[bytes], bytes]) -> None:
     data = encode_entry(_entry())
     with pytest.raises(VerificationError):
-        decode_entry(mutate(data))  # type: ignore[operator]
+        decode_entry(mutate(data))

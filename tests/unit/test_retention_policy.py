@@ -35,7 +35,7 @@ def clip(**changes: object) -> Clip:
         "unit_no": "U1", "name_on_device": "a.mp4", "captured_at": T0, "station":
         StationId("s"), "acquired_index": 0, "acquired_at": T0, "original": obj,
         "retain_until": T0 + 180 * DAY, **changes}
-    return Clip(**fields)  # type: ignore[arg-type]
+    return Clip(**fields)  # type: ignore[arg-type]  # one dict of Clip's mixed-type fields
 
 
 LINK = Link(sha256=SHA, case_id=CaseId("C-1"), step_id="s1", linked_index=7, linked_at=T0,
@@ -76,7 +76,8 @@ def test_bureau_overrides_and_the_settings_floor() -> None:
     assert policy.days("traffic") == 365 and policy.is_permanent("crowd")
     assert policy.days("short") == 200  # no class keeps less than the standard minimum
     assert policy.digest() != RetentionPolicy.for_bureau(standard_days=200).digest()
-    assert policy.describe()["classes"]["crowd"] == "permanent"  # type: ignore[index]
+    classes = policy.describe()["classes"]
+    assert isinstance(classes, dict) and classes["crowd"] == "permanent"
 
 
 # --- disposal rules ----------------------------------------------------------------------------
@@ -212,7 +213,7 @@ def test_report_figures_and_fail_closed_unknown_step_codes() -> None:
         CaseStep(CaseId("C"), "s3", StepCode("bureau-own"), started_at=at),
         CaseStep(CaseId("C"), "s4", StepCode("chafeng"),
                  started_at=datetime(2024, 6, 1, tzinfo=CST))))
-    links = {"s1": {a.sha256}, "s2": {b.sha256}}
+    links: dict[str, set[str]] = {"s1": {a.sha256}, "s2": {b.sha256}}
     report = compute(2025, clips=[a, b], cases=[(case, links)], kinds=CATALOGUE)
     # s1 recorded; s2's only clip is quarantined; s3 has an unknown code → required; s4 is 2024
     assert (report.total.clips, report.total.steps, report.total.recorded) == (2, 3, 1)

@@ -63,7 +63,7 @@ def new_recorder(tmp_path: Path, media: Media, clock: ManualClock) -> RecorderFa
             media=media,
             base_clock=clock,
             storage_kind=storage_kind,
-            **options,  # type: ignore[arg-type]
+            **options,  # type: ignore[arg-type]  # make_recorder's own keywords, passed through
         )
 
     return build

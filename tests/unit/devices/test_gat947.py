@@ -95,7 +95,7 @@ def test_password_must_be_six_bytes(new_recorder: RecorderFactory, password: obj
     driver = Gat947Driver(new_recorder(0))
     driver.identify()
     with pytest.raises(PolicyViolationError, match="exactly 6 bytes"):
-        driver.officer_info(password)  # type: ignore[arg-type]
+        driver.officer_info(password)  # type: ignore[arg-type]  # wrong on purpose: refused
 
 
 def test_calls_before_identify_are_refused(new_recorder: RecorderFactory) -> None:
@@ -117,7 +117,7 @@ def test_connect_failed_is_unavailable(new_recorder: RecorderFactory) -> None:
             return "XXXX9"  # Init_Device with another model's code: status 2
 
     with pytest.raises(UnavailableError, match="Init_Device failed \\(status 2\\)"):
-        Gat947Driver(WrongModel()).identify()  # type: ignore[arg-type]
+        Gat947Driver(WrongModel()).identify()  # type: ignore[arg-type]  # forwards by __getattr__
 
 
 def test_malformed_id_code_is_refused(new_recorder: RecorderFactory) -> None:

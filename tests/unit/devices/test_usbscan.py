@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import usb.core
 
 from devices.sim.cards import Media
+from devices.sim.device import SimulatedRecorder
 from devices.sim.recorder import make_fleet
 from devices.sim.usbbus import VENDOR_ID, SimulatedUsbBackend
 from devices.usbscan import UsbDeviceInfo, find_mass_storage, has_mass_storage_interface
@@ -86,7 +88,7 @@ def test_unplugged_recorder_disappears(
 
 
 class _BrokenBus(SimulatedUsbBackend):
-    def enumerate_devices(self):  # type: ignore[no-untyped-def]
+    def enumerate_devices(self) -> NoReturn:
         raise usb.core.USBError("Access denied (insufficient permissions)", error_code=-3, errno=13)
 
 
@@ -96,7 +98,7 @@ def test_usb_errors_become_unavailable() -> None:
 
 
 class _NoStringsBus(SimulatedUsbBackend):
-    def _string_descriptor(self, recorder, index):  # type: ignore[no-untyped-def]
+    def _string_descriptor(self, recorder: SimulatedRecorder, index: int) -> NoReturn:
         raise usb.core.USBError("Pipe error", error_code=-9, errno=32)
 
 

@@ -53,7 +53,7 @@ def test_round_trip_keeps_gbk_names() -> None:
 def test_over_long_fields_are_refused_not_truncated(change: dict[str, str], field: str) -> None:
     change = dict(change)
     serial = change.pop("serial", INFO.serial)
-    officer = dataclasses.replace(OFFICER, **change)  # type: ignore[arg-type]
+    officer = dataclasses.replace(OFFICER, **change)  # type: ignore[arg-type]  # str fields only
     with pytest.raises(PolicyViolationError, match=field):
         ZfyInfo(serial=DeviceSerial(serial), officer=officer).pack()
 
