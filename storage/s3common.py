@@ -7,9 +7,12 @@ import base64
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3  # type: ignore[import-untyped]  # boto3 ships no types
+from botocore.config import Config  # type: ignore[import-untyped]  # botocore ships no types
 from botocore.exceptions import (  # type: ignore[import-untyped]  # botocore ships no types
     BotoCoreError,
     ClientError,
@@ -30,6 +33,7 @@ from evidence.errors import (
 )
 
 S3Client = Any
+SSE_MODES = ("AES256", "aws:kms")
 """A boto3 S3 client (or a wrapper with the same methods): boto3 has no type information and
 boto3-stubs is not a dependency, so the adapter's boundary with it is untyped."""
 
@@ -110,3 +114,55 @@ def multipart_etag(part_md5s: list[bytes]) -> str:
 
 def bare_etag(value: str | None) -> str:
     return (value or "").strip('"')
+
+
+@dataclass(frozen=True, slots=True)
+class S3Version:
+    """One ListObjectVersions entry (``ingest.ports.ObjectVersion``)."""
+
+    key: str
+    version_id: str
+    is_latest: bool
+    delete_marker: bool
+    size: int
+    modified: datetime | None
+
+
+def describe_version(entry: dict[str, Any]) -> str:
+    when = entry.get("LastModified")
+    at = f" of {when.isoformat()}" if isinstance(when, datetime) else ""
+    return f"{entry['kind']} {entry.get('VersionId')}{at}"
+
+
+def retain_until_of(head: dict[str, Any]) -> datetime | None:
+    until = head.get("ObjectLockRetainUntilDate")
+    return until.astimezone(UTC) if isinstance(until, datetime) else None
+
+
+def locked_until(head: dict[str, Any], retain_until: datetime) -> bool:
+    held = retain_until_of(head)
+    return head.get("ObjectLockMode") == COMPLIANCE and held is not None and held >= retain_until
+
+
+def sse_args(sse: str | None, kms_key_id: str | None) -> dict[str, str]:
+    if sse not in (None, *SSE_MODES):
+        raise ValueError(f"sse must be one of {SSE_MODES} or None, not {sse!r}")
+    if kms_key_id and sse != "aws:kms":
+        raise ValueError("kms_key_id needs sse='aws:kms'")
+    args = {"ServerSideEncryption": sse} if sse else {}
+    if kms_key_id:
+        args["SSEKMSKeyId"] = kms_key_id
+    return args
+
+
+def make_client(endpoint_url: str | None, region: str | None, max_concurrency: int) -> S3Client:
+    config = Config(
+        s3={"addressing_style": "path"} if endpoint_url else {},
+        # Only Content-MD5: RGW 16 ignores the x-amz-checksum-* that botocore adds by default.
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        retries={"mode": "standard", "max_attempts": 5},
+        max_pool_connections=max(10, max_concurrency),
+    )
+    session = boto3.session.Session()
+    return session.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)

@@ -45,14 +45,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
-
-import boto3  # type: ignore[import-untyped]  # boto3 ships no types
-from botocore.config import Config  # type: ignore[import-untyped]  # botocore ships no types
 
 from evidence.errors import (
     ConflictError,
@@ -68,8 +64,14 @@ from storage.s3common import (
     META_SHA256,
     RETENTION_SLACK,
     S3Client,
+    S3Version,
     bare_etag,
+    describe_version,
+    locked_until,
+    make_client,
+    retain_until_of,
     s3_errors,
+    sse_args,
 )
 from storage.s3probe import CANARY_DIR, BucketPolicy, probe_bucket
 from storage.s3upload import (
@@ -85,7 +87,6 @@ log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
 STEP = "store.verify"
-SSE_MODES = ("AES256", "aws:kms")
 
 
 class S3ObjectLockStore:
@@ -108,7 +109,7 @@ class S3ObjectLockStore:
             raise ValueError(f"part_size {part_size} is below S3's minimum of {MIN_PART_BYTES}")
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
-        _sse_args(sse, kms_key_id)  # validates the combination
+        sse_args(sse, kms_key_id)  # validates the combination
         self._client = client
         self.policy = policy
         self.bucket = policy.bucket
@@ -138,9 +139,9 @@ class S3ObjectLockStore:
             raise ValueError("min_retention_days must be at least 1")
         bucket, prefix = parts.netloc, parts.path.strip("/")
         if client is None:
-            client = _make_client(endpoint_url, region, max_concurrency)
+            client = make_client(endpoint_url, region, max_concurrency)
         policy = probe_bucket(client, bucket, prefix, min_retention_days=min_retention_days,
-                              clock=clock, sse_args=_sse_args(sse, kms_key_id))
+                              clock=clock, sse_args=sse_args(sse, kms_key_id))
         return cls(client, policy, prefix=prefix, min_retention_days=min_retention_days,
                    multipart_threshold=multipart_threshold, part_size=part_size,
                    max_concurrency=max_concurrency, sse=sse, kms_key_id=kms_key_id, clock=clock)
@@ -169,7 +170,7 @@ class S3ObjectLockStore:
                 f"of {self.min_retention_days} days from now")
         args: dict[str, Any] = {"Metadata": {META_SHA256: sha256}, "ObjectLockMode": COMPLIANCE,
                                 "ObjectLockRetainUntilDate": until,
-                                **_sse_args(self.sse, self.kms_key_id)}
+                                **sse_args(self.sse, self.kms_key_id)}
         plan = UploadPlan(bucket=self.bucket, key=full, source=source, size=size, sha256=sha256,
                           args=args)
         if size > self.multipart_threshold:
@@ -229,7 +230,7 @@ class S3ObjectLockStore:
         full = self._full_key(obj.key)
         where = f"{self.url}/{obj.key} version {obj.version_id}"
         head = self._head(full, obj.version_id)
-        current = _retain_until(head)
+        current = retain_until_of(head)
         if current is not None and until < current:
             raise PolicyViolationError(
                 f"{where}: retention can only be extended; it runs until {current.isoformat()}, "
@@ -326,14 +327,14 @@ class S3ObjectLockStore:
             if found:
                 raise ConflictError(
                     f"{self.url} already has {len(found)} version(s)/delete marker(s) under "
-                    f"{key} but no live version ({_describe(found[0])}); keys are unique"
+                    f"{key} but no live version ({describe_version(found[0])}); keys are unique"
                 ) from None
             return None
         stored = head.get("Metadata", {}).get(META_SHA256)
         if stored != sha256:
             raise ConflictError(f"{self.url} already holds other bytes under {key} (version "
                                 f"{head.get('VersionId')}, sha256 metadata {stored})")
-        held = _retain_until(head)
+        held = retain_until_of(head)
         return StoredObject(store=self.url, key=key, version_id=head["VersionId"],
                             size=size, sha256=sha256,  # _settle compares size with the HEAD
                             lock_mode=head.get("ObjectLockMode") or "",
@@ -359,23 +360,23 @@ class S3ObjectLockStore:
                             f"(expected {self.sse})")
         if problems:
             raise VerificationError(f"{where}: " + "; ".join(problems), step=STEP)
-        if not _locked(head, retain_until):
+        if not locked_until(head, retain_until):
             log.warning("%s: lock is %s until %s, asked for COMPLIANCE until %s: re-applied "
                         "Object Lock with PutObjectRetention", where, head.get("ObjectLockMode"),
-                        _retain_until(head), retain_until.isoformat())
+                        retain_until_of(head), retain_until.isoformat())
             with s3_errors(f"{where}: PutObjectRetention"):
                 self._client.put_object_retention(
                     Bucket=self.bucket, Key=full, VersionId=obj.version_id,
                     Retention={"Mode": COMPLIANCE, "RetainUntilDate": retain_until})
             head = self._head(full, obj.version_id)
-            if not _locked(head, retain_until):
+            if not locked_until(head, retain_until):
                 raise VerificationError(
-                    f"{where}: still {head.get('ObjectLockMode')} until {_retain_until(head)} "
+                    f"{where}: still {head.get('ObjectLockMode')} until {retain_until_of(head)} "
                     f"after PutObjectRetention COMPLIANCE until {retain_until.isoformat()}",
                     step=STEP)
         return StoredObject(store=self.url, key=obj.key, version_id=obj.version_id,
                             size=obj.size, sha256=obj.sha256, lock_mode=COMPLIANCE,
-                            retain_until=_retain_until(head) or retain_until)
+                            retain_until=retain_until_of(head) or retain_until)
 
     def _versions(self, full: str) -> list[dict[str, Any]]:
         """Every version and delete marker of exactly ``full`` (newest first per S3)."""
@@ -400,58 +401,5 @@ class S3ObjectLockStore:
         top = latest[0]
         if top["kind"] != "version" or top.get("VersionId") != obj.version_id:
             raise VerificationError(
-                f"{where}: the latest entry is {_describe(top)}, not our version "
+                f"{where}: the latest entry is {describe_version(top)}, not our version "
                 f"{obj.version_id}: the key was overlaid behind the store's back", step=STEP)
-
-
-@dataclass(frozen=True, slots=True)
-class S3Version:
-    """One ListObjectVersions entry (``ingest.ports.ObjectVersion``)."""
-
-    key: str
-    version_id: str
-    is_latest: bool
-    delete_marker: bool
-    size: int
-    modified: datetime | None
-
-
-def _describe(entry: dict[str, Any]) -> str:
-    when = entry.get("LastModified")
-    at = f" of {when.isoformat()}" if isinstance(when, datetime) else ""
-    return f"{entry['kind']} {entry.get('VersionId')}{at}"
-
-
-def _retain_until(head: dict[str, Any]) -> datetime | None:
-    until = head.get("ObjectLockRetainUntilDate")
-    return until.astimezone(UTC) if isinstance(until, datetime) else None
-
-
-def _locked(head: dict[str, Any], retain_until: datetime) -> bool:
-    held = _retain_until(head)
-    return head.get("ObjectLockMode") == COMPLIANCE and held is not None and held >= retain_until
-
-
-def _sse_args(sse: str | None, kms_key_id: str | None) -> dict[str, str]:
-    if sse not in (None, *SSE_MODES):
-        raise ValueError(f"sse must be one of {SSE_MODES} or None, not {sse!r}")
-    if kms_key_id and sse != "aws:kms":
-        raise ValueError("kms_key_id needs sse='aws:kms'")
-    args = {"ServerSideEncryption": sse} if sse else {}
-    if kms_key_id:
-        args["SSEKMSKeyId"] = kms_key_id
-    return args
-
-
-def _make_client(endpoint_url: str | None, region: str | None, max_concurrency: int) -> S3Client:
-    config = Config(
-        s3={"addressing_style": "path"} if endpoint_url else {},
-        # Only Content-MD5: RGW 16 ignores the x-amz-checksum-* that botocore adds by default.
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
-        retries={"mode": "standard", "max_attempts": 5},
-        max_pool_connections=max(10, max_concurrency),
-    )
-    session = boto3.session.Session()
-    return session.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
-
