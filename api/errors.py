@@ -29,6 +29,12 @@ FAMILIES: tuple[tuple[type[LiuhenError], int, str, int], ...] = (
 )
 UNKNOWN = (500, "internal", 2)
 """A LiuhenError of no family above: a bug of ours, not the caller's."""
+HEADINGS = {"purpose_required": "需要说明调阅事由 Purpose required",
+            "verification_failed": "核验失败 Verification failed",
+            "not_found": "未找到 Not found", "conflict": "冲突 Conflict",
+            "policy_violation": "不允许 Refused by policy", "unavailable": "暂不可用 Unavailable",
+            "internal": "错误 Error"}
+"""The heading an error page shows for each error code (the pages, Chinese first)."""
 
 
 def family_of(exc: BaseException) -> tuple[int, str, int]:

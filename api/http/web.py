@@ -42,16 +42,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from access.ports import TokenRepo
 from api.compose import Services
+from api.errors import HEADINGS, family_of
 from api.http.auth import TOKEN_COOKIE, Principal, Role, allow, token_repo
 from api.http.deps import get_casework
 from api.http.errors import chinese_first, validation_message
 from evidence.errors import (
-    ConflictError,
     LiuhenError,
     NotFoundError,
-    PolicyViolationError,
     UnavailableError,
-    VerificationError,
 )
 from evidence.ids import is_sha256_hex
 from evidence.records import Clip
@@ -85,14 +83,6 @@ SECURITY_HEADERS = {
 }
 
 PAGES_DIR = Path(__file__).resolve().parent
-_LIUHEN_ERRORS: tuple[tuple[type[LiuhenError], int, str], ...] = (
-    (VerificationError, 422, "核验失败 Verification failed"),
-    (NotFoundError, 404, "未找到 Not found"),
-    (ConflictError, 409, "冲突 Conflict"),
-    (PolicyViolationError, 422, "不允许 Refused by policy"),
-    (UnavailableError, 503, "暂不可用 Unavailable"),
-)
-
 READERS = (Role.OFFICER, Role.AUDITOR, Role.ADMIN)
 EDITORS = (Role.OFFICER, Role.ADMIN)
 SUPERVISORS = (Role.AUDITOR, Role.ADMIN)
@@ -246,9 +236,8 @@ class PageRoute(APIRoute):
                 detail = "; ".join(validation_message(e) for e in exc.errors()[:5])
                 return error_page(request, 422, "输入有误 Invalid input", detail)
             except LiuhenError as exc:
-                status, heading = next(((s, h) for family, s, h in _LIUHEN_ERRORS
-                                        if isinstance(exc, family)), (500, "错误 Error"))
-                response = error_page(request, status, heading, str(exc))
+                status, code, _ = family_of(exc)
+                response = error_page(request, status, HEADINGS[code], str(exc))
                 if isinstance(exc, UnavailableError):
                     response.headers["Retry-After"] = str(max(1, int(exc.retry_after_s)))
                 return response

@@ -10,7 +10,7 @@ from pathlib import Path
 from starlette.requests import Request
 
 from api.cli._common import fail
-from api.errors import FAMILIES
+from api.errors import FAMILIES, HEADINGS, UNKNOWN
 from api.http.errors import liuhen_error
 from evidence.errors import LiuhenError, UnavailableError, VerificationError
 
@@ -44,3 +44,9 @@ def test_docs_api_lists_the_status_and_code_of_every_family() -> None:
     rows = set(re.findall(r"^\| (\d{3}) \| `(\w+)` \|", (ROOT / "docs/api.md").read_text(),
                           re.M))
     assert {(str(status), code) for _, status, code, _ in FAMILIES} <= rows
+
+
+def test_every_error_code_has_a_chinese_page_heading() -> None:
+    codes = {code for _, _, code, _ in FAMILIES} | {UNKNOWN[1]}
+    assert set(HEADINGS) == codes
+    assert all(re.match(r"[\u3400-\u9fff]", HEADINGS[c]) for c in codes)
