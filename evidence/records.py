@@ -313,3 +313,17 @@ class ApiToken:
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectVersion:
+    """One entry of a store's own listing (``BlobStore.inventory``): a version of a key, or a
+    delete marker on it. Keys are relative to the store's URL, like ``StoredObject.key``."""
+
+    key: str
+    version_id: str
+    """The store's version id; ``""`` for a delete marker without one."""
+    is_latest: bool
+    delete_marker: bool
+    size: int
+    modified: datetime | None

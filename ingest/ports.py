@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol, TypeVar
 
 from evidence.ids import Sha256Hex
-from evidence.records import Assignment, FileRow, LedgerEntry, StoredObject
+from evidence.records import Assignment, FileRow, LedgerEntry, ObjectVersion, StoredObject
 
 
 class BlobStore(Protocol):
@@ -48,31 +48,6 @@ class BlobStore(Protocol):
         itself lists them (never the bytes): the fixity audit compares this with the ledger to
         find delete markers and versions nobody recorded."""
         ...
-
-
-class ObjectVersion(Protocol):
-    """One entry of a store's own listing (``BlobStore.inventory``): a version of a key, or a
-    delete marker on it. Keys are relative to the store's URL, like ``StoredObject.key``."""
-
-    @property
-    def key(self) -> str: ...
-
-    @property
-    def version_id(self) -> str:
-        """The store's version id; ``""`` for a delete marker without one."""
-        ...
-
-    @property
-    def is_latest(self) -> bool: ...
-
-    @property
-    def delete_marker(self) -> bool: ...
-
-    @property
-    def size(self) -> int: ...
-
-    @property
-    def modified(self) -> datetime | None: ...
 
 
 class IngestRepo(Protocol):

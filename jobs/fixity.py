@@ -37,8 +37,7 @@ from datetime import UTC, datetime, timedelta
 from hashlib import sha256 as sha256_of
 
 from evidence.errors import LiuhenError, NotFoundError, VerificationError
-from evidence.records import Clip, EntryKind, StoredObject
-from ingest.ports import ObjectVersion
+from evidence.records import Clip, EntryKind, ObjectVersion, StoredObject
 from integrity.entry import decode_entry, format_time, parse_time
 from jobs.context import JobContext
 from jobs.ports import Finding, FindingKind, JobOutcome

@@ -45,7 +45,7 @@ from typing import BinaryIO
 
 from evidence.errors import ConflictError, NotFoundError, PolicyViolationError, VerificationError
 from evidence.ids import Sha256Hex, is_sha256_hex
-from evidence.records import StoredObject
+from evidence.records import ObjectVersion, StoredObject
 from storage.blobio import (
     PRIVATE_DIR_MODE,
     READ_ONLY_MODE,
@@ -96,18 +96,6 @@ class _Sidecar:
                    size=int(doc["size"]), mtime_ns=int(doc["mtime_ns"]),
                    retain_until=datetime.fromisoformat(doc["retain_until"]),
                    legal_hold=bool(doc["legal_hold"]))
-
-
-@dataclass(frozen=True, slots=True)
-class LocalVersion:
-    """One entry of ``LocalWormStore.inventory`` (``ingest.ports.ObjectVersion``)."""
-
-    key: str
-    version_id: str
-    is_latest: bool
-    delete_marker: bool
-    size: int
-    modified: datetime | None
 
 
 class LocalWormStore:
@@ -236,9 +224,9 @@ class LocalWormStore:
             raise NotFoundError(f"{self.url} has no object {obj.key}")
         return side.legal_hold
 
-    def inventory(self) -> Iterator[LocalVersion]:
+    def inventory(self) -> Iterator[ObjectVersion]:
         """What the directory holds, in key order, in the terms of an S3 version listing
-        (``ingest.ports.ObjectVersion``), for the fixity audit:
+        (``evidence.records.ObjectVersion``), for the fixity audit:
 
         - a file matching its latest sidecar (size, mtime) is the version named by the
           sidecar's SHA-256 (versions are content-addressed);
@@ -256,7 +244,7 @@ class LocalWormStore:
         for key in sorted(keys):
             yield from self._key_versions(key)
 
-    def _key_versions(self, key: str) -> Iterator[LocalVersion]:
+    def _key_versions(self, key: str) -> Iterator[ObjectVersion]:
         try:
             folder, path = self._sidecar_dir(key), self._object_path(key)
         except PolicyViolationError:  # a name liuhen never writes: someone else put it there
@@ -274,19 +262,19 @@ class LocalWormStore:
         latest = sides[-1] if sides else None
         if st is None:
             current = ""
-            yield LocalVersion(key=key, version_id="", is_latest=True, delete_marker=True,
+            yield ObjectVersion(key=key, version_id="", is_latest=True, delete_marker=True,
                                size=0, modified=None)
         else:
             intact = (latest is not None and st.st_size == latest.size
                       and st.st_mtime_ns == latest.mtime_ns)
             current = latest.sha256 if intact and latest else f"unrecorded-{st.st_mtime_ns}"
-            yield LocalVersion(key=key, version_id=current, is_latest=True, delete_marker=False,
+            yield ObjectVersion(key=key, version_id=current, is_latest=True, delete_marker=False,
                                size=st.st_size,
                                modified=datetime.fromtimestamp(st.st_mtime_ns / 1e9, UTC))
         recorded = {side.sha256: side.size for side in sides}  # in sidecar order
         for sha, size in recorded.items():
             if sha != current:
-                yield LocalVersion(key=key, version_id=sha, is_latest=False,
+                yield ObjectVersion(key=key, version_id=sha, is_latest=False,
                                    delete_marker=False, size=size, modified=None)
 
     # -- internals -------------------------------------------------------------------------

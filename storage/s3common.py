@@ -7,7 +7,6 @@ import base64
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -114,18 +113,6 @@ def multipart_etag(part_md5s: list[bytes]) -> str:
 
 def bare_etag(value: str | None) -> str:
     return (value or "").strip('"')
-
-
-@dataclass(frozen=True, slots=True)
-class S3Version:
-    """One ListObjectVersions entry (``ingest.ports.ObjectVersion``)."""
-
-    key: str
-    version_id: str
-    is_latest: bool
-    delete_marker: bool
-    size: int
-    modified: datetime | None
 
 
 def describe_version(entry: dict[str, Any]) -> str:

@@ -57,14 +57,13 @@ from evidence.errors import (
     VerificationError,
 )
 from evidence.ids import Sha256Hex, is_sha256_hex
-from evidence.records import StoredObject
+from evidence.records import ObjectVersion, StoredObject
 from storage.blobio import verified_reader, whole_seconds
 from storage.s3common import (
     COMPLIANCE,
     META_SHA256,
     RETENTION_SLACK,
     S3Client,
-    S3Version,
     bare_etag,
     describe_version,
     locked_until,
@@ -265,7 +264,7 @@ class S3ObjectLockStore:
                 Bucket=self.bucket, Key=self._full_key(obj.key), VersionId=obj.version_id)
         return bool(reply.get("LegalHold", {}).get("Status") == "ON")
 
-    def inventory(self) -> Iterator[S3Version]:
+    def inventory(self) -> Iterator[ObjectVersion]:
         """Every version and delete marker under the prefix (ListObjectVersions, paginated), in
         the server's order (key, then newest first); the probe's canaries are left out. For the
         fixity audit (jobs/fixity.py): a key liuhen wrote has exactly one version, so a second
@@ -286,7 +285,7 @@ class S3ObjectLockStore:
                     if full.startswith(canary):
                         continue
                     modified = item.get("LastModified")
-                    yield S3Version(
+                    yield ObjectVersion(
                         key=full.removeprefix(prefix), version_id=str(item.get("VersionId") or ""),
                         is_latest=bool(item.get("IsLatest")), delete_marker=marker,
                         size=int(item.get("Size") or 0),
