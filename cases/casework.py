@@ -40,10 +40,10 @@ from evidence.identity import (
     check_text,
     confusable_case_id,
 )
+from evidence.ledgertime import format_time
 from evidence.records import Case, CaseStep, Clip, ClipQuery, EntryKind, Link
 from evidence.steps import CATALOGUE, RecordingRule, StepKind
 from evidence.timerange import YearRange
-from integrity.entry import format_time
 from ledger.appending import LedgerWriter
 from ledger.readmodel import Freshness
 

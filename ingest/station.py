@@ -35,9 +35,10 @@ from evidence.identity import (
     canonical_officer_no,
 )
 from evidence.ids import Sha256Hex, StationId
+from evidence.ledgertime import format_time
 from evidence.records import Assignment, EntryKind, FileRow, FileState, Receipt, StoredObject
 from ingest.ports import BlobStore, IngestRepo, LedgerLookup, Progress, R, Recorder
-from integrity.entry import decode_entry, format_time
+from integrity.entry import decode_entry
 from ledger.appending import LedgerWriter
 from ledger.files import fsync_dir
 from ledger.ports import Clock

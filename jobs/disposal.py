@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import cast
 
 from evidence.errors import LiuhenError, PolicyViolationError, VerificationError
+from evidence.ledgertime import format_time
 from evidence.records import Clip, EntryKind, Link, PublicKey, StoredObject
 from integrity.canonical import canonical_json, parse_canonical
-from integrity.entry import format_time
 from integrity.notes import sign_note, split_note, verify_note
 from jobs.context import JobContext
 from jobs.ports import Finding, FindingKind, JobOutcome

@@ -37,9 +37,10 @@ from datetime import UTC, datetime, timedelta
 from hashlib import sha256 as sha256_of
 
 from evidence.errors import LiuhenError, NotFoundError, VerificationError
+from evidence.ledgertime import format_time, parse_time
 from evidence.records import Clip, EntryKind, StoredObject
 from ingest.ports import ObjectVersion
-from integrity.entry import decode_entry, format_time, parse_time
+from integrity.entry import decode_entry
 from jobs.context import JobContext
 from jobs.ports import Finding, FindingKind, JobOutcome
 

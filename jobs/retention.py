@@ -25,10 +25,10 @@ from hashlib import sha256 as sha256_of
 from typing import Protocol
 
 from evidence.errors import LiuhenError, PolicyViolationError
+from evidence.ledgertime import format_time
 from evidence.records import Clip, EntryKind, Link
 from ingest.ports import BlobStore
 from integrity.canonical import canonical_json
-from integrity.entry import format_time
 from jobs.ports import Finding, FindingKind, JobCatalogue, JobOutcome, JobProgress, NoProgress
 from ledger.appending import LedgerWriter
 from ledger.ports import Clock

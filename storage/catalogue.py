@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Row
 
 from evidence.errors import NotFoundError
 from evidence.ids import CaseId, DeviceSerial, OfficerNo, Sha256Hex, StationId, StepCode
+from evidence.ledgertime import parse_time
 from evidence.records import (
     Access,
     Case,
@@ -32,7 +33,6 @@ from evidence.records import (
     StoredObject,
 )
 from evidence.steps import CATALOGUE, RecordingRule, StepKind
-from integrity.entry import parse_time
 from storage.catalogue_check import (
     SKIPPABLE,
     Unfoldable,

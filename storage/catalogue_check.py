@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from sqlalchemy import exc as sa_exc
 
 from evidence.errors import VerificationError
+from evidence.ledgertime import parse_time
 from evidence.records import Entry, EntryKind
 from evidence.steps import RecordingRule
-from integrity.entry import decode_entry, parse_time
+from integrity.entry import decode_entry
 
 log = logging.getLogger("liuhen.catalogue")
 

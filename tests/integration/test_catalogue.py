@@ -13,10 +13,11 @@ import pytest
 from api.compose import Station
 from devices.sim.cards import Media
 from evidence.errors import NotFoundError
+from evidence.ledgertime import format_time
 from evidence.records import ClipQuery, EntryKind
 from ingest.derivation import derive_pending
 from ingest.media import MediaPolicy, find_ffmpeg
-from integrity.entry import decode_entry, format_time
+from integrity.entry import decode_entry
 from tests.integration.test_station import Quiet, dock, fleet
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")

@@ -17,8 +17,9 @@ from api.compose import JobsRuntime, open_jobs
 from api.settings import Settings
 from evidence.errors import PolicyViolationError
 from evidence.ids import Sha256Hex
+from evidence.ledgertime import format_time
 from evidence.records import EntryKind
-from integrity.entry import decode_entry, format_time
+from integrity.entry import decode_entry
 from jobs.context import JobContext
 from jobs.disposal import dispose, verify_certificate
 from jobs.retention import CASE, set_class, set_hold
