@@ -15,12 +15,21 @@ import ctypes
 import dataclasses
 import hashlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Generic
 
+from evidence.bodies import (
+    AcquiredBody,
+    ClockObservedBody,
+    DeviceRegisteredBody,
+    EntryBody,
+    QuarantinedBody,
+    ReleasedBody,
+    StoredBody,
+)
 from evidence.errors import (
     ConflictError,
     LiuhenError,
@@ -35,8 +44,7 @@ from evidence.identity import (
     canonical_officer_no,
 )
 from evidence.ids import Sha256Hex, StationId
-from evidence.ledgertime import format_time
-from evidence.records import Assignment, EntryKind, FileRow, FileState, Receipt, StoredObject
+from evidence.records import Assignment, FileRow, FileState, Receipt, StoredObject
 from ingest.ports import BlobStore, IngestRepo, LedgerLookup, Progress, R, Recorder
 from integrity.entry import decode_entry
 from ledger.appending import LedgerWriter
@@ -113,25 +121,34 @@ class DockResult:
     released: bool = False
 
 
-def display_name(row: FileRow) -> dict[str, object]:
-    """Ledger fields for a device file name: its text, and its bytes as the device stores them
-    when they are not that text's UTF-8 (a GBK name, say), so nothing about it is lost."""
+def display_name(row: FileRow) -> tuple[str, str | None]:
+    """A device file name as the ledger keeps it (``name_on_device``, ``name_bytes_hex``): its
+    text, and its bytes as the device stores them when they are not that text's UTF-8 (a GBK
+    name, say), so nothing about it is lost."""
     text = row.path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     if row.raw_path in (b"", text.encode()):
-        return {"name_on_device": text}
-    return {"name_on_device": text, "name_bytes_hex": row.raw_path.hex()}
+        return text, None
+    return text, row.raw_path.hex()
 
 
-def record_once(ctx: IngestContext, kind: EntryKind, subject: str, match: Mapping[str, object],
-                body: dict[str, object], *, actor: str) -> int:
-    """Append an entry unless one of this kind, subject and ``match`` fields exists already
-    (the crash-between-append-and-save window); returns its ledger index either way."""
+def record_once(ctx: IngestContext, body: EntryBody, subject: str, *, match: Collection[str],
+                actor: str) -> int:
+    """Append ``body`` unless an entry of its kind and subject with the same ``match`` fields
+    (those of them the body has) exists already (the crash-between-append-and-save window);
+    returns its ledger index either way."""
+    written = body.to_body()
+    same = {k: written[k] for k in match if k in written}
     for row in ctx.ledger.find(subject):
         entry = decode_entry(row.data)
-        if entry.kind == kind and all(entry.body.get(k) == v for k, v in match.items()):
+        if entry.kind == body.kind and all(entry.body.get(k) == v for k, v in same.items()):
             return row.index
-    receipt: Receipt = ctx.writer.record(kind, subject, {**body, **match}, actor=actor)
+    receipt: Receipt = ctx.writer.append(body, subject=subject, actor=actor)
     return receipt.index
+
+
+FILE_MATCH = ("device", "name_on_device", "name_bytes_hex", "size")
+"""The fields that tell one file of a recorder from another in ``acquired`` and
+``quarantined`` entries (a content may come from several files)."""
 
 
 def _sha(row: FileRow) -> Sha256Hex:
@@ -233,11 +250,12 @@ class Dock(Generic[R]):
         _check_officer(ctx, serial, assignment)
         if known != assignment:
             ctx.repo.assign(assignment)
-            ctx.writer.record(EntryKind.DEVICE_REGISTERED, assignment.serial, {
-                "id_code": assignment.id_code, "officer": assignment.officer_no,
-                "officer_name": assignment.officer_name, "unit_no": assignment.unit_no,
-                "unit_name": assignment.unit_name,
-                "previous_officer": known.officer_no if known else None}, actor=str(ctx.station))
+            ctx.writer.append(DeviceRegisteredBody(
+                id_code=assignment.id_code, officer=assignment.officer_no,
+                officer_name=assignment.officer_name, unit_no=assignment.unit_no,
+                unit_name=assignment.unit_name,
+                previous_officer=known.officer_no if known else None),
+                subject=assignment.serial, actor=str(ctx.station))
         return assignment
 
     def _observe_clock(self, serial: str) -> int | None:
@@ -253,9 +271,9 @@ class Dock(Generic[R]):
         if self._password is not None:
             self._rec.sync_clock(self._password, ctx.clock())
             synced = True
-        ctx.writer.record(EntryKind.CLOCK_OBSERVED, serial, {
-            "device_time": format_time(device_time), "station_time": format_time(station_time),
-            "offset_ms": offset_ms, "synced": synced}, actor=str(ctx.station))
+        ctx.writer.append(ClockObservedBody(device_time=device_time, station_time=station_time,
+                                            offset_ms=offset_ms, synced=synced),
+                          subject=serial, actor=str(ctx.station))
         return offset_ms
 
     # -- one file through the states -----------------------------------------------------------
@@ -323,18 +341,18 @@ class Dock(Generic[R]):
     def _commit(self, rec: R, row: FileRow, who: Assignment, offset_ms: int | None) -> FileRow:
         ctx = self._ctx
         sha = _sha(row)
-        capture = {"device_mtime": format_time(row.device_mtime)}
-        if offset_ms is not None:
-            capture["capture_time"] = format_time(row.device_mtime
-                                                  - timedelta(milliseconds=offset_ms))
-        match: dict[str, object] = {"device": row.serial, **display_name(row),
-                                    "size": row.size}
-        index = record_once(ctx, EntryKind.ACQUIRED, sha, match, {
-            "officer": who.officer_no, "unit_no": who.unit_no, "clock_offset_ms": offset_ms,
-            **capture}, actor=who.officer_no)
+        name, name_hex = display_name(row)
+        capture = (None if offset_ms is None
+                   else row.device_mtime - timedelta(milliseconds=offset_ms))
+        index = record_once(ctx, AcquiredBody(
+            device=row.serial, name_on_device=name, name_bytes_hex=name_hex, size=row.size,
+            officer=who.officer_no, unit_no=who.unit_no, clock_offset_ms=offset_ms,
+            device_mtime=row.device_mtime, capture_time=capture),
+            sha, match=FILE_MATCH, actor=who.officer_no)
         if row.quarantine_reason:
-            record_once(ctx, EntryKind.QUARANTINED, sha, match,
-                        {"reason": row.quarantine_reason}, actor=str(ctx.station))
+            record_once(ctx, QuarantinedBody(
+                device=row.serial, name_on_device=name, name_bytes_hex=name_hex, size=row.size,
+                reason=row.quarantine_reason), sha, match=FILE_MATCH, actor=str(ctx.station))
         return ctx.repo.save(dataclasses.replace(row, state=FileState.COMMITTED,
                                                  acquired_index=index))
 
@@ -349,9 +367,12 @@ class Dock(Generic[R]):
             if row.state is not FileState.VERIFIED:
                 raise PolicyViolationError(f"{row.path} is {row.state}: release refused")
             if ctx.policy.release == "delete":
-                record_once(ctx, EntryKind.RELEASED, _sha(row), {
-                    "device": row.serial, **display_name(row), "mode": "delete"}, {},
-                    actor=str(ctx.station))
+                name, name_hex = display_name(row)
+                released = ReleasedBody(device=row.serial, name_on_device=name,
+                                        name_bytes_hex=name_hex, mode="delete")
+                record_once(ctx, released, _sha(row),
+                            match=("device", "name_on_device", "name_bytes_hex", "mode"),
+                            actor=str(ctx.station))
                 self._rec.release(rec)
             ctx.repo.save(dataclasses.replace(row, state=FileState.RELEASED))
 
@@ -409,11 +430,13 @@ def _verify(ctx: IngestContext, row: FileRow) -> FileRow:
     if row.object is None:
         raise ConflictError(f"{row.path}: stored without an object (corrupt ingest row)")
     obj: StoredObject = ctx.blobs.verify(row.object, rehash=True)
-    index = record_once(ctx, EntryKind.STORED, _sha(row), {
-        "device": row.serial, **display_name(row), "store": obj.store, "key": obj.key,
-        "version_id": obj.version_id}, {
-        "size": obj.size, "lock_mode": obj.lock_mode,
-        "retain_until": format_time(obj.retain_until)}, actor=str(ctx.station))
+    name, name_hex = display_name(row)
+    index = record_once(ctx, StoredBody(
+        device=row.serial, name_on_device=name, name_bytes_hex=name_hex, store=obj.store,
+        key=obj.key, version_id=obj.version_id, size=obj.size, lock_mode=obj.lock_mode,
+        retain_until=obj.retain_until), _sha(row),
+        match=("device", "name_on_device", "name_bytes_hex", "store", "key", "version_id"),
+        actor=str(ctx.station))
     row = ctx.repo.save(dataclasses.replace(row, state=FileState.VERIFIED, object=obj,
                                             stored_index=index, last_error=None))
     _staged(ctx, row).unlink(missing_ok=True)

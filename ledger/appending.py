@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from evidence.bodies import EntryBody
 from evidence.ids import StationId
-from evidence.records import Entry, EntryKind, Receipt
+from evidence.records import Entry, Receipt
 from integrity.entry import encode_entry
 from ledger.ports import CheckpointSource, Clock, LedgerAppender
 
@@ -27,10 +27,3 @@ class LedgerWriter:
                       station=self._station, actor=actor, at=self._clock(),
                       prev_checkpoint=None if latest is None else latest.head)
         return self._appender.append(encode_entry(entry), body.kind.value, subject)
-
-    def record(self, kind: EntryKind, subject: str, body: dict[str, object], *,
-               actor: str) -> Receipt:
-        latest = self._checkpoints.latest_checkpoint()
-        entry = Entry(kind=kind, subject=subject, body=body, station=self._station, actor=actor,
-                      at=self._clock(), prev_checkpoint=None if latest is None else latest.head)
-        return self._appender.append(encode_entry(entry), kind.value, subject)

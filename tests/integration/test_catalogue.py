@@ -12,8 +12,15 @@ import pytest
 
 from api.compose import Station
 from devices.sim.cards import Media
+from evidence.bodies import (
+    AccessedBody,
+    AcquiredBody,
+    CaseOpenedBody,
+    CaseStepBody,
+    LinkedBody,
+    UnlinkedBody,
+)
 from evidence.errors import NotFoundError
-from evidence.ledgertime import format_time
 from evidence.records import ClipQuery, EntryKind
 from ingest.derivation import derive_pending
 from ingest.media import MediaPolicy, find_ffmpeg
@@ -85,9 +92,9 @@ def test_the_same_content_from_two_recorders_is_found_by_either_officer_and_devi
         assert {c.sha256 for c in by_officer} == {c.sha256 for c in clips}, officer
         assert {c.sha256 for c in by_device} == {c.sha256 for c in clips}, recorder.serial
     clip = clips[0]
-    station.ledger.writer.record(EntryKind.ACCESSED, clip.sha256, {
-        "role": "auditor", "action": "view", "variant": "original", "purpose": "审计"},
-        actor="fz-9")
+    station.ledger.writer.append(AccessedBody(
+        role="auditor", action="view", variant="original", purpose="审计"),
+        subject=clip.sha256, actor="fz-9")
     catalogue.catch_up()
     second_officer = second.zfy.officer.officer_no
     assert [a.sha256 for a in catalogue.accesses(officer=second_officer)] == [clip.sha256]
@@ -122,21 +129,19 @@ def test_cases_links_and_accesses_fold_in_ledger_order(station: Station) -> None
     ledger = station.ledger
     sha = "ab" * 32
     w = ledger.writer
-    w.record(EntryKind.ACQUIRED, sha, {"device": "LH00001", "officer": "000123",
-                                       "unit_no": "U1", "name_on_device": "a.mp4", "size": 3,
-                                       "device_mtime": format_time(datetime.now(UTC))},
+    w.append(AcquiredBody(device="LH00001", officer="000123", unit_no="U1",
+                          name_on_device="a.mp4", size=3, clock_offset_ms=None,
+                          device_mtime=datetime(2026, 11, 24, 8, tzinfo=UTC)),
+             subject=sha, actor="000123")
+    w.append(CaseOpenedBody(title="查封某仓库", unit_no="U1", major=True), subject="C-2026-001",
              actor="000123")
-    w.record(EntryKind.CASE_OPENED, "C-2026-001", {"title": "查封某仓库", "unit_no": "U1",
-                                                   "major": True}, actor="000123")
-    w.record(EntryKind.CASE_STEP, "C-2026-001", {"step": "s1", "code": "chafeng",
-                                                 "started_at": None, "ended_at": None},
-             actor="000123")
-    w.record(EntryKind.LINKED, sha, {"case": "C-2026-001", "step": "s1"}, actor="000123")
-    w.record(EntryKind.ACCESSED, sha, {"action": "play", "variant": "playback",
-                                       "purpose": "法制审核", "role": "auditor",
-                                       "case": "C-2026-001"}, actor="auditor-1")
-    w.record(EntryKind.UNLINKED, sha, {"case": "C-2026-001", "step": "s1"}, actor="000124")
-    w.record(EntryKind.LINKED, sha, {"case": "C-2026-001", "step": "s1"}, actor="000125")
+    w.append(CaseStepBody(step="s1", code="chafeng", started_at=None, ended_at=None,
+                          officer=None), subject="C-2026-001", actor="000123")
+    w.append(LinkedBody(case="C-2026-001", step="s1"), subject=sha, actor="000123")
+    w.append(AccessedBody(action="play", variant="playback", purpose="法制审核", role="auditor",
+                          case="C-2026-001"), subject=sha, actor="auditor-1")
+    w.append(UnlinkedBody(case="C-2026-001", step="s1"), subject=sha, actor="000124")
+    w.append(LinkedBody(case="C-2026-001", step="s1"), subject=sha, actor="000125")
     ledger.catalogue.catch_up()
     case = ledger.catalogue.case("C-2026-001")
     assert case.major and [s.code for s in case.steps] == ["chafeng"]
@@ -156,8 +161,8 @@ def test_cases_links_and_accesses_fold_in_ledger_order(station: Station) -> None
 def test_concurrent_folds_apply_each_entry_once(station: Station) -> None:
     ledger = station.ledger
     for i in range(40):
-        ledger.writer.record(EntryKind.CASE_OPENED, f"C-{i:03d}", {"title": f"case {i}",
-                                                                   "unit_no": "U"}, actor="x")
+        ledger.writer.append(CaseOpenedBody(title=f"case {i}", unit_no="U", major=False),
+                             subject=f"C-{i:03d}", actor="x")
     errors: list[BaseException] = []
 
     def fold() -> None:
