@@ -4,6 +4,7 @@ ledger order; folding is idempotent and safe from several threads at once."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -18,6 +19,7 @@ from evidence.bodies import (
     CaseOpenedBody,
     CaseStepBody,
     LinkedBody,
+    StoredBody,
     UnlinkedBody,
 )
 from evidence.errors import NotFoundError
@@ -26,6 +28,7 @@ from ingest.derivation import derive_pending
 from ingest.media import MediaPolicy, find_ffmpeg
 from integrity.entry import decode_entry
 from tests.integration.test_station import Quiet, dock, fleet
+from tests.support.foreign import append_foreign
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -178,3 +181,55 @@ def test_concurrent_folds_apply_each_entry_once(station: Station) -> None:
         t.join()
     assert errors == []
     assert len(ledger.catalogue.cases(limit=1000)) == 40
+
+
+def test_a_malformed_field_makes_its_entry_unfoldable_never_empty_or_zero(
+        station: Station, caplog: pytest.LogCaptureFixture) -> None:
+    """Each entry below has one field missing or of the wrong type. The fold reads bodies
+    through their typed bodies (evidence/bodies), so each is skipped with a logged error and
+    listed by the audit, naming kind and field; none is folded with ``""``, ``0`` or a
+    default in its place, and everything after it still folds."""
+    ledger = station.ledger
+    sha, case = "cd" * 32, "C-2026-002"
+    good = AcquiredBody(device="LH00001", officer="000123", unit_no="U1",
+                        name_on_device="a.mp4", size=3, clock_offset_ms=None,
+                        device_mtime=datetime(2026, 11, 24, 8, tzinfo=UTC))
+    ledger.writer.append(good, subject=sha, actor="000123")
+    stored = StoredBody(device="LH00001", name_on_device="a.mp4", store="file:///s", key="k",
+                        version_id="v1", size=3, lock_mode="LOCAL-WORM",
+                        retain_until=datetime(2027, 5, 23, tzinfo=UTC)).to_body()
+
+    def foreign(kind: EntryKind, subject: str, body: dict[str, object]) -> int:
+        return append_foreign(ledger, kind, subject, body, actor="000123")
+
+    malformed = {
+        foreign(EntryKind.ACQUIRED, "ef" * 32, {**good.to_body(), "size": "3"}):
+            "acquired 的 body.size",
+        foreign(EntryKind.ACQUIRED, "01" * 32, {k: v for k, v in good.to_body().items()
+                                                if k != "device"}): "acquired 的 body.device",
+        foreign(EntryKind.STORED, sha, {**stored, "version_id": 7}): "stored 的 body.version_id",
+        foreign(EntryKind.CASE_OPENED, case, {"unit_no": "U1", "major": False}):
+            "case_opened 的 body.title",
+        foreign(EntryKind.RETENTION_SET, sha, {"class": 5, "retain_until": stored["retain_until"],
+                                               "reason": "r", "permanent": False}):
+            "retention_set 的 body.class",
+        foreign(EntryKind.LINKED, sha, {"case": case, "step": None}): "linked 的 body.step",
+        foreign(EntryKind.ACCESSED, sha, {"action": "play", "variant": "original",
+                                          "role": "auditor"}): "accessed 的 body.purpose",
+    }
+    ledger.writer.append(CaseOpenedBody(title="后来的案件", unit_no="U1", major=False),
+                         subject="C-2026-003", actor="000123")
+    with caplog.at_level(logging.ERROR, logger="liuhen.catalogue"):
+        ledger.catalogue.catch_up()
+    for index in malformed:
+        assert f"ledger entry {index} skipped" in caplog.text
+    assert [(u.index, u.kind) for u in ledger.catalogue.unfoldable()] == \
+        [(index, words.split(" ")[0]) for index, words in malformed.items()]
+    for item in ledger.catalogue.unfoldable():
+        assert item.reason.startswith(f"账本条目 {malformed[item.index]}")
+    (clip,) = ledger.catalogue.all_clips()  # the good one only: no size 0, no device ""
+    assert (clip.sha256, clip.size, clip.device) == (sha, 3, "LH00001")
+    assert clip.original is None and clip.retention_class == "standard"
+    assert ledger.catalogue.links(sha256=sha) == []
+    assert ledger.catalogue.accesses(sha256=sha) == []
+    assert [c.case_id for c in ledger.catalogue.cases()] == ["C-2026-003"]
