@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import BinaryIO, Protocol
 
+from evidence.bodies import AccessedBody
 from evidence.errors import NotFoundError, PolicyViolationError
 from evidence.identity import (
     DEFAULT_OFFICER_NO_PATTERN,
@@ -20,7 +21,7 @@ from evidence.identity import (
     canonical_purpose,
     check_lookup,
 )
-from evidence.records import Access, Case, Clip, EntryKind, StoredObject
+from evidence.records import Access, Case, Clip, StoredObject
 from ingest.ports import BlobStore
 from ledger.appending import LedgerWriter
 from ledger.ports import Clock
@@ -114,11 +115,9 @@ class AccessLog:
             if not (continuation and self._recently_accessed(
                     sha256, actor=actor, action=action, variant=variant, purpose=purpose,
                     case_id=case_id)):
-                body: dict[str, object] = {"action": action, "variant": variant,
-                                           "purpose": purpose, "role": role}
-                if case_id is not None:
-                    body["case"] = case_id
-                index = self.writer.record(EntryKind.ACCESSED, sha256, body, actor=actor).index
+                body = AccessedBody(action=action, variant=variant, purpose=purpose,
+                                    role=role, case=case_id)
+                index = self.writer.append(body, subject=sha256, actor=actor).index
                 self.fresh.refresh(force=True)
         except BaseException:
             stream.close()

@@ -19,9 +19,9 @@ from evidence.errors import NotFoundError, PolicyViolationError, UnavailableErro
 from evidence.ids import DeviceSerial, Origin, StationId
 from evidence.records import Checkpoint
 from evidence.timerange import YearRange
+from ingest.context import IngestContext, StationPolicy
 from ingest.media import FfmpegTools, find_ffmpeg
 from ingest.ports import BlobStore, DeviceEvents, DockSource, Progress, Recorder
-from ingest.station import IngestContext, StationPolicy
 from integrity.notes import Signer
 from integrity.trust import TrustRoot
 from jobs.context import Anchoring, FixityPolicy, JobContext

@@ -29,11 +29,13 @@ from rich.progress import (
 from api.compose import Station
 from api.console import printable
 from evidence.errors import LiuhenError
+from ingest.context import IngestContext
 from ingest.derivation import MediaRun, derive_pending
 from ingest.media import MediaPolicy
 from ingest.ports import DeviceEvents, DockedRecorder, DockSource
 from ingest.ports import Progress as ProgressPort
-from ingest.station import Dock, DockResult, IngestContext, drain_uploads
+from ingest.station import Dock, DockResult
+from ingest.uploads import drain_uploads
 from ledger.publishing import Publisher
 
 log = logging.getLogger("liuhen.station")

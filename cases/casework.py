@@ -23,6 +23,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cases.ports import CaseCatalogue, CaseLock, LinkRetention
+from evidence.bodies import (
+    CaseOpenedBody,
+    CaseStepBody,
+    EntryBody,
+    LinkedBody,
+    StepKindDefinedBody,
+    UnlinkedBody,
+)
 from evidence.completeness import (
     DEFAULT_GAP_THRESHOLD,
     CompletenessReport,
@@ -40,10 +48,9 @@ from evidence.identity import (
     check_text,
     confusable_case_id,
 )
-from evidence.records import Case, CaseStep, Clip, ClipQuery, EntryKind, Link
+from evidence.records import Case, CaseStep, Clip, ClipQuery, Link
 from evidence.steps import CATALOGUE, RecordingRule, StepKind
 from evidence.timerange import YearRange
-from integrity.entry import format_time
 from ledger.appending import LedgerWriter
 from ledger.readmodel import Freshness
 
@@ -95,9 +102,8 @@ class Cases:
             self.refresh(force=True)
             yield
 
-    def _record(self, kind: EntryKind, subject: str, body: dict[str, object], *,
-                actor: str) -> int:
-        receipt = self.writer.record(kind, subject, body, actor=actor)
+    def _record(self, body: EntryBody, subject: str, *, actor: str) -> int:
+        receipt = self.writer.append(body, subject=subject, actor=actor)
         self.refresh(force=True)
         return receipt.index
 
@@ -135,8 +141,8 @@ class Cases:
                 raise ConflictError(f"案件编号 {case_id!r} 与已有案件 {twin!r} 只差大小写或全半角，"
                                     f"易混淆：请用 {twin!r} 或另取编号 (case id {case_id!r} looks "
                                     f"like the existing {twin!r})")
-            self._record(EntryKind.CASE_OPENED, case_id,
-                         {"title": title, "unit_no": unit_no, "major": major}, actor=actor)
+            self._record(CaseOpenedBody(title=title, unit_no=unit_no, major=major), case_id,
+                         actor=actor)
             return self.catalogue.case(case_id)
 
     def record_step(self, case_id: str, *, code: str, step_id: str | None = None,
@@ -177,11 +183,9 @@ class Cases:
                                         "step's code never changes: record a new step")
             elif step_id in existing:
                 raise ConflictError(f"case {case_id!r} already has a step {step_id!r}")
-            self._record(EntryKind.CASE_STEP, case.case_id, {
-                "step": step_id, "code": code,
-                "started_at": None if started_at is None else format_time(started_at),
-                "ended_at": None if ended_at is None else format_time(ended_at),
-                "officer": officer}, actor=actor)
+            self._record(CaseStepBody(step=step_id, code=code, started_at=started_at,
+                                      ended_at=ended_at, officer=officer),
+                         case.case_id, actor=actor)
             return self._step(case_id, step_id)
 
     def _step(self, case_id: str, step_id: str) -> CaseStep:
@@ -211,8 +215,7 @@ class Cases:
                 and recording is not RecordingRule.REQUIRED:
             raise PolicyViolationError(f"{builtin.name} ({code}) must be recorded in full by law "
                                        "(DESIGN.md §7); its rule cannot be weakened")
-        self._record(EntryKind.STEP_KIND_DEFINED, code, {"name": name, "rule": recording.value},
-                     actor=actor)
+        self._record(StepKindDefinedBody(name=name, rule=recording), code, actor=actor)
         return self.catalogue.step_kind(code)
 
     # --- links -----------------------------------------------------------------------------
@@ -234,8 +237,7 @@ class Cases:
                 if lk.step_id == step_id:
                     return lk, False
             self.retention.keep_for_case(clip, case_id=case_id, step_id=step_id, actor=actor)
-            index = self._record(EntryKind.LINKED, sha256, {"case": case_id, "step": step_id},
-                                 actor=actor)
+            index = self._record(LinkedBody(case=case_id, step=step_id), sha256, actor=actor)
             return self._link(sha256, index), True
 
     def _link(self, sha256: str, linked_index: int) -> Link:
@@ -254,8 +256,7 @@ class Cases:
             if not current:
                 raise ConflictError(f"clip {sha256} is not attached to case {case_id!r} step "
                                     f"{step_id!r}")
-            self._record(EntryKind.UNLINKED, sha256, {"case": case_id, "step": step_id},
-                         actor=actor)
+            self._record(UnlinkedBody(case=case_id, step=step_id), sha256, actor=actor)
             return self._link(sha256, current[-1].linked_index)
 
     # --- clips -----------------------------------------------------------------------------

@@ -27,6 +27,17 @@ class VerificationError(LiuhenError):
         super().__init__(f"{prefix}{reason}{where}")
 
 
+class MalformedEntryError(VerificationError):
+    """A ledger entry's body is not what its kind's writer writes (evidence/bodies): a field is
+    missing, of the wrong type or of the wrong form. ``kind`` and ``field`` (a dotted path within
+    the body, e.g. ``derivatives[0].size``) name it."""
+
+    def __init__(self, kind: str, field: str, zh: str, en: str) -> None:
+        self.kind = kind
+        self.field = field
+        super().__init__(f"账本条目 {kind} 的 body.{field} {zh} ({kind} entry: body.{field} {en})")
+
+
 class PolicyViolationError(LiuhenError):
     """The request is well-formed but policy forbids it (early disposal, unsafe store, ...)."""
 

@@ -19,11 +19,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from evidence.bodies import Derivative, DerivedBody, MediaQuarantinedBody
 from evidence.errors import VerificationError
 from evidence.ids import Sha256Hex
-from evidence.records import EntryKind, FileRow, StoredObject
+from evidence.records import FileRow, StoredObject
+from ingest.context import IngestContext, record_once
 from ingest.media import (
     Action,
+    Derived,
     FfmpegTools,
     MediaPolicy,
     Plan,
@@ -39,7 +42,6 @@ from ingest.media import (
     verify_remux_lossless,
 )
 from ingest.ports import Progress
-from ingest.station import IngestContext, record_once
 
 COPY_BYTES = 1 << 20
 
@@ -60,14 +62,20 @@ def _fetch(ctx: IngestContext, obj: StoredObject, into: Path) -> Path:
 
 
 def _store(ctx: IngestContext, parent: str, path: Path, sha256: str, size: int
-           ) -> dict[str, object]:
+           ) -> StoredObject:
     retain = ctx.clock() + timedelta(days=ctx.policy.retention_days)
     # Keyed by the derivative's own hash: a re-run after a crash that encodes different bytes
     # stores a second object beside the first instead of colliding with it.
     obj = ctx.blobs.put(f"derived/{parent[:2]}/{parent}/{sha256}{path.suffix}", path,
                         sha256=Sha256Hex(sha256), size=size, retain_until=retain)
-    obj = ctx.blobs.verify(obj, rehash=True)
-    return {"key": obj.key, "version_id": obj.version_id}
+    return ctx.blobs.verify(obj, rehash=True)
+
+
+def _derivative(copy: Derived, obj: StoredObject) -> Derivative:
+    return Derivative(parent=copy.parent, role=copy.role.value, action=copy.action.value,
+                      name=copy.path.name, sha256=copy.sha256, size=copy.size,
+                      argv=copy.ledger_argv, ffmpeg_version=copy.ffmpeg_version, key=obj.key,
+                      version_id=obj.version_id)
 
 
 def _reporter(progress: Progress | None, sha: str, label: str,
@@ -92,7 +100,7 @@ def _derive_one(ctx: IngestContext, row: FileRow, *, tools: FfmpegTools, policy:
         try:
             facts = probe(src, ffprobe=tools.ffprobe, ffmpeg=tools.ffmpeg)
             chosen = plan(facts, policy=policy)
-            derivatives: list[dict[str, object]] = []
+            derivatives: list[Derivative] = []
             streamhash: dict[str, str] = {}
             if chosen.action is Action.KEEP:
                 thumbs: Thumbnails | None = photo_thumbnail(src, work, parent=sha)
@@ -109,31 +117,34 @@ def _derive_one(ctx: IngestContext, row: FileRow, *, tools: FfmpegTools, policy:
                     if job.copied:
                         streamhash = verify_remux_lossless(src, copy.path, kinds=job.copied,
                                                            ffmpeg=tools.ffmpeg)
-                    derivatives.append({**copy.to_dict(),
-                                        **_store(ctx, sha, copy.path, copy.sha256, copy.size)})
+                    derivatives.append(_derivative(
+                        copy, _store(ctx, sha, copy.path, copy.sha256, copy.size)))
                 thumbs = (None if chosen.action is Action.AUDIO else
                           thumbnails(src, work, parent=sha, duration_ms=facts.duration_ms))
         except VerificationError as exc:
             step = exc.step or "probe"
-            record_once(ctx, EntryKind.QUARANTINED, sha, {"step": step},
-                        {"reason": exc.reason}, actor=str(ctx.station))
+            record_once(ctx, MediaQuarantinedBody(step=step, reason=exc.reason), sha,
+                        match=("step",), actor=str(ctx.station))
             return "quarantined", f"{step}: {exc.reason}"
         thumb_info: dict[str, object] | None = None
         if thumbs is not None:
-            stored = [{**t.to_dict(), **_store(ctx, sha, t.path, t.sha256, t.size)}
-                      for t in (*thumbs.frames, *([thumbs.strip] if thumbs.strip else []))]
+            stored = []
+            for t in (*thumbs.frames, *([thumbs.strip] if thumbs.strip else [])):
+                obj = _store(ctx, sha, t.path, t.sha256, t.size)
+                stored.append({**t.to_dict(), "key": obj.key, "version_id": obj.version_id})
             thumb_info = {**thumbs.to_dict(), "stored": stored}
-        record_once(ctx, EntryKind.DERIVED, sha, {"parent": sha}, {
-            "probe": facts.to_dict(), "plan": chosen.to_dict(),
-            "ffmpeg_version": ffmpeg_version(tools.ffmpeg), "derivatives": derivatives,
-            "streamhash": streamhash, "thumbnails": thumb_info}, actor=str(ctx.station))
+        record_once(ctx, DerivedBody(
+            parent=sha, probe=facts.to_dict(), plan=chosen.to_dict(),
+            ffmpeg_version=ffmpeg_version(tools.ffmpeg), derivatives=tuple(derivatives),
+            streamhash=streamhash, thumbnails=thumb_info), sha, match=("parent",),
+            actor=str(ctx.station))
         return "derived", _outcome(chosen, derivatives, thumbs, prober=facts.prober)
 
 
-def _outcome(chosen: Plan, derivatives: list[dict[str, object]], thumbs: Thumbnails | None, *,
+def _outcome(chosen: Plan, derivatives: list[Derivative], thumbs: Thumbnails | None, *,
              prober: str) -> str:
     """``remux (h264 yuv420p, aac audio) → playback, proxy; 5 thumbnails`` and what to check."""
-    made = ", ".join(str(d["role"]) for d in derivatives) or "no copy (the original is viewed)"
+    made = ", ".join(d.role for d in derivatives) or "no copy (the original is viewed)"
     parts = [f"{chosen.action.value} ({chosen.reason}) → {made}"]
     if thumbs is not None:
         parts.append(f"{len(thumbs.frames)} thumbnail{'s' * (len(thumbs.frames) != 1)}")

@@ -15,12 +15,18 @@ import ctypes
 import dataclasses
 import hashlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Generic
 
+from evidence.bodies import (
+    AcquiredBody,
+    ClockObservedBody,
+    DeviceRegisteredBody,
+    QuarantinedBody,
+    ReleasedBody,
+)
 from evidence.errors import (
     ConflictError,
     LiuhenError,
@@ -30,17 +36,21 @@ from evidence.errors import (
     VerificationError,
 )
 from evidence.identity import (
-    DEFAULT_OFFICER_NO_PATTERN,
     InvalidInputError,
     canonical_officer_no,
 )
-from evidence.ids import Sha256Hex, StationId
-from evidence.records import Assignment, EntryKind, FileRow, FileState, Receipt, StoredObject
-from ingest.ports import BlobStore, IngestRepo, LedgerLookup, Progress, R, Recorder
-from integrity.entry import decode_entry, format_time
-from ledger.appending import LedgerWriter
+from evidence.ids import Sha256Hex
+from evidence.records import Assignment, FileRow, FileState
+from ingest.context import (
+    FILE_MATCH,
+    IngestContext,
+    display_name,
+    record_once,
+    sha_of,
+)
+from ingest.ports import R, Recorder
+from ingest.uploads import staged_path, store_and_verify
 from ledger.files import fsync_dir
-from ledger.ports import Clock
 
 CHUNK_BYTES = 1 << 20  # 1 MiB reads: large enough to amortise calls, small for steady progress
 WRITEBACK_BYTES = 32 << 20  # start disk writeback every 32 MiB so the final fsync has little left
@@ -69,31 +79,6 @@ def _start_writeback(fd: int, offset: int, length: int) -> None:
         _SYNC_FILE_RANGE(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
 
 
-@dataclass(frozen=True, slots=True)
-class StationPolicy:
-    retention_days: int = 180
-    """Object retention for originals not yet linked to a case (≥ 6 months by default)."""
-    release: str = "mark"
-    """``mark``: record files as offloaded and delete nothing (default); ``delete``: free the
-    recorder's space once every file is verified, each deletion ledgered."""
-    officer_no_pattern: str = DEFAULT_OFFICER_NO_PATTERN
-    """The bureau's 警号 pattern: a recorder assigned to anything else is refused (and keeps
-    its files) until it is assigned to a 警号 in the canonical form (evidence/identity.py)."""
-
-
-@dataclass
-class IngestContext:
-    station: StationId
-    writer: LedgerWriter
-    ledger: LedgerLookup
-    repo: IngestRepo
-    blobs: BlobStore
-    staging: Path
-    clock: Clock
-    progress: Progress
-    policy: StationPolicy = field(default_factory=StationPolicy)
-
-
 @dataclass
 class DockResult:
     serial: str
@@ -110,33 +95,6 @@ class DockResult:
     waiting: int = 0
     """Files staged and ledgered but waiting for the object store (the upload queue)."""
     released: bool = False
-
-
-def display_name(row: FileRow) -> dict[str, object]:
-    """Ledger fields for a device file name: its text, and its bytes as the device stores them
-    when they are not that text's UTF-8 (a GBK name, say), so nothing about it is lost."""
-    text = row.path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    if row.raw_path in (b"", text.encode()):
-        return {"name_on_device": text}
-    return {"name_on_device": text, "name_bytes_hex": row.raw_path.hex()}
-
-
-def record_once(ctx: IngestContext, kind: EntryKind, subject: str, match: Mapping[str, object],
-                body: dict[str, object], *, actor: str) -> int:
-    """Append an entry unless one of this kind, subject and ``match`` fields exists already
-    (the crash-between-append-and-save window); returns its ledger index either way."""
-    for row in ctx.ledger.find(subject):
-        entry = decode_entry(row.data)
-        if entry.kind == kind and all(entry.body.get(k) == v for k, v in match.items()):
-            return row.index
-    receipt: Receipt = ctx.writer.record(kind, subject, {**body, **match}, actor=actor)
-    return receipt.index
-
-
-def _sha(row: FileRow) -> Sha256Hex:
-    if row.sha256 is None:
-        raise ConflictError(f"{row.path}: state {row.state} without a hash (corrupt ingest row)")
-    return row.sha256
 
 
 def _check_officer(ctx: IngestContext, serial: str, assignment: Assignment) -> None:
@@ -232,11 +190,12 @@ class Dock(Generic[R]):
         _check_officer(ctx, serial, assignment)
         if known != assignment:
             ctx.repo.assign(assignment)
-            ctx.writer.record(EntryKind.DEVICE_REGISTERED, assignment.serial, {
-                "id_code": assignment.id_code, "officer": assignment.officer_no,
-                "officer_name": assignment.officer_name, "unit_no": assignment.unit_no,
-                "unit_name": assignment.unit_name,
-                "previous_officer": known.officer_no if known else None}, actor=str(ctx.station))
+            ctx.writer.append(DeviceRegisteredBody(
+                id_code=assignment.id_code, officer=assignment.officer_no,
+                officer_name=assignment.officer_name, unit_no=assignment.unit_no,
+                unit_name=assignment.unit_name,
+                previous_officer=known.officer_no if known else None),
+                subject=assignment.serial, actor=str(ctx.station))
         return assignment
 
     def _observe_clock(self, serial: str) -> int | None:
@@ -252,9 +211,9 @@ class Dock(Generic[R]):
         if self._password is not None:
             self._rec.sync_clock(self._password, ctx.clock())
             synced = True
-        ctx.writer.record(EntryKind.CLOCK_OBSERVED, serial, {
-            "device_time": format_time(device_time), "station_time": format_time(station_time),
-            "offset_ms": offset_ms, "synced": synced}, actor=str(ctx.station))
+        ctx.writer.append(ClockObservedBody(device_time=device_time, station_time=station_time,
+                                            offset_ms=offset_ms, synced=synced),
+                          subject=serial, actor=str(ctx.station))
         return offset_ms
 
     # -- one file through the states -----------------------------------------------------------
@@ -309,7 +268,7 @@ class Dock(Generic[R]):
         if total != row.size:
             part.unlink(missing_ok=True)
             raise ConflictError(f"{row.path}: read {total} bytes, the recorder listed {row.size}")
-        os.replace(part, _staged(self._ctx, row))
+        os.replace(part, staged_path(self._ctx, row))
         fsync_dir(ctx.staging)
         return Sha256Hex(digest.hexdigest()), total
 
@@ -321,19 +280,19 @@ class Dock(Generic[R]):
 
     def _commit(self, rec: R, row: FileRow, who: Assignment, offset_ms: int | None) -> FileRow:
         ctx = self._ctx
-        sha = _sha(row)
-        capture = {"device_mtime": format_time(row.device_mtime)}
-        if offset_ms is not None:
-            capture["capture_time"] = format_time(row.device_mtime
-                                                  - timedelta(milliseconds=offset_ms))
-        match: dict[str, object] = {"device": row.serial, **display_name(row),
-                                    "size": row.size}
-        index = record_once(ctx, EntryKind.ACQUIRED, sha, match, {
-            "officer": who.officer_no, "unit_no": who.unit_no, "clock_offset_ms": offset_ms,
-            **capture}, actor=who.officer_no)
+        sha = sha_of(row)
+        name, name_hex = display_name(row)
+        capture = (None if offset_ms is None
+                   else row.device_mtime - timedelta(milliseconds=offset_ms))
+        index = record_once(ctx, AcquiredBody(
+            device=row.serial, name_on_device=name, name_bytes_hex=name_hex, size=row.size,
+            officer=who.officer_no, unit_no=who.unit_no, clock_offset_ms=offset_ms,
+            device_mtime=row.device_mtime, capture_time=capture),
+            sha, match=FILE_MATCH, actor=who.officer_no)
         if row.quarantine_reason:
-            record_once(ctx, EntryKind.QUARANTINED, sha, match,
-                        {"reason": row.quarantine_reason}, actor=str(ctx.station))
+            record_once(ctx, QuarantinedBody(
+                device=row.serial, name_on_device=name, name_bytes_hex=name_hex, size=row.size,
+                reason=row.quarantine_reason), sha, match=FILE_MATCH, actor=str(ctx.station))
         return ctx.repo.save(dataclasses.replace(row, state=FileState.COMMITTED,
                                                  acquired_index=index))
 
@@ -348,9 +307,12 @@ class Dock(Generic[R]):
             if row.state is not FileState.VERIFIED:
                 raise PolicyViolationError(f"{row.path} is {row.state}: release refused")
             if ctx.policy.release == "delete":
-                record_once(ctx, EntryKind.RELEASED, _sha(row), {
-                    "device": row.serial, **display_name(row), "mode": "delete"}, {},
-                    actor=str(ctx.station))
+                name, name_hex = display_name(row)
+                released = ReleasedBody(device=row.serial, name_on_device=name,
+                                        name_bytes_hex=name_hex, mode="delete")
+                record_once(ctx, released, sha_of(row),
+                            match=("device", "name_on_device", "name_bytes_hex", "mode"),
+                            actor=str(ctx.station))
                 self._rec.release(rec)
             ctx.repo.save(dataclasses.replace(row, state=FileState.RELEASED))
 
@@ -368,74 +330,3 @@ def _summary(result: DockResult) -> str:
             + (", released" if result.released else ", not released"))
 
 
-def _staged(ctx: IngestContext, row: FileRow) -> Path:
-    return ctx.staging / f"{row.id}.orig"
-
-
-def store_and_verify(ctx: IngestContext, row: FileRow, *,
-                     recopy: Callable[[FileRow], Sha256Hex] | None) -> FileRow:
-    """committed → stored → verified (DESIGN.md §3 steps 5-6), from wherever the row stands.
-
-    ``recopy`` reads the file from the recorder into staging again when staging was lost after
-    the commit; without a docked recorder (the upload queue) such a row waits for the next dock.
-    """
-    if row.state is FileState.COMMITTED:
-        row = _store(ctx, row, recopy)
-    if row.state is FileState.STORED:
-        row = _verify(ctx, row)
-    return row
-
-
-def _store(ctx: IngestContext, row: FileRow,
-           recopy: Callable[[FileRow], Sha256Hex] | None) -> FileRow:
-    sha = _sha(row)
-    staged = _staged(ctx, row)
-    if not staged.exists():
-        # Staging was lost after the commit (disk replaced, cleaned): read the device again;
-        # it still holds the file, since nothing is released before verification.
-        if recopy is None:
-            raise NotFoundError(f"{row.path}: staging copy lost; re-dock {row.serial} to re-read")
-        if recopy(row) != sha:
-            raise VerificationError(f"{row.path} on {row.serial} no longer has the content "
-                                    f"that was ledgered ({sha})", step="acquire")
-    retain = ctx.clock() + timedelta(days=ctx.policy.retention_days)
-    obj = ctx.blobs.put(f"originals/{sha[:2]}/{sha}", staged, sha256=sha, size=row.size,
-                        retain_until=retain)
-    return ctx.repo.save(dataclasses.replace(row, state=FileState.STORED, object=obj))
-
-
-def _verify(ctx: IngestContext, row: FileRow) -> FileRow:
-    if row.object is None:
-        raise ConflictError(f"{row.path}: stored without an object (corrupt ingest row)")
-    obj: StoredObject = ctx.blobs.verify(row.object, rehash=True)
-    index = record_once(ctx, EntryKind.STORED, _sha(row), {
-        "device": row.serial, **display_name(row), "store": obj.store, "key": obj.key,
-        "version_id": obj.version_id}, {
-        "size": obj.size, "lock_mode": obj.lock_mode,
-        "retain_until": format_time(obj.retain_until)}, actor=str(ctx.station))
-    row = ctx.repo.save(dataclasses.replace(row, state=FileState.VERIFIED, object=obj,
-                                            stored_index=index, last_error=None))
-    _staged(ctx, row).unlink(missing_ok=True)
-    return row
-
-
-def drain_uploads(ctx: IngestContext, *, skip_serials: frozenset[str] = frozenset()
-                  ) -> tuple[int, int]:
-    """The persistent upload queue: take rows left at committed/stored by an outage to verified.
-
-    Returns (verified now, still waiting). Stops at the first UnavailableError (the store is
-    still down; the caller backs off). Rows of recorders being docked are left to their dock.
-    """
-    done = 0
-    waiting = [r for r in ctx.repo.waiting_for_storage() if r.serial not in skip_serials]
-    for n, row in enumerate(waiting):
-        try:
-            store_and_verify(ctx, row, recopy=None)
-        except UnavailableError as exc:
-            ctx.repo.note_error(row.id, str(exc))
-            return done, len(waiting) - n
-        except (ConflictError, NotFoundError, PolicyViolationError, VerificationError) as exc:
-            ctx.repo.note_error(row.id, str(exc))
-            continue
-        done += 1
-    return done, len(waiting) - done

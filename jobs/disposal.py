@@ -35,10 +35,11 @@ from hashlib import sha256 as sha256_of
 from pathlib import Path
 from typing import cast
 
+from evidence.bodies import DisposedBody, DisposedObject
 from evidence.errors import LiuhenError, PolicyViolationError, VerificationError
-from evidence.records import Clip, EntryKind, Link, PublicKey, StoredObject
+from evidence.ledgertime import format_time
+from evidence.records import Clip, Link, PublicKey, StoredObject
 from integrity.canonical import canonical_json, parse_canonical
-from integrity.entry import format_time
 from integrity.notes import sign_note, split_note, verify_note
 from jobs.context import JobContext
 from jobs.ports import Finding, FindingKind, JobOutcome
@@ -166,14 +167,13 @@ def dispose(ctx: JobContext, sha256: str, *, actor: str, reason: str) -> Disposa
     path = ctx.data_dir / CERT_DIR / f"{clip.sha256}.note"
     write_atomic(path, note)
     digest = sha256_of(note).hexdigest()
-    receipt = ctx.writer.record(EntryKind.DISPOSED, clip.sha256, {
-        "certificate": f"{CERT_DIR}/{path.name}", "certificate_sha256": digest,
-        "reason": reason, "class": clip.retention_class,
-        "retain_until": format_time(until) if until else None,
-        "policy": ctx.policy.name, "policy_sha256": ctx.policy.digest(),
-        "objects": [{"role": o["role"], "key": o["key"], "version_id": o["version_id"]}
-                    for o in objects],
-        "bytes": BYTES_KEPT}, actor=actor)
+    receipt = ctx.writer.append(DisposedBody(
+        certificate=f"{CERT_DIR}/{path.name}", certificate_sha256=digest, reason=reason,
+        retention_class=clip.retention_class, retain_until=until,
+        policy=ctx.policy.name, policy_sha256=ctx.policy.digest(),
+        objects=tuple(DisposedObject(role=str(o["role"]), key=str(o["key"]),
+                                     version_id=str(o["version_id"])) for o in objects),
+        bytes_fate=BYTES_KEPT), subject=clip.sha256, actor=actor)
     ctx.catalogue.catch_up()
     log.info("disposed %s (ledger index %d, certificate %s)", clip.sha256, receipt.index, path)
     return Disposal(sha256=clip.sha256, certificate=path, certificate_sha256=digest,

@@ -29,6 +29,7 @@ Each run ends with a ``fixity_checked`` summary entry (subject ``fixity-run``) w
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
@@ -36,9 +37,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256 as sha256_of
 
-from evidence.errors import LiuhenError, NotFoundError, VerificationError
+from evidence.bodies import (
+    FixityCheckedBody,
+    FixityRunBody,
+    InventoryFindingBody,
+    read_body,
+)
+from evidence.errors import LiuhenError, MalformedEntryError, NotFoundError, VerificationError
+from evidence.ledgertime import format_time
 from evidence.records import Clip, EntryKind, ObjectVersion, StoredObject
-from integrity.entry import decode_entry, format_time, parse_time
+from integrity.entry import decode_entry
 from jobs.context import JobContext
 from jobs.ports import Finding, FindingKind, JobOutcome
 
@@ -106,21 +114,27 @@ def _tracked(clips: Iterable[Clip]) -> list[Tracked]:
 
 
 def previous_run(ctx: JobContext) -> datetime | None:
-    """The ``window_end`` of the latest fixity run in the ledger (None before the first)."""
+    """The ``window_end`` of the latest fixity run in the ledger (None before the first);
+    an entry under the run's subject that is not a run's summary is passed over."""
     for row in reversed(ctx.ledger.find(RUN_SUBJECT)):
-        end = decode_entry(row.data).body.get("window_end")
-        if isinstance(end, str):
-            return parse_time(end)
+        entry = decode_entry(row.data)
+        if entry.kind is not EntryKind.FIXITY_CHECKED:
+            continue
+        try:
+            body = read_body(entry.kind, entry.body)
+        except MalformedEntryError as exc:
+            log.error("fixity: ledger entry %d skipped: %s", row.index, exc)
+            continue
+        if isinstance(body, FixityRunBody):
+            return body.window_end
     return None
 
 
 def _fail(ctx: JobContext, outcome: JobOutcome, subject: str, detail: str,
-          body: dict[str, object]) -> None:
+          body: FixityCheckedBody | InventoryFindingBody) -> None:
     log.error("FIXITY FAILED %s: %s", subject, detail)
     outcome.findings.append(Finding(FindingKind.FIXITY, subject, detail))
-    ctx.writer.record(EntryKind.FIXITY_CHECKED, subject, {**body, "ok": False,
-                                                          "finding": detail},
-                      actor="job:fixity")
+    ctx.writer.append(body, subject=subject, actor="job:fixity")
 
 
 def _recheck(ctx: JobContext, outcome: JobOutcome,
@@ -128,23 +142,23 @@ def _recheck(ctx: JobContext, outcome: JobOutcome,
     rehash = ctx.fixity.rehash
     failed = 0
     for done, (item, periods) in enumerate(due, 1):
-        body: dict[str, object] = {"check": "rehash" if rehash else "head", "role": item.role,
-                                   "store": item.obj.store, "key": item.obj.key,
-                                   "version_id": item.obj.version_id, "periods": periods,
-                                   "period_days": ctx.fixity.period_days}
+        body = FixityCheckedBody(check="rehash" if rehash else "head", role=item.role,
+                                 store=item.obj.store, key=item.obj.key,
+                                 version_id=item.obj.version_id, periods=tuple(periods),
+                                 period_days=ctx.fixity.period_days, ok=True)
         try:
             ctx.blobs.verify(item.obj, rehash=rehash)
         except (VerificationError, NotFoundError) as exc:
             failed += 1
-            _fail(ctx, outcome, item.clip.sha256,
-                  f"{item.role} {item.obj.key} version {item.obj.version_id}: {exc}", body)
+            detail = f"{item.role} {item.obj.key} version {item.obj.version_id}: {exc}"
+            _fail(ctx, outcome, item.clip.sha256, detail,
+                  dataclasses.replace(body, ok=False, finding=detail))
         except LiuhenError as exc:  # the store is down: retry later, not tampering
             log.error("fixity: %s %s: %s", item.clip.sha256, item.obj.key, exc)
             outcome.findings.append(Finding(FindingKind.UNAVAILABLE, item.clip.sha256,
                                             str(exc)))
         else:
-            ctx.writer.record(EntryKind.FIXITY_CHECKED, item.clip.sha256, {**body, "ok": True},
-                              actor="job:fixity")
+            ctx.writer.append(body, subject=item.clip.sha256, actor="job:fixity")
         if done % PROGRESS_EVERY == 0 or done == len(due):
             ctx.progress.progress("fixity", done, len(due), item.obj.key)
     return failed
@@ -173,14 +187,15 @@ def _inventory(ctx: JobContext, outcome: JobOutcome, tracked: list[Tracked],
         versions, ours = listing.get(key, []), by_key.get(key, [])
         expected = {t.obj.version_id for t in ours}
         subject = ours[0].clip.sha256 if ours else key
-        base: dict[str, object] = {"check": "inventory", "key": key,
-                                   "store": ours[0].obj.store if ours else ""}
+        store = ours[0].obj.store if ours else ""
         if not ours:
             untracked += 1
             if len(versions) > 1 or any(v.delete_marker for v in versions):
                 found += 1
-                _fail(ctx, outcome, key, f"{key} (not in the ledger) has "
-                      + ", ".join(_describe(v) for v in versions), base)
+                detail = (f"{key} (not in the ledger) has "
+                          + ", ".join(_describe(v) for v in versions))
+                _fail(ctx, outcome, key, detail,
+                      InventoryFindingBody(key=key, store=store, finding=detail))
             continue
         # A disposed clip whose lock has run out may be removed by the store's lifecycle.
         removable = all(t.clip.disposed_index is not None and t.clip.retain_until is not None
@@ -198,7 +213,8 @@ def _inventory(ctx: JobContext, outcome: JobOutcome, tracked: list[Tracked],
                      for vid in sorted(expected - present) if not removable]
         for problem in problems:
             found += 1
-            _fail(ctx, outcome, subject, problem, base)
+            _fail(ctx, outcome, subject, problem,
+                  InventoryFindingBody(key=key, store=store, finding=problem))
     return listed, found, untracked
 
 
@@ -228,13 +244,13 @@ def run_fixity(ctx: JobContext, *, full: bool = False) -> JobOutcome:
         log.error("fixity: inventory of %s failed: %s", ctx.blobs.url, exc)
         outcome.findings.append(Finding(FindingKind.UNAVAILABLE, ctx.blobs.url, str(exc)))
         listed = inventory_findings = untracked = 0
-    ctx.writer.record(EntryKind.FIXITY_CHECKED, RUN_SUBJECT, {
-        "mode": "full" if full else "sample", "period_days": ctx.fixity.period_days,
-        "window_start": format_time(since),
-        "window_end": format_time(now), "store": ctx.blobs.url, "objects": len(live),
-        "checked": len(due), "failed": failed, "rehash": ctx.fixity.rehash,
-        "inventory_versions": listed, "inventory_findings": inventory_findings,
-        "untracked_keys": untracked, "ok": not outcome.findings}, actor="job:fixity")
+    ctx.writer.append(FixityRunBody(
+        mode="full" if full else "sample", period_days=ctx.fixity.period_days,
+        window_start=since, window_end=now, store=ctx.blobs.url, objects=len(live),
+        checked=len(due), failed=failed, rehash=ctx.fixity.rehash,
+        inventory_versions=listed, inventory_findings=inventory_findings,
+        untracked_keys=untracked, ok=not outcome.findings),
+        subject=RUN_SUBJECT, actor="job:fixity")
     outcome.summary.append(
         f"fixity: {len(due) - failed}/{len(due)} object(s) OK of {len(live)} "
         f"({since_note}{', re-hashed' if ctx.fixity.rehash else ''}); inventory: {listed} "

@@ -24,11 +24,12 @@ from datetime import datetime, timedelta
 from hashlib import sha256 as sha256_of
 from typing import Protocol
 
+from evidence.bodies import LegalHoldBody, RetentionSetBody
 from evidence.errors import LiuhenError, PolicyViolationError
-from evidence.records import Clip, EntryKind, Link
+from evidence.ledgertime import format_time
+from evidence.records import Clip, Link
 from ingest.ports import BlobStore
 from integrity.canonical import canonical_json
-from integrity.entry import format_time
 from jobs.ports import Finding, FindingKind, JobCatalogue, JobOutcome, JobProgress, NoProgress
 from ledger.appending import LedgerWriter
 from ledger.ports import Clock
@@ -192,9 +193,9 @@ def set_class(ctx: RetentionContext, sha256: str, name: str, *, actor: str,
     for obj in (clip.original, clip.playback, clip.proxy):
         if obj is not None:
             ctx.blobs.extend_retention(obj, until)
-    ctx.writer.record(EntryKind.RETENTION_SET, sha256, {
-        "class": name, "retain_until": format_time(until), "reason": reason,
-        "permanent": ctx.policy.is_permanent(name)}, actor=actor)
+    ctx.writer.append(RetentionSetBody(retention_class=name, retain_until=until, reason=reason,
+                                       permanent=ctx.policy.is_permanent(name)),
+                      subject=sha256, actor=actor)
     ctx.catalogue.catch_up()
     return ctx.catalogue.clip(sha256)
 
@@ -212,7 +213,7 @@ def set_hold(ctx: RetentionContext, sha256: str, on: bool, *, actor: str, reason
     for obj in (clip.original, clip.playback, clip.proxy):
         if obj is not None:
             ctx.blobs.set_legal_hold(obj, on)
-    ctx.writer.record(EntryKind.LEGAL_HOLD, sha256, {"on": on, "reason": reason}, actor=actor)
+    ctx.writer.append(LegalHoldBody(on=on, reason=reason), subject=sha256, actor=actor)
     ctx.catalogue.catch_up()
     return ctx.catalogue.clip(sha256)
 

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from hashlib import sha256
 
+from evidence.bodies import AnchoredBody
 from evidence.errors import UnavailableError, VerificationError
-from evidence.records import Checkpoint, EntryKind
+from evidence.records import Checkpoint
 from integrity.notes import split_note
 from integrity.timestamp import verify_token
 from ledger.appending import LedgerWriter
@@ -47,12 +48,10 @@ def anchor_checkpoint(checkpoint: Checkpoint, *, store: AnchorStore,
             result.failed[tsa.name] = str(exc)
             continue
         store.add_timestamp(checkpoint.head.size, tsa.name, token, clock())
-        writer.record(EntryKind.ANCHORED, checkpoint.head.root.hex(), {
-            "checkpoint_size": checkpoint.head.size,
-            "tsa": tsa.name,
-            "token_sha256": sha256(token).hexdigest(),
-            "gen_time": info.gen_time.isoformat(),
-            "tsa_serial": str(info.serial),
-        }, actor=actor)
+        writer.append(AnchoredBody(checkpoint_size=checkpoint.head.size, tsa=tsa.name,
+                                   token_sha256=sha256(token).hexdigest(),
+                                   gen_time=info.gen_time.isoformat(),
+                                   tsa_serial=str(info.serial)),
+                      subject=checkpoint.head.root.hex(), actor=actor)
         result.anchored.append(tsa.name)
     return result

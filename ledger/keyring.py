@@ -15,9 +15,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from evidence.bodies import KeyRotatedBody
 from evidence.errors import ConflictError, NotFoundError
 from evidence.ids import Origin
-from evidence.records import Checkpoint, EntryKind, PublicKey
+from evidence.records import Checkpoint, PublicKey
 from integrity.notes import Signer, sign_checkpoint
 from integrity.notes import vkey as format_vkey
 from integrity.trust import TrustRoot
@@ -105,9 +106,9 @@ def rotate_log_key(keyring: Keyring, *, trust: TrustRoot, log: Signer, writer: L
     """Planned rotation (module docstring): returns the dual-signed checkpoint and the new trust
     root and log key, which the caller uses from now on."""
     new = keyring.new_signer(name=log.name, role="log")
-    writer.record(EntryKind.KEY_ROTATED, new.public.key_id, {
-        "role": "log", "old": format_vkey(log.public), "new": format_vkey(new.public)},
-        actor=actor)
+    writer.append(KeyRotatedBody(role="log", old=format_vkey(log.public),
+                                 new=format_vkey(new.public)),
+                  subject=new.public.key_id, actor=actor)
     head = store.head()
     checkpoint = sign_checkpoint(trust.origin, head, [log, new])
     old_id = log.public.key_id

@@ -9,14 +9,12 @@ Use cases append an entry and then call ``catch_up`` before they read what they 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Engine, Select, Table, delete, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy import ColumnElement, Engine, Select, Table, select, update
+from sqlalchemy.engine import Row
 
 from evidence.errors import NotFoundError
 from evidence.ids import CaseId, DeviceSerial, OfficerNo, Sha256Hex, StationId, StepCode
@@ -26,21 +24,18 @@ from evidence.records import (
     CaseStep,
     Clip,
     ClipQuery,
-    Entry,
-    EntryKind,
     Link,
     StoredObject,
 )
 from evidence.steps import CATALOGUE, RecordingRule, StepKind
-from integrity.entry import parse_time
 from storage.catalogue_check import (
     SKIPPABLE,
     Unfoldable,
     first_line,
     log_skipped,
-    readable,
     unfoldable,
 )
+from storage.catalogue_fold import PROJECTED, fold_rows
 from storage.catalogue_tables import (
     AccessRow,
     AcquisitionRow,
@@ -72,14 +67,6 @@ _A = _ACCESS.c
 _LOCK_KEY = advisory_lock_key("liuhen/catalogue/writer")
 FOLD_PAGE_ROWS = 10_000
 
-PROJECTED: frozenset[str] = frozenset({
-    EntryKind.ACQUIRED, EntryKind.STORED, EntryKind.DERIVED, EntryKind.QUARANTINED,
-    EntryKind.RETENTION_SET, EntryKind.LEGAL_HOLD, EntryKind.DISPOSED, EntryKind.CASE_OPENED,
-    EntryKind.CASE_STEP, EntryKind.LINKED, EntryKind.UNLINKED, EntryKind.ACCESSED,
-    EntryKind.STEP_KIND_DEFINED,
-})
-"""The entry kinds the catalogue folds; the others (checkpoints, clock, keys ...) it skips."""
-
 
 def _utc(moment: datetime) -> datetime:
     # SQLite hands timestamps back naive; they were written in UTC.
@@ -90,186 +77,10 @@ def _opt_utc(moment: datetime | None) -> datetime | None:
     return None if moment is None else _utc(moment)
 
 
-def _time(value: object) -> datetime | None:
-    return parse_time(value) if isinstance(value, str) else None
-
-
-def _str(body: dict[str, object], key: str, default: str = "") -> str:
-    value = body.get(key)
-    return value if isinstance(value, str) else default
-
-
-def _int(body: dict[str, object], key: str) -> int | None:
-    value = body.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-# --- folding one entry ----------------------------------------------------------------------------
-
-def _acquired_row(index: int, e: Entry) -> dict[str, object]:
-    b = e.body
-    device_time = _time(b.get("device_mtime")) or e.at
-    return {"sha256": e.subject, "size": _int(b, "size") or 0, "device": _str(b, "device"),
-            "officer": _str(b, "officer", e.actor), "unit_no": _str(b, "unit_no"),
-            "name_on_device": _str(b, "name_on_device"),
-            "captured_at": _time(b.get("capture_time")) or device_time, "station": e.station,
-            "acquired_index": index, "acquired_at": e.at, "retention_class": "standard",
-            "legal_hold": False}
-
-
-_ACQUISITION_COLUMNS = ("acquired_index", "sha256", "device", "officer", "unit_no",
-                        "name_on_device", "captured_at", "station", "acquired_at")
-
-
-def _insert_acquired(conn: Connection, rows: list[dict[str, object]]) -> None:
-    """Insert new clips in one statement; the same content acquired again (another file,
-    another recorder) keeps its first row: ON CONFLICT DO NOTHING, rows in ledger order. Every
-    acquisition also gets its own ``clip_acquisitions`` row (searches by 警号 and device)."""
-    if not rows:
-        return
-    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    conn.execute(dialect_insert(_CLIPS).on_conflict_do_nothing(index_elements=["sha256"]), rows)
-    conn.execute(insert(_ACQUISITIONS),
-                 [{k: row[k] for k in _ACQUISITION_COLUMNS} for row in rows])
-    rows.clear()
-
-
 def _acquired_by(column: str, value: str) -> Select[tuple[str]]:
     """The SHA-256 of every clip with an acquisition whose ``column`` (officer or device) is
     ``value``: the clip's first acquisition or any later one."""
     return select(_Q.sha256).where(_Q[column] == value)
-
-
-def _fold_stored(conn: Connection, _index: int, e: Entry) -> None:
-    # The first verified version wins: a re-store never replaces it, nor shortens a retention
-    # that a later retention_set lengthened.
-    b = e.body
-    conn.execute(update(_CLIPS).where(_C.sha256 == e.subject, _C.version_id.is_(None)).values(
-        store_url=_str(b, "store"), object_key=_str(b, "key"), version_id=_str(b, "version_id"),
-        lock_mode=_str(b, "lock_mode"), stored_retain_until=_time(b.get("retain_until")),
-        retain_until=_time(b.get("retain_until"))))
-
-
-def _fold_derived(conn: Connection, _index: int, e: Entry) -> None:
-    b = e.body
-    values: dict[str, object] = {"media_state": "derived"}
-    probe = b.get("probe")
-    if isinstance(probe, dict):
-        values["duration_ms"] = _int(cast(dict[str, object], probe), "duration_ms")
-    derivatives = b.get("derivatives")
-    for item in derivatives if isinstance(derivatives, list) else []:
-        if not isinstance(item, dict):
-            continue
-        d = cast(dict[str, object], item)
-        role = _str(d, "role", "playback")
-        if role not in ("playback", "proxy"):
-            continue
-        values[f"{role}_key"] = _str(d, "key")
-        values[f"{role}_version"] = _str(d, "version_id")
-        values[f"{role}_sha256"] = _str(d, "sha256")
-        values[f"{role}_size"] = _int(d, "size")
-    conn.execute(update(_CLIPS).where(_C.sha256 == e.subject).values(**values))
-
-
-def _fold_quarantined(conn: Connection, _index: int, e: Entry) -> None:
-    values: dict[str, object] = {"quarantine_reason": _str(e.body, "reason")}
-    if "step" in e.body:  # the media stage's verdict (else it was quarantined at commit)
-        values["media_state"] = "quarantined"
-    conn.execute(update(_CLIPS).where(_C.sha256 == e.subject).values(**values))
-
-
-def _fold_retention(conn: Connection, _index: int, e: Entry) -> None:
-    conn.execute(update(_CLIPS).where(_C.sha256 == e.subject).values(
-        retention_class=_str(e.body, "class", "standard"),
-        retain_until=_time(e.body.get("retain_until"))))
-
-
-def _fold_hold(conn: Connection, _index: int, e: Entry) -> None:
-    conn.execute(update(_CLIPS).where(_C.sha256 == e.subject).values(
-        legal_hold=e.body.get("on") is True))
-
-
-def _fold_disposed(conn: Connection, index: int, e: Entry) -> None:
-    conn.execute(update(_CLIPS).where(_C.sha256 == e.subject).values(disposed_index=index))
-
-
-def _fold_case(conn: Connection, index: int, e: Entry) -> None:
-    if conn.execute(select(_CASES.c.case_id).where(_CASES.c.case_id == e.subject)).first():
-        return
-    conn.execute(insert(_CASES).values(
-        case_id=e.subject, title=_str(e.body, "title"), unit_no=_str(e.body, "unit_no"),
-        major=e.body.get("major") is True, opened_at=e.at, opened_by=e.actor,
-        opened_index=index))
-
-
-def _fold_step(conn: Connection, index: int, e: Entry) -> None:
-    b = e.body
-    key = (_STEPS.c.case_id == e.subject) & (_STEPS.c.step_id == _str(b, "step"))
-    values = {"code": _str(b, "code"), "started_at": _time(b.get("started_at")),
-              "ended_at": _time(b.get("ended_at")), "officer": b.get("officer"),
-              "recorded_index": index}
-    if conn.execute(select(_STEPS.c.step_id).where(key)).first() is None:
-        conn.execute(insert(_STEPS).values(case_id=e.subject, step_id=_str(b, "step"), **values))
-    else:  # a later entry for the same step records its corrected window
-        conn.execute(update(_STEPS).where(key).values(**values))
-
-
-def _fold_linked(conn: Connection, index: int, e: Entry) -> None:
-    conn.execute(insert(_LINKS).values(
-        linked_index=index, sha256=e.subject, case_id=_str(e.body, "case"),
-        step_id=_str(e.body, "step"), linked_at=e.at, linked_by=e.actor))
-
-
-def _fold_unlinked(conn: Connection, index: int, e: Entry) -> None:
-    open_link = select(_L.linked_index).where(
-        _L.sha256 == e.subject, _L.case_id == _str(e.body, "case"),
-        _L.step_id == _str(e.body, "step"), _L.unlinked_index.is_(None)
-    ).order_by(_L.linked_index.desc()).limit(1).scalar_subquery()
-    conn.execute(update(_LINKS).where(_L.linked_index == open_link).values(
-        unlinked_index=index, unlinked_at=e.at, unlinked_by=e.actor))
-
-
-def _fold_accessed(conn: Connection, index: int, e: Entry) -> None:
-    b = e.body
-    conn.execute(insert(_ACCESS).values(
-        idx=index, sha256=e.subject, actor=e.actor, role=_str(b, "role"),
-        action=_str(b, "action"), variant=_str(b, "variant"), purpose=_str(b, "purpose"),
-        at=e.at, case_id=b.get("case") if isinstance(b.get("case"), str) else None))
-
-
-def _fold_step_kind(conn: Connection, index: int, e: Entry) -> None:
-    conn.execute(delete(_KINDS).where(_KINDS.c.code == e.subject))
-    conn.execute(insert(_KINDS).values(code=e.subject, name=_str(e.body, "name"),
-                                       rule=_str(e.body, "rule"), defined_index=index))
-
-
-_FOLD: dict[str, Callable[[Connection, int, Entry], None]] = {
-    EntryKind.STORED: _fold_stored,
-    EntryKind.DERIVED: _fold_derived, EntryKind.QUARANTINED: _fold_quarantined,
-    EntryKind.RETENTION_SET: _fold_retention, EntryKind.LEGAL_HOLD: _fold_hold,
-    EntryKind.DISPOSED: _fold_disposed, EntryKind.CASE_OPENED: _fold_case,
-    EntryKind.CASE_STEP: _fold_step, EntryKind.LINKED: _fold_linked,
-    EntryKind.UNLINKED: _fold_unlinked, EntryKind.ACCESSED: _fold_accessed,
-    EntryKind.STEP_KIND_DEFINED: _fold_step_kind,
-}
-
-
-def _fold_rows(conn: Connection, rows: Sequence[Row[int, bytes]]) -> list[tuple[int, str]]:
-    """Fold ``rows``; returns the (index, reason) of those the catalogue cannot read."""
-    skipped = []
-    new_clips: list[dict[str, object]] = []
-    for index, data in rows:
-        entry, problem = readable(bytes(data))
-        if entry is None or problem is not None:
-            skipped.append((index, problem or ""))
-            continue
-        if entry.kind is EntryKind.ACQUIRED:
-            new_clips.append(_acquired_row(index, entry))
-            continue
-        _insert_acquired(conn, new_clips)  # what follows may refer to them
-        _FOLD[entry.kind](conn, index, entry)
-    _insert_acquired(conn, new_clips)
-    return skipped
 
 
 # --- rows to records ----------------------------------------------------------------------------
@@ -333,8 +144,9 @@ class SqlCatalogue:
     def catch_up(self, *, page: int = FOLD_PAGE_ROWS) -> int:
         """Fold every committed entry past the cursor; returns the new cursor (a tree size).
 
-        An entry the catalogue cannot read (it does not decode, or ``fold_problem`` or the
-        database refuses it: written by an older or foreign version) is skipped with a logged
+        An entry the catalogue cannot read (it does not decode, a field of its body is missing
+        or malformed, or ``fold_problem`` or the database refuses it: written by an older or
+        foreign version; storage/catalogue_check.py) is skipped with a logged
         error, never folded in part: each page is folded in a savepoint, and a page that fails
         is folded again entry by entry, each in its own. The entry stays in the ledger, and
         ``liuhen audit`` lists it (:meth:`unfoldable`). Errors of the database itself (down,
@@ -355,13 +167,13 @@ class SqlCatalogue:
                     .order_by(_ENTRIES.c.idx).limit(page)).all()
                 try:
                     with conn.begin_nested():
-                        skipped = _fold_rows(conn, rows)
+                        skipped = fold_rows(conn, rows)
                 except SKIPPABLE:
                     skipped = []
                     for row in rows:  # again one by one: skip only what cannot be folded
                         try:
                             with conn.begin_nested():
-                                skipped += _fold_rows(conn, [row])
+                                skipped += fold_rows(conn, [row])
                         except SKIPPABLE as exc:
                             skipped.append((row[0], f"the database refused it: "
                                                     f"{first_line(exc)}"))

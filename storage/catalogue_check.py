@@ -2,11 +2,14 @@
 
 The ledger keeps every entry for ever, including entries written by an older or foreign version
 that the read model cannot hold: a time with a three-digit year, a NUL character (PostgreSQL
-text refuses it), a recording rule nobody knows. One such entry must
-never stop the fold, or every search and page of the bureau fails with it, after every restart.
-So the fold asks :func:`fold_problem` first and skips what it cannot read, with a logged error;
-``liuhen audit`` reports the same entries through :meth:`SqlCatalogue.unfoldable`. The ledger
-itself is untouched: a skipped entry is still there, verified and provable.
+text refuses it), a recording rule nobody knows, a field missing or of the wrong type. One such
+entry must never stop the fold, or every search and page of the bureau fails with it, after
+every restart; nor may it be folded in part, a malformed field turned into ``""`` or ``0``. So
+the fold reads each body through its typed body (evidence/bodies: MalformedEntryError names the
+kind and the field) and asks :func:`fold_problem` what the database cannot hold, and skips what
+it cannot read, with a logged error; ``liuhen audit`` reports the same entries through
+:meth:`SqlCatalogue.unfoldable`. The ledger itself is untouched: a skipped entry is still there,
+verified and provable.
 """
 
 from __future__ import annotations
@@ -17,16 +20,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import exc as sa_exc
 
+from evidence.bodies import EntryBody, read_body
 from evidence.errors import VerificationError
-from evidence.records import Entry, EntryKind
-from evidence.steps import RecordingRule
-from integrity.entry import decode_entry, parse_time
+from evidence.records import Entry
+from integrity.entry import decode_entry
 
 log = logging.getLogger("liuhen.catalogue")
-
-TIME_FIELDS = ("device_mtime", "capture_time", "retain_until", "started_at", "ended_at")
-"""Body fields the fold reads as ledger times (docs/ledger-format.md)."""
-_RULES = frozenset(r.value for r in RecordingRule)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +35,14 @@ class Unfoldable:
     index: int
     kind: str
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Readable:
+    """An entry the fold can read, and its typed body."""
+
+    entry: Entry
+    body: EntryBody
 
 
 def _values(value: object, where: str) -> Iterator[tuple[str, object]]:
@@ -50,44 +57,34 @@ def _values(value: object, where: str) -> Iterator[tuple[str, object]]:
 
 
 def fold_problem(entry: Entry) -> str | None:
-    """Why the catalogue cannot fold ``entry`` (a decoded ledger entry), or None when it can."""
+    """What of ``entry`` (a decoded ledger entry, its body well-formed) the database cannot hold,
+    or None when it can hold all of it."""
     fields = {"subject": entry.subject, "actor": entry.actor, "station": entry.station,
               "body": entry.body}
     for where, value in _values(fields, "entry"):
         if isinstance(value, str) and "\x00" in value:
             return f"{where} contains a NUL character"
-    for key in TIME_FIELDS:
-        value = entry.body.get(key)
-        if isinstance(value, str):
-            try:
-                parse_time(value)
-            except ValueError as exc:
-                return f"body.{key}: {exc}"
-    if entry.kind is EntryKind.CASE_STEP and not isinstance(entry.body.get("officer"),
-                                                            str | None):
-        return "body.officer is neither text nor null"
-    if entry.kind is EntryKind.STEP_KIND_DEFINED and entry.body.get("rule") not in _RULES:
-        return f"body.rule is not one of {', '.join(sorted(_RULES))}"
     return None
 
 
-def readable(data: bytes) -> tuple[Entry | None, str | None]:
-    """The decoded entry (None when it does not decode) and why the fold cannot read it (None
-    when it can)."""
+def readable(data: bytes) -> Readable | str:
+    """The entry and its typed body, or why the fold cannot read it: it does not decode, its
+    body is not one liuhen writes (MalformedEntryError), or the database cannot hold it."""
     try:
         entry = decode_entry(data)
-    except VerificationError as exc:
-        return None, exc.reason
-    return entry, fold_problem(entry)
+        body = read_body(entry.kind, entry.body)
+    except VerificationError as exc:  # MalformedEntryError among them
+        return exc.reason
+    return fold_problem(entry) or Readable(entry=entry, body=body)
 
 
 def unfoldable(rows: Iterable[tuple[int, str, bytes]]) -> list[Unfoldable]:
     """The entries among ``rows`` (index, kind, bytes) that the fold skips."""
     found = []
     for index, kind, data in rows:
-        entry, problem = readable(bytes(data))
-        if entry is None or problem is not None:
-            found.append(Unfoldable(index=index, kind=kind, reason=problem or ""))
+        read = readable(bytes(data))
+        if isinstance(read, str):
+            found.append(Unfoldable(index=index, kind=kind, reason=read))
     return found
 
 

@@ -4,6 +4,7 @@ ledger order; folding is idempotent and safe from several threads at once."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -12,12 +13,22 @@ import pytest
 
 from api.compose import Station
 from devices.sim.cards import Media
+from evidence.bodies import (
+    AccessedBody,
+    AcquiredBody,
+    CaseOpenedBody,
+    CaseStepBody,
+    LinkedBody,
+    StoredBody,
+    UnlinkedBody,
+)
 from evidence.errors import NotFoundError
 from evidence.records import ClipQuery, EntryKind
 from ingest.derivation import derive_pending
 from ingest.media import MediaPolicy, find_ffmpeg
-from integrity.entry import decode_entry, format_time
+from integrity.entry import decode_entry
 from tests.integration.test_station import Quiet, dock, fleet
+from tests.support.foreign import append_foreign
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -84,9 +95,9 @@ def test_the_same_content_from_two_recorders_is_found_by_either_officer_and_devi
         assert {c.sha256 for c in by_officer} == {c.sha256 for c in clips}, officer
         assert {c.sha256 for c in by_device} == {c.sha256 for c in clips}, recorder.serial
     clip = clips[0]
-    station.ledger.writer.record(EntryKind.ACCESSED, clip.sha256, {
-        "role": "auditor", "action": "view", "variant": "original", "purpose": "审计"},
-        actor="fz-9")
+    station.ledger.writer.append(AccessedBody(
+        role="auditor", action="view", variant="original", purpose="审计"),
+        subject=clip.sha256, actor="fz-9")
     catalogue.catch_up()
     second_officer = second.zfy.officer.officer_no
     assert [a.sha256 for a in catalogue.accesses(officer=second_officer)] == [clip.sha256]
@@ -121,21 +132,19 @@ def test_cases_links_and_accesses_fold_in_ledger_order(station: Station) -> None
     ledger = station.ledger
     sha = "ab" * 32
     w = ledger.writer
-    w.record(EntryKind.ACQUIRED, sha, {"device": "LH00001", "officer": "000123",
-                                       "unit_no": "U1", "name_on_device": "a.mp4", "size": 3,
-                                       "device_mtime": format_time(datetime.now(UTC))},
+    w.append(AcquiredBody(device="LH00001", officer="000123", unit_no="U1",
+                          name_on_device="a.mp4", size=3, clock_offset_ms=None,
+                          device_mtime=datetime(2026, 11, 24, 8, tzinfo=UTC)),
+             subject=sha, actor="000123")
+    w.append(CaseOpenedBody(title="查封某仓库", unit_no="U1", major=True), subject="C-2026-001",
              actor="000123")
-    w.record(EntryKind.CASE_OPENED, "C-2026-001", {"title": "查封某仓库", "unit_no": "U1",
-                                                   "major": True}, actor="000123")
-    w.record(EntryKind.CASE_STEP, "C-2026-001", {"step": "s1", "code": "chafeng",
-                                                 "started_at": None, "ended_at": None},
-             actor="000123")
-    w.record(EntryKind.LINKED, sha, {"case": "C-2026-001", "step": "s1"}, actor="000123")
-    w.record(EntryKind.ACCESSED, sha, {"action": "play", "variant": "playback",
-                                       "purpose": "法制审核", "role": "auditor",
-                                       "case": "C-2026-001"}, actor="auditor-1")
-    w.record(EntryKind.UNLINKED, sha, {"case": "C-2026-001", "step": "s1"}, actor="000124")
-    w.record(EntryKind.LINKED, sha, {"case": "C-2026-001", "step": "s1"}, actor="000125")
+    w.append(CaseStepBody(step="s1", code="chafeng", started_at=None, ended_at=None,
+                          officer=None), subject="C-2026-001", actor="000123")
+    w.append(LinkedBody(case="C-2026-001", step="s1"), subject=sha, actor="000123")
+    w.append(AccessedBody(action="play", variant="playback", purpose="法制审核", role="auditor",
+                          case="C-2026-001"), subject=sha, actor="auditor-1")
+    w.append(UnlinkedBody(case="C-2026-001", step="s1"), subject=sha, actor="000124")
+    w.append(LinkedBody(case="C-2026-001", step="s1"), subject=sha, actor="000125")
     ledger.catalogue.catch_up()
     case = ledger.catalogue.case("C-2026-001")
     assert case.major and [s.code for s in case.steps] == ["chafeng"]
@@ -155,8 +164,8 @@ def test_cases_links_and_accesses_fold_in_ledger_order(station: Station) -> None
 def test_concurrent_folds_apply_each_entry_once(station: Station) -> None:
     ledger = station.ledger
     for i in range(40):
-        ledger.writer.record(EntryKind.CASE_OPENED, f"C-{i:03d}", {"title": f"case {i}",
-                                                                   "unit_no": "U"}, actor="x")
+        ledger.writer.append(CaseOpenedBody(title=f"case {i}", unit_no="U", major=False),
+                             subject=f"C-{i:03d}", actor="x")
     errors: list[BaseException] = []
 
     def fold() -> None:
@@ -172,3 +181,55 @@ def test_concurrent_folds_apply_each_entry_once(station: Station) -> None:
         t.join()
     assert errors == []
     assert len(ledger.catalogue.cases(limit=1000)) == 40
+
+
+def test_a_malformed_field_makes_its_entry_unfoldable_never_empty_or_zero(
+        station: Station, caplog: pytest.LogCaptureFixture) -> None:
+    """Each entry below has one field missing or of the wrong type. The fold reads bodies
+    through their typed bodies (evidence/bodies), so each is skipped with a logged error and
+    listed by the audit, naming kind and field; none is folded with ``""``, ``0`` or a
+    default in its place, and everything after it still folds."""
+    ledger = station.ledger
+    sha, case = "cd" * 32, "C-2026-002"
+    good = AcquiredBody(device="LH00001", officer="000123", unit_no="U1",
+                        name_on_device="a.mp4", size=3, clock_offset_ms=None,
+                        device_mtime=datetime(2026, 11, 24, 8, tzinfo=UTC))
+    ledger.writer.append(good, subject=sha, actor="000123")
+    stored = StoredBody(device="LH00001", name_on_device="a.mp4", store="file:///s", key="k",
+                        version_id="v1", size=3, lock_mode="LOCAL-WORM",
+                        retain_until=datetime(2027, 5, 23, tzinfo=UTC)).to_body()
+
+    def foreign(kind: EntryKind, subject: str, body: dict[str, object]) -> int:
+        return append_foreign(ledger, kind, subject, body, actor="000123")
+
+    malformed = {
+        foreign(EntryKind.ACQUIRED, "ef" * 32, {**good.to_body(), "size": "3"}):
+            "acquired 的 body.size",
+        foreign(EntryKind.ACQUIRED, "01" * 32, {k: v for k, v in good.to_body().items()
+                                                if k != "device"}): "acquired 的 body.device",
+        foreign(EntryKind.STORED, sha, {**stored, "version_id": 7}): "stored 的 body.version_id",
+        foreign(EntryKind.CASE_OPENED, case, {"unit_no": "U1", "major": False}):
+            "case_opened 的 body.title",
+        foreign(EntryKind.RETENTION_SET, sha, {"class": 5, "retain_until": stored["retain_until"],
+                                               "reason": "r", "permanent": False}):
+            "retention_set 的 body.class",
+        foreign(EntryKind.LINKED, sha, {"case": case, "step": None}): "linked 的 body.step",
+        foreign(EntryKind.ACCESSED, sha, {"action": "play", "variant": "original",
+                                          "role": "auditor"}): "accessed 的 body.purpose",
+    }
+    ledger.writer.append(CaseOpenedBody(title="后来的案件", unit_no="U1", major=False),
+                         subject="C-2026-003", actor="000123")
+    with caplog.at_level(logging.ERROR, logger="liuhen.catalogue"):
+        ledger.catalogue.catch_up()
+    for index in malformed:
+        assert f"ledger entry {index} skipped" in caplog.text
+    assert [(u.index, u.kind) for u in ledger.catalogue.unfoldable()] == \
+        [(index, words.split(" ")[0]) for index, words in malformed.items()]
+    for item in ledger.catalogue.unfoldable():
+        assert item.reason.startswith(f"账本条目 {malformed[item.index]}")
+    (clip,) = ledger.catalogue.all_clips()  # the good one only: no size 0, no device ""
+    assert (clip.sha256, clip.size, clip.device) == (sha, 3, "LH00001")
+    assert clip.original is None and clip.retention_class == "standard"
+    assert ledger.catalogue.links(sha256=sha) == []
+    assert ledger.catalogue.accesses(sha256=sha) == []
+    assert [c.case_id for c in ledger.catalogue.cases()] == ["C-2026-003"]

@@ -27,10 +27,19 @@ from api.cli import app
 from api.compose import services
 from api.http.auth import Role
 from devices.sim.cards import Media
+from evidence.bodies import (
+    AcquiredBody,
+    CaseOpenedBody,
+    CaseStepBody,
+    DerivedBody,
+    LinkedBody,
+    StoredBody,
+)
 from evidence.records import EntryKind
 from storage.engine import create_ledger_engine
 from tests.integration.conftest import PG_ADMIN_DSN
 from tests.integration.test_api_support import BACKENDS, World, world_fixture
+from tests.support.foreign import append_foreign
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -46,7 +55,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 def record(world: World, kind: EntryKind, subject: str, body: dict[str, object]) -> int:
     """Append as an older or foreign version would have: past every edge check."""
-    return world.station.ledger.writer.record(kind, subject, body, actor=ACTOR).index
+    return append_foreign(world.station.ledger, kind, subject, body, actor=ACTOR)
 
 
 def write_legacy(world: World) -> dict[int, str]:
@@ -73,23 +82,25 @@ def write_legacy(world: World) -> dict[int, str]:
 def write_far_times(world: World) -> None:
     """A clip and a case at the ends of the ledger's years: readable, but UTC+8 cannot show
     year 9999's last hours and a recording there ends past the end of time."""
-    end = "9999-12-31T23:59:59.999999000Z"
-    record(world, EntryKind.ACQUIRED, FAR, {"size": 10, "device": "LH9", "officer": ACTOR,
-                                            "name_on_device": "far.mp4",
-                                            "capture_time": "9999-12-31T23:00:00.000000000Z"})
-    record(world, EntryKind.STORED, FAR, {"store": "file:///nowhere", "key": "k",
-                                          "version_id": "v", "lock_mode": "COMPLIANCE",
-                                          "retain_until": end})
-    record(world, EntryKind.DERIVED, FAR, {"probe": {"duration_ms": 7_200_000},
-                                           "derivatives": []})
-    for case, start in (("L-9999", "9999-12-31T23:00:00.000000000Z"),
-                        ("L-0001", "0001-01-01T00:00:00.000000000Z")):
-        record(world, EntryKind.CASE_OPENED, case, {"title": "边界", "unit_no": "",
-                                                    "major": True})
-        record(world, EntryKind.CASE_STEP, case, {"step": "s1", "code": "chafeng",
-                                                  "started_at": start, "ended_at": end,
-                                                  "officer": ACTOR})
-        record(world, EntryKind.LINKED, FAR, {"case": case, "step": "s1"})
+    end = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    last_hour = datetime(9999, 12, 31, 23, tzinfo=UTC)
+    writer = world.station.ledger.writer
+    writer.append(AcquiredBody(size=10, device="LH9", officer=ACTOR, unit_no="",
+                               name_on_device="far.mp4", clock_offset_ms=0,
+                               device_mtime=last_hour, capture_time=last_hour),
+                  subject=FAR, actor=ACTOR)
+    writer.append(StoredBody(device="LH9", name_on_device="far.mp4", size=10,
+                             store="file:///nowhere", key="k", version_id="v",
+                             lock_mode="COMPLIANCE", retain_until=end), subject=FAR, actor=ACTOR)
+    writer.append(DerivedBody(parent=FAR, probe={"duration_ms": 7_200_000}, plan={},
+                              ffmpeg_version="", derivatives=(), streamhash={}, thumbnails=None),
+                  subject=FAR, actor=ACTOR)
+    for case, start in (("L-9999", last_hour), ("L-0001", datetime(1, 1, 1, tzinfo=UTC))):
+        writer.append(CaseOpenedBody(title="边界", unit_no="", major=True), subject=case,
+                      actor=ACTOR)
+        writer.append(CaseStepBody(step="s1", code="chafeng", started_at=start, ended_at=end,
+                                   officer=ACTOR), subject=case, actor=ACTOR)
+        writer.append(LinkedBody(case=case, step="s1"), subject=FAR, actor=ACTOR)
 
 
 def reads_work(world: World) -> None:

@@ -19,9 +19,10 @@ from api.http.auth import Role
 from devices.massstorage import MassStorageDriver
 from devices.sim.cards import Media
 from devices.zfy import ZfyInfo
+from evidence.bodies import CaseOpenedBody
 from evidence.identity import InvalidInputError
 from evidence.ids import DeviceSerial, OfficerNo
-from evidence.records import Assignment, EntryKind
+from evidence.records import Assignment
 from ingest.station import Dock
 from tests.integration.test_api_support import BACKENDS, World, world_fixture
 from tests.integration.test_station import Quiet, dock, fleet, ledger_kinds
@@ -62,8 +63,8 @@ def test_links_to_cases_are_percent_encoded(world: World) -> None:
     # (not "%2F": the test client decodes a path twice, which a real server does not)
     odd = ["旧案#1", "旧案?a=1", "旧 案&1", "旧案%", "旧案%zz"]
     for case_id in odd:
-        world.station.ledger.writer.record(EntryKind.CASE_OPENED, case_id, {
-            "title": f"标题{case_id}", "unit_no": "", "major": False}, actor="000123")
+        world.station.ledger.writer.append(CaseOpenedBody(
+            title=f"标题{case_id}", unit_no="", major=False), subject=case_id, actor="000123")
     auth = world.auth(Role.OFFICER)
     page = world.client.get("/ui/cases", headers=auth)
     assert page.status_code == 200

@@ -15,10 +15,20 @@ from typer.testing import CliRunner
 from api.cli import app
 from api.compose import JobsRuntime, open_jobs
 from api.settings import Settings
+from evidence.bodies import (
+    AcquiredBody,
+    CaseOpenedBody,
+    CaseStepBody,
+    DerivedBody,
+    LinkedBody,
+    StoredBody,
+    UnlinkedBody,
+)
 from evidence.errors import PolicyViolationError
 from evidence.ids import Sha256Hex
+from evidence.ledgertime import format_time
 from evidence.records import EntryKind
-from integrity.entry import decode_entry, format_time
+from integrity.entry import decode_entry
 from jobs.context import JobContext
 from jobs.disposal import dispose, verify_certificate
 from jobs.retention import CASE, set_class, set_hold
@@ -65,16 +75,17 @@ def make_clip(ctx: JobContext, workdir: Path, data: bytes, *, officer: str = "00
     obj = ctx.blobs.put(f"originals/{sha[:2]}/{sha}", source, sha256=sha,
                         size=len(data), retain_until=until)
     at = captured_at or ctx.clock()
-    ctx.writer.record(EntryKind.ACQUIRED, sha, {
-        "device": "LH00001", "officer": officer, "unit_no": unit, "name_on_device": "a.mp4",
-        "size": len(data), "device_mtime": format_time(at)}, actor=officer)
-    ctx.writer.record(EntryKind.STORED, sha, {
-        "store": obj.store, "key": obj.key, "version_id": obj.version_id, "size": obj.size,
-        "lock_mode": obj.lock_mode, "retain_until": format_time(obj.retain_until)},
-        actor="station-test")
+    ctx.writer.append(AcquiredBody(
+        device="LH00001", officer=officer, unit_no=unit, name_on_device="a.mp4",
+        size=len(data), clock_offset_ms=None, device_mtime=at), subject=sha, actor=officer)
+    ctx.writer.append(StoredBody(
+        device="LH00001", name_on_device="a.mp4", store=obj.store, key=obj.key,
+        version_id=obj.version_id, size=obj.size, lock_mode=obj.lock_mode,
+        retain_until=obj.retain_until), subject=sha, actor="station-test")
     if duration_ms is not None:
-        ctx.writer.record(EntryKind.DERIVED, sha, {"parent": sha, "probe": {
-            "duration_ms": duration_ms}, "derivatives": []}, actor="station-test")
+        ctx.writer.append(DerivedBody(
+            parent=sha, probe={"duration_ms": duration_ms}, plan={}, ffmpeg_version="",
+            derivatives=(), streamhash={}, thumbnails=None), subject=sha, actor="station-test")
     ctx.catalogue.catch_up()
     return sha
 
@@ -84,14 +95,12 @@ def link(ctx: JobContext, sha: str, case: str, step: str, *, code: str = "chafen
          started_at: datetime | None = None) -> None:
     w = ctx.writer
     if not unlink:
-        w.record(EntryKind.CASE_OPENED, case, {"title": f"case {case}", "unit_no": unit},
-                 actor=officer)
-        w.record(EntryKind.CASE_STEP, case, {"step": step, "code": code, "officer": officer,
-                                             "started_at": format_time(started_at)
-                                             if started_at else None, "ended_at": None},
-                 actor=officer)
-    w.record(EntryKind.UNLINKED if unlink else EntryKind.LINKED, sha,
-             {"case": case, "step": step}, actor=officer)
+        w.append(CaseOpenedBody(title=f"case {case}", unit_no=unit, major=False),
+                 subject=case, actor=officer)
+        w.append(CaseStepBody(step=step, code=code, officer=officer, started_at=started_at,
+                              ended_at=None), subject=case, actor=officer)
+    body = UnlinkedBody(case=case, step=step) if unlink else LinkedBody(case=case, step=step)
+    w.append(body, subject=sha, actor=officer)
     ctx.catalogue.catch_up()
 
 

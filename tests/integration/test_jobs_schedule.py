@@ -16,8 +16,8 @@ import pytest
 
 from api.compose import open_jobs
 from api.settings import Settings
+from evidence.ledgertime import parse_time
 from evidence.records import EntryKind
-from integrity.entry import parse_time
 from jobs.fixity import RUN_SUBJECT
 from storage.engine import create_ledger_engine
 from storage.jobstore import SqlJobLeases

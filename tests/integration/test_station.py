@@ -25,7 +25,8 @@ from devices.sim.recorder import expected_files, make_fleet, simulated_dock_sour
 from evidence.errors import ConflictError, PolicyViolationError, UnavailableError
 from evidence.ids import DeviceSerial
 from evidence.records import Assignment, FileState
-from ingest.station import Dock, DockResult, drain_uploads
+from ingest.station import Dock, DockResult
+from ingest.uploads import drain_uploads
 from integrity.entry import decode_entry
 from ledger.audit import run_audit
 

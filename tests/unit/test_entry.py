@@ -7,8 +7,9 @@ import pytest
 
 from evidence.errors import VerificationError
 from evidence.ids import StationId
+from evidence.ledgertime import format_time
 from evidence.records import Entry, EntryKind, TreeHead
-from integrity.entry import DOMAIN, decode_entry, encode_entry, format_time
+from integrity.entry import DOMAIN, decode_entry, encode_entry
 
 AT = datetime(2026, 11, 24, 16, 57, 3, 123456, tzinfo=timezone(timedelta(hours=8)))
 

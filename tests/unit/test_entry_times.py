@@ -11,8 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from evidence.ids import StationId
+from evidence.ledgertime import format_time, parse_time
 from evidence.records import Entry, EntryKind
-from integrity.entry import decode_entry, encode_entry, format_time, parse_time
+from integrity.entry import decode_entry, encode_entry
 
 ZONES = st.integers(min_value=-(24 * 60 - 1), max_value=24 * 60 - 1).map(
     lambda minutes: timezone(timedelta(minutes=minutes)))
