@@ -238,6 +238,10 @@ def run_fixity(ctx: JobContext, *, full: bool = False) -> JobOutcome:
         since_note = f"sample since {format_time(since)}"
     ctx.progress.progress("fixity", 0, len(due), since_note)
     failed = _recheck(ctx, outcome, due)
+    # A check the store could not answer (an outage) covers nothing: the window is kept for
+    # the next run, which checks its objects again (at least once per period, never none).
+    unanswered = any(f.kind == FindingKind.UNAVAILABLE for f in outcome.findings)
+    window_end = since if unanswered else now
     try:
         listed, inventory_findings, untracked = _inventory(ctx, outcome, tracked, now)
     except LiuhenError as exc:
@@ -246,7 +250,7 @@ def run_fixity(ctx: JobContext, *, full: bool = False) -> JobOutcome:
         listed = inventory_findings = untracked = 0
     ctx.writer.append(FixityRunBody(
         mode="full" if full else "sample", period_days=ctx.fixity.period_days,
-        window_start=since, window_end=now, store=ctx.blobs.url, objects=len(live),
+        window_start=since, window_end=window_end, store=ctx.blobs.url, objects=len(live),
         checked=len(due), failed=failed, rehash=ctx.fixity.rehash,
         inventory_versions=listed, inventory_findings=inventory_findings,
         untracked_keys=untracked, ok=not outcome.findings),

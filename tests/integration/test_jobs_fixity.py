@@ -5,11 +5,13 @@ every object exactly once per period however the runs fall."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -17,7 +19,9 @@ from typer.testing import CliRunner
 from api.cli import app
 from api.compose import open_jobs
 from api.settings import Settings
-from evidence.records import EntryKind
+from evidence.errors import UnavailableError
+from evidence.records import EntryKind, StoredObject
+from ingest.ports import BlobStore
 from jobs.context import FixityPolicy
 from jobs.fixity import EPOCH, RUN_SUBJECT
 from jobs.runner import run_job
@@ -106,6 +110,52 @@ def test_rolling_sample_covers_each_period_once_per_object(tmp_path: Path, ledge
         # every object's every period covered exactly once, spread over the runs (not all in one)
         assert covered == {(sha, first + k): 1 for sha in shas for k in range(3)}
         assert max(per_run) < len(shas) and sum(1 for n in per_run if n) >= 5
+    finally:
+        runtime.close()
+
+
+class StoreDown:
+    """The real store, whose ``verify`` of the named keys fails as in an outage."""
+
+    def __init__(self, inner: BlobStore, down: set[str]) -> None:
+        self._inner = inner
+        self.down = down
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def verify(self, obj: StoredObject, *, rehash: bool = False) -> StoredObject:
+        if obj.key in self.down:
+            raise UnavailableError(f"{obj.key}: connection refused (injected outage)")
+        return self._inner.verify(obj, rehash=rehash)
+
+
+def test_an_outage_leaves_no_period_unchecked(tmp_path: Path) -> None:
+    clock = FakeClock(PINNED)
+    period_days = 4
+    runtime = open_jobs(Settings(data_dir=tmp_path / "data"), clock=clock,
+                        fixity=FixityPolicy(period_days=period_days, rehash=False))
+    try:
+        shas = [make_clip(runtime.context, tmp_path / "src", f"outage {i}".encode())
+                for i in range(8)]
+        period = timedelta(days=period_days)
+        first = (clock.now - EPOCH) // period + 1
+        clock.now = EPOCH + period * first
+        down = StoreDown(runtime.context.blobs, {f"originals/{shas[0][:2]}/{shas[0]}"})
+        outage = dataclasses.replace(runtime.context, blobs=down)
+        assert run_job(outage, "fixity").ok  # at the period's start: the window opens here
+        clock.advance(period)  # one run at the end of a whole period, during the outage
+        assert not run_job(outage, "fixity").ok
+        down.down.clear()  # the store is back
+        clock.advance(timedelta(hours=5))
+        assert run_job(outage, "fixity").ok
+        covered: Counter[tuple[str, int]] = Counter()
+        for sha, body in entries(runtime.context, EntryKind.FIXITY_CHECKED):
+            if sha in shas:
+                covered.update((sha, p) for p in body["periods"])  # type: ignore[attr-defined]  # a JSON list
+        # the unanswered object's period is covered after all; none is left uncovered
+        assert {(sha, first) for sha in shas} <= set(covered)
+        assert (shas[0], first) in covered
     finally:
         runtime.close()
 
