@@ -4,10 +4,9 @@ ledger's answer with the pure core (docs/verification.md B3–B4), and read acce
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import BinaryIO
+from typing import cast
 
 from fastapi import APIRouter, Request, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
@@ -15,7 +14,6 @@ from starlette.concurrency import run_in_threadpool
 from api.compose import Services
 from api.http.auth import Principal
 from api.http.web import (
-    HASH_CHUNK_BYTES,
     CaseworkPage,
     Csrf,
     PageRoute,
@@ -32,6 +30,7 @@ from evidence.identity import InvalidInputError
 from evidence.ids import is_sha256_hex
 from evidence.records import Access
 from integrity.bundle import check_checkpoint, check_included
+from integrity.hashing import Readable, sha256_stream
 from ledger.proofs import Verification
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -120,16 +119,10 @@ async def verify_upload(request: Request, *, who: Supervisor, cw: CaseworkPage, 
     request gate capped the upload and read none of it before the auditor was known."""
     check_csrf(request, csrf)
     # Off the event loop: hashing gigabytes and the ledger queries would stall every request.
-    sha = await run_in_threadpool(_sha256_of, file.file)
+    # UploadFile.file is a SpooledTemporaryFile (typed BinaryIO), which has readinto.
+    spooled = cast(Readable, file.file)
+    sha, _ = await run_in_threadpool(sha256_stream, spooled)
     return await run_in_threadpool(_verify_page, request, who, cw, sha, source="upload")
-
-
-def _sha256_of(stream: BinaryIO) -> str:
-    stream.seek(0)
-    digest = hashlib.sha256()
-    while chunk := stream.read(HASH_CHUNK_BYTES):
-        digest.update(chunk)
-    return digest.hexdigest()
 
 
 @router.get("/access-log", name="web_access_log")

@@ -62,7 +62,6 @@ SESSION_COOKIE = "liuhen_session"
 SESSION_MAX_AGE_S = 12 * 3600  # one working day, then sign in again
 VERIFY_UPLOAD_PATH = "/ui/verify"
 """The page's verify-by-upload (multipart): it gets the request gate's upload cap."""
-HASH_CHUNK_BYTES = 1 << 20
 DISPLAY_TZ = timezone(timedelta(hours=8), "UTC+8")
 """Pages show and read times in China Standard Time (no DST); the ledger keeps UTC."""
 VARIANT_LABELS = {"playback": "播放副本 playback copy", "proxy": "低码率副本 proxy",
