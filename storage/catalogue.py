@@ -37,32 +37,24 @@ from storage.catalogue_check import (
 )
 from storage.catalogue_fold import PROJECTED, fold_rows
 from storage.catalogue_tables import (
-    AccessRow,
-    AcquisitionRow,
-    CaseRow,
-    CaseStepRow,
-    CatalogueStateRow,
-    ClipLinkRow,
-    ClipRow,
-    StepKindRow,
+    ACCESS,
+    ACQUISITIONS,
+    CASES,
+    CLIPS,
+    KINDS,
+    LINKS,
+    STATE,
+    STEPS,
 )
 from storage.dberrors import translate_errors
 from storage.engine import advisory_lock_key, exclusive_transaction
 from storage.ledger_tables import LedgerEntryRow
 
-_STATE = cast(Table, CatalogueStateRow.__table__)
-_CLIPS = cast(Table, ClipRow.__table__)
-_ACQUISITIONS = cast(Table, AcquisitionRow.__table__)
-_CASES = cast(Table, CaseRow.__table__)
-_STEPS = cast(Table, CaseStepRow.__table__)
-_LINKS = cast(Table, ClipLinkRow.__table__)
-_ACCESS = cast(Table, AccessRow.__table__)
-_KINDS = cast(Table, StepKindRow.__table__)
 _ENTRIES = cast(Table, LedgerEntryRow.__table__)
-_C = _CLIPS.c
-_Q = _ACQUISITIONS.c
-_L = _LINKS.c
-_A = _ACCESS.c
+_C = CLIPS.c
+_Q = ACQUISITIONS.c
+_L = LINKS.c
+_A = ACCESS.c
 
 _LOCK_KEY = advisory_lock_key("liuhen/catalogue/writer")
 FOLD_PAGE_ROWS = 10_000
@@ -153,8 +145,8 @@ class SqlCatalogue:
         locked) still propagate: nothing is skipped because the database was unavailable."""
         with translate_errors("update the catalogue"), self._engine.connect() as conn, \
                 exclusive_transaction(conn, pg_lock_key=_LOCK_KEY):
-            applied: int = conn.execute(select(_STATE.c.applied)
-                                        .where(_STATE.c.id == 1)).scalar_one()
+            applied: int = conn.execute(select(STATE.c.applied)
+                                        .where(STATE.c.id == 1)).scalar_one()
             last = conn.execute(select(_ENTRIES.c.idx).order_by(_ENTRIES.c.idx.desc())
                                 .limit(1)).scalar()
             stop = 0 if last is None else last + 1  # entries committed later wait for next time
@@ -183,7 +175,7 @@ class SqlCatalogue:
                     break
                 cursor = rows[-1].idx + 1
             if stop > applied:
-                conn.execute(update(_STATE).where(_STATE.c.id == 1).values(applied=stop))
+                conn.execute(update(STATE).where(STATE.c.id == 1).values(applied=stop))
         return max(stop, applied)
 
     def unfoldable(self) -> list[Unfoldable]:
@@ -202,7 +194,7 @@ class SqlCatalogue:
             return conn.execute(query).all()
 
     def clip(self, sha256: str) -> Clip:
-        rows = self._all("read a clip", select(_CLIPS).where(_C.sha256 == sha256))
+        rows = self._all("read a clip", select(CLIPS).where(_C.sha256 == sha256))
         if not rows:
             raise NotFoundError(f"未找到视频 {sha256} (no clip with SHA-256 {sha256})")
         return _clip(rows[0])
@@ -226,7 +218,7 @@ class SqlCatalogue:
             if query.step_id:
                 linked = linked.where(_L.step_id == query.step_id)
             where.append(_C.sha256.in_(linked))
-        stmt = (select(_CLIPS).where(*where).order_by(_C.captured_at.desc(), _C.sha256)
+        stmt = (select(CLIPS).where(*where).order_by(_C.captured_at.desc(), _C.sha256)
                 .limit(query.limit).offset(query.offset))
         return [_clip(r) for r in self._all("search clips", stmt)]
 
@@ -235,15 +227,15 @@ class SqlCatalogue:
         rows = self._all("read cases", query)
         ids = [r.case_id for r in rows]
         steps: dict[str, list[CaseStep]] = {case_id: [] for case_id in ids}
-        for s in self._all("read case steps", select(_STEPS).where(_STEPS.c.case_id.in_(ids))
-                           .order_by(_STEPS.c.recorded_index)):
+        for s in self._all("read case steps", select(STEPS).where(STEPS.c.case_id.in_(ids))
+                           .order_by(STEPS.c.recorded_index)):
             steps[s.case_id].append(_step(s))
         return [Case(case_id=CaseId(r.case_id), title=r.title, unit_no=r.unit_no,
                      major=bool(r.major), opened_at=_utc(r.opened_at), opened_by=r.opened_by,
                      steps=tuple(steps[r.case_id])) for r in rows]
 
     def case(self, case_id: str) -> Case:
-        found = self._cases(select(_CASES).where(_CASES.c.case_id == case_id))
+        found = self._cases(select(CASES).where(CASES.c.case_id == case_id))
         if not found:
             raise NotFoundError(f"未找到案件 {case_id!r} (no case {case_id!r})")
         return found[0]
@@ -251,17 +243,17 @@ class SqlCatalogue:
     def case_ids(self) -> list[str]:
         """Every case number, in the order the cases were opened (for look-alike checks: one
         short text column, read whole; fine up to some hundred thousand cases)."""
-        stmt = select(_CASES.c.case_id).order_by(_CASES.c.opened_index)
+        stmt = select(CASES.c.case_id).order_by(CASES.c.opened_index)
         return [r.case_id for r in self._all("read case ids", stmt)]
 
     def cases(self, *, limit: int = 100, offset: int = 0) -> list[Case]:
-        return self._cases(select(_CASES).order_by(_CASES.c.opened_index.desc())
+        return self._cases(select(CASES).order_by(CASES.c.opened_index.desc())
                            .limit(limit).offset(offset))
 
     def links(self, *, sha256: str | None = None, case_id: str | None = None,
               current_only: bool = False) -> list[Link]:
         """Links of a clip or of a case, in ledger order; ``current_only`` drops unlinked ones."""
-        stmt = select(_LINKS).order_by(_L.linked_index)
+        stmt = select(LINKS).order_by(_L.linked_index)
         if sha256 is not None:
             stmt = stmt.where(_L.sha256 == sha256)
         if case_id is not None:
@@ -275,7 +267,7 @@ class SqlCatalogue:
                  limit: int = 500) -> list[Access]:
         """The access log (调阅记录), newest first: of a clip, by an actor, within a case (views
         of clips linked to it, whatever purpose was named), or of an officer's clips."""
-        stmt = select(_ACCESS).order_by(_A.idx.desc()).limit(limit)
+        stmt = select(ACCESS).order_by(_A.idx.desc()).limit(limit)
         if sha256 is not None:
             stmt = stmt.where(_A.sha256 == sha256)
         if actor is not None:
@@ -290,7 +282,7 @@ class SqlCatalogue:
     def step_kinds(self) -> list[StepKind]:
         """The built-in 执法环节 catalogue followed by the bureau's own (which may override)."""
         own = {r.code: StepKind(StepCode(r.code), r.name, RecordingRule(r.rule))
-               for r in self._all("read step kinds", select(_KINDS).order_by(_KINDS.c.code))}
+               for r in self._all("read step kinds", select(KINDS).order_by(KINDS.c.code))}
         merged = [own.pop(k.code, k) for k in CATALOGUE]
         return merged + list(own.values())
 
@@ -302,7 +294,7 @@ class SqlCatalogue:
 
     def all_clips(self) -> list[Clip]:
         """Every clip in acquisition order: for the scheduled jobs and reports."""
-        stmt = select(_CLIPS).order_by(_C.acquired_index)
+        stmt = select(CLIPS).order_by(_C.acquired_index)
         return [_clip(r) for r in self._all("read clips", stmt)]
 
     def retention_due(self, *, permanent: Collection[str], renew_before: datetime,
@@ -313,7 +305,7 @@ class SqlCatalogue:
         retain-until falls before ``renew_before``."""
         linked = select(_L.sha256).where(_L.unlinked_index.is_(None))
         renew_before = _utc(renew_before)
-        stmt = (select(_CLIPS)
+        stmt = (select(CLIPS)
                 .where(_C.acquired_index > after, _C.disposed_index.is_(None),
                        _C.version_id.is_not(None),
                        (_C.sha256.in_(linked) & _C.retention_class.not_in(sorted(permanent)))
@@ -329,7 +321,7 @@ class SqlCatalogue:
         (jobs/disposal.py), not the catalogue's."""
         linked = select(_L.sha256).where(_L.unlinked_index.is_(None))
         now = _utc(now)
-        stmt = (select(_CLIPS)
+        stmt = (select(CLIPS)
                 .where(_C.acquired_index > after, _C.disposed_index.is_(None),
                        _C.retain_until.is_not(None),
                        _C.retain_until <= now, _C.legal_hold.is_(False),

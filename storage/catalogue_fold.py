@@ -9,9 +9,8 @@ within its transaction and writer lock.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import cast
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Row
@@ -36,24 +35,17 @@ from evidence.bodies import (
 from evidence.records import Entry, EntryKind
 from storage.catalogue_check import readable
 from storage.catalogue_tables import (
-    AccessRow,
-    AcquisitionRow,
-    CaseRow,
-    CaseStepRow,
-    ClipLinkRow,
-    ClipRow,
-    StepKindRow,
+    ACCESS,
+    ACQUISITIONS,
+    CASES,
+    CLIPS,
+    KINDS,
+    LINKS,
+    STEPS,
 )
 
-_CLIPS = cast(Table, ClipRow.__table__)
-_ACQUISITIONS = cast(Table, AcquisitionRow.__table__)
-_CASES = cast(Table, CaseRow.__table__)
-_STEPS = cast(Table, CaseStepRow.__table__)
-_LINKS = cast(Table, ClipLinkRow.__table__)
-_ACCESS = cast(Table, AccessRow.__table__)
-_KINDS = cast(Table, StepKindRow.__table__)
-_C = _CLIPS.c
-_L = _LINKS.c
+_C = CLIPS.c
+_L = LINKS.c
 
 PROJECTED: frozenset[str] = frozenset({
     EntryKind.ACQUIRED, EntryKind.STORED, EntryKind.DERIVED, EntryKind.QUARANTINED,
@@ -83,8 +75,8 @@ def _insert_acquired(conn: Connection, rows: list[dict[str, object]]) -> None:
     if not rows:
         return
     dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    conn.execute(dialect_insert(_CLIPS).on_conflict_do_nothing(index_elements=["sha256"]), rows)
-    conn.execute(insert(_ACQUISITIONS),
+    conn.execute(dialect_insert(CLIPS).on_conflict_do_nothing(index_elements=["sha256"]), rows)
+    conn.execute(insert(ACQUISITIONS),
                  [{k: row[k] for k in _ACQUISITION_COLUMNS} for row in rows])
     rows.clear()
 
@@ -92,7 +84,7 @@ def _insert_acquired(conn: Connection, rows: list[dict[str, object]]) -> None:
 def _fold_stored(conn: Connection, e: Entry, b: StoredBody) -> None:
     # The first verified version wins: a re-store never replaces it, nor shortens a retention
     # that a later retention_set lengthened.
-    conn.execute(update(_CLIPS).where(_C.sha256 == e.subject, _C.version_id.is_(None)).values(
+    conn.execute(update(CLIPS).where(_C.sha256 == e.subject, _C.version_id.is_(None)).values(
         store_url=b.store, object_key=b.key, version_id=b.version_id, lock_mode=b.lock_mode,
         stored_retain_until=b.retain_until, retain_until=b.retain_until))
 
@@ -106,7 +98,7 @@ def _fold_derived(conn: Connection, e: Entry, b: DerivedBody) -> None:
         values[f"{d.role}_version"] = d.version_id
         values[f"{d.role}_sha256"] = d.sha256
         values[f"{d.role}_size"] = d.size
-    conn.execute(update(_CLIPS).where(_C.sha256 == e.subject).values(**values))
+    conn.execute(update(CLIPS).where(_C.sha256 == e.subject).values(**values))
 
 
 def _fold_quarantined(conn: Connection, e: Entry,
@@ -114,25 +106,25 @@ def _fold_quarantined(conn: Connection, e: Entry,
     values: dict[str, object] = {"quarantine_reason": b.reason}
     if isinstance(b, MediaQuarantinedBody):  # the media stage's verdict, not the commit's
         values["media_state"] = "quarantined"
-    conn.execute(update(_CLIPS).where(_C.sha256 == e.subject).values(**values))
+    conn.execute(update(CLIPS).where(_C.sha256 == e.subject).values(**values))
 
 
 def _fold_case(conn: Connection, index: int, e: Entry, b: CaseOpenedBody) -> None:
-    if conn.execute(select(_CASES.c.case_id).where(_CASES.c.case_id == e.subject)).first():
+    if conn.execute(select(CASES.c.case_id).where(CASES.c.case_id == e.subject)).first():
         return
-    conn.execute(insert(_CASES).values(
+    conn.execute(insert(CASES).values(
         case_id=e.subject, title=b.title, unit_no=b.unit_no, major=b.major, opened_at=e.at,
         opened_by=e.actor, opened_index=index))
 
 
 def _fold_step(conn: Connection, index: int, e: Entry, b: CaseStepBody) -> None:
-    key = (_STEPS.c.case_id == e.subject) & (_STEPS.c.step_id == b.step)
+    key = (STEPS.c.case_id == e.subject) & (STEPS.c.step_id == b.step)
     values = {"code": b.code, "started_at": b.started_at, "ended_at": b.ended_at,
               "officer": b.officer, "recorded_index": index}
-    if conn.execute(select(_STEPS.c.step_id).where(key)).first() is None:
-        conn.execute(insert(_STEPS).values(case_id=e.subject, step_id=b.step, **values))
+    if conn.execute(select(STEPS.c.step_id).where(key)).first() is None:
+        conn.execute(insert(STEPS).values(case_id=e.subject, step_id=b.step, **values))
     else:  # a later entry for the same step records its corrected window
-        conn.execute(update(_STEPS).where(key).values(**values))
+        conn.execute(update(STEPS).where(key).values(**values))
 
 
 def _fold_unlinked(conn: Connection, index: int, e: Entry, b: UnlinkedBody) -> None:
@@ -140,7 +132,7 @@ def _fold_unlinked(conn: Connection, index: int, e: Entry, b: UnlinkedBody) -> N
         _L.sha256 == e.subject, _L.case_id == b.case, _L.step_id == b.step,
         _L.unlinked_index.is_(None)
     ).order_by(_L.linked_index.desc()).limit(1).scalar_subquery()
-    conn.execute(update(_LINKS).where(_L.linked_index == open_link).values(
+    conn.execute(update(LINKS).where(_L.linked_index == open_link).values(
         unlinked_index=index, unlinked_at=e.at, unlinked_by=e.actor))
 
 
@@ -155,30 +147,30 @@ def _fold_one(conn: Connection, index: int, e: Entry, body: EntryBody) -> None:
         case QuarantinedBody() | MediaQuarantinedBody():
             _fold_quarantined(conn, e, body)
         case RetentionSetBody():
-            conn.execute(update(_CLIPS).where(clip).values(
+            conn.execute(update(CLIPS).where(clip).values(
                 retention_class=body.retention_class, retain_until=body.retain_until))
         case LegalHoldBody():
-            conn.execute(update(_CLIPS).where(clip).values(legal_hold=body.on))
+            conn.execute(update(CLIPS).where(clip).values(legal_hold=body.on))
         case DisposedBody():
-            conn.execute(update(_CLIPS).where(clip).values(disposed_index=index))
+            conn.execute(update(CLIPS).where(clip).values(disposed_index=index))
         case CaseOpenedBody():
             _fold_case(conn, index, e, body)
         case CaseStepBody():
             _fold_step(conn, index, e, body)
         case LinkedBody():
-            conn.execute(insert(_LINKS).values(
+            conn.execute(insert(LINKS).values(
                 linked_index=index, sha256=e.subject, case_id=body.case, step_id=body.step,
                 linked_at=e.at, linked_by=e.actor))
         case UnlinkedBody():
             _fold_unlinked(conn, index, e, body)
         case AccessedBody():
-            conn.execute(insert(_ACCESS).values(
+            conn.execute(insert(ACCESS).values(
                 idx=index, sha256=e.subject, actor=e.actor, role=body.role,
                 action=body.action, variant=body.variant, purpose=body.purpose, at=e.at,
                 case_id=body.case))
         case StepKindDefinedBody():
-            conn.execute(delete(_KINDS).where(_KINDS.c.code == e.subject))
-            conn.execute(insert(_KINDS).values(code=e.subject, name=body.name,
+            conn.execute(delete(KINDS).where(KINDS.c.code == e.subject))
+            conn.execute(insert(KINDS).values(code=e.subject, name=body.name,
                                                rule=body.rule.value, defined_index=index))
         case _:
             raise AssertionError(f"the catalogue folds no {e.kind.value} entries")

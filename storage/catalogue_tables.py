@@ -8,8 +8,9 @@ migration 0004 (``clip_acquisitions``: 0005).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Integer, Text
+from sqlalchemy import BigInteger, Boolean, DateTime, Integer, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.ledger_tables import LedgerBase
@@ -157,3 +158,14 @@ class ApiTokenRow(LedgerBase):
     role: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(_Tz)
     revoked_at: Mapped[datetime | None] = mapped_column(_Tz)
+
+
+# The tables as SQLAlchemy Core sees them, for the fold and the queries (one handle each).
+STATE = cast(Table, CatalogueStateRow.__table__)
+CLIPS = cast(Table, ClipRow.__table__)
+ACQUISITIONS = cast(Table, AcquisitionRow.__table__)
+CASES = cast(Table, CaseRow.__table__)
+STEPS = cast(Table, CaseStepRow.__table__)
+LINKS = cast(Table, ClipLinkRow.__table__)
+ACCESS = cast(Table, AccessRow.__table__)
+KINDS = cast(Table, StepKindRow.__table__)
