@@ -84,10 +84,10 @@ class StepKindDefinedBody:
 
 
 @dataclass(frozen=True, slots=True)
-class LinkedBody:
-    """``linked`` (subject: the clip's SHA-256): attached to step ``step`` of case ``case``."""
+class _StepRef:
+    """A clip's reference to step ``step`` of case ``case`` (``linked`` and ``unlinked``)."""
 
-    kind: ClassVar[EntryKind] = EntryKind.LINKED
+    kind: ClassVar[EntryKind]
 
     case: str
     step: str
@@ -102,22 +102,18 @@ class LinkedBody:
 
 
 @dataclass(frozen=True, slots=True)
-class UnlinkedBody:
+class LinkedBody(_StepRef):
+    """``linked`` (subject: the clip's SHA-256): attached to step ``step`` of case ``case``."""
+
+    kind: ClassVar[EntryKind] = EntryKind.LINKED
+
+
+@dataclass(frozen=True, slots=True)
+class UnlinkedBody(_StepRef):
     """``unlinked`` (subject: the clip's SHA-256): closes the latest open link of that clip to
     step ``step`` of case ``case``; nothing is ever deleted."""
 
     kind: ClassVar[EntryKind] = EntryKind.UNLINKED
-
-    case: str
-    step: str
-
-    def to_body(self) -> dict[str, object]:
-        return {"case": self.case, "step": self.step}
-
-    @classmethod
-    def from_body(cls, body: Mapping[str, object]) -> Self:
-        f = Fields(cls.kind, body)
-        return cls(case=f.text("case"), step=f.text("step"))
 
 
 @dataclass(frozen=True, slots=True)
