@@ -15,6 +15,7 @@ are session-scoped, so import them in one module only, or each module gets its o
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import shutil
 import socket
@@ -111,16 +112,14 @@ def load_env(directory: Path) -> S3Env:
                  region=values.get("AWS_DEFAULT_REGION", "us-east-1"), ceph_dir=directory)
 
 
-_OWN: dict[str, S3Env] = {}
-"""This process's own cluster, started at most once."""
 _OWN_VARS: dict[str, str] = {}
 """Its folder and ports, as ``scripts/ceph-rgw.sh`` reads them."""
 
 
+@functools.cache
 def _own_cluster() -> S3Env:
-    """Start a cluster for this run in a fresh folder on free ports; removed at exit."""
-    if "env" in _OWN:
-        return _OWN["env"]
+    """Start a cluster for this run (once per process) in a fresh folder on free ports;
+    removed at exit."""
     directory = Path(tempfile.mkdtemp(prefix="liuhen-ceph-"))
     port = free_port()
     env = {"LIUHEN_CEPH_DIR": str(directory), "LIUHEN_RGW_PORT": str(port),
@@ -136,8 +135,7 @@ def _own_cluster() -> S3Env:
     rgw("start")
     if not rgw_answers(port):
         raise RuntimeError(f"RGW on port {port} does not answer after start")
-    _OWN["env"] = load_env(directory)
-    return _OWN["env"]
+    return load_env(directory)
 
 
 def ensure_rgw(directory: Path | None = None, *, port: int | None = None,
