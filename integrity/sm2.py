@@ -1,0 +1,96 @@
+"""SM2 signatures (GB/T 32918.2 with SM3, GB/T 35276 encodings), pure: the one module that
+names the SM2 library (docs/adr/0009-sm2-library.md).
+
+The user ID (distinguishing identifier) is ``1234567812345678`` (GB/T 35276 §11 default), set
+explicitly on both signing and verifying. OpenSSL 3.0 uses an *empty* ID when none is set, and a
+signature made that way fails in every other implementation; ``verify`` refuses such signatures
+under the default ID, which ../shared/conformance/sm/vectors.json checks.
+
+Encodings, chosen for interop with the ``openssl`` CLI and other implementations:
+
+- signatures: DER ``SEQUENCE { r INTEGER, s INTEGER }`` (GB/T 35276 §7.3);
+- public keys: the 65-byte uncompressed point ``04 ‖ x ‖ y``, or its SubjectPublicKeyInfo
+  (id-ecPublicKey with the SM2 curve OID 1.2.156.10197.1.301), which ``openssl pkey -pubin``
+  reads;
+- private keys: the 32-byte scalar; PEM files are the key file adapter's business.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+from gmalglib.sm2 import SM2
+
+from evidence.errors import VerificationError
+
+DEFAULT_ID = b"1234567812345678"  # GB/T 35276 §11; never leave it to a library's default
+SCALAR_BYTES = 32
+POINT_BYTES = 65  # 04 ‖ x ‖ y
+# SubjectPublicKeyInfo up to the BIT STRING's content: SEQUENCE { SEQUENCE { id-ecPublicKey,
+# sm2p256v1 (1.2.156.10197.1.301) }, BIT STRING (0 unused bits) }, then the 65-byte point.
+_SPKI_PREFIX = bytes.fromhex("3059301306072a8648ce3d020106082a811ccf5501822d034200")
+_R_S_BYTES = 32
+
+
+def generate_private_key() -> bytes:
+    """A fresh private scalar from the OS's CSPRNG, checked valid by the library."""
+    while True:
+        candidate = secrets.token_bytes(SCALAR_BYTES)
+        if SM2.is_sk_valid(candidate):
+            return candidate
+
+
+def public_key(private: bytes) -> bytes:
+    """The uncompressed public point of ``private``."""
+    _check_private(private)
+    return bytes(SM2.get_pk(private))
+
+
+def sign(private: bytes, message: bytes, *, uid: bytes = DEFAULT_ID) -> bytes:
+    """DER SM2 signature over SM3(Z_A ‖ message), Z_A computed with ``uid`` (GB/T 32918.2 §6)."""
+    _check_private(private)
+    raw = SM2(sk=private, uid=uid).sign(message)
+    r, s = int.from_bytes(raw[:_R_S_BYTES], "big"), int.from_bytes(raw[_R_S_BYTES:], "big")
+    return encode_dss_signature(r, s)
+
+
+def verify(public: bytes, message: bytes, signature: bytes, *, uid: bytes = DEFAULT_ID,
+           step: str = "signature") -> None:
+    """Raise VerificationError(step) unless ``signature`` (DER) is ``public``'s over ``message``."""
+    if not SM2.is_pk_valid(public) or len(public) != POINT_BYTES:
+        raise VerificationError("SM2 public key is not a valid uncompressed point", step=step)
+    try:
+        r, s = decode_dss_signature(signature)
+        raw = r.to_bytes(_R_S_BYTES, "big") + s.to_bytes(_R_S_BYTES, "big")
+    except (ValueError, OverflowError) as exc:
+        raise VerificationError("SM2 signature is not DER (r, s)", step=step) from exc
+    if encode_dss_signature(r, s) != signature:
+        raise VerificationError("SM2 signature is not strict DER", step=step)
+    if not SM2(pk=public, uid=uid).verify(message, raw):
+        raise VerificationError("bad SM2 signature", step=step)
+
+
+def spki_der(public: bytes) -> bytes:
+    """SubjectPublicKeyInfo DER of an uncompressed SM2 point (what ``openssl pkey`` reads)."""
+    if len(public) != POINT_BYTES or public[0] != 0x04:
+        raise ValueError("an SM2 public key is a 65-byte uncompressed point")
+    return _SPKI_PREFIX + public
+
+
+def point_from_spki(der: bytes) -> bytes:
+    """The uncompressed point inside an SM2 SubjectPublicKeyInfo; VerificationError otherwise."""
+    if len(der) != len(_SPKI_PREFIX) + POINT_BYTES or not der.startswith(_SPKI_PREFIX):
+        raise VerificationError("not an SM2 SubjectPublicKeyInfo", step="keys")
+    point = der[len(_SPKI_PREFIX):]
+    if not SM2.is_pk_valid(point):
+        raise VerificationError("SM2 public key is not on the curve", step="keys")
+    return point
+
+
+def _check_private(private: bytes) -> None:
+    if len(private) != SCALAR_BYTES or not SM2.is_sk_valid(private):
+        raise ValueError("an SM2 private key is a valid 32-byte scalar")
