@@ -22,7 +22,6 @@ from evidence.timerange import YearRange
 from ingest.context import IngestContext, StationPolicy
 from ingest.media import FfmpegTools, find_ffmpeg
 from ingest.ports import BlobStore, DeviceEvents, DockSource, Progress, Recorder
-from integrity.notes import Signer
 from integrity.trust import TrustRoot
 from jobs.context import Anchoring, FixityPolicy, JobContext
 from jobs.ports import JobProgress, NoProgress
@@ -31,7 +30,7 @@ from ledger.anchoring import AnchorResult, anchor_checkpoint
 from ledger.appending import LedgerWriter
 from ledger.files import write_atomic
 from ledger.keyring import Keyring
-from ledger.ports import Clock
+from ledger.ports import Clock, Signer
 from ledger.proofs import Proofs
 from ledger.publishing import publish_checkpoint
 from ledger.readmodel import Freshness
@@ -60,8 +59,10 @@ class Ledger:
     settings: Settings
     store: SqlLedgerStore
     committer: GroupCommitter
-    station: Signer
-    log: Signer
+    stations: list[Signer]
+    """The station's keys, Ed25519 first, then SM2 when the keyring has one."""
+    logs: list[Signer]
+    """The log keys, likewise."""
     trust: TrustRoot
     writer: LedgerWriter
     tsas: list[HttpTimestampAuthority]
@@ -85,7 +86,7 @@ class Ledger:
         """Sign a checkpoint over the current head if it grew, then anchor the latest checkpoint
         with every configured TSA that has not stamped it yet (so a TSA that was down is retried
         on the next run). Returns (new checkpoint or None, anchoring result or None)."""
-        checkpoint = publish_checkpoint(self.store, origin=self.origin, signer=self.log,
+        checkpoint = publish_checkpoint(self.store, origin=self.origin, signers=self.logs,
                                         now=utc_now())
         if checkpoint is not None:
             write_atomic(self.latest_note_path, checkpoint.note)
@@ -103,9 +104,11 @@ class Ledger:
 
 
 def keyring(settings: Settings) -> Keyring:
-    """The data dir's keyring, with private keys in PEM files (storage/keyfiles.py)."""
+    """The data dir's keyring, with private keys in PEM files (storage/keyfiles.py). A
+    服务器密码机 adapter replaces ``load_or_create_signer`` here (docs/guomi-keys.md)."""
     return Keyring(settings.data_dir,
-                   lambda path, name, role: load_or_create_signer(path, name=name, role=role))
+                   lambda path, name, role, algorithm: load_or_create_signer(
+                       path, name=name, role=role, algorithm=algorithm))
 
 
 def load_trust(settings: Settings) -> TrustRoot:
@@ -127,14 +130,14 @@ def open_ledger(settings: Settings) -> Ledger:
     mkdir_private(settings.data_dir)  # keys, database, staging: owner-only (0700)
     keys = keyring(settings)
     trust = load_trust(settings)
-    station = keys.active_signer(trust, "station")
-    log = keys.active_signer(trust, "log")
+    stations = keys.active_signers(trust, "station")
+    logs = keys.active_signers(trust, "log")
     store = SqlLedgerStore.open(settings.db_url(), origin=trust.origin, clock=utc_now)
-    committer = GroupCommitter(store, signer=station)
+    committer = GroupCommitter(store, signers=stations)
     writer = LedgerWriter(appender=committer, checkpoints=store,
                           station=StationId(settings.station_id), clock=utc_now)
     tsas = _timestamp_authorities(settings)
-    return Ledger(settings=settings, store=store, committer=committer, station=station, log=log,
+    return Ledger(settings=settings, store=store, committer=committer, stations=stations, logs=logs,
                   trust=trust, writer=writer, tsas=tsas, catalogue=SqlCatalogue(store.engine),
                   casework_lock=CaseworkLock(store.engine))
 
@@ -252,7 +255,7 @@ def open_jobs(settings: Settings, *, clock: Clock = utc_now, progress: JobProgre
                           station=StationId(settings.station_id), clock=clock)
 
     def publish() -> Checkpoint | None:
-        cp = publish_checkpoint(ledger.store, origin=ledger.origin, signer=ledger.log,
+        cp = publish_checkpoint(ledger.store, origin=ledger.origin, signers=ledger.logs,
                                 now=clock())
         if cp is not None:
             write_atomic(ledger.latest_note_path, cp.note)
@@ -260,7 +263,7 @@ def open_jobs(settings: Settings, *, clock: Clock = utc_now, progress: JobProgre
 
     context = JobContext(
         writer=writer, blobs=blobs, catalogue=ledger.catalogue, ledger=ledger.store, clock=clock,
-        policy=policy, signer=ledger.station, origin=ledger.origin, data_dir=settings.data_dir,
+        policy=policy, signers=ledger.stations, origin=ledger.origin, data_dir=settings.data_dir,
         fixity=fixity or FixityPolicy(), progress=progress or NoProgress(),
         anchoring=Anchoring(store=ledger.store, publish=publish, tsas=ledger.tsas,
                             tsa_roots=ledger.trust.tsa_roots))

@@ -57,7 +57,7 @@ def _build(data_dir: Path) -> str:
         for i in range(0, N, BATCH):
             ledger.store.append_batch([(d, "acquired", f"{i + j:064x}")
                                        for j, d in enumerate(datas[i:i + BATCH])],
-                                      signer=ledger.station)
+                                      signers=ledger.stations)
         ledger.publish()
         token, _ = SqlTokenRepo(ledger.store.engine).issue(name="auditor-bench", role="auditor",
                                                            now=datetime.now(UTC))

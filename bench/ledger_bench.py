@@ -47,7 +47,7 @@ def _store_rate(url: str, items: list[tuple[bytes, str, str]]) -> float:
     try:
         start = time.perf_counter()
         for i in range(0, len(items), BATCH):
-            store.append_batch(items[i:i + BATCH], signer=station)
+            store.append_batch(items[i:i + BATCH], signers=[station])
         return len(items) / (time.perf_counter() - start)
     finally:
         store.close()
@@ -131,7 +131,7 @@ def _latency(url: str, datas: list[bytes], *, threads: int = 32,
     """Receipt latencies (p50, p99 in ms) and appends/s with ``threads`` concurrent appenders."""
     station = signer("station-01", "station")
     store = SqlLedgerStore.open(url, origin=ORIGIN, clock=utc_now)
-    committer = GroupCommitter(store, signer=station)
+    committer = GroupCommitter(store, signers=[station])
     latencies: list[float] = []
     lock = threading.Lock()
     stop = time.perf_counter() + seconds
@@ -168,9 +168,9 @@ def _build_ledger(url: str, datas: list[bytes]) -> SqlLedgerStore:
     store = SqlLedgerStore.open(url, origin=ORIGIN, clock=utc_now)
     for i in range(0, len(datas), BATCH):
         store.append_batch([(d, "acquired", f"{i + j:064x}")
-                            for j, d in enumerate(datas[i:i + BATCH])], signer=station)
+                            for j, d in enumerate(datas[i:i + BATCH])], signers=[station])
         if (i + BATCH) % CHECKPOINT_EVERY == 0:
-            publish_checkpoint(store, origin=ORIGIN, signer=log, now=datetime.now(UTC))
+            publish_checkpoint(store, origin=ORIGIN, signers=[log], now=datetime.now(UTC))
     return store
 
 

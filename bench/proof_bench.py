@@ -81,7 +81,7 @@ def _build(url: str, datas: list[bytes]) -> None:
         for i in range(0, len(datas), BUILD_BATCH):
             store.append_batch([(d, "acquired", f"{i + j:064x}")
                                 for j, d in enumerate(datas[i:i + BUILD_BATCH])],
-                               signer=station)
+                               signers=[station])
 
 
 def _cold_load(url: str, db: Path) -> None:
@@ -163,7 +163,7 @@ def _warm(url: str, datas: list[bytes]) -> None:
         for run in range(3):
             first = N + run * STEADY_APPEND
             store.append_batch([(d, "acquired", f"steady-{first + j}")
-                                for j, d in enumerate(datas[:STEADY_APPEND])], signer=station)
+                                for j, d in enumerate(datas[:STEADY_APPEND])], signers=[station])
             size = first + STEADY_APPEND
             start = time.perf_counter()
             store.inclusion_proof(size - 1, size)

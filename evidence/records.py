@@ -205,15 +205,17 @@ class PublicKey:
 
     ``role`` is ``log`` (signs checkpoints), ``station`` (signs commit statements) or ``witness``.
     The key is valid for tree sizes ``valid_from <= size`` and, when set, ``size < valid_until``.
+    ``algorithm`` is ``ed25519`` or ``sm2`` (SM2 with SM3, user ID 1234567812345678).
     """
 
     name: str
     key_id: KeyId
     raw: bytes
-    """32-byte Ed25519 public key."""
+    """The 32-byte Ed25519 public key, or the 65-byte uncompressed SM2 point ``04 ‖ x ‖ y``."""
     role: str
     valid_from: int = 0
     valid_until: int | None = None
+    algorithm: str = "ed25519"
 
     def valid_at(self, size: int) -> bool:
         return self.valid_from <= size and (self.valid_until is None or size < self.valid_until)

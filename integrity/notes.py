@@ -1,10 +1,17 @@
-"""C2SP signed notes with Ed25519 keys, and the two note bodies liuhen signs:
+"""C2SP signed notes with Ed25519 and SM2 keys, and the two note bodies liuhen signs:
 
 - ``tlog-checkpoint`` (origin, size, base64 root), signed by the log key, cosignable by witnesses;
 - ``liuhen/commit/v1`` statements, signed by a station key for every ledger commit
   (docs/ledger-format.md §Commits).
 
-Key ids follow the signed-note spec: the first 4 bytes of SHA-256(name ‖ 0x0A ‖ 0x01 ‖ public key).
+Signature types (docs/ledger-format.md §4): Ed25519 is the spec's ``0x01``; SM2 (GB/T 32918.2
+with SM3, user ID ``1234567812345678``, DER ``(r, s)``) has no assigned byte, so it uses the
+spec's ``0xff`` followed by the identifier ``gbt32918-sm2-sm3``. Key ids follow the signed-note
+spec for both: the first 4 bytes of SHA-256(name ‖ 0x0A ‖ signature type ‖ public key), the SM2
+public key being its 65-byte uncompressed point.
+
+Signing goes through the ``Signer`` port (a software key here, a 服务器密码机 behind an adapter);
+verification is pure and needs only public keys.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 from hashlib import sha256
+from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -22,16 +30,22 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from evidence.errors import VerificationError
 from evidence.ids import KeyId, Origin
 from evidence.records import Checkpoint, PublicKey, TreeHead
+from integrity import sm2
 
-_ED25519 = b"\x01"  # signed-note signature type for Ed25519
+ED25519 = "ed25519"
+SM2 = "sm2"
+ALGORITHMS = (ED25519, SM2)
+SIGNATURE_TYPES = {ED25519: b"\x01", SM2: b"\xff" + b"gbt32918-sm2-sm3"}
+"""Signed-note signature type identifier of each algorithm (module docstring)."""
+_KEY_BYTES = {ED25519: 32, SM2: sm2.POINT_BYTES}
 _DASH = "\u2014 "  # em dash + space opens every signature line
 MAX_NOTE_BYTES = 16 * 1024  # notes are small; bound what a parser will read
 MAX_SIGNATURES = 32  # bound DoS: a note with thousands of signature lines is refused
 COMMIT_HEADER = "liuhen/commit/v1"
 
 
-def key_id(name: str, raw_public: bytes) -> bytes:
-    return sha256(name.encode() + b"\n" + _ED25519 + raw_public).digest()[:4]
+def key_id(name: str, raw_public: bytes, algorithm: str = ED25519) -> bytes:
+    return sha256(name.encode() + b"\n" + SIGNATURE_TYPES[algorithm] + raw_public).digest()[:4]
 
 
 def _check_name(name: str) -> None:
@@ -39,41 +53,76 @@ def _check_name(name: str) -> None:
         raise ValueError(f"key name {name!r} must be non-empty, without spaces or '+'")
 
 
-class Signer:
-    """An Ed25519 private key with the note name it signs under. Keys are handed in, never read."""
+def public_key(name: str, raw: bytes, *, role: str, algorithm: str) -> PublicKey:
+    """The PublicKey (with its signed-note key id) of ``raw`` under ``name``."""
+    _check_name(name)
+    return PublicKey(name=name, key_id=KeyId(key_id(name, raw, algorithm).hex()), raw=raw,
+                     role=role, algorithm=algorithm)
+
+
+class Signer(Protocol):
+    """The Signer port: one private key, wherever it lives (a 0600 file, a GM/T 0018 SDF
+    服务器密码机), known by its public key. ``sign`` returns the raw signature over ``message``:
+    64 bytes for Ed25519 (RFC 8032), DER ``SEQUENCE {r, s}`` for SM2 (SM3, user ID
+    ``1234567812345678``, GB/T 35276). Use cases hold Signers, never key bytes."""
+
+    @property
+    def public(self) -> PublicKey: ...
+
+    def sign(self, message: bytes) -> bytes: ...
+
+
+class Ed25519Signer:
+    """A software Ed25519 key with the note name it signs under. Keys are handed in, never read."""
 
     def __init__(self, name: str, private_key: Ed25519PrivateKey, *, role: str) -> None:
-        _check_name(name)
-        self.name = name
-        self.role = role
         self._key = private_key
         raw = private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        self._id = key_id(name, raw)
-        self.public = PublicKey(name=name, key_id=KeyId(self._id.hex()), raw=raw, role=role)
+        self.public = public_key(name, raw, role=role, algorithm=ED25519)
 
-    def sign_line(self, text: bytes) -> str:
-        sig = self._key.sign(text)
-        return f"{_DASH}{self.name} {base64.b64encode(self._id + sig).decode()}\n"
+    def sign(self, message: bytes) -> bytes:
+        return self._key.sign(message)
+
+
+class Sm2Signer:
+    """A software SM2 key (its 32-byte scalar) with the note name it signs under."""
+
+    def __init__(self, name: str, private: bytes, *, role: str) -> None:
+        self._key = private
+        self.public = public_key(name, sm2.public_key(private), role=role, algorithm=SM2)
+
+    def sign(self, message: bytes) -> bytes:
+        return sm2.sign(self._key, message)
 
 
 def vkey(key: PublicKey) -> str:
-    """The signed-note verifier key string ``name+hexid+base64(0x01 ‖ key)``."""
-    return f"{key.name}+{key.key_id}+{base64.b64encode(_ED25519 + key.raw).decode()}"
+    """The signed-note verifier key string ``name+hexid+base64(type ‖ key)``."""
+    blob = SIGNATURE_TYPES[key.algorithm] + key.raw
+    return f"{key.name}+{key.key_id}+{base64.b64encode(blob).decode()}"
 
 
 def parse_vkey(text: str, *, role: str, valid_from: int = 0,
                valid_until: int | None = None) -> PublicKey:
+    """A verifier key of either algorithm; VerificationError(step="keys") when malformed, of
+    another signature type, or when its key id does not match."""
     try:
         name, hex_id, b64 = text.strip().split("+", 2)
         blob = base64.b64decode(b64, validate=True)
     except (ValueError, binascii.Error) as exc:
         raise VerificationError(f"malformed verifier key {text!r}", step="keys") from exc
-    if blob[:1] != _ED25519 or len(blob) != 33:
-        raise VerificationError(f"verifier key {name} is not Ed25519", step="keys")
-    if key_id(name, blob[1:]).hex() != hex_id:
+    for algorithm, prefix in SIGNATURE_TYPES.items():
+        if blob.startswith(prefix) and len(blob) == len(prefix) + _KEY_BYTES[algorithm]:
+            raw = blob[len(prefix):]
+            break
+    else:
+        raise VerificationError(f"verifier key {name} is neither Ed25519 nor SM2", step="keys")
+    if algorithm == SM2 and not sm2.is_public_key(raw):
+        raise VerificationError(f"verifier key {name} is not a point on the SM2 curve",
+                                step="keys")
+    if key_id(name, raw, algorithm).hex() != hex_id:
         raise VerificationError(f"verifier key {name} has the wrong key id", step="keys")
-    return PublicKey(name=name, key_id=KeyId(hex_id), raw=blob[1:], role=role,
-                     valid_from=valid_from, valid_until=valid_until)
+    return PublicKey(name=name, key_id=KeyId(hex_id), raw=raw, role=role,
+                     valid_from=valid_from, valid_until=valid_until, algorithm=algorithm)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +138,13 @@ def sign_note(text: bytes, signers: Sequence[Signer]) -> bytes:
         raise ValueError("note text must be non-empty lines each ending in a newline")
     if not signers:
         raise ValueError("a note needs at least one signer")
-    return text + b"\n" + "".join(s.sign_line(text) for s in signers).encode()
+    return text + b"\n" + "".join(_sign_line(s, text) for s in signers).encode()
+
+
+def _sign_line(signer: Signer, text: bytes) -> str:
+    key = signer.public
+    blob = bytes.fromhex(key.key_id) + signer.sign(text)
+    return f"{_DASH}{key.name} {base64.b64encode(blob).decode()}\n"
 
 
 def split_note(note: bytes) -> tuple[bytes, list[NoteSignature]]:
@@ -128,9 +183,11 @@ def verify_note(note: bytes, keys: Sequence[PublicKey], *,
 
     Returns the note text and the keys whose signatures verified. Raises VerificationError when a
     signature from a known key is bad, when a known key signs outside its validity range
-    (rotated or expired), or when no trusted key signed at all. Signatures by unknown keys are
-    ignored, as the signed-note spec requires, so witnesses can be added without breaking old
-    verifiers.
+    (rotated or expired), when no trusted key signed at all, or when a signer whose name also
+    holds a key of another algorithm valid at ``size`` did not sign with that one too (so an SM2
+    line cannot be stripped from a note its signer must sign with SM2: docs/ledger-format.md §5).
+    Signatures by unknown keys are ignored, as the signed-note spec requires, so witnesses can be
+    added without breaking old verifiers.
     """
     step = "signature"
     text, sigs = split_note(note)
@@ -140,10 +197,9 @@ def verify_note(note: bytes, keys: Sequence[PublicKey], *,
         key = by_id.get((sig.name, sig.key_id))
         if key is None:
             continue
-        try:
-            Ed25519PublicKey.from_public_bytes(key.raw).verify(sig.signature, text)
-        except InvalidSignature as exc:
-            raise VerificationError(f"bad signature by {key.name}", step=step, index=size) from exc
+        if not _signature_ok(key, text, sig.signature):
+            raise VerificationError(f"bad signature by {key.name} ({key.algorithm})", step=step,
+                                    index=size)
         if not key.valid_at(size):
             raise VerificationError(
                 f"key {key.name} ({key.key_id}) signed at tree size {size}, outside its validity "
@@ -153,7 +209,28 @@ def verify_note(note: bytes, keys: Sequence[PublicKey], *,
         names = ", ".join(s.name for s in sigs)
         raise VerificationError(f"no signature from a trusted key (signed by: {names})",
                                 step=step, index=size)
+    signed = {(k.name, k.algorithm) for k in good}
+    signers = {k.name for k in good}
+    for k in keys:
+        if k.valid_at(size) and k.name in signers and (k.name, k.algorithm) not in signed:
+            raise VerificationError(f"{k.name} holds a {k.algorithm} key valid at tree size {size} "
+                                    f"but the note has no {k.algorithm} signature by it",
+                                    step=step, index=size)
     return text, good
+
+
+def _signature_ok(key: PublicKey, text: bytes, signature: bytes) -> bool:
+    if key.algorithm == SM2:
+        try:
+            sm2.verify(key.raw, text, signature)
+        except VerificationError:
+            return False
+        return True
+    try:
+        Ed25519PublicKey.from_public_bytes(key.raw).verify(signature, text)
+    except InvalidSignature:
+        return False
+    return True
 
 
 def _head_lines(lines: list[str], step: str) -> TreeHead:

@@ -12,7 +12,9 @@ Encodings, chosen for interop with the ``openssl`` CLI and other implementations
 - public keys: the 65-byte uncompressed point ``04 ‖ x ‖ y``, or its SubjectPublicKeyInfo
   (id-ecPublicKey with the SM2 curve OID 1.2.156.10197.1.301), which ``openssl pkey -pubin``
   reads;
-- private keys: the 32-byte scalar; PEM files are the key file adapter's business.
+- private keys: the 32-byte scalar, or its PKCS#8 DER in exactly the layout ``openssl genpkey
+  -algorithm SM2`` writes (RFC 5915 ECPrivateKey with the public point); PEM armour and files
+  are the key file adapter's business (storage/keyfiles.py).
 """
 
 from __future__ import annotations
@@ -34,6 +36,12 @@ POINT_BYTES = 65  # 04 ‖ x ‖ y
 # sm2p256v1 (1.2.156.10197.1.301) }, BIT STRING (0 unused bits) }, then the 65-byte point.
 _SPKI_PREFIX = bytes.fromhex("3059301306072a8648ce3d020106082a811ccf5501822d034200")
 _R_S_BYTES = 32
+# PrivateKeyInfo (RFC 5208) as OpenSSL 3 writes an SM2 key: SEQUENCE { version 0, the same
+# AlgorithmIdentifier as above, OCTET STRING { ECPrivateKey { version 1, privateKey OCTET STRING
+# (32), [1] publicKey BIT STRING } } }: the scalar, then the point.
+_PKCS8_PREFIX = bytes.fromhex("308187020100301306072a8648ce3d020106082a811ccf5501822d046d306b"
+                              "0201010420")
+_PKCS8_MIDDLE = bytes.fromhex("a144034200")
 
 
 def generate_private_key() -> bytes:
@@ -74,6 +82,11 @@ def verify(public: bytes, message: bytes, signature: bytes, *, uid: bytes = DEFA
         raise VerificationError("bad SM2 signature", step=step)
 
 
+def is_public_key(public: bytes) -> bool:
+    """Whether ``public`` is a 65-byte uncompressed point on the SM2 curve."""
+    return len(public) == POINT_BYTES and public[0] == 0x04 and bool(SM2.is_pk_valid(public))
+
+
 def spki_der(public: bytes) -> bytes:
     """SubjectPublicKeyInfo DER of an uncompressed SM2 point (what ``openssl pkey`` reads)."""
     if len(public) != POINT_BYTES or public[0] != 0x04:
@@ -89,6 +102,25 @@ def point_from_spki(der: bytes) -> bytes:
     if not SM2.is_pk_valid(point):
         raise VerificationError("SM2 public key is not on the curve", step="keys")
     return point
+
+
+def pkcs8_der(private: bytes) -> bytes:
+    """PKCS#8 DER of ``private`` with its public point (what ``openssl pkey -in`` reads)."""
+    return _PKCS8_PREFIX + private + _PKCS8_MIDDLE + public_key(private)
+
+
+def private_from_pkcs8(der: bytes) -> bytes:
+    """The scalar inside an SM2 PKCS#8 key in the layout above; ValueError for anything else,
+    or when the embedded public point is not the scalar's."""
+    size = len(_PKCS8_PREFIX) + SCALAR_BYTES + len(_PKCS8_MIDDLE) + POINT_BYTES
+    cut = len(_PKCS8_PREFIX) + SCALAR_BYTES
+    if (len(der) != size or not der.startswith(_PKCS8_PREFIX)
+            or der[cut:cut + len(_PKCS8_MIDDLE)] != _PKCS8_MIDDLE):
+        raise ValueError("not an SM2 PKCS#8 private key")
+    private = der[len(_PKCS8_PREFIX):cut]
+    if public_key(private) != der[cut + len(_PKCS8_MIDDLE):]:
+        raise ValueError("SM2 PKCS#8 key's public point does not match its private scalar")
+    return private
 
 
 def _check_private(private: bytes) -> None:

@@ -9,11 +9,10 @@ from pathlib import Path
 
 from evidence.records import Checkpoint
 from ingest.ports import BlobStore
-from integrity.notes import Signer
 from jobs.ports import JobCatalogue, JobLedger, JobProgress, NoProgress
 from jobs.retention import RetentionContext, RetentionPolicy
 from ledger.appending import LedgerWriter
-from ledger.ports import AnchorStore, Clock, TimestampAuthority
+from ledger.ports import AnchorStore, Clock, Signer, TimestampAuthority
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +43,8 @@ class JobContext:
     ledger: JobLedger
     clock: Clock
     policy: RetentionPolicy
-    signer: Signer
-    """The station key: signs disposal certificates."""
+    signers: Sequence[Signer]
+    """The station's keys (one per algorithm): sign disposal certificates."""
     origin: str
     data_dir: Path
     """Certificates go to ``DATA/disposals``, reports to ``DATA/reports``."""

@@ -151,7 +151,7 @@ def dispose(ctx: JobContext, sha256: str, *, actor: str, reason: str) -> Disposa
     objects = _objects(ctx, clip)
     head = ctx.ledger.head()
     doc: dict[str, object] = {
-        "origin": ctx.origin, "station": ctx.signer.name, "tree_size": head.size,
+        "origin": ctx.origin, "station": ctx.signers[0].public.name, "tree_size": head.size,
         "what": {"sha256": clip.sha256, "size": clip.size, "device": clip.device,
                  "officer": clip.officer, "captured_at": format_time(clip.captured_at),
                  "acquired_index": clip.acquired_index, "objects": objects},
@@ -163,7 +163,7 @@ def dispose(ctx: JobContext, sha256: str, *, actor: str, reason: str) -> Disposa
                    "rules": ctx.policy.describe()},
         "bytes": BYTES_KEPT,
     }
-    note = sign_note(CERT_HEADER + b"\n" + canonical_json(doc) + b"\n", [ctx.signer])
+    note = sign_note(CERT_HEADER + b"\n" + canonical_json(doc) + b"\n", ctx.signers)
     path = ctx.data_dir / CERT_DIR / f"{clip.sha256}.note"
     write_atomic(path, note)
     digest = sha256_of(note).hexdigest()

@@ -9,6 +9,15 @@ from datetime import datetime
 from typing import Protocol
 
 from evidence.records import Checkpoint, LedgerEntry, Receipt, TreeHead
+from integrity.notes import Signer
+
+# ``Signer`` (defined in integrity/notes.py, where notes are signed, and re-exported here as the
+# ledger's port): one private key, Ed25519 or SM2, known by its ``public`` key, with
+# ``sign(message) -> signature``. Software keys in 0600 files (storage/keyfiles.py) by default;
+# a certified 服务器密码机 (GM/T 0018 SDF) plugs in here (docs/guomi-keys.md).
+
+__all__ = ["AnchorStore", "CheckpointSource", "CheckpointStore", "Clock", "LedgerAppender",
+           "LedgerReader", "Signer", "TimestampAuthority"]
 
 Clock = Callable[[], datetime]
 """Returns the current UTC time, timezone-aware."""

@@ -2,9 +2,9 @@
 key, at most once per interval while entries are pending (DESIGN.md §4).
 
 Several publishers (one per station process) may run against one database: Ed25519 signatures
-are deterministic, so two publishers signing the same head produce the same note, which
-``add_checkpoint`` accepts idempotently; a publisher that lost a race to a larger checkpoint
-simply has nothing to do.
+are deterministic but SM2 signatures are not, so two publishers signing the same head may produce
+different notes; the store keeps the first, and the publisher whose ``add_checkpoint`` conflicts
+with a checkpoint at least as large simply has nothing to do.
 """
 
 from __future__ import annotations
@@ -12,18 +12,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from evidence.errors import ConflictError, PolicyViolationError, VerificationError
 from evidence.ids import Origin
 from evidence.records import Checkpoint
-from integrity.notes import Signer, sign_checkpoint
-from ledger.ports import CheckpointStore
+from integrity.notes import sign_checkpoint
+from ledger.ports import CheckpointStore, Signer
 
 _log = logging.getLogger(__name__)
 
-def publish_checkpoint(store: CheckpointStore, *, origin: Origin, signer: Signer,
+def publish_checkpoint(store: CheckpointStore, *, origin: Origin, signers: Sequence[Signer],
                        now: datetime) -> Checkpoint | None:
     """Sign and record a checkpoint for the store's head if it is beyond the latest checkpoint.
 
@@ -31,9 +31,9 @@ def publish_checkpoint(store: CheckpointStore, *, origin: Origin, signer: Signer
     already covered this head). Raises VerificationError when the ledger is *smaller* than its
     latest checkpoint: the database was rolled back below a published checkpoint.
     """
-    if signer.role != "log":
-        raise PolicyViolationError(f"checkpoints are signed by the log key, not a {signer.role!r} "
-                                   "key")
+    roles = sorted({s.public.role for s in signers})
+    if roles != ["log"]:
+        raise PolicyViolationError(f"checkpoints are signed by the log keys, not {roles!r} keys")
     head = store.head()
     latest = store.latest_checkpoint()
     latest_size = 0 if latest is None else latest.head.size
@@ -42,7 +42,7 @@ def publish_checkpoint(store: CheckpointStore, *, origin: Origin, signer: Signer
                                 f"{latest_size}: rolled back", step="checkpoint", index=head.size)
     if head.size == latest_size:
         return None
-    cp = sign_checkpoint(origin, head, [signer])
+    cp = sign_checkpoint(origin, head, signers)
     try:
         store.add_checkpoint(cp, published_at=now)
     except ConflictError:

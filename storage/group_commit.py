@@ -30,7 +30,8 @@ from storage.ledger_store import EntryItem
 class BatchAppender(Protocol):
     """What a GroupCommitter needs from a store."""
 
-    def append_batch(self, items: Sequence[EntryItem], *, signer: Signer) -> list[Receipt]: ...
+    def append_batch(self, items: Sequence[EntryItem], *,
+                     signers: Sequence[Signer]) -> list[Receipt]: ...
 
 
 @dataclass(eq=False)
@@ -63,12 +64,12 @@ class GroupCommitter:
     ``close()`` commits what is queued, then stops the thread.
     """
 
-    def __init__(self, store: BatchAppender, *, signer: Signer, max_batch: int = 5000,
+    def __init__(self, store: BatchAppender, *, signers: Sequence[Signer], max_batch: int = 5000,
                  max_wait_s: float = 0.002) -> None:
         if max_batch < 1 or max_wait_s < 0:
             raise ValueError("max_batch must be positive and max_wait_s not negative")
         self._store = store
-        self._signer = signer
+        self._signers = tuple(signers)
         self._max_batch = max_batch
         self._max_wait_s = max_wait_s
         self._cond = threading.Condition()
@@ -117,7 +118,7 @@ class GroupCommitter:
         try:
             while (batch := self._next_batch()) is not None:
                 try:
-                    receipts = self._store.append_batch(batch.items, signer=self._signer)
+                    receipts = self._store.append_batch(batch.items, signers=self._signers)
                     if len(receipts) != len(batch.items):
                         raise ConflictError(f"{len(receipts)} receipts for "
                                             f"{len(batch.items)} entries")

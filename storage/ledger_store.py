@@ -191,17 +191,21 @@ class SqlLedgerStore:
 
     # --- appends ------------------------------------------------------------------------------
 
-    def append_batch(self, items: Sequence[EntryItem], *, signer: Signer) -> list[Receipt]:
+    def append_batch(self, items: Sequence[EntryItem], *,
+                     signers: Sequence[Signer]) -> list[Receipt]:
         """Append ``items`` (entry bytes, kind, subject) as one commit, in one transaction.
 
         Under the writer lock: resume the tree from the latest commit's frontier, insert the
         entries at consecutive indices, sign ``commit_text(origin, first, head)`` with the
-        station ``signer``, insert the commit row, commit. Returns one receipt per item, in
-        order, once the commit is durable. An empty ``items`` commits nothing.
+        station's ``signers`` (one key per algorithm, one name), insert the commit row, commit.
+        Returns one receipt per item, in order, once the commit is durable. An empty ``items``
+        commits nothing.
         """
-        if signer.role != "station":
-            raise PolicyViolationError(f"commit statements are signed by a station key, "
-                                       f"not a {signer.role!r} key")
+        who = {(s.public.role, s.public.name) for s in signers}
+        if len(who) != 1 or next(iter(who))[0] != "station":
+            raise PolicyViolationError(f"commit statements are signed by the keys of one station, "
+                                       f"not by {sorted(who)!r}")
+        station = next(iter(who))[1]
         checked = [_check_item(item) for item in items]
         if not checked:
             return []
@@ -217,10 +221,10 @@ class SqlLedgerStore:
                                   in enumerate(zip(checked, leaves, strict=True))])
             tree.extend(leaves)
             head = TreeHead(size=tree.size, root=tree.root())
-            note = sign_note(commit_text(self.origin, first, head), [signer])
+            note = sign_note(commit_text(self.origin, first, head), signers)
             conn.execute(insert(_C).values(
                 size=head.size, first=first, root=head.root, frontier=tree.frontier(),
-                note=note, station=signer.name, committed_at=self._clock()))
+                note=note, station=station, committed_at=self._clock()))
         # Receipt(index, leaf_hash, commit_note), built without a Python loop.
         return list(map(Receipt, range(first, first + len(leaves)), leaves, itertools.repeat(note)))
 

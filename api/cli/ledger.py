@@ -146,16 +146,35 @@ app.add_typer(keys_app, name="keys")
 
 @keys_app.command("rotate-log")
 def rotate_log(data_dir: DataDir = None) -> None:
-    """Planned rotation of the log key: an entry plus a checkpoint signed by both keys."""
+    """Planned rotation of the log keys (Ed25519 and SM2): entries plus a checkpoint signed by
+    the old and the new keys."""
     from api.compose import keyring
     from ledger.keyring import rotate_log_key
 
     with opened(data_dir) as ledger, errors():
-        done = rotate_log_key(keyring(ledger.settings), trust=ledger.trust, log=ledger.log,
+        done = rotate_log_key(keyring(ledger.settings), trust=ledger.trust, logs=ledger.logs,
                               writer=ledger.writer, store=ledger.store,
                               latest_note=ledger.latest_note_path, actor="cli")
-        out(f"log key rotated at tree size {done.checkpoint.head.size}; new key "
-            f"{done.log.public.key_id}")
+        ids = ", ".join(f"{s.public.algorithm} {s.public.key_id}" for s in done.logs)
+        out(f"日志密钥已在树大小 {done.checkpoint.head.size} 处轮换；新密钥 {ids}\n"
+            f"  log keys rotated at tree size {done.checkpoint.head.size}; new keys {ids}")
+
+
+@keys_app.command("add-sm2")
+def add_sm2(data_dir: DataDir = None) -> None:
+    """Give a data dir made before 国密 an SM2 station key and an SM2 log key (run with the
+    station stopped); from then on checkpoints and commits carry both signatures."""
+    from api.compose import keyring
+    from ledger.keyring import add_sm2_keys
+
+    with opened(data_dir) as ledger, errors():
+        done = add_sm2_keys(keyring(ledger.settings), trust=ledger.trust,
+                            station=ledger.stations[0], log=ledger.logs[0], writer=ledger.writer,
+                            store=ledger.store, latest_note=ledger.latest_note_path, actor="cli")
+        size = done.checkpoint.head.size
+        out(f"已添加 SM2 密钥：日志密钥自树大小 {size} 起、采集站密钥自 {size + 1} 起有效\n"
+            f"  SM2 keys added: the log key is valid from tree size {size}, the station key from "
+            f"{size + 1}")
 
 
 @app.command()

@@ -24,7 +24,7 @@ from evidence.ids import Origin, StationId
 from evidence.records import Entry, EntryKind
 from ingest.media import find_ffmpeg
 from integrity.entry import encode_entry
-from integrity.notes import Signer
+from integrity.notes import Ed25519Signer, Signer
 from storage.ledger_store import SqlLedgerStore
 
 PG_HOST = "127.0.0.1"
@@ -43,7 +43,7 @@ def pinned_clock() -> datetime:
 
 def make_signer(name: str, *, role: str) -> Signer:
     """A fresh Ed25519 signer; ``role`` is ``station`` (commit statements) or ``log``."""
-    return Signer(name, Ed25519PrivateKey.generate(), role=role)
+    return Ed25519Signer(name, Ed25519PrivateKey.generate(), role=role)
 
 
 def make_entry(subject: str, *, kind: EntryKind = EntryKind.NOTE,

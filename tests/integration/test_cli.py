@@ -16,6 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
+from integrity.notes import split_note
+from integrity.trust import TrustRoot
 from tests.support.tsa import LocalTsa, local_tsa
 
 runner = CliRunner()
@@ -141,11 +143,13 @@ def test_log_key_rotation_keeps_the_ledger_auditable(data: tuple[Path, str]) -> 
     rotated = re.search(r"rotated at tree size (\d+)", output)
     assert rotated is not None, output
     size = int(rotated.group(1))
-    keyring = json.loads((root / "keyring.json").read_text())
-    logs = [k for k in keyring["keys"] if k["role"] == "log"]
-    assert len(logs) == 2 and len(before["keys"]) == 2
-    assert logs[0]["valid_until"] == size + 1 and logs[1]["valid_from"] == size
-    demo(root)  # signs with the new key only
+    trust = TrustRoot.from_json((root / "keyring.json").read_bytes())
+    logs = [k for k in trust.keys if k.role == "log"]
+    assert len(logs) == 4 and len(before["keys"]) == 4  # Ed25519 and SM2, station and log
+    old, new = logs[:2], logs[2:]
+    assert {k.algorithm for k in old} == {k.algorithm for k in new} == {"ed25519", "sm2"}
+    assert {k.valid_until for k in old} == {size + 1} and {k.valid_from for k in new} == {size}
+    demo(root)  # signs with the new keys only
     code, output = liuhen("audit", "--data-dir", str(root), "--deep")
     assert code == 0, output
     # An auditor still pinning only the old key refuses the new checkpoints.
@@ -153,6 +157,39 @@ def test_log_key_rotation_keeps_the_ledger_auditable(data: tuple[Path, str]) -> 
     code, output = liuhen("verify-bundle", str(root / "demo.bundle.json"), "--trust-root",
                           str(root / "old-keyring.json"))
     assert code == 1 and "[B3]" in output
+
+
+def test_a_data_dir_without_sm2_keys_works_and_gets_them_with_add_sm2(
+        data: tuple[Path, str]) -> None:
+    root, _ = data
+    # A data dir made before 国密: its trust root holds Ed25519 keys only (SM2 lines already in
+    # its notes are signatures by unknown keys, ignored).
+    made = TrustRoot.from_json((root / "keyring.json").read_bytes())
+    ed25519_only = made.with_keys([k for k in made.keys if k.algorithm == "ed25519"]).to_json()
+    assert len(made.keys) == 4
+    (root / "keyring.json").write_bytes(ed25519_only)
+    (root / "old-keyring.json").write_bytes(ed25519_only)
+    demo(root)
+    code, output = liuhen("keys", "add-sm2", "--data-dir", str(root))
+    assert code == 0, output
+    added = re.search(r"valid from tree size (\d+), the station key from (\d+)", output)
+    assert added is not None and "已添加 SM2 密钥" in output, output
+    log_from, station_from = int(added.group(1)), int(added.group(2))
+    trust = TrustRoot.from_json((root / "keyring.json").read_bytes())
+    sm2_keys = {k.role: k for k in trust.keys if k.algorithm == "sm2"}
+    assert sm2_keys["log"].valid_from == log_from and sm2_keys["station"].valid_from == station_from
+    code, output = liuhen("keys", "add-sm2", "--data-dir", str(root))
+    assert code != 0 and "already has active SM2 keys" in output
+    demo(root)
+    code, output = liuhen("audit", "--data-dir", str(root), "--deep")
+    assert code == 0, output
+    latest = (root / "checkpoints" / "latest.note").read_bytes()
+    names = [s.key_id.hex() for s in split_note(latest)[1]]
+    assert sm2_keys["log"].key_id in names  # new checkpoints carry the SM2 line
+    # The Ed25519-only trust root still verifies the new bundle: SM2 lines by unknown keys.
+    code, output = liuhen("verify-bundle", str(root / "demo.bundle.json"), "--trust-root",
+                          str(root / "old-keyring.json"))
+    assert code == 0, output
 
 
 def test_checkpoints_are_timestamped_and_bundles_carry_the_token(

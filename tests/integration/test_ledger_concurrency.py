@@ -26,7 +26,7 @@ from evidence.ids import Origin
 from evidence.records import PublicKey, TreeHead
 from integrity import merkle
 from integrity.entry import decode_entry
-from integrity.notes import Signer, parse_commit_text, verify_note
+from integrity.notes import Ed25519Signer, parse_commit_text, verify_note
 from storage.group_commit import GroupCommitter
 from storage.ledger_store import SqlLedgerStore
 from tests.integration.conftest import ORIGIN, make_entry, pinned_clock, sqlite_url
@@ -54,7 +54,7 @@ def _appender(job: _Job, start: Barrier, results: mp.Queue[Result]) -> None:
     """Runs in a spawned process: append ``job.count`` entries, report seq → index."""
     pid, count = job.pid, job.count
     try:
-        signer = Signer(job.key_name, Ed25519PrivateKey.from_private_bytes(job.private_raw),
+        signer = Ed25519Signer(job.key_name, Ed25519PrivateKey.from_private_bytes(job.private_raw),
                         role="station")
         start.wait(timeout=60)  # everyone opens the fresh database at once: migrations race
         store = SqlLedgerStore.open(job.url, origin=job.origin, clock=pinned_clock)
@@ -63,7 +63,7 @@ def _appender(job: _Job, start: Barrier, results: mp.Queue[Result]) -> None:
         items = [(make_entry(f"p{pid}-{seq}", body={"pid": pid, "seq": seq}), "note",
                   f"p{pid}-{seq}") for seq in range(count)]
         if pid % 2 == 0:
-            with GroupCommitter(store, signer=signer) as committer:
+            with GroupCommitter(store, signers=[signer]) as committer:
                 def work(lane: int) -> None:
                     for seq in range(lane, count, THREADS_PER_GROUP_PROCESS):
                         indices[seq] = committer.append(*items[seq]).index
@@ -80,7 +80,7 @@ def _appender(job: _Job, start: Barrier, results: mp.Queue[Result]) -> None:
             while seq < count:
                 n = min(rng.randint(1, MAX_SMALL_BATCH), count - seq)
                 for offset, receipt in enumerate(store.append_batch(items[seq:seq + n],
-                                                                    signer=signer)):
+                                                                    signers=[signer])):
                     indices[seq + offset] = receipt.index
                 seq += n
         store.close()
@@ -95,11 +95,12 @@ def _run_appenders(url: str, processes: int, per_process: int) -> tuple[list[Pub
     start = ctx.Barrier(processes)
     results: mp.Queue[Result] = ctx.Queue()
     keys = [Ed25519PrivateKey.generate() for _ in range(processes)]
-    signers = [Signer(f"station-{pid:02d}", key, role="station") for pid, key in enumerate(keys)]
+    signers = [Ed25519Signer(f"station-{pid:02d}", key, role="station")
+               for pid, key in enumerate(keys)]
     workers = []
     for pid, (signer, key) in enumerate(zip(signers, keys, strict=True)):
         raw = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-        job = _Job(url=url, origin=ORIGIN, key_name=signer.name, private_raw=raw, pid=pid,
+        job = _Job(url=url, origin=ORIGIN, key_name=signer.public.name, private_raw=raw, pid=pid,
                    count=per_process)
         workers.append(ctx.Process(target=_appender, args=(job, start, results)))
     for w in workers:

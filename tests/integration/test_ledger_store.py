@@ -66,7 +66,7 @@ def _check_receipt(receipt: Receipt, store: SqlLedgerStore, station: Signer) -> 
 
 def test_append_batch_receipts_verify(store: SqlLedgerStore, station_signer: Signer) -> None:
     first = make_items(5, prefix="a")
-    receipts = store.append_batch(first, signer=station_signer)
+    receipts = store.append_batch(first, signers=[station_signer])
     assert [r.index for r in receipts] == list(range(5))
     assert len({r.commit_note for r in receipts}) == 1  # one commit for the batch
     for receipt, (data, _, _) in zip(receipts, first, strict=True):
@@ -74,7 +74,7 @@ def test_append_batch_receipts_verify(store: SqlLedgerStore, station_signer: Sig
         head = _check_receipt(receipt, store, station_signer)
         assert head == store.head() == TreeHead(5, merkle.root(store.leaf_hashes()))
 
-    more = store.append_batch(make_items(7, prefix="b"), signer=station_signer)
+    more = store.append_batch(make_items(7, prefix="b"), signers=[station_signer])
     assert [r.index for r in more] == list(range(5, 12))
     _, first_index, new_head = parse_commit_text(more[0].commit_note.split(b"\n\n")[0] + b"\n")
     assert (first_index, new_head) == (5, store.head())
@@ -90,7 +90,7 @@ def test_append_batch_receipts_verify(store: SqlLedgerStore, station_signer: Sig
 
 def test_rows_are_persisted_verbatim(store: SqlLedgerStore, station_signer: Signer) -> None:
     items = [*make_items(4, prefix="v"), (make_entry("clip-x"), "acquired", "clip-x")]
-    store.append_batch(items, signer=station_signer)
+    store.append_batch(items, signers=[station_signer])
     stored = list(store.entries())
     assert [e.index for e in stored] == list(range(5))
     assert [e.data for e in stored] == [data for data, _, _ in items]
@@ -110,7 +110,7 @@ def test_rows_are_persisted_verbatim(store: SqlLedgerStore, station_signer: Sign
 def test_empty_ledger_and_empty_batch(store: SqlLedgerStore, station_signer: Signer) -> None:
     assert store.head() == TreeHead(0, merkle.EMPTY_ROOT)
     assert store.size() == 0
-    assert store.append_batch([], signer=station_signer) == []
+    assert store.append_batch([], signers=[station_signer]) == []
     assert list(store.entries()) == [] and list(store.commits()) == []
     assert store.latest_checkpoint() is None
 
@@ -118,11 +118,11 @@ def test_empty_ledger_and_empty_batch(store: SqlLedgerStore, station_signer: Sig
 def test_append_refuses_bad_input(store: SqlLedgerStore, station_signer: Signer,
                                   log_signer: Signer) -> None:
     with pytest.raises(PolicyViolationError):
-        store.append_batch(make_items(1), signer=log_signer)
+        store.append_batch(make_items(1), signers=[log_signer])
     with pytest.raises(ValueError, match="kind"):
-        store.append_batch([(make_entry("s"), "no-such-kind", "s")], signer=station_signer)
+        store.append_batch([(make_entry("s"), "no-such-kind", "s")], signers=[station_signer])
     with pytest.raises(ValueError, match="limit"):
-        store.append_batch([(b"x" * (64 * 1024 + 1), "note", "s")], signer=station_signer)
+        store.append_batch([(b"x" * (64 * 1024 + 1), "note", "s")], signers=[station_signer])
     assert store.size() == 0
 
 
@@ -130,7 +130,7 @@ def test_entries_stream_in_chunks(ledger_url: str, station_signer: Signer) -> No
     with SqlLedgerStore.open(ledger_url, origin=ORIGIN, read_chunk_rows=3,
                              clock=pinned_clock) as store:
         for n in (4, 1, 5):
-            store.append_batch(make_items(n, start=store.size()), signer=station_signer)
+            store.append_batch(make_items(n, start=store.size()), signers=[station_signer])
         assert [e.index for e in store.entries()] == list(range(10))
         assert [e.index for e in store.entries(2, 9)] == list(range(2, 9))
         assert [e.index for e in store.entries(8)] == [8, 9]
@@ -140,7 +140,7 @@ def test_entries_stream_in_chunks(ledger_url: str, station_signer: Signer) -> No
 
 
 def test_proof_bounds(store: SqlLedgerStore, station_signer: Signer) -> None:
-    store.append_batch(make_items(3), signer=station_signer)
+    store.append_batch(make_items(3), signers=[station_signer])
     with pytest.raises(NotFoundError):
         store.inclusion_proof(3, 3)
     with pytest.raises(NotFoundError):
@@ -155,7 +155,7 @@ def test_proof_bounds(store: SqlLedgerStore, station_signer: Signer) -> None:
 
 def test_origin_mismatch_refused(ledger_url: str, station_signer: Signer) -> None:
     with SqlLedgerStore.open(ledger_url, origin=ORIGIN, clock=pinned_clock) as store:
-        store.append_batch(make_items(2), signer=station_signer)
+        store.append_batch(make_items(2), signers=[station_signer])
     with pytest.raises(ConflictError, match="origin"):
         SqlLedgerStore.open(ledger_url, origin=Origin("liuhen.other-bureau/ledger/v1"),
                             clock=pinned_clock)
@@ -196,8 +196,8 @@ _UPDATES = {
 
 
 def _populate(store: SqlLedgerStore, station: Signer, log: Signer) -> None:
-    store.append_batch(make_items(3), signer=station)
-    cp = publish_checkpoint(store, origin=ORIGIN, signer=log, now=AT)
+    store.append_batch(make_items(3), signers=[station])
+    cp = publish_checkpoint(store, origin=ORIGIN, signers=[log], now=AT)
     assert cp is not None
     store.add_timestamp(cp.head.size, "tsa-1", b"token-bytes", AT)
 
@@ -266,7 +266,7 @@ def test_postgresql_refuses_truncate(pg_url: str, station_signer: Signer, log_si
 
 def test_refusals_translate_to_error_families(store: SqlLedgerStore,
                                               station_signer: Signer) -> None:
-    store.append_batch(make_items(2), signer=station_signer)
+    store.append_batch(make_items(2), signers=[station_signer])
     with pytest.raises(PolicyViolationError, match="append-only"), translate_errors("t"), \
             store.engine.begin() as conn:
         conn.execute(text("UPDATE ledger_entries SET kind = 'note' WHERE idx = 0"))
@@ -281,7 +281,7 @@ def test_refusals_translate_to_error_families(store: SqlLedgerStore,
 def test_upserts_are_refused(store: SqlLedgerStore, station_signer: Signer) -> None:
     """INSERT OR REPLACE (SQLite, recursive triggers on) and ON CONFLICT DO UPDATE (PostgreSQL)
     would replace rows without saying UPDATE; both are refused."""
-    store.append_batch(make_items(1), signer=station_signer)
+    store.append_batch(make_items(1), signers=[station_signer])
     if store.engine.dialect.name == "sqlite":
         statement = ("INSERT OR REPLACE INTO ledger_entries (idx, data, leaf_hash, kind, subject) "
                      "VALUES (0, :d, :h, 'note', 'replaced')")
@@ -298,12 +298,12 @@ def test_bulk_insert_over_a_stray_row_is_a_conflict(store: SqlLedgerStore,
                                                      station_signer: Signer) -> None:
     """append_batch inserts on the driver connection (executemany on SQLite, COPY on
     PostgreSQL); a row in its way still fails as ConflictError and the whole batch rolls back."""
-    store.append_batch(make_items(2), signer=station_signer)
+    store.append_batch(make_items(2), signers=[station_signer])
     with store.engine.begin() as conn:  # a writer that ignored the lock, mid-way through
         conn.execute(text("INSERT INTO ledger_entries (idx, data, leaf_hash, kind, subject) "
                           "VALUES (3, :d, :h, 'note', 'stray')"), {"d": b"x", "h": b"h" * 32})
     with pytest.raises(ConflictError, match="append to the ledger"):
-        store.append_batch(make_items(3, prefix="n"), signer=station_signer)
+        store.append_batch(make_items(3, prefix="n"), signers=[station_signer])
     assert store.head().size == 2
     assert [(f, s) for f, s, _ in store.commits()] == [(0, 2)]
     with pytest.raises(NotFoundError):
@@ -333,7 +333,7 @@ def test_group_committer_many_threads(store: SqlLedgerStore, station_signer: Sig
         except BaseException as error:
             errors.append(error)
 
-    with GroupCommitter(store, signer=station_signer) as committer:
+    with GroupCommitter(store, signers=[station_signer]) as committer:
         workers = [threading.Thread(target=work, args=(t, committer)) for t in range(threads_n)]
         for w in workers:
             w.start()
@@ -369,7 +369,7 @@ class _FailingStore:
         self.batches: list[int] = []
 
     def append_batch(self, items: Sequence[tuple[bytes, str, str]], *,
-                     signer: Signer) -> list[Receipt]:
+                     signers: Sequence[Signer]) -> list[Receipt]:
         self.entered.set()
         self.release.wait(timeout=10)
         self.batches.append(len(items))
@@ -389,7 +389,7 @@ def test_group_committer_errors_reach_every_caller(station_signer: Signer) -> No
         with lock:
             outcomes.append(result)
 
-    committer = GroupCommitter(fake, signer=station_signer, max_batch=100, max_wait_s=0.0)
+    committer = GroupCommitter(fake, signers=[station_signer], max_batch=100, max_wait_s=0.0)
     first = threading.Thread(target=call, args=(committer, 0))
     first.start()
     assert fake.entered.wait(timeout=10)  # the writer holds the first batch
@@ -413,13 +413,13 @@ def test_group_committer_errors_reach_every_caller(station_signer: Signer) -> No
 
 def test_publish_checkpoint(store: SqlLedgerStore, station_signer: Signer,
                             log_signer: Signer) -> None:
-    assert publish_checkpoint(store, origin=ORIGIN, signer=log_signer, now=AT) is None
-    store.append_batch(make_items(5), signer=station_signer)
-    cp = publish_checkpoint(store, origin=ORIGIN, signer=log_signer, now=AT)
+    assert publish_checkpoint(store, origin=ORIGIN, signers=[log_signer], now=AT) is None
+    store.append_batch(make_items(5), signers=[station_signer])
+    cp = publish_checkpoint(store, origin=ORIGIN, signers=[log_signer], now=AT)
     assert cp is not None and cp.head == store.head()
     assert open_checkpoint(cp.note, origin=ORIGIN, keys=[log_signer.public]) == cp
     # No new entries: nothing to publish.
-    assert publish_checkpoint(store, origin=ORIGIN, signer=log_signer, now=AT) is None
+    assert publish_checkpoint(store, origin=ORIGIN, signers=[log_signer], now=AT) is None
     assert store.checkpoints() == [cp] and store.latest_checkpoint() == cp
     store.add_checkpoint(cp)  # idempotent for the same note
 
@@ -427,7 +427,7 @@ def test_publish_checkpoint(store: SqlLedgerStore, station_signer: Signer,
     older = sign_checkpoint(ORIGIN, TreeHead(3, merkle.root(leaves[:3])), [log_signer])
     with pytest.raises(ConflictError, match="not beyond"):
         store.add_checkpoint(older)
-    store.append_batch(make_items(2, start=5), signer=station_signer)
+    store.append_batch(make_items(2, start=5), signers=[station_signer])
     forged = sign_checkpoint(ORIGIN, TreeHead(7, merkle.root(leaves)), [log_signer])
     with pytest.raises(VerificationError, match="split view"):
         store.add_checkpoint(forged)
@@ -437,16 +437,16 @@ def test_publish_checkpoint(store: SqlLedgerStore, station_signer: Signer,
     between = sign_checkpoint(ORIGIN, TreeHead(6, merkle.root(store.leaf_hashes(6))),
                               [log_signer])
     store.add_checkpoint(between)  # not at a commit boundary: root recomputed from the leaves
-    newest = publish_checkpoint(store, origin=ORIGIN, signer=log_signer, now=AT)
+    newest = publish_checkpoint(store, origin=ORIGIN, signers=[log_signer], now=AT)
     assert newest is not None and newest.head.size == 7
     assert [c.head.size for c in store.checkpoints()] == [5, 6, 7]
     with pytest.raises(PolicyViolationError):
-        publish_checkpoint(store, origin=ORIGIN, signer=station_signer, now=AT)
+        publish_checkpoint(store, origin=ORIGIN, signers=[station_signer], now=AT)
 
 
 def test_checkpoint_note_must_match_fields(store: SqlLedgerStore, station_signer: Signer,
                                            log_signer: Signer) -> None:
-    store.append_batch(make_items(2), signer=station_signer)
+    store.append_batch(make_items(2), signers=[station_signer])
     real = sign_checkpoint(ORIGIN, store.head(), [log_signer])
     lying = type(real)(origin=ORIGIN, head=TreeHead(1, real.head.root), note=real.note)
     with pytest.raises(VerificationError):
@@ -457,8 +457,8 @@ def test_checkpoint_note_must_match_fields(store: SqlLedgerStore, station_signer
 
 
 def test_timestamps(store: SqlLedgerStore, station_signer: Signer, log_signer: Signer) -> None:
-    store.append_batch(make_items(2), signer=station_signer)
-    cp = publish_checkpoint(store, origin=ORIGIN, signer=log_signer, now=AT)
+    store.append_batch(make_items(2), signers=[station_signer])
+    cp = publish_checkpoint(store, origin=ORIGIN, signers=[log_signer], now=AT)
     assert cp is not None
     with pytest.raises(NotFoundError):
         store.add_timestamp(99, "tsa-1", b"t", AT)
@@ -478,15 +478,15 @@ def _checkpointed_size(store: SqlLedgerStore) -> int:
 
 def test_checkpoint_publisher(store: SqlLedgerStore, station_signer: Signer,
                               log_signer: Signer) -> None:
-    publisher = Publisher(lambda: publish_checkpoint(store, origin=ORIGIN, signer=log_signer,
+    publisher = Publisher(lambda: publish_checkpoint(store, origin=ORIGIN, signers=[log_signer],
                                                      now=AT), interval_s=0.05)
     try:
-        store.append_batch(make_items(3), signer=station_signer)
+        store.append_batch(make_items(3), signers=[station_signer])
         deadline = time.monotonic() + 10
         while _checkpointed_size(store) != 3:
             assert time.monotonic() < deadline, "no checkpoint published"
             time.sleep(0.01)
-        store.append_batch(make_items(2, start=3), signer=station_signer)
+        store.append_batch(make_items(2, start=3), signers=[station_signer])
     finally:
         publisher.stop()  # publishes what is pending
     assert publisher.last_error is None
@@ -500,6 +500,6 @@ def test_sqlite_open_file_path(tmp_path: Path, station_signer: Signer) -> None:
     url = sqlite_url(tmp_path / "sub dir" / "ledger.db")
     (tmp_path / "sub dir").mkdir()
     with SqlLedgerStore.open(url, origin=ORIGIN, clock=pinned_clock) as store:
-        store.append_batch(make_items(1), signer=station_signer)
+        store.append_batch(make_items(1), signers=[station_signer])
     with sqlite3.connect(tmp_path / "sub dir" / "ledger.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -16,7 +16,7 @@ from evidence.errors import PolicyViolationError, VerificationError
 from evidence.ids import CaseId, DeviceSerial, OfficerNo, Sha256Hex, StationId, StepCode
 from evidence.records import Case, CaseStep, Clip, Link, StoredObject
 from evidence.steps import CATALOGUE
-from integrity.notes import Signer, sign_note
+from integrity.notes import Ed25519Signer, sign_note
 from jobs.annual import CST, compute, to_csv
 from jobs.disposal import CERT_HEADER, disposal_refusals, verify_certificate
 from jobs.fixity import EPOCH, due_periods, period_start, sample_since, scheduled_at
@@ -107,10 +107,10 @@ def test_disposal_rules(changes: dict[str, object], now: datetime, links: list[L
 
 
 def test_certificate_signature_is_checked() -> None:
-    signer = Signer("station-1", Ed25519PrivateKey.generate(), role="station")
+    signer = Ed25519Signer("station-1", Ed25519PrivateKey.generate(), role="station")
     note = sign_note(CERT_HEADER + b'\n{"tree_size":5,"what":{"sha256":"ab"}}\n', [signer])
     assert verify_certificate(note, [signer.public])["tree_size"] == 5
-    other = Signer("station-1", Ed25519PrivateKey.generate(), role="station")
+    other = Ed25519Signer("station-1", Ed25519PrivateKey.generate(), role="station")
     with pytest.raises(VerificationError):
         verify_certificate(note, [other.public])
     forged = note.replace(b'"tree_size":5', b'"tree_size":6')
