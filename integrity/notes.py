@@ -88,11 +88,11 @@ class Sm2Signer:
     """A software SM2 key (its 32-byte scalar) with the note name it signs under."""
 
     def __init__(self, name: str, private: bytes, *, role: str) -> None:
-        self._key = private
+        self._key = sm2.SigningKey(private)
         self.public = public_key(name, sm2.public_key(private), role=role, algorithm=SM2)
 
     def sign(self, message: bytes) -> bytes:
-        return sm2.sign(self._key, message)
+        return self._key.sign(message)
 
 
 def vkey(key: PublicKey) -> str:

@@ -20,6 +20,7 @@ Encodings, chosen for interop with the ``openssl`` CLI and other implementations
 from __future__ import annotations
 
 import secrets
+from functools import lru_cache
 
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
@@ -60,10 +61,24 @@ def public_key(private: bytes) -> bytes:
 
 def sign(private: bytes, message: bytes, *, uid: bytes = DEFAULT_ID) -> bytes:
     """DER SM2 signature over SM3(Z_A ‖ message), Z_A computed with ``uid`` (GB/T 32918.2 §6)."""
-    _check_private(private)
-    raw = SM2(sk=private, uid=uid).sign(message)
-    r, s = int.from_bytes(raw[:_R_S_BYTES], "big"), int.from_bytes(raw[_R_S_BYTES:], "big")
-    return encode_dss_signature(r, s)
+    return SigningKey(private, uid=uid).sign(message)
+
+
+class SigningKey:
+    """One private key made ready once (the library derives the public point and Z_A when the
+    key is loaded: about three quarters of a one-off ``sign``), for a signer that signs many
+    times. The per-signature nonce k comes from ``secrets.token_bytes`` (the OS CSPRNG), set
+    explicitly as the user ID is, never left to the library's default generator."""
+
+    def __init__(self, private: bytes, *, uid: bytes = DEFAULT_ID) -> None:
+        _check_private(private)
+        self._sm2 = SM2(sk=private, uid=uid, rnd_fn=secrets.token_bytes)
+
+    def sign(self, message: bytes) -> bytes:
+        """DER SM2 signature over ``message`` (as ``sign`` above)."""
+        raw = self._sm2.sign(message)
+        r, s = int.from_bytes(raw[:_R_S_BYTES], "big"), int.from_bytes(raw[_R_S_BYTES:], "big")
+        return encode_dss_signature(r, s)
 
 
 def verify(public: bytes, message: bytes, signature: bytes, *, uid: bytes = DEFAULT_ID,
@@ -78,7 +93,7 @@ def verify(public: bytes, message: bytes, signature: bytes, *, uid: bytes = DEFA
         raise VerificationError("SM2 signature is not DER (r, s)", step=step) from exc
     if encode_dss_signature(r, s) != signature:
         raise VerificationError("SM2 signature is not strict DER", step=step)
-    if not SM2(pk=public, uid=uid).verify(message, raw):
+    if not _verifier(public, uid).verify(message, raw):
         raise VerificationError("bad SM2 signature", step=step)
 
 
@@ -121,6 +136,13 @@ def private_from_pkcs8(der: bytes) -> bytes:
     if public_key(private) != der[cut + len(_PKCS8_MIDDLE):]:
         raise ValueError("SM2 PKCS#8 key's public point does not match its private scalar")
     return private
+
+
+@lru_cache(maxsize=256)
+def _verifier(public: bytes, uid: bytes) -> SM2:
+    """A verifier per (key, user ID), made once: an audit verifies thousands of notes with the
+    same few keys. gmalglib holds the GIL throughout, so one object serves every thread."""
+    return SM2(pk=public, uid=uid)
 
 
 def _check_private(private: bytes) -> None:
