@@ -12,7 +12,7 @@ from evidence.errors import VerificationError
 from integrity.bundle import TlogProof, make_bundle, verify_bundle
 from integrity.merkle import inclusion_proof
 from integrity.trust import TrustRoot
-from tests.support.keys import signer
+from tests.support.keys import signer, sm2_signer
 from tests.support.memledger import MemLedger, sample_entry
 
 STATION, LOG = signer("station-01", "station"), signer("log-1", "log")
@@ -83,3 +83,26 @@ def test_wrong_clip_and_untrusted_log_key_are_refused() -> None:
     with pytest.raises(VerificationError) as err:
         verify_bundle(bundle, trust=stranger)
     assert err.value.step == "B3" and "no signature from a trusted key" in err.value.reason
+
+
+def test_sm2_signed_bundle_verifies_and_fails_at_b3_without_its_sm2_line() -> None:
+    log_sm2 = sm2_signer("log-1", "log")
+    ledger = MemLedger(station=STATION, log=LOG)
+    ledger.append([sample_entry(i) for i in range(9)])
+    cp = ledger.checkpoint(LOG, log_sm2)
+    trust = TrustRoot(origin=ledger.origin, keys=(STATION.public, LOG.public, log_sm2.public))
+
+    def bundle(note: bytes) -> bytes:
+        proof = TlogProof(index=5, hashes=tuple(inclusion_proof(
+            [r.leaf_hash for r in ledger.rows], 5)), checkpoint=note)
+        return make_bundle(entry=ledger.rows[5].data, proof=proof, timestamps=[], trust=trust)
+
+    assert verify_bundle(bundle(cp.note), trust=trust).checkpoint.head.size == 9
+    assert verify_bundle(bundle(cp.note)).embedded_trust  # the SM2 vkey round-trips in JSON
+    sm2_line = next(line for line in cp.note.decode().splitlines()
+                    if line.startswith("\u2014 log-1 ")
+                    and base64.b64decode(line.split(" ")[2])[:4].hex() == log_sm2.public.key_id)
+    stripped = cp.note.replace(sm2_line.encode() + b"\n", b"")
+    with pytest.raises(VerificationError, match="no sm2 signature") as err:
+        verify_bundle(bundle(stripped), trust=trust)
+    assert (err.value.step, err.value.index) == ("B3", 9)
