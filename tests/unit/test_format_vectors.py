@@ -13,7 +13,7 @@ from evidence.records import Entry, EntryKind, TreeHead
 from integrity.entry import encode_entry
 from integrity.merkle import leaf_hash, root
 from integrity.notes import commit_text, sign_checkpoint, sign_note, verify_note, vkey
-from tests.support.keys import signer
+from tests.support.keys import signer, sm2_signer
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "ledger-format.md"
 ORIGIN = Origin("liuhen.example-bureau/ledger/v1")
@@ -44,6 +44,8 @@ def _computed() -> dict[str, bytes]:
         "leaf1": leaf_hash(e1).hex().encode() + b"\n",
         "root2": head.root.hex().encode() + b"\n",
         "vkeys": f"{vkey(station.public)}\n{vkey(log.public)}\n".encode(),
+        "vkeys_sm2": (f"{vkey(sm2_signer('station-01', 'station').public)}\n"
+                      f"{vkey(sm2_signer(ORIGIN, 'log').public)}\n").encode(),
         "commit": sign_note(commit_text(ORIGIN, 0, head), [station]),
         "checkpoint": sign_checkpoint(ORIGIN, head, [log]).note,
     }
