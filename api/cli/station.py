@@ -232,6 +232,7 @@ def run_demo(settings: Settings, *, recorders: int, out: Callable[[str], None]) 
     """Dock ``recorders`` simulated recorders once; print what was stored, the checkpoint, one
     clip's bundle verified offline and the audit; then the command that verifies that clip."""
     from integrity.bundle import verify_bundle
+    from integrity.notes import verify_note
     from ledger.audit import run_audit
     from ledger.files import write_atomic
     from ledger.proofs import export_bundle
@@ -246,6 +247,11 @@ def run_demo(settings: Settings, *, recorders: int, out: Callable[[str], None]) 
         out(f"ledger: {head.size} entries; checkpoint size "
             f"{latest.head.size if latest else 0} root "
             f"{latest.head.root.hex() if latest else '-'}")
+        if latest is not None:
+            _, signed = verify_note(latest.note, [k for k in ledger.trust.keys if k.role == "log"],
+                                    size=latest.head.size)
+            out("  检查点签名 checkpoint signed with: "
+                + ", ".join(f"{k.algorithm.upper()} ({k.key_id})" for k in signed))
         playable = {c.sha256 for c in ledger.catalogue.all_clips()
                     if c.playback is not None and not c.quarantine_reason}
         rows = [r for r in station.repo.all_files() if r.object is not None and r.size > 0

@@ -107,6 +107,14 @@ def test_verify_bundle_needs_no_database_code(data: tuple[Path, str]) -> None:
     assert "bundle OK" in out and "loaded: []" in out
 
 
+def test_demo_shows_a_checkpoint_signed_with_ed25519_and_sm2(data: tuple[Path, str]) -> None:
+    root, output = data
+    trust = TrustRoot.from_json((root / "keyring.json").read_bytes())
+    ids = {k.algorithm: k.key_id for k in trust.keys if k.role == "log"}
+    assert (f"检查点签名 checkpoint signed with: ED25519 ({ids['ed25519']}), "
+            f"SM2 ({ids['sm2']})") in output
+
+
 def test_verify_bundle_checks_the_sm2_line_offline(data: tuple[Path, str]) -> None:
     root, _ = data
     trust = TrustRoot.from_json((root / "keyring.json").read_bytes())
