@@ -48,6 +48,7 @@ from tests.integration.conftest import (
     pinned_clock,
     sqlite_url,
 )
+from tests.support.keys import sm2_signer
 
 
 def _check_receipt(receipt: Receipt, store: SqlLedgerStore, station: Signer) -> TreeHead:
@@ -124,6 +125,26 @@ def test_append_refuses_bad_input(store: SqlLedgerStore, station_signer: Signer,
     with pytest.raises(ValueError, match="limit"):
         store.append_batch([(b"x" * (64 * 1024 + 1), "note", "s")], signers=[station_signer])
     assert store.size() == 0
+
+
+def test_sm2_station_key_signs_commits_and_receipts_beside_ed25519(
+        store: SqlLedgerStore, station_signer: Signer, log_signer: Signer) -> None:
+    station_sm2 = sm2_signer(station_signer.public.name, "station")
+    keys = [station_signer.public, station_sm2.public]
+    with GroupCommitter(store, signers=[station_signer, station_sm2]) as committer:
+        receipt = committer.append(make_entry("sm2"), "note", "sm2")
+    _, signed = verify_note(receipt.commit_note, keys, size=receipt.index + 1)
+    assert [k.algorithm for k in signed] == ["ed25519", "sm2"]
+    log_sm2 = sm2_signer(log_signer.public.name, "log")
+    cp = publish_checkpoint(store, origin=ORIGIN, signers=[log_signer, log_sm2], now=AT)
+    assert cp is not None
+    open_checkpoint(cp.note, origin=ORIGIN, keys=[log_signer.public, log_sm2.public])
+    # One commit is one station's: keys of two names, or of another role, are refused.
+    other = sm2_signer("station-99", "station")
+    with pytest.raises(PolicyViolationError, match="keys of one station"):
+        store.append_batch(make_items(1), signers=[station_signer, other])
+    with pytest.raises(PolicyViolationError, match="log keys"):
+        publish_checkpoint(store, origin=ORIGIN, signers=[log_signer, station_sm2], now=AT)
 
 
 def test_entries_stream_in_chunks(ledger_url: str, station_signer: Signer) -> None:

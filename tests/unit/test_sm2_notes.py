@@ -30,6 +30,7 @@ from integrity.notes import (
     vkey,
 )
 from integrity.trust import TrustRoot
+from jobs.disposal import CERT_HEADER, verify_certificate
 from tests.support.keys import signer, sm2_signer
 from tests.support.memledger import ORIGIN, sample_entry
 
@@ -150,3 +151,13 @@ def test_audit_checks_sm2_commit_signatures() -> None:
                                                 "but the note has no sm2 signature") as err:
         audit(rows, commits=commits, checkpoints=checkpoints, origin=ORIGIN, keys=KEYS)
     assert (err.value.step, err.value.index) == ("commit", 3)
+
+
+def test_disposal_certificates_carry_the_sm2_line_too() -> None:
+    note = sign_note(CERT_HEADER + b'\n{"tree_size":5,"what":{"sha256":"ab"}}\n',
+                     [STATION_ED, STATION_SM2])
+    keys = [STATION_ED.public, STATION_SM2.public]
+    assert verify_certificate(note, keys)["tree_size"] == 5
+    with pytest.raises(VerificationError, match="no sm2 signature") as err:
+        verify_certificate(_strip(note, STATION_SM2.public), keys)
+    assert (err.value.step, err.value.index) == ("signature", 5)
