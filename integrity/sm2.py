@@ -66,7 +66,7 @@ def sign(private: bytes, message: bytes, *, uid: bytes = DEFAULT_ID) -> bytes:
 
 class SigningKey:
     """One private key made ready once (the library derives the public point and Z_A when the
-    key is loaded: about three quarters of a one-off ``sign``), for a signer that signs many
+    key is loaded: a third to three fifths of a one-off ``sign``), for a signer that signs many
     times. The per-signature nonce k comes from ``secrets.token_bytes`` (the OS CSPRNG), set
     explicitly as the user ID is, never left to the library's default generator."""
 
