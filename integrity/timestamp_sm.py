@@ -37,9 +37,9 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from asn1crypto import pem, tsp, x509
+from asn1crypto import cms, core, pem, tsp, x509
 
 from evidence.errors import VerificationError
 from integrity import sm2
@@ -52,6 +52,15 @@ SM2_CURVE_OID = "1.2.156.10197.1.301"
 _SM2_SIGNATURES = {SM2_WITH_SM3_OID, SM2_SIGN_OID}
 _TST_INFO_OID = "1.2.840.113549.1.9.16.1.4"  # id-ct-TSTInfo, RFC 3161 §2.4.2
 _MAX_CHAIN = 4  # signer, up to two intermediates, root
+
+
+class TimeStampResp(core.Sequence):  # type: ignore[misc]  # asn1crypto is untyped
+    """RFC 3161 §2.4.2 TimeStampResp; asn1crypto's own makes timeStampToken mandatory, but a
+    rejection carries only its PKIStatusInfo."""
+
+    _fields: ClassVar[list[tuple[Any, ...]]] = [
+        ("status", tsp.PKIStatusInfo),
+        ("time_stamp_token", cms.ContentInfo, {"optional": True})]
 
 
 def sm3(data: bytes) -> bytes:
@@ -79,26 +88,34 @@ def build_sm3_request(message: bytes, *, nonce: bool = True) -> bytes:
 
 def is_sm_token(token: bytes) -> bool:
     """True when the token names SM3 as its imprint or SM2 as its signature: it is this
-    module's to verify. Unparsable bytes are not (the SHA-256 verifier reports them)."""
+    module's to verify. Unparsable bytes are not (``_kind`` is None for them)."""
+    return _kind(token) == "sm"
+
+
+def _kind(token: bytes) -> str | None:
+    """``sm`` or ``other`` by the algorithms a leniently parsed token names; None when even a
+    lenient parse fails (the strict steps C1/D1 then say why)."""
     try:
-        response = tsp.TimeStampResp.load(token)
+        response = TimeStampResp.load(token)
         signed = response["time_stamp_token"]["content"]
         tst_info = signed["encap_content_info"]["content"].parsed
         imprint = tst_info["message_imprint"]["hash_algorithm"]["algorithm"].dotted
         signatures = {si["signature_algorithm"]["algorithm"].dotted
                       for si in signed["signer_infos"]}
     except (ValueError, TypeError, KeyError, AttributeError):
-        return False
-    return imprint == SM3_OID or bool(signatures & _SM2_SIGNATURES)
+        return None
+    return "sm" if imprint == SM3_OID or signatures & _SM2_SIGNATURES else "other"
 
 
 def verify_timestamp(token: bytes, *, message: bytes, roots: Sequence[bytes]) -> TimestampInfo:
     """Verify a stored TimeStampResp of either kind over ``message`` against ``roots`` (PEM or
     DER certificates; international and SM2 roots side by side): SM2/SM3 tokens by
-    ``verify_sm_token``, the others by ``timestamp.verify_token``."""
-    if is_sm_token(token):
-        return verify_sm_token(token, message=message, roots=roots)
+    ``verify_sm_token``, the others by ``timestamp.verify_token``. Bytes that do not parse go to
+    the SHA-256 verifier (C1), or to this one (D1) when only SM2 roots are configured."""
+    kind = _kind(token)
     international = _non_sm2_roots(roots)
+    if kind == "sm" or (kind is None and not international):
+        return verify_sm_token(token, message=message, roots=roots)
     if not international:  # roots given, all SM2: the token cannot chain to any of them
         raise VerificationError("(C4) the trust root holds SM2 TSA roots only; this token is "
                                 "not SM2/SM3", step=STEP)
@@ -156,12 +173,12 @@ def _attribute(signed_attrs: Any, name: str) -> Any:
 
 def _parse(token: bytes) -> tuple[Any, Any, Any, bytes]:
     """(D1) response, SignedData, the one SignerInfo, eContent bytes; ValueError otherwise."""
-    response = tsp.TimeStampResp.load(token, strict=True)
+    response = TimeStampResp.load(token, strict=True)
+    if response["status"]["status"].native != "granted":  # (D2) reports it; no token to parse
+        return response, None, None, b""
     if response.dump(force=True) != token:
         raise ValueError("not DER: re-encoding changes the bytes")
     _ = response.native  # parse every field now, so a bad one fails here and not later
-    if response["status"]["status"].native != "granted":
-        return response, None, None, b""
     content_info = response["time_stamp_token"]
     if content_info["content_type"].native != "signed_data":
         raise ValueError("TimeStampToken is not CMS SignedData")

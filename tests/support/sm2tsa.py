@@ -28,7 +28,7 @@ from typing import Any, Literal
 from asn1crypto import cms, keys, pem, tsp, x509
 
 from integrity import sm2
-from integrity.timestamp_sm import SM2_WITH_SM3_OID, SM3_OID, sm3
+from integrity.timestamp_sm import SM2_WITH_SM3_OID, SM3_OID, TimeStampResp, sm3
 
 OPENSSL = "/usr/bin/openssl"
 POLICY_OID = "1.3.6.1.4.1.57264.9.2"  # arbitrary test policy for the SM2 TSA
@@ -158,7 +158,7 @@ class SmTsa:
         imprint = request["message_imprint"]
         if (imprint["hash_algorithm"]["algorithm"].dotted != SM3_OID
                 or len(imprint["hashed_message"].native) != 32):
-            return bytes(tsp.TimeStampResp({"status": {
+            return bytes(TimeStampResp({"status": {
                 "status": "rejection", "status_string": ["SM3 imprints only"],
                 "fail_info": tsp.PKIFailureInfo({"bad_alg"})}}).dump())
         now = self.clock().replace(microsecond=0)
@@ -196,7 +196,7 @@ class SmTsa:
             "certificates": [cert] if request["cert_req"].native else [],
             "signer_infos": [signer_info],
         })
-        return bytes(tsp.TimeStampResp({
+        return bytes(TimeStampResp({
             "status": {"status": "granted"},
             "time_stamp_token": {"content_type": "signed_data", "content": signed_data},
         }).dump())
