@@ -145,10 +145,11 @@ def _load_certificates(roots: Sequence[bytes]) -> list[x509.Certificate]:
 
 
 def _is_sm2(certificate: x509.Certificate) -> bool:
+    """Whether the certificate's key is id-ecPublicKey on the SM2 curve (1.2.156.10197.1.301)."""
     algorithm = certificate["tbs_certificate"]["subject_public_key_info"]["algorithm"]
-    return bool(algorithm["algorithm"].native == "ec"
-                and algorithm["parameters"].chosen.dotted == SM2_CURVE_OID
-                if algorithm["parameters"].name == "named" else False)
+    if algorithm["algorithm"].native != "ec" or algorithm["parameters"].name != "named":
+        return False
+    return bool(algorithm["parameters"].chosen.dotted == SM2_CURVE_OID)
 
 
 def _non_sm2_roots(roots: Sequence[bytes]) -> list[bytes]:
@@ -259,6 +260,8 @@ def verify_sm_token(token: bytes, *, message: bytes, roots: Sequence[bytes]) -> 
 
     # (D4) messageDigest binds the signed attributes to this TSTInfo; (D5) contentType.
     signed_attrs = signer_info["signed_attrs"]
+    if signed_attrs.native is None:  # RFC 3161 §2.4.2 needs them (ESS signingCertificate)
+        raise _fail("D4", "SignerInfo has no signed attributes")
     if signer_info["digest_algorithm"]["algorithm"].dotted != SM3_OID:
         raise _fail("D4", "SignerInfo digest algorithm is "
                           f"{signer_info['digest_algorithm']['algorithm'].dotted}, not SM3")

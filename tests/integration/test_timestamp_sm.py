@@ -182,6 +182,20 @@ def test_signed_field_changed_fails_at_d4(sm_tsa: SmTsa, token: bytes) -> None:
     _fails_at("D4", bytes(changed), [sm_tsa.root_pem])
 
 
+def test_content_type_attribute_not_tstinfo_fails_at_d5(sm_tsa: SmTsa) -> None:
+    _fails_at("D5", _with_fault(sm_tsa, "content_type"), [sm_tsa.root_pem])
+
+
+def test_chain_through_an_embedded_intermediate_ca_verifies(sm_tsa: SmTsa,
+                                                            other_sm_tsa: SmTsa) -> None:
+    token = _with_fault(sm_tsa, "intermediate")
+    info = verify_timestamp(token, message=MESSAGE, roots=[sm_tsa.root_pem])
+    assert info.tsa_name == "CN=liuhen SM2 test TSA (via intermediate),O=liuhen tests"
+    response = tsp.TimeStampResp.load(token)
+    assert len(response["time_stamp_token"]["content"]["certificates"]) == 2
+    _fails_at("D7", token, [other_sm_tsa.root_pem])
+
+
 def test_signature_by_another_key_fails_at_d6(sm_tsa: SmTsa) -> None:
     _fails_at("D6", _with_fault(sm_tsa, "other_key"), [sm_tsa.root_pem])
 

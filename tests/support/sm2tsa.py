@@ -10,7 +10,8 @@ It answers a TimeStampReq whose imprint is SM3 (any 32-byte value: it cannot kno
 with a granted token echoing imprint and nonce, and anything else with PKIStatus rejection
 (badAlg). Faults for negative tests are set on the running TSA (``SmTsa.fault``): another signing
 key, a TSA certificate without the timeStamping EKU, or one that expired before genTime — the
-last two are made with asn1crypto and signed by the same root.
+last two are made with asn1crypto and signed by the same root — or a contentType attribute
+that is not id-ct-TSTInfo.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ MAX_QUERY_BYTES = 64 * 1024
 _DISTID = "distid:1234567812345678"
 _TST_INFO = "1.2.840.113549.1.9.16.1.4"
 
-Fault = Literal["none", "other_key", "no_eku", "expired"]
+Fault = Literal["none", "other_key", "no_eku", "expired", "content_type", "intermediate"]
+"""``intermediate`` is no fault: the TSA certificate is issued by an intermediate CA that the
+token embeds, as Chinese TSAs' chains usually run (root → 中级 CA → TSA)."""
 
 _TSA_EXTENSIONS = """\
 [tsa_cert]
@@ -84,13 +87,15 @@ def make_sm2_pki(workdir: Path, name: str) -> None:
 
 def issue_certificate(*, issuer_der: bytes, issuer_key: bytes, subject_key: bytes, cn: str,
                       not_before: datetime, not_after: datetime, eku: bool,
-                      serial: int) -> bytes:
-    """A TSA certificate made with asn1crypto and SM2-signed by ``issuer_key`` (for faults)."""
+                      serial: int, ca: bool = False) -> bytes:
+    """A TSA (or, with ``ca``, CA) certificate made with asn1crypto and SM2-signed by
+    ``issuer_key``."""
     issuer = x509.Certificate.load(issuer_der)
     spki = keys.PublicKeyInfo.load(sm2.spki_der(sm2.public_key(subject_key)))
+    usage = {"key_cert_sign", "crl_sign"} if ca else {"digital_signature"}
     extensions: list[dict[str, Any]] = [
-        {"extn_id": "basic_constraints", "critical": True, "extn_value": {"ca": False}},
-        {"extn_id": "key_usage", "critical": True, "extn_value": {"digital_signature"}},
+        {"extn_id": "basic_constraints", "critical": True, "extn_value": {"ca": ca}},
+        {"extn_id": "key_usage", "critical": True, "extn_value": usage},
     ]
     if eku:
         extensions.append({"extn_id": "extended_key_usage", "critical": True,
@@ -136,11 +141,22 @@ class SmTsa:
                 self._thread.join()
             self._server.server_close()
 
-    def _signer(self, now: datetime) -> tuple[bytes, bytes]:
-        """(certificate DER, signing key) for the current fault."""
+    def _signer(self, now: datetime) -> tuple[list[bytes], bytes]:
+        """(certificates DER, the signer's first; signing key) for the current fault."""
         cert = _der(self.tsa_cert_pem)
         if self.fault == "other_key":
-            return cert, sm2.generate_private_key()
+            return [cert], sm2.generate_private_key()
+        if self.fault == "intermediate":
+            ca_key = sm2.generate_private_key()
+            start, end = now - timedelta(days=1), now + timedelta(days=1)
+            ca = issue_certificate(issuer_der=_der(self.root_pem), issuer_key=self.root_key,
+                                   subject_key=ca_key, cn=f"{self.name} intermediate CA",
+                                   not_before=start, not_after=end, eku=False,
+                                   serial=2000 + self._serial, ca=True)
+            tsa = issue_certificate(issuer_der=ca, issuer_key=ca_key, subject_key=self.tsa_key,
+                                    cn=f"{self.name} (via intermediate)", not_before=start,
+                                    not_after=end, eku=True, serial=3000 + self._serial)
+            return [tsa, ca], self.tsa_key
         if self.fault in ("no_eku", "expired"):
             expired = self.fault == "expired"
             start = now - timedelta(days=2) if expired else now - timedelta(days=1)
@@ -150,7 +166,7 @@ class SmTsa:
                                      not_before=start.replace(microsecond=0),
                                      not_after=end.replace(microsecond=0),
                                      eku=expired, serial=1000 + self._serial)
-        return cert, self.tsa_key
+        return [cert], self.tsa_key
 
     def reply(self, query: bytes) -> bytes:
         """The DER TimeStampResp for one DER TimeStampReq."""
@@ -172,10 +188,12 @@ class SmTsa:
             info["nonce"] = request["nonce"].native
         tst_info = tsp.TSTInfo(info)
         econtent = tst_info.dump()
-        cert_der, key = self._signer(now)
-        cert = x509.Certificate.load(cert_der)
+        ders, key = self._signer(now)
+        certs = [x509.Certificate.load(der) for der in ders]
+        cert = certs[0]
+        content_type = "data" if self.fault == "content_type" else _TST_INFO
         signed_attrs = cms.CMSAttributes([
-            {"type": "content_type", "values": [_TST_INFO]},
+            {"type": "content_type", "values": [content_type]},
             {"type": "message_digest", "values": [sm3(econtent)]},
             {"type": "signing_time", "values": [cms.Time({"utc_time": now})]},
         ])
@@ -193,7 +211,7 @@ class SmTsa:
             "version": "v3",
             "digest_algorithms": [{"algorithm": SM3_OID}],
             "encap_content_info": {"content_type": "tst_info", "content": tst_info},
-            "certificates": [cert] if request["cert_req"].native else [],
+            "certificates": certs if request["cert_req"].native else [],
             "signer_infos": [signer_info],
         })
         return bytes(TimeStampResp({
