@@ -13,6 +13,7 @@ from bench import (
     proof_bench,
     s3_bench,
     station_bench,
+    timestamp_bench,
 )
 
 
@@ -21,7 +22,7 @@ def main() -> None:
     for name, module in (("ledger", ledger_bench), ("integrity", integrity_bench),
                          ("proofs", proof_bench), ("station", station_bench),
                          ("media", media_bench), ("s3", s3_bench), ("api", api_bench),
-                         ("cli", cli_bench)):
+                         ("cli", cli_bench), ("timestamps", timestamp_bench)):
         if not which or name in which:
             module.run()
 

@@ -10,8 +10,8 @@ signatures are ``integrity/sm2.py``'s with the default user ID ``123456781234567
 
 Steps (docs/verification.md part D):
 
-- D1 the bytes are one strict-DER TimeStampResp (re-encoding gives the same bytes, no trailing
-  data) holding CMS SignedData over id-ct-TSTInfo with exactly one SignerInfo;
+- D1 the bytes are one strict-DER TimeStampResp (rust-asn1's parse, as in C1: no BER, no
+  trailing data, sorted SETs) holding CMS SignedData over id-ct-TSTInfo with exactly one SignerInfo;
 - D2 PKIStatus is granted (0);
 - D3 the message imprint is SM3 (1.2.156.10197.1.401) and equals SM3(``message``);
 - D4 the SignerInfo digests with SM3 and its messageDigest attribute equals SM3(eContent);
@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from asn1crypto import cms, core, pem, tsp, x509
+from rfc3161_client import decode_timestamp_response
 
 from evidence.errors import VerificationError
 from integrity import sm2
@@ -113,9 +114,10 @@ def verify_timestamp(token: bytes, *, message: bytes, roots: Sequence[bytes]) ->
     ``verify_sm_token``, the others by ``timestamp.verify_token``. Bytes that do not parse go to
     the SHA-256 verifier (C1), or to this one (D1) when only SM2 roots are configured."""
     kind = _kind(token)
-    international = _non_sm2_roots(roots)
+    certificates = _load_certificates(roots)
+    international = [bytes(c.dump()) for c in certificates if not _is_sm2(c)]
     if kind == "sm" or (kind is None and not international):
-        return verify_sm_token(token, message=message, roots=roots)
+        return _verify_sm(token, message, [c for c in certificates if _is_sm2(c)])
     if not international:  # roots given, all SM2: the token cannot chain to any of them
         raise VerificationError("(C4) the trust root holds SM2 TSA roots only; this token is "
                                 "not SM2/SM3", step=STEP)
@@ -144,18 +146,18 @@ def _load_certificates(roots: Sequence[bytes]) -> list[x509.Certificate]:
     return certificates
 
 
+def _same_name(a: x509.Name, b: x509.Name) -> bool:
+    """RFC 5280 §7.1 name match; identical encodings (the usual case) short-cut the costly
+    normalised comparison."""
+    return bool(a.dump() == b.dump() or a == b)
+
+
 def _is_sm2(certificate: x509.Certificate) -> bool:
     """Whether the certificate's key is id-ecPublicKey on the SM2 curve (1.2.156.10197.1.301)."""
     algorithm = certificate["tbs_certificate"]["subject_public_key_info"]["algorithm"]
     if algorithm["algorithm"].native != "ec" or algorithm["parameters"].name != "named":
         return False
     return bool(algorithm["parameters"].chosen.dotted == SM2_CURVE_OID)
-
-
-def _non_sm2_roots(roots: Sequence[bytes]) -> list[bytes]:
-    """The roots the SHA-256 verifier can use: cryptography refuses SM2 keys, so SM2 roots are
-    left out (a trust root holds both kinds). Returned as DER."""
-    return [bytes(c.dump()) for c in _load_certificates(roots) if not _is_sm2(c)]
 
 
 def _point(certificate: x509.Certificate) -> bytes:
@@ -174,11 +176,10 @@ def _attribute(signed_attrs: Any, name: str) -> Any:
 
 def _parse(token: bytes) -> tuple[Any, Any, Any, bytes]:
     """(D1) response, SignedData, the one SignerInfo, eContent bytes; ValueError otherwise."""
+    decode_timestamp_response(token)  # strict DER (rust-asn1, as C1): no BER, sorted SETs
     response = TimeStampResp.load(token, strict=True)
     if response["status"]["status"].native != "granted":  # (D2) reports it; no token to parse
         return response, None, None, b""
-    if response.dump(force=True) != token:
-        raise ValueError("not DER: re-encoding changes the bytes")
     _ = response.native  # parse every field now, so a bad one fails here and not later
     content_info = response["time_stamp_token"]
     if content_info["content_type"].native != "signed_data":
@@ -203,9 +204,10 @@ def _chain(signer: x509.Certificate, embedded: list[x509.Certificate],
     for _ in range(_MAX_CHAIN):
         issuer_name = current["tbs_certificate"]["issuer"]
         for anchor in anchors:
-            if anchor["tbs_certificate"]["subject"] == issuer_name and _signed_by(current, anchor):
+            if (_same_name(anchor["tbs_certificate"]["subject"], issuer_name)
+                    and _signed_by(current, anchor)):
                 return [*path, anchor]
-        parents = [c for c in embedded if c["tbs_certificate"]["subject"] == issuer_name
+        parents = [c for c in embedded if _same_name(c["tbs_certificate"]["subject"], issuer_name)
                    and c is not current and c.ca and _is_sm2(c) and _signed_by(current, c)]
         if not parents:
             break
@@ -233,7 +235,10 @@ def verify_sm_token(token: bytes, *, message: bytes, roots: Sequence[bytes]) -> 
     ``VerificationError(step="timestamp")`` naming the failed step D1–D9 of the module
     docstring; ValueError when ``roots`` is empty or unparsable.
     """
-    anchors = [c for c in _load_certificates(roots) if _is_sm2(c)]
+    return _verify_sm(token, message, [c for c in _load_certificates(roots) if _is_sm2(c)])
+
+
+def _verify_sm(token: bytes, message: bytes, anchors: list[x509.Certificate]) -> TimestampInfo:
     if len(token) > MAX_TOKEN_BYTES:
         raise _fail("D1", f"token is {len(token)} bytes, more than {MAX_TOKEN_BYTES}")
     try:
@@ -316,7 +321,7 @@ def _named_signer(sid: Any, embedded: list[x509.Certificate]) -> x509.Certificat
     for certificate in embedded:
         if sid.name == "issuer_and_serial_number":
             wanted = sid.chosen
-            if (certificate.issuer == wanted["issuer"]
+            if (_same_name(certificate.issuer, wanted["issuer"])
                     and certificate.serial_number == wanted["serial_number"].native):
                 return certificate
         elif certificate.key_identifier == sid.chosen.native:

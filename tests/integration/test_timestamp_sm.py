@@ -220,6 +220,11 @@ def test_missing_eku_fails_at_d9(sm_tsa: SmTsa) -> None:
 def test_not_der_fails_at_d1(sm_tsa: SmTsa, token: bytes) -> None:
     _fails_at("D1", token + b"\x00", [sm_tsa.root_pem])
     _fails_at("D1", token[:-3], [sm_tsa.root_pem])
+    # BER, not DER: the outer length in a non-minimal long form (0x83 00 xx xx for 0x82 xx xx).
+    assert token[:2] == b"\x30\x82"
+    ber = b"\x30\x83\x00" + token[2:]
+    assert is_sm_token(ber)  # a lenient parser takes it; the strict one does not
+    _fails_at("D1", ber, [sm_tsa.root_pem])
 
 
 def test_rejection_fails_at_d2(sm_tsa: SmTsa) -> None:
