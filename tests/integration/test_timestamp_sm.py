@@ -17,7 +17,10 @@ import httpx
 import pytest
 from asn1crypto import pem, tsp, x509
 
+from api.compose import open_jobs
+from api.settings import Settings
 from evidence.errors import UnavailableError, VerificationError
+from evidence.records import EntryKind
 from integrity import sm2
 from integrity.timestamp import build_request
 from integrity.timestamp_sm import (
@@ -28,8 +31,10 @@ from integrity.timestamp_sm import (
     verify_sm_token,
     verify_timestamp,
 )
+from jobs.runner import run_job
 from storage.tsa import HttpTimestampAuthority
 from tests.integration.test_cli import _drop_triggers, demo, liuhen
+from tests.integration.test_jobs_retention import FakeClock, entries, make_clip
 from tests.support.sm2tsa import POLICY_OID, Fault, SmTsa, issue_certificate, sm2_tsa
 from tests.support.tsa import LocalTsa, local_tsa
 
@@ -246,6 +251,12 @@ def test_sm2_tsa_refuses_a_sha256_request_and_the_client_says_unavailable(
         HttpTimestampAuthority(sm_tsa.url, name="sm2 as sha256").timestamp(MESSAGE)
 
 
+def test_sm3_request_to_a_tsa_without_sm3_is_unavailable(intl_tsa: LocalTsa) -> None:
+    # The openssl ts TSA is configured for SHA-2 digests only: it rejects (badAlg).
+    with pytest.raises(UnavailableError, match="did not grant"):
+        HttpTimestampAuthority(intl_tsa.url, name="intl as sm3", imprint="sm3").timestamp(MESSAGE)
+
+
 def test_international_token_verifies_beside_sm2_roots(sm_tsa: SmTsa,
                                                         intl_tsa: LocalTsa) -> None:
     intl = HttpTimestampAuthority(intl_tsa.url, name="intl").timestamp(MESSAGE)
@@ -319,3 +330,39 @@ def _flip_signature(token: bytes) -> bytes:
     flipped = bytearray(token)
     flipped[-3] ^= 0x01
     return bytes(flipped)
+
+
+def test_anchoring_refuses_an_sm2_token_whose_root_is_not_configured(
+        tmp_path: Path, sm_tsa: SmTsa, intl_tsa: LocalTsa, ledger_url: str) -> None:
+    """Verified before kept: the SM2 TSA's token fails D7 and is not stored; the international
+    TSA's is; the next run with the SM2 root configured anchors the SM2 TSA too."""
+    (tmp_path / "intl.pem").write_bytes(intl_tsa.root_pem)
+    (tmp_path / "sm2.pem").write_bytes(sm_tsa.root_pem)
+    settings = Settings(data_dir=tmp_path / "data", database_url=ledger_url,
+                        tsa_urls=[intl_tsa.url], tsa_sm2_urls=[sm_tsa.url],
+                        tsa_roots=[tmp_path / "intl.pem"])
+    runtime = open_jobs(settings, clock=FakeClock())
+    try:
+        make_clip(runtime.context, tmp_path / "src", b"clip for two TSAs")
+        outcome = run_job(runtime.context, "anchor")
+        (finding,) = outcome.findings
+        assert finding.subject == sm_tsa.url and "(D7)" in finding.detail, finding
+        checkpoint = runtime.ledger.store.latest_checkpoint()
+        assert checkpoint is not None
+        assert [n for n, _ in runtime.ledger.store.timestamps(checkpoint.head.size)] == [
+            intl_tsa.url]
+    finally:
+        runtime.close()
+    runtime = open_jobs(settings.model_copy(update={
+        "tsa_roots": [tmp_path / "intl.pem", tmp_path / "sm2.pem"]}), clock=FakeClock())
+    try:
+        outcome = run_job(runtime.context, "anchor")
+        assert outcome.findings == [], outcome.findings
+        anchored = {str(body["tsa"]) for _, body in entries(runtime.context, EntryKind.ANCHORED)}
+        assert anchored == {intl_tsa.url, sm_tsa.url}
+        latest = runtime.ledger.store.latest_checkpoint()
+        assert latest is not None
+        tokens = dict(runtime.ledger.store.timestamps(latest.head.size))
+        assert set(tokens) == {intl_tsa.url, sm_tsa.url} and is_sm_token(tokens[sm_tsa.url])
+    finally:
+        runtime.close()
