@@ -113,7 +113,7 @@ def verify_timestamp(token: bytes, *, message: bytes, roots: Sequence[bytes]) ->
     DER certificates; international and SM2 roots side by side): SM2/SM3 tokens by
     ``verify_sm_token``, the others by ``timestamp.verify_token``. Bytes that do not parse go to
     the SHA-256 verifier (C1), or to this one (D1) when only SM2 roots are configured."""
-    kind = _kind(token)
+    kind = _kind(token) if len(token) <= MAX_TOKEN_BYTES else None  # C1/D1 refuse the size
     certificates = _load_certificates(roots)
     international = [bytes(c.dump()) for c in certificates if not _is_sm2(c)]
     if kind == "sm" or (kind is None and not international):

@@ -201,6 +201,13 @@ def test_chain_through_an_embedded_intermediate_ca_verifies(sm_tsa: SmTsa,
     _fails_at("D7", token, [other_sm_tsa.root_pem])
 
 
+def test_sm2_1_signature_oid_is_accepted(sm_tsa: SmTsa) -> None:
+    token = _with_fault(sm_tsa, "sm2_1_oid")
+    assert b"\x06\x09\x2a\x81\x1c\xcf\x55\x01\x82\x2d\x01" in token  # OID 1.2.156.10197.1.301.1
+    assert is_sm_token(token)
+    verify_timestamp(token, message=MESSAGE, roots=[sm_tsa.root_pem])
+
+
 def test_signature_by_another_key_fails_at_d6(sm_tsa: SmTsa) -> None:
     _fails_at("D6", _with_fault(sm_tsa, "other_key"), [sm_tsa.root_pem])
 
@@ -289,6 +296,10 @@ def test_ledger_anchored_by_both_tsas_audits_clean_and_a_tampered_sm2_token_fail
     demo(data, env)
     code, output = liuhen("audit", "--data-dir", str(data), env=env)
     assert code == 0, output
+    # An auditor without the TSA roots cannot vouch for the tokens: A8 says so.
+    no_roots = {k: v for k, v in env.items() if k != "LIUHEN_TSA_ROOTS"}
+    code, refused = liuhen("audit", "--data-dir", str(data), env=no_roots)
+    assert code == 1 and "[A8]" in refused and "no TSA root" in refused, refused
     tokens = _drop_triggers(data / "ledger.db").execute(
         "select checkpoint_size, tsa, token from ledger_timestamps").fetchall()
     assert {tsa for _, tsa, _ in tokens} == {sm_tsa.url, intl_tsa.url}

@@ -29,7 +29,7 @@ from typing import Any, Literal
 from asn1crypto import cms, keys, pem, tsp, x509
 
 from integrity import sm2
-from integrity.timestamp_sm import SM2_WITH_SM3_OID, SM3_OID, TimeStampResp, sm3
+from integrity.timestamp_sm import SM2_SIGN_OID, SM2_WITH_SM3_OID, SM3_OID, TimeStampResp, sm3
 
 OPENSSL = "/usr/bin/openssl"
 POLICY_OID = "1.3.6.1.4.1.57264.9.2"  # arbitrary test policy for the SM2 TSA
@@ -37,9 +37,11 @@ MAX_QUERY_BYTES = 64 * 1024
 _DISTID = "distid:1234567812345678"
 _TST_INFO = "1.2.840.113549.1.9.16.1.4"
 
-Fault = Literal["none", "other_key", "no_eku", "expired", "content_type", "intermediate"]
-"""``intermediate`` is no fault: the TSA certificate is issued by an intermediate CA that the
-token embeds, as Chinese TSAs' chains usually run (root → 中级 CA → TSA)."""
+Fault = Literal["none", "other_key", "no_eku", "expired", "content_type", "intermediate",
+                "sm2_1_oid"]
+"""``intermediate`` and ``sm2_1_oid`` are no faults: the TSA certificate issued by an intermediate
+CA that the token embeds, as Chinese TSAs' chains usually run (root → 中级 CA → TSA); the
+SignerInfo's signature algorithm spelt sm2-1 (1.2.156.10197.1.301.1) as GM/T 0010 writes it."""
 
 _TSA_EXTENSIONS = """\
 [tsa_cert]
@@ -204,7 +206,8 @@ class SmTsa:
                 "issuer": cert.issuer, "serial_number": cert.serial_number}}),
             "digest_algorithm": {"algorithm": SM3_OID},
             "signed_attrs": signed_attrs,
-            "signature_algorithm": {"algorithm": SM2_WITH_SM3_OID},
+            "signature_algorithm": {"algorithm": SM2_SIGN_OID if self.fault == "sm2_1_oid"
+                                    else SM2_WITH_SM3_OID},
             "signature": signature,
         }
         signed_data = cms.SignedData({
