@@ -377,3 +377,23 @@ def test_anchoring_refuses_an_sm2_token_whose_root_is_not_configured(
         assert set(tokens) == {intl_tsa.url, sm_tsa.url} and is_sm_token(tokens[sm_tsa.url])
     finally:
         runtime.close()
+
+
+def test_every_single_bit_flip_fails_cleanly_or_changes_nothing_asserted(
+        sm_tsa: SmTsa, token: bytes) -> None:
+    """Each byte of the token with its low bit flipped: a VerificationError naming a D step
+    (never another exception out of the parser), or — in the few fields no signature covers
+    (versions, SignedData's digestAlgorithms) — the same assertion as the intact token."""
+    intact = verify_timestamp(token, message=MESSAGE, roots=[sm_tsa.root_pem])
+    steps: set[str] = set()
+    for at in range(len(token)):
+        flipped = bytearray(token)
+        flipped[at] ^= 0x01
+        try:
+            info = verify_timestamp(bytes(flipped), message=MESSAGE, roots=[sm_tsa.root_pem])
+        except VerificationError as exc:
+            assert exc.step == "timestamp"
+            steps.add(exc.reason[:4] if exc.reason.startswith("(") else "C")
+        else:
+            assert info == intact, at
+    assert {"(D1)", "(D3)", "(D4)", "(D6)", "(D7)"} <= steps, steps
