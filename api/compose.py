@@ -119,11 +119,13 @@ def load_trust(settings: Settings) -> TrustRoot:
 
 
 def _timestamp_authorities(settings: Settings) -> list[HttpTimestampAuthority]:
-    if not settings.tsa_urls:
+    if not settings.tsa_urls and not settings.tsa_sm2_urls:
         return []
     from storage.tsa import HttpTimestampAuthority  # noqa: PLC0415 - httpx only when TSAs are set
 
-    return [HttpTimestampAuthority(url, name=url) for url in settings.tsa_urls]
+    return ([HttpTimestampAuthority(url, name=url) for url in settings.tsa_urls]
+            + [HttpTimestampAuthority(url, name=url, imprint="sm3")
+               for url in settings.tsa_sm2_urls])
 
 
 def open_ledger(settings: Settings) -> Ledger:

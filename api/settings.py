@@ -27,8 +27,11 @@ class Settings(BaseSettings):
     listens on a loopback address."""
     tsa_urls: list[str] = []
     """RFC 3161 TSAs to anchor checkpoints with; none by default (checkpoints signed only)."""
+    tsa_sm2_urls: list[str] = []
+    """RFC 3161 TSAs that sign SM2-with-SM3 (GM/T 0033, Chinese TSAs): asked for SM3 imprints.
+    Listed beside ``tsa_urls``, every checkpoint is timestamped by each TSA of both lists."""
     tsa_roots: list[Path] = []
-    """PEM files of the TSA roots that tokens must chain to."""
+    """PEM files of the TSA roots that tokens must chain to (SM2 and international roots alike)."""
 
     store_url: str | None = None
     """Where originals go: ``s3://BUCKET/PREFIX`` (S3 Object Lock) in production; default a

@@ -14,6 +14,7 @@ from bench import (
     s3_bench,
     sm2_bench,
     station_bench,
+    timestamp_bench,
 )
 
 
@@ -22,7 +23,8 @@ def main() -> None:
     for name, module in (("ledger", ledger_bench), ("integrity", integrity_bench),
                          ("proofs", proof_bench), ("station", station_bench),
                          ("media", media_bench), ("s3", s3_bench), ("api", api_bench),
-                         ("cli", cli_bench), ("sm2", sm2_bench)):
+                         ("cli", cli_bench), ("sm2", sm2_bench),
+                         ("timestamps", timestamp_bench)):
         if not which or name in which:
             module.run()
 

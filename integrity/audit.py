@@ -35,6 +35,8 @@ class AuditReport:
     latest_checkpoint: int
     """Size of the latest stored checkpoint; entries above it are signed by stations only."""
     deep: bool
+    timestamps: int = 0
+    """RFC 3161 tokens verified (A8, ``ledger.audit.run_audit``); the pure audit counts none."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,8 @@ from evidence.records import Checkpoint, Entry
 from integrity.entry import decode_entry
 from integrity.merkle import leaf_hash, verify_inclusion
 from integrity.notes import open_checkpoint, split_note
-from integrity.timestamp import TimestampInfo, verify_token
+from integrity.timestamp import TimestampInfo
+from integrity.timestamp_sm import verify_timestamp
 from integrity.trust import TrustRoot
 
 FORMAT = "liuhen/bundle/v1"
@@ -148,7 +149,8 @@ def verify_bundle(data: bytes, *, trust: TrustRoot | None = None,
                                 step="B6", index=checkpoint.head.size)
     for name, token in tokens:
         try:
-            infos.append((name, verify_token(token, message=body, roots=root_of_trust.tsa_roots)))
+            infos.append((name, verify_timestamp(token, message=body,
+                                                 roots=root_of_trust.tsa_roots)))
         except VerificationError as exc:
             raise VerificationError(f"timestamp from {name}: {exc.reason}", step="B6",
                                     index=checkpoint.head.size) from exc

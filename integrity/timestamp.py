@@ -28,9 +28,10 @@ Threat-model notes:
 - A token is **malleable** in fields the CMS signature does not cover (SignedData and SignerInfo
   version, the signatureAlgorithm OID): a few single-byte changes still verify. A token's identity
   is therefore its SHA-256 as recorded in the ``anchored`` ledger entry, never "it verifies".
-- SM2/SM3 tokens (GM/T 0033, Chinese TSAs) are stored raw but do not verify here: step 3
-  requires a SHA-256 imprint (rfc3161-client knows only SHA-256/384/512). A GM verifier would sit
-  beside this one with the same contract.
+- SM2/SM3 tokens (GM/T 0033, Chinese TSAs) do not verify here: step 3 requires a SHA-256
+  imprint (rfc3161-client knows only SHA-256/384/512). ``integrity/timestamp_sm.py`` verifies
+  them with the same contract, and its ``verify_timestamp`` dispatches a token to the verifier
+  of its kind: callers use that one.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from evidence.bodies import AnchoredBody
 from evidence.errors import UnavailableError, VerificationError
 from evidence.records import Checkpoint
 from integrity.notes import split_note
-from integrity.timestamp import verify_token
+from integrity.timestamp_sm import verify_timestamp
 from ledger.appending import LedgerWriter
 from ledger.ports import AnchorStore, Clock, TimestampAuthority
 
@@ -43,7 +43,7 @@ def anchor_checkpoint(checkpoint: Checkpoint, *, store: AnchorStore,
             continue
         try:
             token = tsa.timestamp(body)
-            info = verify_token(token, message=body, roots=tsa_roots)
+            info = verify_timestamp(token, message=body, roots=tsa_roots)
         except (UnavailableError, VerificationError) as exc:
             result.failed[tsa.name] = str(exc)
             continue

@@ -1,10 +1,12 @@
 """RFC 3161 over HTTP (RFC 3161 §3.4): the adapter behind the consumer's TimestampAuthority.
 
-``HttpTimestampAuthority.timestamp(message)`` POSTs a TimeStampReq for SHA-256(message) and
-returns the TSA's DER TimeStampResp verbatim: that is the token liuhen stores (see
-``integrity/timestamp.py``). It checks only what tells a usable reply from a useless one —
-PKIStatus granted and an imprint over our message — not the signature or chain: that is
-``verify_token``'s job with the configured roots, and it runs on the stored bytes.
+``HttpTimestampAuthority.timestamp(message)`` POSTs a TimeStampReq for SHA-256(message) — or
+SM3(message) for a TSA configured with ``imprint="sm3"``, as Chinese TSAs (GM/T 0033) sign
+SM2-with-SM3 over SM3 imprints — and returns the TSA's DER TimeStampResp verbatim: that is the
+token liuhen stores (see ``integrity/timestamp.py`` and ``integrity/timestamp_sm.py``). It
+checks only what tells a usable reply from a useless one — PKIStatus granted and an imprint over
+our message — not the signature or chain: that is ``verify_timestamp``'s job with the configured
+roots, and it runs on the stored bytes.
 
 Error mapping (STYLE.md §3):
 
@@ -22,12 +24,14 @@ that the message existed at its genTime, which is all the ledger relies on.
 from __future__ import annotations
 
 import hashlib
+from typing import Literal
 
 import httpx
 from rfc3161_client import PKIStatus, decode_timestamp_response
 
 from evidence.errors import UnavailableError, VerificationError
 from integrity.timestamp import MAX_TOKEN_BYTES, STEP, build_request
+from integrity.timestamp_sm import build_sm3_request, sm3
 
 QUERY_TYPE = "application/timestamp-query"
 REPLY_TYPE = "application/timestamp-reply"
@@ -38,23 +42,29 @@ class HttpTimestampAuthority:
     """One RFC 3161 TSA reached by HTTP POST; ``name`` identifies it in config and ledger entries.
 
     Each call opens its own short-lived connection, so an instance is safe to share between
-    threads. ``timeout_s`` bounds connect, read and write separately.
+    threads. ``timeout_s`` bounds connect, read and write separately. ``imprint`` is the hash
+    the request carries: ``sha256`` (international TSAs) or ``sm3`` (SM2 TSAs).
     """
 
-    def __init__(self, url: str, *, timeout_s: float = 10.0, name: str) -> None:
+    def __init__(self, url: str, *, timeout_s: float = 10.0, name: str,
+                 imprint: Literal["sha256", "sm3"] = "sha256") -> None:
         self.url = url
         self.timeout_s = timeout_s
         self.name = name
+        self.imprint = imprint
 
     def __repr__(self) -> str:
-        return f"HttpTimestampAuthority({self.url!r}, name={self.name!r})"
+        return (f"HttpTimestampAuthority({self.url!r}, name={self.name!r}, "
+                f"imprint={self.imprint!r})")
 
     def timestamp(self, message: bytes) -> bytes:
-        """Get a token over SHA-256(``message``); returns the DER TimeStampResp as received."""
+        """Get a token over the imprint of ``message``; returns the DER TimeStampResp as
+        received."""
+        query = build_sm3_request(message) if self.imprint == "sm3" else build_request(message)
         try:
             reply = httpx.post(
                 self.url,
-                content=build_request(message),
+                content=query,
                 headers={"Content-Type": QUERY_TYPE, "Accept": REPLY_TYPE},
                 timeout=self.timeout_s,
             )
@@ -96,7 +106,8 @@ class HttpTimestampAuthority:
             raise VerificationError(
                 f"TSA {self.name} granted without a usable token: {exc}", step=STEP
             ) from exc
-        if imprint != hashlib.sha256(message).digest():
+        expected = sm3(message) if self.imprint == "sm3" else hashlib.sha256(message).digest()
+        if imprint != expected:
             raise VerificationError(
                 f"TSA {self.name} returned a token over other bytes", step=STEP
             )

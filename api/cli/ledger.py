@@ -44,6 +44,8 @@ def audit(
         out(f"  {report.commits} signed commits, {report.checkpoints} checkpoints, "
             f"{report.external_checkpoints} held outside the database"
             + (", every entry parsed" if report.deep else ""))
+        if report.timestamps:
+            out(f"  {report.timestamps} RFC 3161 timestamp tokens verified (SHA-256 and SM2/SM3)")
         tail = report.head.size - report.latest_checkpoint
         if tail:
             out(f"  {tail} entries after the latest checkpoint are covered by station "
