@@ -275,6 +275,12 @@ class SqlCatalogue:
         stmt = select(CASES.c.case_id).order_by(CASES.c.opened_index)
         return [r.case_id for r in self._all("read case ids", stmt)]
 
+    def cases_of(self, officer_no: str) -> list[str]:
+        """The cases ``officer_no`` works on (主办 or 协办)."""
+        stmt = (select(CASE_OFFICERS.c.case_id).where(CASE_OFFICERS.c.officer == officer_no)
+                .order_by(CASE_OFFICERS.c.case_id))
+        return [r.case_id for r in self._all("read an officer's cases", stmt)]
+
     def cases(self, *, limit: int = 100, offset: int = 0) -> list[Case]:
         return self._cases(select(CASES).order_by(CASES.c.opened_index.desc())
                            .limit(limit).offset(offset))
