@@ -21,6 +21,7 @@ from typing import Protocol
 
 from access.accounts import subtree_of
 from access.ports import AccountRepo
+from cases.casework import CaseEditor
 from evidence.errors import NotFoundError
 from evidence.records import Account, Clip, ClipQuery, ClipScope, Link
 
@@ -108,3 +109,14 @@ class Scopes:
     @staticmethod
     def query(scope: ClipScope, query: ClipQuery) -> ClipQuery:
         return replace(query, scope=scope)
+
+    def editor(self, account: Account | None, *, name: str, everything: bool
+               ) -> CaseEditor | None:
+        """Who changes a case, for cases/casework.py: a person by their account (admin: any
+        case; leader: their subtree's officers' cases); a token with no account and scope
+        ``all`` is automation (None: not limited, docs/access.md §Tokens)."""
+        if account is None:
+            return None if everything else CaseEditor(name=name)
+        leads = (subtree_of(account.unit, self._children()) if "leader" in account.roles
+                 else frozenset())
+        return CaseEditor(name=account.officer_no, admin="admin" in account.roles, leads=leads)

@@ -305,7 +305,8 @@ def services(ledger: Ledger, blobs: BlobStore, *, refresh_s: float = 0.5,
     cases = Cases(writer=ledger.writer, catalogue=ledger.catalogue, fresh=fresh,
                   lock=ledger.casework_lock, retention=retention,
                   officer_pattern=settings.officer_no_pattern,
-                  years=YearRange(settings.earliest_year, settings.latest_year))
+                  years=YearRange(settings.earliest_year, settings.latest_year),
+                  units=SqlAccountRepo(ledger.store.engine))
     access = AccessLog(writer=ledger.writer, catalogue=ledger.catalogue, fresh=fresh,
                        blobs=blobs, clock=clock, officer_pattern=settings.officer_no_pattern)
     proofs = Proofs(store=ledger.store, trust=lambda: ledger.trust, clip_of=ledger.catalogue.clip,

@@ -66,6 +66,11 @@ class SqlAccountRepo:
             raise NotFoundError(f"警号 {officer_no} 没有账号 (no account for {officer_no})")
         return _account(r)
 
+    def unit_of(self, officer_no: str) -> str | None:
+        """The unit of ``officer_no``'s account, None without one (cases/ports.OfficerUnits)."""
+        r = self._one("read an account's unit", select(_A.unit).where(_A.officer_no == officer_no))
+        return None if r is None else str(r.unit)
+
     def accounts(self) -> list[Account]:
         with translate_errors("read accounts"), self._engine.connect() as conn:
             rows = conn.execute(select(ACCOUNTS).order_by(_A.unit, _A.officer_no)).all()

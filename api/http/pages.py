@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import posixpath
-import secrets
 from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
@@ -16,10 +15,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 
+from access.login import SignInRefusedError
+from access.passwords import MAX_PASSWORD_CHARS
 from api.compose import Services
 from api.console import printable
 from api.http import pages_audit
-from api.http.auth import TOKEN_COOKIE, Principal, Role, public
+from api.http.auth import TOKEN_COOKIE, Principal, public
 from api.http.ranges import copy_response, parse_range
 from api.http.web import (
     DISPLAY_TZ,
@@ -27,21 +28,21 @@ from api.http.web import (
     MEDIA_TYPES,
     PAGES_DIR,
     PREFIX,
-    SESSION_COOKIE,
-    SESSION_MAX_AGE_S,
     STATIC_FILES,
     VARIANT_LABELS,
     CaseworkPage,
     Csrf,
     Editor,
+    LoginDep,
     PageRoute,
     Reader,
-    Tokens,
     basename,
     check_csrf,
+    client_of,
     page,
     same_origin,
     see_other,
+    set_session_cookies,
     sha_in_path,
     signin_redirect,
 )
@@ -73,30 +74,27 @@ def signin_form(request: Request) -> Response:
 
 
 @router.post("/signin", dependencies=[Depends(public)])
-def signin(request: Request, *, tokens: Tokens,
-           token: Annotated[str, Form(max_length=200)]) -> Response:
+def signin(request: Request, *, login: LoginDep,
+           officer_no: Annotated[str, Form(max_length=64)],
+           password: Annotated[str, Form(max_length=MAX_PASSWORD_CHARS)]) -> Response:
     same_origin(request)
-    record = tokens.authenticate(token.strip())
-    if record is None:
+    try:
+        secret, _session = login.password(officer_no, password, client=client_of(request))
+    except SignInRefusedError as exc:
         return page(request, "signin.html", who=None, title="登录 Sign in", status_code=401,
-                     error="令牌无效或已吊销 The token is unknown or revoked.")
-    if record.role == Role.STATION:
-        return page(request, "signin.html", who=None, title="登录 Sign in", status_code=403,
-                     error="采集站令牌不能登录网页 A station token cannot sign in to the pages.")
-    log.info("web sign-in by %s (%s, token id %d)", record.name, record.role, record.id)
+                    error=str(exc), officer_no=officer_no[:32])
     response = see_other(request, "web_home")
-    secure = request.url.scheme == "https"
-    for cookie, value in ((TOKEN_COOKIE, token.strip()),
-                          (SESSION_COOKIE, secrets.token_urlsafe(24))):
-        response.set_cookie(cookie, value, max_age=SESSION_MAX_AGE_S, path=PREFIX,
-                            secure=secure, httponly=True, samesite="strict")
+    set_session_cookies(request, response, secret)
     return response
 
 
 @router.post("/signout", name="web_signout", dependencies=[Depends(public)])
-def signout(request: Request, *, csrf: Csrf = "") -> Response:
+def signout(request: Request, *, login: LoginDep, csrf: Csrf = "") -> Response:
     if request.cookies.get(TOKEN_COOKIE):
         check_csrf(request, csrf)
+        caller = login.authenticate(request.cookies.get(TOKEN_COOKIE, ""))
+        if caller is not None:
+            login.logout(caller)  # ended on the server: the old cookie is refused from now on
     response = signin_redirect(request)
     response.headers["Location"] += "?done=signed-out"
     return response

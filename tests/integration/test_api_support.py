@@ -34,7 +34,8 @@ from storage.tokens import SqlTokenRepo
 from tests.integration.conftest import PG_ADMIN_DSN, PG_HOST, PG_PORT
 from tests.integration.test_station import Quiet, dock, fleet
 
-NAMES = {Role.STATION: "station-07", Role.OFFICER: "000123", Role.AUDITOR: "fz-001",
+NAMES = {Role.STATION: "station-07", Role.OFFICER: "000123", Role.LEADER: "ld-001",
+         Role.AUDITOR: "fz-001",
          Role.ADMIN: "admin-1"}
 
 
