@@ -24,6 +24,7 @@ from access.ports import AccountRepo
 from cases.casework import CaseEditor
 from evidence.errors import NotFoundError
 from evidence.records import Account, Clip, ClipQuery, ClipScope, Link
+from ledger.readmodel import Freshness
 
 
 class ScopeCatalogue(Protocol):
@@ -44,6 +45,8 @@ def not_found(sha256: str) -> NotFoundError:
 class Scopes:
     accounts: AccountRepo
     catalogue: ScopeCatalogue
+    fresh: Freshness | None = None
+    """Keeps the catalogue caught up with the ledger before a clip is looked up."""
 
     def _children(self) -> dict[str | None, list[str]]:
         children: dict[str | None, list[str]] = {}
@@ -91,6 +94,8 @@ class Scopes:
     def clip(self, scope: ClipScope, sha256: str) -> Clip:
         """The clip when it is in ``scope``; NotFoundError alike when it is not or does not
         exist."""
+        if self.fresh is not None:
+            self.fresh.refresh()
         try:
             clip = self.catalogue.clip(sha256)
         except NotFoundError:

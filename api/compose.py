@@ -312,7 +312,7 @@ def services(ledger: Ledger, blobs: BlobStore, *, refresh_s: float = 0.5,
     proofs = Proofs(store=ledger.store, trust=lambda: ledger.trust, clip_of=ledger.catalogue.clip,
                     publish=lambda: ledger.publish(actor="api"))
     people = accounts(ledger, clock=clock)
-    scopes = Scopes(accounts=people.repo, catalogue=ledger.catalogue)
+    scopes = Scopes(accounts=people.repo, catalogue=ledger.catalogue, fresh=fresh)
     login = Login(accounts=people.repo, sessions=people.sessions, tokens=token_repo(ledger),
                   scopes=scopes, clock=clock, policy=login_policy(settings))
     return Services(ledger=ledger, blobs=blobs, cases=cases, access=access, proofs=proofs,
