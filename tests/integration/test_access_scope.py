@@ -39,7 +39,7 @@ RELATIONS = {"same": "110100000000", "child": "110101000000", "parent": "1100000
 RECORDERS = {"same": "300001", "child": "300002", "parent": "300003", "sibling": "300004",
              "unrelated": "300005"}
 CALLERS = {"officer": "200001", "leader": "200002", "auditor": "200003", "admin": "200004"}
-PASSWORD = "correct horse 1"  # noqa: S105 - a test account's password
+PASSWORD = "correct horse 1"
 ACTIONS = ("search", "get", "count", "play", "verify", "access_log")
 ROLES = tuple(CALLERS)
 MEMBERSHIP = (True, False)
