@@ -22,6 +22,7 @@ from api.console import printable
 from api.http import pages_audit
 from api.http.auth import TOKEN_COOKIE, Principal, public
 from api.http.ranges import copy_response, parse_range
+from api.http.rest_cases import editor
 from api.http.web import (
     DISPLAY_TZ,
     EDITORS,
@@ -131,10 +132,11 @@ def clips(request: Request, *, who: Reader, cw: CaseworkPage,
     searched = any(q.values()) or "officer" in request.query_params
     found: list[Clip] = []
     if searched:
-        found = cw.cases.clips(ClipQuery(officer=q["officer"], device=q["device"],
-                                   start=_local_time(cw, "start", q["start"]),
-                                   end=_local_time(cw, "end", q["end"]), case_id=q["case"],
-                                   step_id=q["step"], limit=200))
+        query = ClipQuery(officer=q["officer"], device=q["device"],
+                          start=_local_time(cw, "start", q["start"]),
+                          end=_local_time(cw, "end", q["end"]), case_id=q["case"],
+                          step_id=q["step"], limit=200)
+        found = cw.cases.clips(cw.scopes.query(who.scope, query))
     return page(request, "clips.html", who=who, title="查找视频 Clips", q=q, clips=found,
                  searched=searched)
 
@@ -148,7 +150,7 @@ def _my_access(cw: Services, who: Principal, sha: str, index: int | None) -> Acc
 def clip_page(request: Request, *, sha256: str, who: Reader, cw: CaseworkPage,
               access: int | None = None) -> Response:
     sha = sha_in_path(sha256)
-    clip = cw.cases.clip(sha)
+    clip = cw.scopes.clip(who.scope, sha)
     links = cw.cases.links(sha256=sha, current_only=True)
     choices = []
     if who.role in EDITORS:
@@ -172,6 +174,7 @@ def access_clip(request: Request, *, sha256: str, who: Reader, cw: CaseworkPage,
     """Record the access with its purpose (``accessed`` in the ledger), then show the player."""
     check_csrf(request, csrf)
     sha = sha_in_path(sha256)
+    cw.scopes.clip(who.scope, sha)
     opened_action = "download" if action == "download" else "play"
     opened = cw.access.open(sha, action=opened_action, variant=variant,
                        purpose=canonical_purpose(purpose), actor=who.name, role=who.role.value)
@@ -200,7 +203,7 @@ def media(request: Request, *, sha256: str, variant: str, who: Reader, cw: Casew
         raise HTTPException(status_code=403, detail="请先在视频页面填写调阅事由 (state a purpose "
                             "on the clip page first: "
                             "this access is not yours, not for this copy, or has expired")
-    clip = cw.cases.clip(sha)
+    clip = cw.scopes.clip(who.scope, sha)
     obj = getattr(clip, variant, None)
     wanted = parse_range(request.headers.get("range"), obj.size) if obj is not None else None
     # part of the recorded access (recorded again past ACCESS_COALESCE, and as a download when
@@ -234,7 +237,9 @@ def attach(request: Request, *, sha256: str, who: Editor, cw: CaseworkPage, csrf
            target: Annotated[str, Form(max_length=200)]) -> Response:
     check_csrf(request, csrf)
     case_id, step_id = _target(target)
-    cw.cases.link(case_id, step_id, sha_in_path(sha256), actor=who.name)
+    sha = sha_in_path(sha256)
+    cw.scopes.clip(who.scope, sha)
+    cw.cases.link(case_id, step_id, sha, actor=who.name, editor=editor(who, cw))
     return see_other(request, "web_clip", query="done=attached", sha256=sha_in_path(sha256))
 
 
@@ -243,7 +248,7 @@ def detach(request: Request, *, sha256: str, who: Editor, cw: CaseworkPage, csrf
            case: Annotated[str, Form(max_length=100)],
            step: Annotated[str, Form(max_length=32)]) -> Response:
     check_csrf(request, csrf)
-    cw.cases.unlink(case, step, sha_in_path(sha256), actor=who.name)
+    cw.cases.unlink(case, step, sha_in_path(sha256), actor=who.name, editor=editor(who, cw))
     return see_other(request, "web_clip", query="done=detached", sha256=sha_in_path(sha256))
 
 
@@ -262,7 +267,8 @@ def case_page(request: Request, *, case_id: str, who: Reader, cw: CaseworkPage) 
     links = cw.cases.links(case_id=case_id, current_only=True)
     clips_by_step: dict[str, list[Clip]] = {}
     for link in links:
-        clips_by_step.setdefault(link.step_id, []).append(cw.cases.clip(link.sha256))
+        if cw.scopes.visible(who.scope, link.sha256):
+            clips_by_step.setdefault(link.step_id, []).append(cw.cases.clip(link.sha256))
     report: CompletenessReport = cw.cases.completeness(case_id)
     return page(request, "case.html", who=who, title=f"案件 Case {case.case_id}", case=case,
                  kinds=kinds, clips_by_step=clips_by_step, report=report)
