@@ -78,7 +78,8 @@ class Principal:
                    scope=caller.scope, account=caller.account, session_id=caller.session_id)
 
 
-_bearer = HTTPBearer(auto_error=False, description="an API token from `liuhen tokens create`")
+_bearer = HTTPBearer(auto_error=False, description="a session from POST /api/login, or an API "
+                     "token from `liuhen tokens create` (stations, automation)")
 
 
 def _unauthorized(detail: str) -> HTTPException:
@@ -105,7 +106,8 @@ def presented_token(conn: HTTPConnection) -> str:
     token = conn.cookies.get(TOKEN_COOKIE, "")
     if not token:
         raise _unauthorized("authentication required: send 'Authorization: Bearer <token>' "
-                            "(tokens come from `liuhen tokens create`)")
+                            "(sign in with POST /api/login; tokens for automation come from "
+                            "`liuhen tokens create`)")
     return token
 
 

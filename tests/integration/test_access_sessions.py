@@ -211,3 +211,37 @@ def test_an_officer_cannot_change_another_officers_case(world: World, clock: Fak
     assert client.post("/api/cases/OWN-1/officers", json={"officer": "100002", "duty": "协办"},
                        headers=owner).status_code == 200
     assert client.post("/api/cases/OWN-1/steps", json=step, headers=other).status_code == 201
+
+
+def test_tokens_expire_and_tokens_made_without_an_expiry_do_not(
+        world: World, clock: FakeClock) -> None:
+    repo = world.casework.tokens
+    token, _ = repo.issue(name="sync-job", role="auditor", now=clock(),
+                          expires_at=clock() + timedelta(days=1), scope="110200000000")
+    auth = {"Authorization": f"Bearer {token}"}
+    assert me(world, auth) == 200
+    clock.advance(hours=23)
+    assert me(world, auth) == 200
+    clock.advance(hours=1)
+    assert me(world, auth) == 401
+    legacy, _ = repo.issue(name="old-script", role="auditor", now=clock())  # no expiry, all
+    clock.advance(days=3650)
+    assert me(world, {"Authorization": f"Bearer {legacy}"}) == 200
+
+
+def test_the_case_page_names_the_corrections(world: World, clock: FakeClock) -> None:
+    client = world.client
+    client.cookies.clear()
+    owner = sign_in(world, "100001")
+    assert client.post("/api/cases", json={"case_id": "OWN-2", "title": "t"},
+                       headers=owner).status_code == 201
+    step = {"code": "chafeng", "started_at": "2026-11-24T09:00:00+08:00",
+            "ended_at": "2026-11-24T10:00:00+08:00"}
+    assert client.post("/api/cases/OWN-2/steps", json=step, headers=owner).status_code == 201
+    assert client.put("/api/cases/OWN-2/steps/s1", json={"ended_at": "2026-11-24T09:05:00+08:00"},
+                      headers=owner).status_code == 200
+    r = client.post("/ui/signin", data={"officer_no": "100001", "password": PASSWORD})
+    assert r.status_code == 200  # followed to the home page
+    text = client.get("/ui/cases/OWN-2").text
+    assert "computed on corrected windows: s1 corrected by 100001 at" in text
+    client.cookies.clear()
