@@ -191,3 +191,13 @@ def test_automation_tokens_keep_their_role_wide_view(world: World,
     r = world.client.get("/api/clips?limit=500", headers=world.auth(Role.AUDITOR))
     assert {sha_of(rel, m) for rel in RELATIONS for m in MEMBERSHIP} <= {
         c["sha256"] for c in r.json()}
+
+
+def test_a_unit_scoped_token_sees_that_subtree_only(world: World,
+                                                   bearer: dict[str, dict[str, str]]) -> None:
+    token, _ = world.casework.tokens.issue(name="b-sync", role="auditor",
+                                           now=datetime.now(UTC), scope="110200000000")
+    r = world.client.get("/api/clips?limit=500", headers={"Authorization": f"Bearer {token}"})
+    seen = {c["sha256"] for c in r.json()}
+    want = {sha_of(rel, m) for rel in ("sibling", "unrelated") for m in MEMBERSHIP}
+    assert seen & {sha_of(rel, m) for rel in RELATIONS for m in MEMBERSHIP} == want
