@@ -156,6 +156,13 @@ class Accounts:
             self._ledger("user_enabled", account, actor=actor)
         return account
 
+    def set_roles(self, officer_no: str, roles: Iterable[str], *, actor: str) -> Account:
+        """Replace a person's roles; open sessions see the new roles on their next request."""
+        account = self.account(officer_no)
+        account = self.repo.set_roles(account.officer_no, parse_roles(roles))
+        self._ledger("roles_changed", account, actor=actor)
+        return account
+
     def set_password(self, officer_no: str, password: str, *, actor: str) -> Account:
         account = self.account(officer_no)
         self.repo.set_password(account.officer_no, hash_password(password))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from bench import (
+    access_bench,
     api_bench,
     cli_bench,
     integrity_bench,
@@ -21,7 +22,7 @@ def main() -> None:
     for name, module in (("ledger", ledger_bench), ("integrity", integrity_bench),
                          ("proofs", proof_bench), ("station", station_bench),
                          ("media", media_bench), ("s3", s3_bench), ("api", api_bench),
-                         ("cli", cli_bench)):
+                         ("cli", cli_bench), ("access", access_bench)):
         if not which or name in which:
             module.run()
 

@@ -96,6 +96,10 @@ class SqlAccountRepo:
         self._update(officer_no, "disable an account", disabled_at=at)
         return self.account(officer_no)
 
+    def set_roles(self, officer_no: str, roles: tuple[str, ...]) -> Account:
+        self._update(officer_no, "change roles", roles=",".join(roles))
+        return self.account(officer_no)
+
     def password_hash(self, officer_no: str) -> str | None:
         r = self._one("read a password hash",
                       select(_A.password_hash).where(_A.officer_no == officer_no))

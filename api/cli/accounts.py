@@ -134,6 +134,17 @@ def users_enable(officer_no: Annotated[str, typer.Argument(metavar="警号")],
     out(f"已启用账号 {account.officer_no} {account.name} (account enabled)")
 
 
+@users_app.command("roles")
+def users_roles(officer_no: Annotated[str, typer.Argument(metavar="警号")], role: Role,
+                data_dir: DataDir = None) -> None:
+    """Replace a person's roles (the new ones apply to their next request)."""
+    from access.accounts import roles_zh
+
+    with _accounts(data_dir) as acc:
+        account = acc.set_roles(officer_no, role, actor=_actor())
+    out(f"{account.officer_no} 的角色现为 {roles_zh(account.roles)} (roles changed)")
+
+
 @users_app.command("passwd")
 def users_passwd(officer_no: Annotated[str, typer.Argument(metavar="警号")],
                  data_dir: DataDir = None) -> None:

@@ -71,7 +71,10 @@ def test_units_and_users_end_to_end(data: Path, tmp_path: Path) -> None:
     refused = run(data, "users", "import", str(bad_csv))
     assert refused.returncode == 5 and "第 3 行" in refused.stderr
 
+    assert "民警、领导" in run(data, "users", "roles", "000126", "--role", "officer",
+                               "--role", "领导").stdout
     listed = run(data, "users", "list").stdout
+    assert "000126\t赵六\t110100000000\t民警、领导" in listed
     assert "000123\t张三\t110100000000\t民警、领导\t正常" in listed
     assert "000127\t钱七\t110100000000\t法制" in listed
     assert "000128" not in listed  # the refused file added nobody
@@ -93,7 +96,8 @@ def test_units_and_users_end_to_end(data: Path, tmp_path: Path) -> None:
     assert changed == [("110000000000", "unit_added"), ("110100000000", "unit_added"),
                        ("000123", "user_added"), ("000124", "user_added"),
                        ("000126", "user_added"), ("000127", "user_added"),
-                       ("000123", "user_disabled"), ("000123", "sessions_revoked")]
+                       ("000126", "roles_changed"), ("000123", "user_disabled"),
+                       ("000123", "sessions_revoked")]
     assert all(e.actor.startswith("cli:") for e in changes
                if e.kind is EntryKind.ACCOUNT_CHANGED)
     assert run(data, "audit").returncode == 0
