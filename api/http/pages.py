@@ -6,6 +6,7 @@ The auditors' pages are in ``pages_audit.py``; the framework (sessions, CSRF, er
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import posixpath
 from datetime import datetime
@@ -270,6 +271,12 @@ def case_page(request: Request, *, case_id: str, who: Reader, cw: CaseworkPage) 
         if cw.scopes.visible(who.scope, link.sha256):
             clips_by_step.setdefault(link.step_id, []).append(cw.cases.clip(link.sha256))
     report: CompletenessReport = cw.cases.completeness(case_id)
+    if not who.scope.everything:  # computed on every clip; names only those the caller sees
+        report = dataclasses.replace(
+            report, not_counted=tuple(n for n in report.not_counted
+                                      if cw.scopes.visible(who.scope, n.sha256)),
+            unknown_duration=tuple(s for s in report.unknown_duration
+                                   if cw.scopes.visible(who.scope, s)))
     return page(request, "case.html", who=who, title=f"案件 Case {case.case_id}", case=case,
                  kinds=kinds, clips_by_step=clips_by_step, report=report)
 

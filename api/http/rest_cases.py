@@ -61,9 +61,14 @@ def visible_accesses(cw: Services, who: Principal, found: list[Access]) -> list[
             if seen.setdefault(a.sha256, cw.scopes.visible(who.scope, a.sha256))]
 
 
-def _detail(cw: CaseworkDep, case_id: str) -> CaseDetailOut:
+def _detail(cw: CaseworkDep, case_id: str, who: Principal) -> CaseDetailOut:
+    """A case with its links to the clips the caller may see (the others are left out: a
+    clip's existence does not leak through a case)."""
     case = cw.cases.case(case_id)
-    links = [LinkOut.of(lk) for lk in cw.cases.links(case_id=case_id)]
+    seen: dict[str, bool] = {}
+    links = [LinkOut.of(lk) for lk in cw.cases.links(case_id=case_id)
+             if who.scope.everything
+             or seen.setdefault(lk.sha256, cw.scopes.visible(who.scope, lk.sha256))]
     return CaseDetailOut(**CaseOut.of(case).model_dump(), links=links)
 
 
@@ -71,7 +76,7 @@ def _detail(cw: CaseworkDep, case_id: str) -> CaseDetailOut:
 def open_case(body: CaseIn, who: Editors, cw: CaseworkDep) -> CaseDetailOut:
     case = cw.cases.open_case(body.case_id, title=body.title, unit_no=body.unit_no,
                               major=body.major, actor=who.name)
-    return _detail(cw, case.case_id)
+    return _detail(cw, case.case_id, who)
 
 
 @router.get("/cases", summary="list cases, newest first")
@@ -82,7 +87,7 @@ def list_cases(who: Readers, cw: CaseworkDep, limit: Limit = 100,
 
 @router.get("/cases/{case_id}", summary="a case with its steps and links")
 def get_case(case_id: CaseIdPath, who: Readers, cw: CaseworkDep) -> CaseDetailOut:
-    return _detail(cw, case_id)
+    return _detail(cw, case_id, who)
 
 
 @router.post("/cases/{case_id}/steps", status_code=201, summary="record a step of a case")
@@ -150,7 +155,7 @@ def assign_officer(case_id: CaseIdPath, body: CaseOfficerIn, who: Editors,
                    cw: CaseworkDep) -> CaseDetailOut:
     cw.cases.assign_officer(case_id, body.officer, duty=body.duty, on=body.on, actor=who.name,
                             editor=editor(who, cw))
-    return _detail(cw, case_id)
+    return _detail(cw, case_id, who)
 
 
 @router.get("/cases/{case_id}/completeness", summary="recording completeness of a case")
@@ -159,7 +164,14 @@ def case_completeness(case_id: CaseIdPath, who: Readers, cw: CaseworkDep,
                                                   description="smallest gap reported, s")] = 60,
                       ) -> CompletenessOut:
     gap = timedelta(seconds=gap_s)
-    return CompletenessOut.of(cw.cases.completeness(case_id, gap_threshold=gap))
+    out = CompletenessOut.of(cw.cases.completeness(case_id, gap_threshold=gap))
+    if who.scope.everything:
+        return out
+    # computed on every clip of the case; names only the clips the caller may see
+    return out.model_copy(update={
+        "not_counted": [n for n in out.not_counted if cw.scopes.visible(who.scope, n.sha256)],
+        "unknown_duration": [s for s in out.unknown_duration
+                             if cw.scopes.visible(who.scope, s)]})
 
 
 @router.get("/cases/{case_id}/accesses", summary="who viewed the case's clips, and why",

@@ -201,3 +201,20 @@ def test_a_unit_scoped_token_sees_that_subtree_only(world: World,
     seen = {c["sha256"] for c in r.json()}
     want = {sha_of(rel, m) for rel in ("sibling", "unrelated") for m in MEMBERSHIP}
     assert seen & {sha_of(rel, m) for rel in RELATIONS for m in MEMBERSHIP} == want
+
+
+def test_a_case_names_only_the_clips_in_the_callers_scope(
+        world: World, bearer: dict[str, dict[str, str]]) -> None:
+    cases, writer = world.casework.cases, world.station.ledger.writer
+    cases.open_case("SCOPE-OUT", title="别处", unit_no="", major=False, actor="test")
+    cases.record_step("SCOPE-OUT", code="chafeng", actor="test")
+    far, near = sha_of("unrelated", False), sha_of("same", False)
+    for sha in (far, near):
+        writer.append(LinkedBody(case="SCOPE-OUT", step="s1"), subject=sha, actor="test")
+    for role, want in (("officer", {near}), ("admin", {far, near})):
+        case = world.client.get("/api/cases/SCOPE-OUT", headers=bearer[role]).json()
+        assert {lk["sha256"] for lk in case["links"]} == want, role
+        report = world.client.get("/api/cases/SCOPE-OUT/completeness",
+                                  headers=bearer[role]).json()
+        named = {n["sha256"] for n in report["not_counted"]} | set(report["unknown_duration"])
+        assert (far in named) is (role == "admin"), (role, report)  # not stored: not counted
