@@ -7,11 +7,14 @@ import shutil
 import stat
 import tomllib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from access.accounts import Accounts
+from access.login import Login, LoginPolicy
 from access.ports import TokenRepo
+from access.scope import Scopes
 from access.supervision import AccessLog
 from api.settings import Settings
 from cases.casework import Cases
@@ -34,6 +37,7 @@ from ledger.ports import Clock, Signer
 from ledger.proofs import Proofs
 from ledger.publishing import publish_checkpoint
 from ledger.readmodel import Freshness
+from storage.accounts import SqlAccountRepo
 from storage.blobio import mkdir_private
 from storage.casework_lock import CaseworkLock
 from storage.catalogue import SqlCatalogue
@@ -42,6 +46,7 @@ from storage.ingest_repo import SqlIngestRepo
 from storage.jobstore import SqlJobLeases, shared_job_store
 from storage.keyfiles import load_or_create_signer
 from storage.ledger_store import SqlLedgerStore
+from storage.sessions import SqlSessionRepo
 from storage.tokens import SqlTokenRepo
 
 if TYPE_CHECKING:
@@ -284,6 +289,9 @@ class Services:
     proofs: Proofs
     tokens: TokenRepo
     clock: Clock
+    accounts: Accounts
+    login: Login
+    scopes: Scopes
 
     def close(self) -> None:
         self.ledger.close()
@@ -302,13 +310,35 @@ def services(ledger: Ledger, blobs: BlobStore, *, refresh_s: float = 0.5,
     cases = Cases(writer=ledger.writer, catalogue=ledger.catalogue, fresh=fresh,
                   lock=ledger.casework_lock, retention=retention,
                   officer_pattern=settings.officer_no_pattern,
-                  years=YearRange(settings.earliest_year, settings.latest_year))
+                  years=YearRange(settings.earliest_year, settings.latest_year),
+                  units=SqlAccountRepo(ledger.store.engine))
     access = AccessLog(writer=ledger.writer, catalogue=ledger.catalogue, fresh=fresh,
                        blobs=blobs, clock=clock, officer_pattern=settings.officer_no_pattern)
     proofs = Proofs(store=ledger.store, trust=lambda: ledger.trust, clip_of=ledger.catalogue.clip,
                     publish=lambda: ledger.publish(actor="api"))
+    people = accounts(ledger, clock=clock)
+    scopes = Scopes(accounts=people.repo, catalogue=ledger.catalogue, fresh=fresh)
+    login = Login(accounts=people.repo, sessions=people.sessions, tokens=token_repo(ledger),
+                  scopes=scopes, clock=clock, policy=login_policy(settings))
     return Services(ledger=ledger, blobs=blobs, cases=cases, access=access, proofs=proofs,
-                    tokens=token_repo(ledger), clock=clock)
+                    tokens=token_repo(ledger), clock=clock, accounts=people, login=login,
+                    scopes=scopes)
+
+
+def login_policy(settings: Settings) -> LoginPolicy:
+    return LoginPolicy(max_failures=settings.login_max_failures,
+                       failure_window=timedelta(minutes=settings.login_failure_window_min),
+                       lockout=timedelta(minutes=settings.login_lockout_min),
+                       idle=timedelta(minutes=settings.session_idle_min),
+                       absolute=timedelta(hours=settings.session_absolute_h))
+
+
+def accounts(ledger: Ledger, *, clock: Clock = utc_now) -> Accounts:
+    """Units and accounts in the ledger's database, changes ledgered (access/accounts.py)."""
+    engine = ledger.store.engine
+    return Accounts(repo=SqlAccountRepo(engine), sessions=SqlSessionRepo(engine),
+                    writer=ledger.writer, clock=clock,
+                    officer_pattern=ledger.settings.officer_no_pattern)
 
 
 def token_repo(ledger: Ledger) -> TokenRepo:

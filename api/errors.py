@@ -12,6 +12,7 @@ from evidence.errors import (
     ConflictError,
     LiuhenError,
     NotFoundError,
+    NotPermittedError,
     PolicyViolationError,
     UnavailableError,
     VerificationError,
@@ -23,6 +24,7 @@ FAMILIES: tuple[tuple[type[LiuhenError], int, str, int], ...] = (
     (PurposeRequiredError, 422, "purpose_required", 3),
     (VerificationError, 422, "verification_failed", 1),
     (NotFoundError, 404, "not_found", 4),
+    (NotPermittedError, 403, "forbidden", 77),  # EX_NOPERM
     (ConflictError, 409, "conflict", 5),
     (PolicyViolationError, 422, "policy_violation", 3),
     (UnavailableError, 503, "unavailable", 75),  # EX_TEMPFAIL: retry later

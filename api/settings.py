@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     officer_no_pattern: str = r"[0-9]{6,8}"
     """The bureau's 警号 pattern, matched whole over ASCII (evidence/identity.py): anything else
     is refused at every entry point (tokens, ingest, station, API, search)."""
+    login_max_failures: int = 5
+    """Failed sign-ins of one 警号 within ``login_failure_window_min`` that lock it."""
+    login_failure_window_min: int = 15
+    login_lockout_min: int = 15
+    session_idle_min: int = 30
+    """A session ends after this long without a request (docs/access.md §Sessions)."""
+    session_absolute_h: int = 12
+    """A session ends this long after sign-in, used or not."""
     earliest_year: int = 2000
     latest_year: int = 2100
     """Times the API and pages accept lie within these years (UTC); others get 422."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from bench import (
+    access_bench,
     api_bench,
     cli_bench,
     integrity_bench,
@@ -24,7 +25,7 @@ def main() -> None:
                          ("proofs", proof_bench), ("station", station_bench),
                          ("media", media_bench), ("s3", s3_bench), ("api", api_bench),
                          ("cli", cli_bench), ("sm2", sm2_bench),
-                         ("timestamps", timestamp_bench)):
+                         ("timestamps", timestamp_bench), ("access", access_bench)):
         if not which or name in which:
             module.run()
 

@@ -22,8 +22,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from cases.ports import CaseCatalogue, CaseLock, LinkRetention
+from cases.ports import CaseCatalogue, CaseLock, LinkRetention, OfficerUnits
 from evidence.bodies import (
+    CaseOfficerBody,
     CaseOpenedBody,
     CaseStepBody,
     EntryBody,
@@ -31,13 +32,14 @@ from evidence.bodies import (
     StepKindDefinedBody,
     UnlinkedBody,
 )
+from evidence.bodies.casework import CASE_DUTIES
 from evidence.completeness import (
     DEFAULT_GAP_THRESHOLD,
     CompletenessReport,
     LinkedRecording,
     completeness,
 )
-from evidence.errors import ConflictError, NotFoundError, PolicyViolationError
+from evidence.errors import ConflictError, NotFoundError, NotPermittedError, PolicyViolationError
 from evidence.identity import (
     DEFAULT_OFFICER_NO_PATTERN,
     MAX_CASE_ID_CHARS,
@@ -77,6 +79,22 @@ def check_kind_code(code: str) -> str:
     return code
 
 
+@dataclass(frozen=True, slots=True)
+class CaseEditor:
+    """Who asks to change a case (docs/access.md §Case ownership): ``name`` is the 警号 (or
+    another actor name); ``admin`` may change any case; ``leads`` are the units (a leader's
+    subtree) whose officers' cases they may change."""
+
+    name: str
+    admin: bool = False
+    leads: frozenset[str] = frozenset()
+
+
+class _NoAccounts:
+    def unit_of(self, officer_no: str) -> str | None:
+        return None
+
+
 @dataclass
 class Cases:
     """Case work over one ledger's writer and read model (built by api/compose.py)."""
@@ -90,6 +108,41 @@ class Cases:
     """The bureau's 警号 pattern (``LIUHEN_OFFICER_NO_PATTERN``; evidence/identity.py)."""
     years: YearRange = field(default_factory=YearRange)
     """The times this bureau accepts (``LIUHEN_EARLIEST_YEAR``/``LATEST_YEAR``)."""
+    units: OfficerUnits = field(default_factory=_NoAccounts)
+    """Accounts' units: who leads whom, who may be put on a case."""
+
+    def _may_change(self, case: Case, editor: CaseEditor | None) -> None:
+        """Only the case's officers (主办/协办; its opener while it has none), a leader of one
+        of their units, or an admin change a case; anyone else gets NotPermittedError. No
+        editor: a caller with no account (the CLI, automation tokens: docs/access.md)."""
+        if editor is None or editor.admin:
+            return
+        officers = {o.officer for o in case.officers} or {case.opened_by}
+        if editor.name in officers:
+            return
+        if editor.leads and any(self.units.unit_of(o) in editor.leads for o in officers):
+            return
+        raise NotPermittedError(f"{editor.name} 不是案件 {case.case_id!r} 的主办或协办民警，也不是"
+                                f"其领导：不能修改此案件 ({editor.name} does not work on case "
+                                f"{case.case_id!r} and does not lead its officers)")
+
+    def assign_officer(self, case_id: str, officer: str, *, duty: str, on: bool, actor: str,
+                       editor: CaseEditor | None = None) -> Case:
+        """Append ``case_officer``: ``officer`` (who must have an account) works on the case as
+        ``duty`` (主办/协办), or no longer (``on`` false)."""
+        check_lookup("案件编号", case_id)
+        number = self.officer_no(officer)
+        if duty not in CASE_DUTIES:
+            raise InvalidInputError(f"职责 {duty[:10]!r} 无效：只能是 主办 或 协办 (duty: 主办 "
+                                    "or 协办)")
+        if on and self.units.unit_of(number) is None:
+            raise NotFoundError(f"警号 {number} 没有账号 (no account for {number})")
+        with self._changing():
+            case = self.catalogue.case(case_id)
+            self._may_change(case, editor)
+            self._record(CaseOfficerBody(officer=number, duty=duty, on=on), case.case_id,
+                         actor=actor)
+            return self.catalogue.case(case_id)
 
     def refresh(self, *, force: bool = False) -> None:
         self.fresh.refresh(force=force)
@@ -143,11 +196,15 @@ class Cases:
                                     f"like the existing {twin!r})")
             self._record(CaseOpenedBody(title=title, unit_no=unit_no, major=major), case_id,
                          actor=actor)
+            if self.units.unit_of(actor) is not None:  # a person opened it: they lead it
+                self._record(CaseOfficerBody(officer=actor, duty="主办", on=True), case_id,
+                             actor=actor)
             return self.catalogue.case(case_id)
 
     def record_step(self, case_id: str, *, code: str, step_id: str | None = None,
                     started_at: datetime | None = None, ended_at: datetime | None = None,
-                    officer: str | None = None, actor: str, correct: bool = False) -> CaseStep:
+                    officer: str | None = None, actor: str, correct: bool = False,
+                    editor: CaseEditor | None = None) -> CaseStep:
         """Append ``case_step``: a new step of ``code`` (a known 执法环节), or with ``correct``
         a corrected window of an existing step (its code cannot change). A new step under an
         id the case already has is a ConflictError, never a correction."""
@@ -164,6 +221,7 @@ class Cases:
             step_id = check_step_id(step_id)
         with self._changing():
             case = self.catalogue.case(case_id)
+            self._may_change(case, editor)
             kinds = {k.code for k in self.catalogue.step_kinds()}
             if code not in kinds:
                 raise PolicyViolationError(f"unknown 执法环节 code {code!r}; known: "
@@ -220,7 +278,8 @@ class Cases:
 
     # --- links -----------------------------------------------------------------------------
 
-    def link(self, case_id: str, step_id: str, sha256: str, *, actor: str) -> tuple[Link, bool]:
+    def link(self, case_id: str, step_id: str, sha256: str, *, actor: str,
+             editor: CaseEditor | None = None) -> tuple[Link, bool]:
         """Attach a clip to a case step; returns (the link, whether it is new). The clip moves
         to the ``case`` retention class first (the store's lock extended, ``retention_set``
         appended), then ``linked`` is appended: a link is never in the ledger while its clip
@@ -228,6 +287,7 @@ class Cases:
         appends nothing."""
         with self._changing():
             self._step(case_id, step_id)
+            self._may_change(self.catalogue.case(case_id), editor)
             clip = self.catalogue.clip(sha256)
             if clip.disposed_index is not None:
                 raise PolicyViolationError(f"clip {sha256} was disposed at ledger index "
@@ -244,12 +304,14 @@ class Cases:
         return next(lk for lk in self.catalogue.links(sha256=sha256)
                     if lk.linked_index == linked_index)
 
-    def unlink(self, case_id: str, step_id: str, sha256: str, *, actor: str) -> Link:
+    def unlink(self, case_id: str, step_id: str, sha256: str, *, actor: str,
+               editor: CaseEditor | None = None) -> Link:
         """Detach: append ``unlinked`` for the clip's current link to that step; ConflictError
         when there is none. The retention the link gave the clip stays (retention only ever
         grows)."""
         with self._changing():
             self._step(case_id, step_id)
+            self._may_change(self.catalogue.case(case_id), editor)
             current = [lk for lk in self.catalogue.links(sha256=sha256, case_id=case_id,
                                                                  current_only=True)
                        if lk.step_id == step_id]

@@ -42,3 +42,10 @@ class LinkRetention(Protocol):
     """Keeps a clip for as long as a case needs it, before it is linked to the case."""
 
     def keep_for_case(self, clip: Clip, *, case_id: str, step_id: str, actor: str) -> None: ...
+
+
+class OfficerUnits(Protocol):
+    """The unit of a person's account, None when the 警号 has no account (storage/accounts.py,
+    through access)."""
+
+    def unit_of(self, officer_no: str) -> str | None: ...

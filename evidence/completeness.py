@@ -103,6 +103,19 @@ class CompletenessReport:
     """SHA-256 of counted recordings whose duration is unknown (no time covered)."""
     no_window: tuple[str, ...]
     """Step ids of required/should steps without both a start and an end: not gap-checked."""
+    corrected: tuple[CaseStep, ...] = ()
+    """Steps whose window was corrected after it was first recorded: the report is computed on
+    the corrected windows, and says so (docs/access.md §Case ownership)."""
+
+    @property
+    def corrections_note(self) -> str:
+        """``computed on corrected windows: s1 corrected by 000123 at …`` (empty: none)."""
+        if not self.corrected:
+            return ""
+        parts = [f"{s.step_id} corrected by {s.corrected_by} at "
+                 f"{s.corrected_at.isoformat() if s.corrected_at else '?'}"
+                 for s in self.corrected]
+        return ("按更正后的时间窗计算 computed on corrected windows: " + "; ".join(parts))
 
     @property
     def complete(self) -> bool:
@@ -188,4 +201,5 @@ def completeness(case: Case, *, rules: Mapping[str, RecordingRule],
         case_id=case.case_id, major=case.major, gap_threshold=gap_threshold,
         missing_required=tuple(missing_required), missing_should=tuple(missing_should),
         gaps=tuple(gaps), not_counted=tuple(not_counted),
-        unknown_duration=tuple(dict.fromkeys(unknown_duration)), no_window=tuple(no_window))
+        unknown_duration=tuple(dict.fromkeys(unknown_duration)), no_window=tuple(no_window),
+        corrected=tuple(s for s in case.steps if s.corrected_by is not None))

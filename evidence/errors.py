@@ -42,6 +42,10 @@ class PolicyViolationError(LiuhenError):
     """The request is well-formed but policy forbids it (early disposal, unsafe store, ...)."""
 
 
+class NotPermittedError(PolicyViolationError):
+    """The caller may not do this (HTTP 403): e.g. changing a case they do not work on."""
+
+
 class ConflictError(LiuhenError):
     """The request conflicts with recorded state (overwrite, duplicate, concurrent writer)."""
 

@@ -41,6 +41,8 @@ class EntryKind(enum.StrEnum):
     CASE_OPENED = "case_opened"
     CASE_STEP = "case_step"
     STEP_KIND_DEFINED = "step_kind_defined"
+    ACCOUNT_CHANGED = "account_changed"
+    CASE_OFFICER = "case_officer"
     NOTE = "note"
 
 
@@ -152,6 +154,18 @@ class CaseStep:
     ended_at: datetime | None = None
     officer: str | None = None
     recorded_index: int | None = None
+    corrected_by: str | None = None
+    """Who last corrected this step's window (None while the first record stands)."""
+    corrected_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseOfficer:
+    """An officer on a case: ``duty`` is ``主办`` (lead) or ``协办`` (assisting)."""
+
+    officer: str
+    duty: str
+    index: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +178,8 @@ class Case:
     opened_at: datetime | None = None
     opened_by: str = ""
     steps: tuple[CaseStep, ...] = field(default=())
+    officers: tuple[CaseOfficer, ...] = field(default=())
+    """Who works on the case (主办/协办), from ``case_officer`` entries."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,6 +315,22 @@ class ClipQuery:
     step_id: str | None = None
     limit: int = 100
     offset: int = 0
+    scope: ClipScope | None = None
+    """Only clips the caller may see (access/scope.py); None: every clip (jobs, the station)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClipScope:
+    """Which clips a caller may see (docs/access.md §Scope), as data a query can apply.
+
+    A clip is in scope when ``everything``; or its officer's account belongs to one of ``units``;
+    or its officer has no account and ``orphan_units`` holds the unit code its recorder wrote;
+    or it is linked (currently) to one of ``cases``."""
+
+    everything: bool = False
+    units: frozenset[str] = frozenset()
+    orphan_units: frozenset[str] = frozenset()
+    cases: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,10 +343,54 @@ class ApiToken:
     role: str
     created_at: datetime
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None
+    """None: the token never expires (tokens made before accounts; docs/access.md §Tokens)."""
+    scope: str = "all"
+    """``all`` (every clip: automation) or a unit code (that unit's subtree)."""
 
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """A unit of the bureau's tree (市局 → 分局 → 派出所/大队/中队), by its 12-digit code."""
+
+    code: str
+    name: str
+    parent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A person: canonical 警号, name, unit and roles; ``audit_unit`` is the subtree an
+    auditor (法制) is assigned (their own unit when None)."""
+
+    officer_no: str
+    name: str
+    unit: str
+    roles: tuple[str, ...]
+    created_at: datetime
+    disabled_at: datetime | None = None
+    audit_unit: str | None = None
+    has_password: bool = False
+
+    @property
+    def active(self) -> bool:
+        return self.disabled_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A person's signed-in session, as the server keeps it (never the session id itself)."""
+
+    id: int
+    officer_no: str
+    created_at: datetime
+    last_seen_at: datetime
+    ended_at: datetime | None = None
+    ended_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

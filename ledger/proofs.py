@@ -99,6 +99,13 @@ def export_bundle(store: LedgerReader, trust: TrustRoot, ref: str) -> bytes:
                        timestamps=store.timestamps(checkpoint.head.size), trust=trust)
 
 
+def never_recorded(sha256: str) -> NotFoundError:
+    """The answer when no entry names ``sha256`` (and, to a person, for a clip out of their
+    scope: access/scope.py)."""
+    return NotFoundError(f"no ledger entry names {sha256}: this content was never recorded "
+                         "here")
+
+
 @dataclass
 class Proofs:
     """Proofs over one ledger. ``clip_of`` looks a clip up in the read model (NotFoundError
@@ -115,8 +122,7 @@ class Proofs:
         NotFoundError when the ledger has never heard of it."""
         rows = self.store.find(sha256)
         if not rows:
-            raise NotFoundError(f"no ledger entry names {sha256}: this content was never "
-                                "recorded here")
+            raise never_recorded(sha256)
         checkpoint = self.store.latest_checkpoint()
         proven = []
         for row in rows:

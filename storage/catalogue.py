@@ -13,7 +13,7 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Engine, Select, Table, select, update
+from sqlalchemy import ColumnElement, Engine, Select, Table, false, or_, select, update
 from sqlalchemy.engine import Row
 
 from evidence.errors import NotFoundError
@@ -21,13 +21,16 @@ from evidence.ids import CaseId, DeviceSerial, OfficerNo, Sha256Hex, StationId, 
 from evidence.records import (
     Access,
     Case,
+    CaseOfficer,
     CaseStep,
     Clip,
     ClipQuery,
+    ClipScope,
     Link,
     StoredObject,
 )
 from evidence.steps import CATALOGUE, RecordingRule, StepKind
+from storage.account_tables import ACCOUNTS
 from storage.catalogue_check import (
     SKIPPABLE,
     Unfoldable,
@@ -39,6 +42,7 @@ from storage.catalogue_fold import PROJECTED, fold_rows
 from storage.catalogue_tables import (
     ACCESS,
     ACQUISITIONS,
+    CASE_OFFICERS,
     CASES,
     CLIPS,
     KINDS,
@@ -122,7 +126,25 @@ def _access(r: Row[Any]) -> Access:
 def _step(r: Row[Any]) -> CaseStep:
     return CaseStep(case_id=CaseId(r.case_id), step_id=r.step_id, code=StepCode(r.code),
                     started_at=_opt_utc(r.started_at), ended_at=_opt_utc(r.ended_at),
-                    officer=r.officer, recorded_index=r.recorded_index)
+                    officer=r.officer, recorded_index=r.recorded_index,
+                    corrected_by=r.corrected_by, corrected_at=_opt_utc(r.corrected_at))
+
+
+def in_scope(scope: ClipScope) -> ColumnElement[bool]:
+    """The clips ``scope`` admits (evidence.records.ClipScope), as one SQL condition over the
+    catalogue and the accounts tables (same database)."""
+    account = ACCOUNTS.c
+    admitted: list[ColumnElement[bool]] = [false()]
+    if scope.units:
+        admitted.append(_C.officer.in_(select(account.officer_no)
+                                       .where(account.unit.in_(sorted(scope.units)))))
+    if scope.orphan_units:
+        admitted.append(_C.officer.not_in(select(account.officer_no))
+                        & _C.unit_no.in_(sorted(scope.orphan_units)))
+    if scope.cases:
+        admitted.append(_C.sha256.in_(select(_L.sha256).where(
+            _L.unlinked_index.is_(None), _L.case_id.in_(sorted(scope.cases)))))
+    return or_(*admitted)
 
 
 class SqlCatalogue:
@@ -218,6 +240,8 @@ class SqlCatalogue:
             if query.step_id:
                 linked = linked.where(_L.step_id == query.step_id)
             where.append(_C.sha256.in_(linked))
+        if query.scope is not None and not query.scope.everything:
+            where.append(in_scope(query.scope))
         stmt = (select(CLIPS).where(*where).order_by(_C.captured_at.desc(), _C.sha256)
                 .limit(query.limit).offset(query.offset))
         return [_clip(r) for r in self._all("search clips", stmt)]
@@ -230,9 +254,14 @@ class SqlCatalogue:
         for s in self._all("read case steps", select(STEPS).where(STEPS.c.case_id.in_(ids))
                            .order_by(STEPS.c.recorded_index)):
             steps[s.case_id].append(_step(s))
+        officers: dict[str, list[CaseOfficer]] = {case_id: [] for case_id in ids}
+        for o in self._all("read case officers", select(CASE_OFFICERS).where(
+                CASE_OFFICERS.c.case_id.in_(ids)).order_by(CASE_OFFICERS.c.idx)):
+            officers[o.case_id].append(CaseOfficer(officer=o.officer, duty=o.duty, index=o.idx))
         return [Case(case_id=CaseId(r.case_id), title=r.title, unit_no=r.unit_no,
                      major=bool(r.major), opened_at=_utc(r.opened_at), opened_by=r.opened_by,
-                     steps=tuple(steps[r.case_id])) for r in rows]
+                     steps=tuple(steps[r.case_id]), officers=tuple(officers[r.case_id]))
+                for r in rows]
 
     def case(self, case_id: str) -> Case:
         found = self._cases(select(CASES).where(CASES.c.case_id == case_id))
@@ -245,6 +274,12 @@ class SqlCatalogue:
         short text column, read whole; fine up to some hundred thousand cases)."""
         stmt = select(CASES.c.case_id).order_by(CASES.c.opened_index)
         return [r.case_id for r in self._all("read case ids", stmt)]
+
+    def cases_of(self, officer_no: str) -> list[str]:
+        """The cases ``officer_no`` works on (主办 or 协办)."""
+        stmt = (select(CASE_OFFICERS.c.case_id).where(CASE_OFFICERS.c.officer == officer_no)
+                .order_by(CASE_OFFICERS.c.case_id))
+        return [r.case_id for r in self._all("read an officer's cases", stmt)]
 
     def cases(self, *, limit: int = 100, offset: int = 0) -> list[Case]:
         return self._cases(select(CASES).order_by(CASES.c.opened_index.desc())

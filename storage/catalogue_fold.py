@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Row
 from evidence.bodies import (
     AccessedBody,
     AcquiredBody,
+    CaseOfficerBody,
     CaseOpenedBody,
     CaseStepBody,
     DerivedBody,
@@ -37,6 +38,7 @@ from storage.catalogue_check import readable
 from storage.catalogue_tables import (
     ACCESS,
     ACQUISITIONS,
+    CASE_OFFICERS,
     CASES,
     CLIPS,
     KINDS,
@@ -51,7 +53,7 @@ PROJECTED: frozenset[str] = frozenset({
     EntryKind.ACQUIRED, EntryKind.STORED, EntryKind.DERIVED, EntryKind.QUARANTINED,
     EntryKind.RETENTION_SET, EntryKind.LEGAL_HOLD, EntryKind.DISPOSED, EntryKind.CASE_OPENED,
     EntryKind.CASE_STEP, EntryKind.LINKED, EntryKind.UNLINKED, EntryKind.ACCESSED,
-    EntryKind.STEP_KIND_DEFINED,
+    EntryKind.STEP_KIND_DEFINED, EntryKind.CASE_OFFICER,
 })
 """The entry kinds the catalogue folds; the others (checkpoints, clock, keys ...) it skips."""
 
@@ -123,8 +125,9 @@ def _fold_step(conn: Connection, index: int, e: Entry, b: CaseStepBody) -> None:
               "officer": b.officer, "recorded_index": index}
     if conn.execute(select(STEPS.c.step_id).where(key)).first() is None:
         conn.execute(insert(STEPS).values(case_id=e.subject, step_id=b.step, **values))
-    else:  # a later entry for the same step records its corrected window
-        conn.execute(update(STEPS).where(key).values(**values))
+    else:  # a later entry for the same step records its corrected window, and by whom
+        conn.execute(update(STEPS).where(key).values(**values, corrected_by=e.actor,
+                                                     corrected_at=e.at))
 
 
 def _fold_unlinked(conn: Connection, index: int, e: Entry, b: UnlinkedBody) -> None:
@@ -172,6 +175,12 @@ def _fold_one(conn: Connection, index: int, e: Entry, body: EntryBody) -> None:
             conn.execute(delete(KINDS).where(KINDS.c.code == e.subject))
             conn.execute(insert(KINDS).values(code=e.subject, name=body.name,
                                                rule=body.rule.value, defined_index=index))
+        case CaseOfficerBody():
+            key = (CASE_OFFICERS.c.case_id == e.subject) & (CASE_OFFICERS.c.officer == body.officer)
+            conn.execute(delete(CASE_OFFICERS).where(key))
+            if body.on:
+                conn.execute(insert(CASE_OFFICERS).values(
+                    case_id=e.subject, officer=body.officer, duty=body.duty, idx=index))
         case _:
             raise AssertionError(f"the catalogue folds no {e.kind.value} entries")
 

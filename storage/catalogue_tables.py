@@ -105,6 +105,20 @@ class CaseStepRow(LedgerBase):
     ended_at: Mapped[datetime | None] = mapped_column(_Tz)
     officer: Mapped[str | None] = mapped_column(Text)
     recorded_index: Mapped[int] = mapped_column(BigInteger)
+    corrected_by: Mapped[str | None] = mapped_column(Text)
+    """Who made the latest correction of the window (migration 0008); None: never corrected."""
+    corrected_at: Mapped[datetime | None] = mapped_column(_Tz)
+
+
+class CaseOfficerRow(LedgerBase):
+    """Who works on a case (主办/协办), folded from ``case_officer`` entries (migration 0008)."""
+
+    __tablename__ = "case_officers"
+
+    case_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    officer: Mapped[str] = mapped_column(Text, primary_key=True, index=True)
+    duty: Mapped[str] = mapped_column(Text)
+    idx: Mapped[int] = mapped_column(BigInteger)
 
 
 class ClipLinkRow(LedgerBase):
@@ -158,6 +172,10 @@ class ApiTokenRow(LedgerBase):
     role: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(_Tz)
     revoked_at: Mapped[datetime | None] = mapped_column(_Tz)
+    expires_at: Mapped[datetime | None] = mapped_column(_Tz)
+    """Migration 0008; None: never expires (docs/access.md §Tokens)."""
+    scope: Mapped[str] = mapped_column(Text, server_default="all")
+    """``all`` or a unit code (migration 0008)."""
 
 
 # The tables as SQLAlchemy Core sees them, for the fold and the queries (one handle each).
@@ -169,3 +187,4 @@ STEPS = cast(Table, CaseStepRow.__table__)
 LINKS = cast(Table, ClipLinkRow.__table__)
 ACCESS = cast(Table, AccessRow.__table__)
 KINDS = cast(Table, StepKindRow.__table__)
+CASE_OFFICERS = cast(Table, CaseOfficerRow.__table__)

@@ -43,7 +43,9 @@ def _utc(moment: datetime) -> datetime:
 
 def _token(r: Row[Any]) -> ApiToken:
     return ApiToken(id=r.id, name=r.name, role=r.role, created_at=_utc(r.created_at),
-                    revoked_at=None if r.revoked_at is None else _utc(r.revoked_at))
+                    revoked_at=None if r.revoked_at is None else _utc(r.revoked_at),
+                    expires_at=None if r.expires_at is None else _utc(r.expires_at),
+                    scope=r.scope)
 
 
 class SqlTokenRepo:
@@ -52,26 +54,38 @@ class SqlTokenRepo:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def issue(self, *, name: str, role: str, now: datetime) -> tuple[str, ApiToken]:
-        """Create a token for ``name`` with ``role``; returns (the token, its record). The token
-        is not kept anywhere: this is the only time it exists outside its holder's hands."""
+    def issue(self, *, name: str, role: str, now: datetime, expires_at: datetime | None = None,
+              scope: str = "all") -> tuple[str, ApiToken]:
+        """Create a token for ``name`` with ``role``, valid until ``expires_at`` (None: no
+        expiry) for the clips of ``scope`` (``all`` or a unit code); returns (the token, its
+        record). The token is not kept anywhere: this is the only time it exists outside its
+        holder's hands."""
         if not name.strip():
             raise ValueError("a token needs the name of its holder")
         token = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
         with translate_errors("issue an API token"), self._engine.begin() as conn:
             new_id = conn.execute(insert(_TOKENS).values(
                 token_sha256=token_sha256(token), name=name, role=role, created_at=now,
-                revoked_at=None).returning(_T.id)).scalar_one()
-        return token, ApiToken(id=new_id, name=name, role=role, created_at=_utc(now))
+                revoked_at=None, expires_at=expires_at, scope=scope)
+                .returning(_T.id)).scalar_one()
+        return token, ApiToken(id=new_id, name=name, role=role, created_at=_utc(now),
+                               expires_at=None if expires_at is None else _utc(expires_at),
+                               scope=scope)
 
-    def authenticate(self, token: str) -> ApiToken | None:
-        """The active token record for a presented token, else None (unknown or revoked)."""
+    def authenticate(self, token: str, *, now: datetime | None = None) -> ApiToken | None:
+        """The active token record for a presented token, else None (unknown, revoked, or
+        expired at ``now``)."""
         if not token or len(token) > MAX_TOKEN_CHARS:
             return None
         with translate_errors("look up an API token"), self._engine.connect() as conn:
             row = conn.execute(select(_TOKENS).where(_T.token_sha256 == token_sha256(token),
                                                      _T.revoked_at.is_(None))).first()
-        return None if row is None else _token(row)
+        if row is None:
+            return None
+        record = _token(row)
+        if now is not None and record.expires_at is not None and record.expires_at <= now:
+            return None
+        return record
 
     def revoke(self, token_id: int, *, now: datetime) -> ApiToken:
         """Revoke a token by id (idempotent: a revoked token keeps its first revocation time)."""

@@ -4,6 +4,7 @@
 ``ledger``   audit, checkpoint, export-bundle, verify-bundle, trust-root, keys, verify, fixity
 ``jobs``     jobs run/start/hold/dispose/verify-certificate
 ``serve``    serve, tokens
+``accounts`` units, users
 
 The command modules import ``_common`` and lower layers, never this package: it only registers
 them. Adapters are imported inside the commands: ``verify-bundle`` runs with the standard
@@ -17,7 +18,7 @@ import warnings
 
 import typer
 
-from api.cli import jobs, ledger, serve, station
+from api.cli import accounts, jobs, ledger, serve, station
 from api.console import PrintableFormatter
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -26,6 +27,8 @@ app.add_typer(station.app)
 app.add_typer(ledger.app)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(serve.app)
+app.add_typer(accounts.units_app, name="units")
+app.add_typer(accounts.users_app, name="users")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,6 +6,7 @@ commands never load them.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -45,9 +46,16 @@ def tokens_create(
     role: Annotated[str, typer.Option(help="station, officer, auditor or admin")],
     name: Annotated[str, typer.Option(help="who holds it: an officer's 警号, an auditor's id, "
                                       "a station id (recorded as the actor)")],
+    expires_days: Annotated[int | None, typer.Option(
+        "--expires-days", min=1, max=3660, help="valid for this many days (default: no expiry)")
+    ] = None,
+    scope: Annotated[str, typer.Option(
+        "--scope", help="'all' (every clip) or a unit code: the clips of that unit's subtree")
+    ] = "all",
     data_dir: DataDir = None,
 ) -> None:
-    """Issue a token and print it once (it is not stored, only its SHA-256)."""
+    """Issue a token for a station or automation and print it once (only its SHA-256 is
+    stored). People sign in with 警号 and password instead (liuhen users add)."""
     from api.compose import token_repo, utc_now
     from api.http.auth import Role
     from evidence.errors import PolicyViolationError
@@ -61,11 +69,20 @@ def tokens_create(
         pattern = settings_for(data_dir).officer_no_pattern
         holder = (canonical_officer_no(name, pattern=pattern) if role == Role.OFFICER
                   else canonical_actor(name))
-    with opened(data_dir) as ledger:
-        token, record = token_repo(ledger).issue(name=holder, role=role,
-                                                               now=utc_now())
+    with opened(data_dir) as ledger, errors():
+        if scope != "all":
+            from access.accounts import check_unit_code
+            from api.compose import accounts
+
+            scope = accounts(ledger).repo.unit(check_unit_code(scope)).code
+        now = utc_now()
+        expires = None if expires_days is None else now + timedelta(days=expires_days)
+        token, record = token_repo(ledger).issue(name=holder, role=role, now=now,
+                                                 expires_at=expires, scope=scope)
     out(token)
-    out(f"token {record.id} for {record.name} ({record.role}); it is shown only now", err=True)
+    until = f", expires {record.expires_at.isoformat()}" if record.expires_at else ""
+    out(f"token {record.id} for {record.name} ({record.role}, scope {record.scope}{until}); it "
+        "is shown only now", err=True)
 
 
 @tokens_app.command("revoke")
@@ -90,4 +107,6 @@ def tokens_list(data_dir: DataDir = None) -> None:
     with opened(data_dir) as ledger:
         for t in token_repo(ledger).list():
             state = f"revoked {t.revoked_at.isoformat()}" if t.revoked_at else "active"
-            out(f"{t.id}\t{t.role}\t{t.name}\t{t.created_at.isoformat()}\t{state}")
+            until = t.expires_at.isoformat() if t.expires_at else "no-expiry"
+            out(f"{t.id}\t{t.role}\t{t.name}\t{t.created_at.isoformat()}\t{state}\t"
+                f"{t.scope}\t{until}")

@@ -67,7 +67,7 @@ def _hosts(settings: Settings, bind_host: str | None) -> frozenset[str]:
 
 def _attach(app: FastAPI, casework: Services) -> None:
     app.state.casework = casework
-    app.state.tokens = casework.tokens
+    app.state.login = casework.login
 
 
 def create_app(settings: Settings, *, casework: Services | None = None,

@@ -4,8 +4,10 @@
   in the ``liuhen_token`` cookie (set HttpOnly, SameSite=Strict by the pages, so no other site
   can make a browser send it). Tokens are looked up by SHA-256 (storage/tokens.py); the token
   itself is never logged, echoed in an error, or stored.
-- Roles: ``station`` (docking stations: verification and proofs), ``officer`` (case officers),
-  ``auditor`` (法制审核 / 调阅监督: read everything, change nothing), ``admin``.
+- Roles: ``station`` (docking stations: verification and proofs), ``officer`` (民警),
+  ``leader`` (领导: their unit's subtree), ``auditor`` (法制审核 / 调阅监督: read, change
+  nothing), ``admin`` (管理员). People have accounts and sessions (access/login.py); tokens are
+  for stations and automation. A caller with several roles passes a guard admitting any.
 - Deny by default: every route names its roles with ``Depends(allow(...))`` (or ``public`` for
   the few that need no token), and ``create_app`` refuses to build an app with a route that
   does neither (:func:`unguarded_routes`). Page routes follow the same rule.
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -32,8 +34,9 @@ from starlette.requests import HTTPConnection
 from starlette.routing import Match
 from starlette.types import Scope
 
-from access.ports import TokenRepo
+from access.login import Caller, Login
 from evidence.errors import UnavailableError
+from evidence.records import Account, ClipScope
 
 TOKEN_COOKIE = "liuhen_token"  # noqa: S105 - the cookie's name, not a secret
 """The cookie a browser session carries its token in (HttpOnly, SameSite=Strict)."""
@@ -42,32 +45,52 @@ TOKEN_COOKIE = "liuhen_token"  # noqa: S105 - the cookie's name, not a secret
 class Role(enum.StrEnum):
     STATION = "station"
     OFFICER = "officer"
+    LEADER = "leader"
     AUDITOR = "auditor"
     ADMIN = "admin"
+
+
+_PRIMARY = (Role.ADMIN, Role.AUDITOR, Role.LEADER, Role.OFFICER, Role.STATION)
+"""The role an access entry records for a person with several: the first they hold."""
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
     """An authenticated caller: ``name`` is what the ledger records as the actor (an officer's
-    警号, an auditor's id, a station id)."""
+    警号, an auditor's id, a station id); ``roles`` what they may do, ``role`` the first of them
+    in _PRIMARY order; ``scope`` the clips they see (access/scope.py)."""
 
     name: str
     role: Role
-    token_id: int
+    token_id: int | None = None
+    roles: frozenset[Role] = frozenset()
+    scope: ClipScope = field(default_factory=lambda: ClipScope(everything=True))
+    account: Account | None = None
+    session_id: int | None = None
+
+    @classmethod
+    def of(cls, caller: Caller) -> Principal:
+        roles = frozenset(Role(r) for r in caller.roles if r in set(Role))
+        if not roles:
+            raise _unauthorized("凭据的角色无效 (the credential has an unknown role; ask an admin)")
+        role = next(r for r in _PRIMARY if r in roles)
+        return cls(name=caller.name, role=role, token_id=caller.token_id, roles=roles,
+                   scope=caller.scope, account=caller.account, session_id=caller.session_id)
 
 
-_bearer = HTTPBearer(auto_error=False, description="an API token from `liuhen tokens create`")
+_bearer = HTTPBearer(auto_error=False, description="a session from POST /api/login, or an API "
+                     "token from `liuhen tokens create` (stations, automation)")
 
 
 def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def token_repo(request: Request) -> TokenRepo:
-    tokens: TokenRepo | None = getattr(request.app.state, "tokens", None)
-    if tokens is None:
-        raise UnavailableError("the server is starting: no token store yet", retry_after_s=1.0)
-    return tokens
+def login_service(request: Request) -> Login:
+    login: Login | None = getattr(request.app.state, "login", None)
+    if login is None:
+        raise UnavailableError("the server is starting: no account store yet", retry_after_s=1.0)
+    return login
 
 
 def presented_token(conn: HTTPConnection) -> str:
@@ -83,27 +106,25 @@ def presented_token(conn: HTTPConnection) -> str:
     token = conn.cookies.get(TOKEN_COOKIE, "")
     if not token:
         raise _unauthorized("authentication required: send 'Authorization: Bearer <token>' "
-                            "(tokens come from `liuhen tokens create`)")
+                            "(sign in with POST /api/login; tokens for automation come from "
+                            "`liuhen tokens create`)")
     return token
 
 
-def authenticate(conn: HTTPConnection, tokens: TokenRepo) -> Principal:
-    """The caller of a request (a database read); 401 when the token is missing, unknown or
-    revoked. The messages never repeat the token."""
-    record = tokens.authenticate(presented_token(conn))
-    if record is None:
-        raise _unauthorized("the token is unknown or revoked")
-    try:
-        role = Role(record.role)
-    except ValueError:
-        raise _unauthorized(f"token {record.id} has an unknown role; issue a new one") from None
-    return Principal(name=record.name, role=role, token_id=record.id)
+def authenticate(conn: HTTPConnection, login: Login) -> Principal:
+    """The caller of a request (database reads); 401 when the session or token is missing,
+    unknown, ended, expired or revoked. The messages never repeat the credential."""
+    caller = login.authenticate(presented_token(conn))
+    if caller is None:
+        raise _unauthorized("未登录或会话已结束 (the session or token is unknown, ended, "
+                            "expired or revoked): sign in again")
+    return Principal.of(caller)
 
 
 def current_principal(
     request: Request,
     _scheme: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    tokens: Annotated[TokenRepo, Depends(token_repo)],
+    tokens: Annotated[Login, Depends(login_service)],
 ) -> Principal:
     """The caller (:func:`authenticate`), as the request gate already found it when it did
     (api/http/gate.py); ``_scheme`` only declares bearer auth in the OpenAPI document."""
@@ -124,7 +145,7 @@ class RoleGuard:
         self.roles = roles
 
     def __call__(self, principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-        if principal.role not in self.roles:
+        if not (principal.roles or {principal.role}) & self.roles:
             allowed = ", ".join(sorted(self.roles))
             raise HTTPException(status_code=403, detail=f"role {principal.role} may not do "
                                 f"this; allowed: {allowed}")

@@ -100,7 +100,7 @@ class RequestGate:
         if route is not None and route.body and not route.public:
             principal = await self._caller(conn)
             if principal is None or (route.roles is not None
-                                     and principal.role not in route.roles):
+                                     and not principal.roles & route.roles):
                 await self.app(_without_body(scope), _empty_body(), send)
                 return
         # (3) cap of what is streamed
@@ -125,11 +125,11 @@ class RequestGate:
 
     @staticmethod
     async def _caller(conn: HTTPConnection) -> Principal | None:
-        tokens = getattr(conn.app.state, "tokens", None)
-        if tokens is None:
+        login = getattr(conn.app.state, "login", None)
+        if login is None:
             return None  # starting: the route's guard answers 503
         try:
-            principal = await to_thread.run_sync(authenticate, conn, tokens)
+            principal = await to_thread.run_sync(authenticate, conn, login)
         except (HTTPException, LiuhenError):
             return None  # the route's guard answers with the reason, as without a gate
         conn.state.principal = principal

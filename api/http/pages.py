@@ -6,9 +6,9 @@ The auditors' pages are in ``pages_audit.py``; the framework (sessions, CSRF, er
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import posixpath
-import secrets
 from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
@@ -16,32 +16,35 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 
+from access.login import SignInRefusedError
+from access.passwords import MAX_PASSWORD_CHARS
 from api.compose import Services
 from api.console import printable
 from api.http import pages_audit
-from api.http.auth import TOKEN_COOKIE, Principal, Role, public
+from api.http.auth import TOKEN_COOKIE, Principal, public
 from api.http.ranges import copy_response, parse_range
+from api.http.rest_cases import editor
 from api.http.web import (
     DISPLAY_TZ,
     EDITORS,
     MEDIA_TYPES,
     PAGES_DIR,
     PREFIX,
-    SESSION_COOKIE,
-    SESSION_MAX_AGE_S,
     STATIC_FILES,
     VARIANT_LABELS,
     CaseworkPage,
     Csrf,
     Editor,
+    LoginDep,
     PageRoute,
     Reader,
-    Tokens,
     basename,
     check_csrf,
+    client_of,
     page,
     same_origin,
     see_other,
+    set_session_cookies,
     sha_in_path,
     signin_redirect,
 )
@@ -73,30 +76,27 @@ def signin_form(request: Request) -> Response:
 
 
 @router.post("/signin", dependencies=[Depends(public)])
-def signin(request: Request, *, tokens: Tokens,
-           token: Annotated[str, Form(max_length=200)]) -> Response:
+def signin(request: Request, *, login: LoginDep,
+           officer_no: Annotated[str, Form(max_length=64)],
+           password: Annotated[str, Form(max_length=MAX_PASSWORD_CHARS)]) -> Response:
     same_origin(request)
-    record = tokens.authenticate(token.strip())
-    if record is None:
+    try:
+        secret, _session = login.password(officer_no, password, client=client_of(request))
+    except SignInRefusedError as exc:
         return page(request, "signin.html", who=None, title="登录 Sign in", status_code=401,
-                     error="令牌无效或已吊销 The token is unknown or revoked.")
-    if record.role == Role.STATION:
-        return page(request, "signin.html", who=None, title="登录 Sign in", status_code=403,
-                     error="采集站令牌不能登录网页 A station token cannot sign in to the pages.")
-    log.info("web sign-in by %s (%s, token id %d)", record.name, record.role, record.id)
+                    error=str(exc), officer_no=officer_no[:32])
     response = see_other(request, "web_home")
-    secure = request.url.scheme == "https"
-    for cookie, value in ((TOKEN_COOKIE, token.strip()),
-                          (SESSION_COOKIE, secrets.token_urlsafe(24))):
-        response.set_cookie(cookie, value, max_age=SESSION_MAX_AGE_S, path=PREFIX,
-                            secure=secure, httponly=True, samesite="strict")
+    set_session_cookies(request, response, secret)
     return response
 
 
 @router.post("/signout", name="web_signout", dependencies=[Depends(public)])
-def signout(request: Request, *, csrf: Csrf = "") -> Response:
+def signout(request: Request, *, login: LoginDep, csrf: Csrf = "") -> Response:
     if request.cookies.get(TOKEN_COOKIE):
         check_csrf(request, csrf)
+        caller = login.authenticate(request.cookies.get(TOKEN_COOKIE, ""))
+        if caller is not None:
+            login.logout(caller)  # ended on the server: the old cookie is refused from now on
     response = signin_redirect(request)
     response.headers["Location"] += "?done=signed-out"
     return response
@@ -133,10 +133,11 @@ def clips(request: Request, *, who: Reader, cw: CaseworkPage,
     searched = any(q.values()) or "officer" in request.query_params
     found: list[Clip] = []
     if searched:
-        found = cw.cases.clips(ClipQuery(officer=q["officer"], device=q["device"],
-                                   start=_local_time(cw, "start", q["start"]),
-                                   end=_local_time(cw, "end", q["end"]), case_id=q["case"],
-                                   step_id=q["step"], limit=200))
+        query = ClipQuery(officer=q["officer"], device=q["device"],
+                          start=_local_time(cw, "start", q["start"]),
+                          end=_local_time(cw, "end", q["end"]), case_id=q["case"],
+                          step_id=q["step"], limit=200)
+        found = cw.cases.clips(cw.scopes.query(who.scope, query))
     return page(request, "clips.html", who=who, title="查找视频 Clips", q=q, clips=found,
                  searched=searched)
 
@@ -150,7 +151,7 @@ def _my_access(cw: Services, who: Principal, sha: str, index: int | None) -> Acc
 def clip_page(request: Request, *, sha256: str, who: Reader, cw: CaseworkPage,
               access: int | None = None) -> Response:
     sha = sha_in_path(sha256)
-    clip = cw.cases.clip(sha)
+    clip = cw.scopes.clip(who.scope, sha)
     links = cw.cases.links(sha256=sha, current_only=True)
     choices = []
     if who.role in EDITORS:
@@ -174,6 +175,7 @@ def access_clip(request: Request, *, sha256: str, who: Reader, cw: CaseworkPage,
     """Record the access with its purpose (``accessed`` in the ledger), then show the player."""
     check_csrf(request, csrf)
     sha = sha_in_path(sha256)
+    cw.scopes.clip(who.scope, sha)
     opened_action = "download" if action == "download" else "play"
     opened = cw.access.open(sha, action=opened_action, variant=variant,
                        purpose=canonical_purpose(purpose), actor=who.name, role=who.role.value)
@@ -202,7 +204,7 @@ def media(request: Request, *, sha256: str, variant: str, who: Reader, cw: Casew
         raise HTTPException(status_code=403, detail="请先在视频页面填写调阅事由 (state a purpose "
                             "on the clip page first: "
                             "this access is not yours, not for this copy, or has expired")
-    clip = cw.cases.clip(sha)
+    clip = cw.scopes.clip(who.scope, sha)
     obj = getattr(clip, variant, None)
     wanted = parse_range(request.headers.get("range"), obj.size) if obj is not None else None
     # part of the recorded access (recorded again past ACCESS_COALESCE, and as a download when
@@ -236,7 +238,9 @@ def attach(request: Request, *, sha256: str, who: Editor, cw: CaseworkPage, csrf
            target: Annotated[str, Form(max_length=200)]) -> Response:
     check_csrf(request, csrf)
     case_id, step_id = _target(target)
-    cw.cases.link(case_id, step_id, sha_in_path(sha256), actor=who.name)
+    sha = sha_in_path(sha256)
+    cw.scopes.clip(who.scope, sha)
+    cw.cases.link(case_id, step_id, sha, actor=who.name, editor=editor(who, cw))
     return see_other(request, "web_clip", query="done=attached", sha256=sha_in_path(sha256))
 
 
@@ -245,7 +249,7 @@ def detach(request: Request, *, sha256: str, who: Editor, cw: CaseworkPage, csrf
            case: Annotated[str, Form(max_length=100)],
            step: Annotated[str, Form(max_length=32)]) -> Response:
     check_csrf(request, csrf)
-    cw.cases.unlink(case, step, sha_in_path(sha256), actor=who.name)
+    cw.cases.unlink(case, step, sha_in_path(sha256), actor=who.name, editor=editor(who, cw))
     return see_other(request, "web_clip", query="done=detached", sha256=sha_in_path(sha256))
 
 
@@ -264,8 +268,15 @@ def case_page(request: Request, *, case_id: str, who: Reader, cw: CaseworkPage) 
     links = cw.cases.links(case_id=case_id, current_only=True)
     clips_by_step: dict[str, list[Clip]] = {}
     for link in links:
-        clips_by_step.setdefault(link.step_id, []).append(cw.cases.clip(link.sha256))
+        if cw.scopes.visible(who.scope, link.sha256):
+            clips_by_step.setdefault(link.step_id, []).append(cw.cases.clip(link.sha256))
     report: CompletenessReport = cw.cases.completeness(case_id)
+    if not who.scope.everything:  # computed on every clip; names only those the caller sees
+        report = dataclasses.replace(
+            report, not_counted=tuple(n for n in report.not_counted
+                                      if cw.scopes.visible(who.scope, n.sha256)),
+            unknown_duration=tuple(s for s in report.unknown_duration
+                                   if cw.scopes.visible(who.scope, s)))
     return page(request, "case.html", who=who, title=f"案件 Case {case.case_id}", case=case,
                  kinds=kinds, clips_by_step=clips_by_step, report=report)
 

@@ -13,6 +13,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.compose import Services
 from api.http.auth import Principal
+from api.http.rest_cases import visible_accesses
+from api.http.rest_ledger import scoped_verify
 from api.http.web import (
     CaseworkPage,
     Csrf,
@@ -64,10 +66,11 @@ class Checked:
                 and all(e.included for e in self.entries))
 
 
-def _check(cw: Services, sha: str) -> Checked:
+def _check(cw: Services, who: Principal, sha: str) -> Checked:
     """Re-check what the ledger returned: the checkpoint's log signature against the trust
-    root, and every entry's inclusion proof from its own bytes (docs/verification.md, B3-B4)."""
-    v = cw.proofs.verify(sha)
+    root, and every entry's inclusion proof from its own bytes (docs/verification.md, B3-B4).
+    A clip out of the caller's scope is answered as never recorded (access/scope.py)."""
+    v = scoped_verify(cw, who, sha)
     trust = cw.ledger.trust
     entries: list[CheckedEntry] = []
     failure = None
@@ -94,7 +97,7 @@ def _verify_page(request: Request, who: Principal, cw: Services, sha: str | None
     checked = None
     if sha is not None:
         try:
-            checked = _check(cw, sha)
+            checked = _check(cw, who, sha)
         except NotFoundError as exc:
             return page(request, "verify.html", who=who, title="核验 Verify", sha256=sha,
                          checked=None, unknown=str(exc), source=source, status_code=404)
@@ -141,6 +144,9 @@ def access_log(request: Request, *, who: Supervisor, cw: CaseworkPage, clip: str
         rows, scope = cw.access.log(actor=q["actor"]), f"调阅人 viewer {q['actor']}"
     elif q["case"]:
         rows, scope = cw.access.log(case_id=q["case"]), f"案件 case {q['case']}"
+    if q["clip"]:
+        cw.scopes.clip(who.scope, sha_in_path(q["clip"]))
+    rows = visible_accesses(cw, who, rows)
     return page(request, "access_log.html", who=who, title="调阅记录 Access log", q=q,
                  rows=rows, scope=scope, searched=any(q.values()))
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.http import rest_cases, rest_clips, rest_ledger
+from api.http import rest_access, rest_cases, rest_clips, rest_ledger
 
 
 def api_router() -> APIRouter:
     router = APIRouter()
+    router.include_router(rest_access.router)
     router.include_router(rest_ledger.router)
     router.include_router(rest_cases.router)
     router.include_router(rest_clips.router)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
+from api.compose import Services
 from api.http.auth import Principal, Role, allow
 from api.http.deps import CaseworkDep
 from api.http.errors import ERROR_RESPONSES
@@ -16,6 +17,7 @@ from api.http.schemas import (
     AccessOut,
     CaseDetailOut,
     CaseIn,
+    CaseOfficerIn,
     CaseOut,
     CompletenessOut,
     LinkIn,
@@ -26,13 +28,16 @@ from api.http.schemas import (
     StepOut,
     StepWindowIn,
 )
+from cases.casework import CaseEditor
 from evidence.errors import NotFoundError
+from evidence.records import Access
 
 router = APIRouter(prefix="/api", responses=ERROR_RESPONSES, tags=["cases"])
 
-Readers = Annotated[Principal, Depends(allow(Role.OFFICER, Role.AUDITOR, Role.ADMIN))]
-Editors = Annotated[Principal, Depends(allow(Role.OFFICER, Role.ADMIN))]
-Supervisors = Annotated[Principal, Depends(allow(Role.AUDITOR, Role.ADMIN))]
+Readers = Annotated[Principal, Depends(allow(Role.OFFICER, Role.LEADER, Role.AUDITOR,
+                                              Role.ADMIN))]
+Editors = Annotated[Principal, Depends(allow(Role.OFFICER, Role.LEADER, Role.ADMIN))]
+Supervisors = Annotated[Principal, Depends(allow(Role.LEADER, Role.AUDITOR, Role.ADMIN))]
 Admins = Annotated[Principal, Depends(allow(Role.ADMIN))]
 
 CaseIdPath = Annotated[str, Path(min_length=1, max_length=100, description="case number")]
@@ -42,9 +47,28 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
-def _detail(cw: CaseworkDep, case_id: str) -> CaseDetailOut:
+def editor(who: Principal, cw: CaseworkDep) -> CaseEditor | None:
+    """The caller as cases/casework.py checks case ownership."""
+    return cw.scopes.editor(who.account, name=who.name, everything=who.scope.everything)
+
+
+def visible_accesses(cw: Services, who: Principal, found: list[Access]) -> list[Access]:
+    """The accesses of clips in the caller's scope (the others are left out, uncounted)."""
+    if who.scope.everything:
+        return found
+    seen: dict[str, bool] = {}
+    return [a for a in found
+            if seen.setdefault(a.sha256, cw.scopes.visible(who.scope, a.sha256))]
+
+
+def _detail(cw: CaseworkDep, case_id: str, who: Principal) -> CaseDetailOut:
+    """A case with its links to the clips the caller may see (the others are left out: a
+    clip's existence does not leak through a case)."""
     case = cw.cases.case(case_id)
-    links = [LinkOut.of(lk) for lk in cw.cases.links(case_id=case_id)]
+    seen: dict[str, bool] = {}
+    links = [LinkOut.of(lk) for lk in cw.cases.links(case_id=case_id)
+             if who.scope.everything
+             or seen.setdefault(lk.sha256, cw.scopes.visible(who.scope, lk.sha256))]
     return CaseDetailOut(**CaseOut.of(case).model_dump(), links=links)
 
 
@@ -52,7 +76,7 @@ def _detail(cw: CaseworkDep, case_id: str) -> CaseDetailOut:
 def open_case(body: CaseIn, who: Editors, cw: CaseworkDep) -> CaseDetailOut:
     case = cw.cases.open_case(body.case_id, title=body.title, unit_no=body.unit_no,
                               major=body.major, actor=who.name)
-    return _detail(cw, case.case_id)
+    return _detail(cw, case.case_id, who)
 
 
 @router.get("/cases", summary="list cases, newest first")
@@ -63,14 +87,15 @@ def list_cases(who: Readers, cw: CaseworkDep, limit: Limit = 100,
 
 @router.get("/cases/{case_id}", summary="a case with its steps and links")
 def get_case(case_id: CaseIdPath, who: Readers, cw: CaseworkDep) -> CaseDetailOut:
-    return _detail(cw, case_id)
+    return _detail(cw, case_id, who)
 
 
 @router.post("/cases/{case_id}/steps", status_code=201, summary="record a step of a case")
 def add_step(case_id: CaseIdPath, body: StepIn, who: Editors, cw: CaseworkDep) -> StepOut:
     return StepOut.of(cw.cases.record_step(case_id, code=body.code, step_id=body.step_id,
                                      started_at=body.started_at, ended_at=body.ended_at,
-                                     officer=body.officer, actor=who.name))
+                                     officer=body.officer, actor=who.name,
+                                     editor=editor(who, cw)))
 
 
 @router.put("/cases/{case_id}/steps/{step_id}",
@@ -83,6 +108,7 @@ def correct_step(case_id: CaseIdPath, step_id: StepIdPath, body: StepWindowIn, w
     sent = body.model_fields_set  # fields left out keep their recorded value
     return StepOut.of(cw.cases.record_step(
         case_id, code=step.code, step_id=step_id, actor=who.name, correct=True,
+        editor=editor(who, cw),
         started_at=body.started_at if "started_at" in sent else step.started_at,
         ended_at=body.ended_at if "ended_at" in sent else step.ended_at,
         officer=body.officer if "officer" in sent else step.officer))
@@ -107,7 +133,10 @@ def define_step_kind(body: StepKindIn, who: Admins, cw: CaseworkDep) -> StepKind
                               "description": "attached already: the existing link"}})
 def link_clip(case_id: CaseIdPath, step_id: StepIdPath, body: LinkIn, *, who: Editors,
               cw: CaseworkDep, response: Response) -> LinkOut:
-    link, created = cw.cases.link(case_id, step_id, body.sha256.lower(), actor=who.name)
+    sha = body.sha256.lower()
+    cw.scopes.clip(who.scope, sha)  # attaching needs to see the clip
+    link, created = cw.cases.link(case_id, step_id, sha, actor=who.name,
+                                  editor=editor(who, cw))
     if not created:
         response.status_code = 200
     return LinkOut.of(link)
@@ -117,7 +146,16 @@ def link_clip(case_id: CaseIdPath, step_id: StepIdPath, body: LinkIn, *, who: Ed
                summary="detach a clip from a step (an `unlinked` entry; nothing is deleted)")
 def unlink_clip(case_id: CaseIdPath, step_id: StepIdPath, sha256: ShaPath, who: Editors,
                 cw: CaseworkDep) -> LinkOut:
-    return LinkOut.of(cw.cases.unlink(case_id, step_id, sha256.lower(), actor=who.name))
+    return LinkOut.of(cw.cases.unlink(case_id, step_id, sha256.lower(), actor=who.name,
+                                      editor=editor(who, cw)))
+
+
+@router.post("/cases/{case_id}/officers", summary="put an officer on a case (主办/协办) or off it")
+def assign_officer(case_id: CaseIdPath, body: CaseOfficerIn, who: Editors,
+                   cw: CaseworkDep) -> CaseDetailOut:
+    cw.cases.assign_officer(case_id, body.officer, duty=body.duty, on=body.on, actor=who.name,
+                            editor=editor(who, cw))
+    return _detail(cw, case_id, who)
 
 
 @router.get("/cases/{case_id}/completeness", summary="recording completeness of a case")
@@ -126,11 +164,19 @@ def case_completeness(case_id: CaseIdPath, who: Readers, cw: CaseworkDep,
                                                   description="smallest gap reported, s")] = 60,
                       ) -> CompletenessOut:
     gap = timedelta(seconds=gap_s)
-    return CompletenessOut.of(cw.cases.completeness(case_id, gap_threshold=gap))
+    out = CompletenessOut.of(cw.cases.completeness(case_id, gap_threshold=gap))
+    if who.scope.everything:
+        return out
+    # computed on every clip of the case; names only the clips the caller may see
+    return out.model_copy(update={
+        "not_counted": [n for n in out.not_counted if cw.scopes.visible(who.scope, n.sha256)],
+        "unknown_duration": [s for s in out.unknown_duration
+                             if cw.scopes.visible(who.scope, s)]})
 
 
 @router.get("/cases/{case_id}/accesses", summary="who viewed the case's clips, and why",
             tags=["access log"])
 def case_accesses(case_id: CaseIdPath, who: Supervisors, cw: CaseworkDep,
                   limit: Limit = 500) -> list[AccessOut]:
-    return [AccessOut.of(a) for a in cw.access.log(case_id=case_id, limit=limit)]
+    found = cw.access.log(case_id=case_id, limit=limit)
+    return [AccessOut.of(a) for a in visible_accesses(cw, who, found)]

@@ -15,7 +15,7 @@ from api.http.auth import Principal, Role, allow
 from api.http.deps import CaseworkDep
 from api.http.errors import ERROR_RESPONSES
 from api.http.ranges import copy_response, parse_range
-from api.http.rest_cases import Limit, Offset, ShaPath
+from api.http.rest_cases import Limit, Offset, ShaPath, visible_accesses
 from api.http.schemas import AccessOut, ClipDetailOut, ClipOut, LinkOut
 from evidence.identity import MAX_PURPOSE_CHARS, InvalidInputError, canonical_purpose
 from evidence.records import ClipQuery
@@ -23,8 +23,9 @@ from evidence.records import ClipQuery
 router = APIRouter(prefix="/api", responses=ERROR_RESPONSES, tags=["clips"])
 log = logging.getLogger("liuhen.api")
 
-Readers = Annotated[Principal, Depends(allow(Role.OFFICER, Role.AUDITOR, Role.ADMIN))]
-Supervisors = Annotated[Principal, Depends(allow(Role.AUDITOR, Role.ADMIN))]
+Readers = Annotated[Principal, Depends(allow(Role.OFFICER, Role.LEADER, Role.AUDITOR,
+                                              Role.ADMIN))]
+Supervisors = Annotated[Principal, Depends(allow(Role.LEADER, Role.AUDITOR, Role.ADMIN))]
 
 PURPOSE_HEADER = "X-Liuhen-Purpose"
 Purpose = Annotated[str | None, Query(max_length=MAX_PURPOSE_CHARS,
@@ -65,13 +66,13 @@ def search_clips(
                                 "case: give case too)")
     query = ClipQuery(officer=officer, device=device, start=start, end=end, case_id=case,
                       step_id=step, limit=limit, offset=offset)
-    return [ClipOut.of(c) for c in cw.cases.clips(query)]
+    return [ClipOut.of(c) for c in cw.cases.clips(cw.scopes.query(who.scope, query))]
 
 
 @router.get("/clips/{sha256}", summary="a clip: where its copies are, retention, links")
 def get_clip(sha256: ShaPath, who: Readers, cw: CaseworkDep) -> ClipDetailOut:
     sha = sha256.lower()
-    clip = cw.cases.clip(sha)
+    clip = cw.scopes.clip(who.scope, sha)
     return ClipDetailOut(**ClipOut.of(clip).model_dump(),
                          links=[LinkOut.of(lk) for lk in cw.cases.links(sha256=sha)])
 
@@ -92,8 +93,8 @@ def _serve(cw: CaseworkDep, who: Principal, sha256: str, *, action: str, variant
            purpose: str | None, case_id: str | None, range_header: str | None
            ) -> StreamingResponse:
     sha = sha256.lower()
+    clip = cw.scopes.clip(who.scope, sha)  # out of scope: not found, before anything else
     purpose = canonical_purpose(purpose)
-    clip = cw.cases.clip(sha)
     obj = getattr(clip, variant, None)
     size = obj.size if obj is not None else 0
     wanted = parse_range(range_header, size) if obj is not None else None  # 416 before recording
@@ -137,6 +138,7 @@ def download(sha256: ShaPath, *, who: Readers, cw: CaseworkDep, purpose: Purpose
             tags=["access log"])
 def clip_accesses(sha256: ShaPath, who: Supervisors, cw: CaseworkDep,
                   limit: Limit = 500) -> list[AccessOut]:
+    cw.scopes.clip(who.scope, sha256.lower())
     return [AccessOut.of(a) for a in cw.access.log(sha256=sha256.lower(), limit=limit)]
 
 
@@ -150,4 +152,5 @@ def officer_accesses(officer_no: Annotated[str, Path(min_length=1, max_length=32
         found = cw.access.log(officer=officer_no, limit=limit)
     else:
         found = cw.access.log(actor=officer_no, limit=limit)
-    return [AccessOut.of(a) for a in found]
+    return [AccessOut.of(a) for a in visible_accesses(cw, who, found)]
+

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from api.compose import Services
 from api.http.auth import Principal, Role, allow, public
 from api.http.deps import CaseworkDep
 from api.http.errors import ERROR_RESPONSES
@@ -22,11 +23,14 @@ from api.http.schemas import (
     PrincipalOut,
     VerifyOut,
 )
+from evidence.errors import NotFoundError
+from ledger.proofs import Verification, never_recorded
 
 router = APIRouter(prefix="/api", responses=ERROR_RESPONSES, tags=["verification"])
 
 Anyone = Annotated[Principal, Depends(allow(*Role))]
-Readers = Annotated[Principal, Depends(allow(Role.OFFICER, Role.AUDITOR, Role.ADMIN))]
+Readers = Annotated[Principal, Depends(allow(Role.OFFICER, Role.LEADER, Role.AUDITOR,
+                                              Role.ADMIN))]
 
 VERIFY_UPLOAD_PATH = "/api/verify"
 """Exempt from the request body cap: it streams and hashes a whole clip and keeps nothing."""
@@ -47,9 +51,23 @@ def me(who: Anyone) -> PrincipalOut:
     return PrincipalOut(name=who.name, role=who.role)
 
 
+def scoped_verify(cw: Services, who: Principal, sha256: str) -> Verification:
+    """Verification of ``sha256``; to a person, a clip out of their scope (access/scope.py)
+    is answered exactly as content the ledger never recorded."""
+    if Role.STATION not in who.roles and not who.scope.everything:
+        try:
+            clip = cw.cases.clip(sha256)
+        except NotFoundError:
+            clip = None
+        if clip is not None and not cw.scopes.admits(who.scope, clip):
+            raise never_recorded(sha256)
+    return cw.proofs.verify(sha256)
+
+
 @router.get("/verify/{sha256}", summary="is this content in the ledger? entries with proofs")
 def verify_by_hash(sha256: ShaPath, who: Anyone, cw: CaseworkDep) -> VerifyOut:
-    return VerifyOut.of(cw.proofs.verify(sha256.lower()), for_station=who.role is Role.STATION)
+    return VerifyOut.of(scoped_verify(cw, who, sha256.lower()),
+                        for_station=who.role is Role.STATION)
 
 
 @router.post(
@@ -63,7 +81,7 @@ async def verify_by_upload(request: Request, who: Anyone, cw: CaseworkDep) -> Ve
     async for chunk in request.stream():
         digest.update(chunk)
         size += len(chunk)
-    verification = await run_in_threadpool(cw.proofs.verify, digest.hexdigest())
+    verification = await run_in_threadpool(scoped_verify, cw, who, digest.hexdigest())
     return VerifyOut.of(verification, size=size, for_station=who.role is Role.STATION)
 
 
@@ -100,6 +118,7 @@ def list_checkpoints(who: Anyone, cw: CaseworkDep,
                              "content": {"application/json": {"schema": {"type": "object"}}}}})
 def proof_bundle(sha256: ShaPath, who: Readers, cw: CaseworkDep) -> Response:
     sha = sha256.lower()
+    cw.scopes.clip(who.scope, sha)
     data = cw.proofs.bundle(sha)
     return Response(content=data, media_type="application/json", headers={
         "Content-Disposition": f'attachment; filename="{sha}.bundle.json"'})

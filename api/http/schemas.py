@@ -87,11 +87,15 @@ class StepOut(BaseModel):
     ended_at: datetime | None
     officer: str | None
     recorded_index: int | None
+    corrected_by: str | None = None
+    """Who last corrected the window (the history stays in the ledger)."""
+    corrected_at: datetime | None = None
 
     @classmethod
     def of(cls, s: CaseStep) -> StepOut:
         return cls(step_id=s.step_id, code=s.code, started_at=s.started_at, ended_at=s.ended_at,
-                   officer=s.officer, recorded_index=s.recorded_index)
+                   officer=s.officer, recorded_index=s.recorded_index,
+                   corrected_by=s.corrected_by, corrected_at=s.corrected_at)
 
 
 class LinkOut(BaseModel):
@@ -123,12 +127,16 @@ class CaseOut(BaseModel):
     opened_at: datetime | None
     opened_by: str
     steps: list[StepOut]
+    officers: list[CaseOfficerOut] = []
+    """Who works on the case (主办/协办)."""
 
     @classmethod
     def of(cls, c: Case) -> CaseOut:
         return cls(case_id=c.case_id, title=c.title, unit_no=c.unit_no, major=c.major,
                    opened_at=c.opened_at, opened_by=c.opened_by,
-                   steps=[StepOut.of(s) for s in c.steps])
+                   steps=[StepOut.of(s) for s in c.steps],
+                   officers=[CaseOfficerOut(officer=o.officer, duty=o.duty)
+                             for o in c.officers])
 
 
 class CaseDetailOut(CaseOut):
@@ -231,6 +239,17 @@ class NotCountedOut(BaseModel):
     reason: str
 
 
+class CaseOfficerIn(_In):
+    officer: str = Field(min_length=1, max_length=32, description="警号")
+    duty: Literal["主办", "协办"] = "协办"
+    on: bool = Field(default=True, description="false: no longer on the case")
+
+
+class CaseOfficerOut(BaseModel):
+    officer: str
+    duty: str
+
+
 class CompletenessOut(BaseModel):
     case_id: str
     major: bool
@@ -243,6 +262,9 @@ class CompletenessOut(BaseModel):
     not_counted: list[NotCountedOut]
     unknown_duration: list[str]
     no_window: list[str]
+    corrections: list[CorrectionOut] = []
+    """Steps whose window was corrected: the report is computed on the corrected windows."""
+    corrections_note: str = ""
 
     @classmethod
     def of(cls, r: CompletenessReport) -> CompletenessOut:
@@ -258,7 +280,17 @@ class CompletenessOut(BaseModel):
                                 end=g.end, seconds=g.seconds) for g in r.gaps],
                    not_counted=[NotCountedOut(step_id=n.step_id, sha256=n.sha256,
                                               reason=n.reason) for n in r.not_counted],
-                   unknown_duration=list(r.unknown_duration), no_window=list(r.no_window))
+                   unknown_duration=list(r.unknown_duration), no_window=list(r.no_window),
+                   corrections=[CorrectionOut(step_id=s.step_id, corrected_by=s.corrected_by or "",
+                                              corrected_at=s.corrected_at)
+                                for s in r.corrected],
+                   corrections_note=r.corrections_note)
+
+
+class CorrectionOut(BaseModel):
+    step_id: str
+    corrected_by: str
+    corrected_at: datetime | None
 
 
 class CheckpointOut(BaseModel):

@@ -4,9 +4,11 @@ page route that turns errors into HTML pages, and the roles each page admits. Th
 
 Security model (the same auth as the REST API, deny by default):
 
-- Sign-in posts an API token once; it goes into the ``liuhen_token`` cookie (HttpOnly,
+- Sign-in posts 警号 and password (access/login.py, the same code as ``POST /api/login``); the
+  server-side session's secret goes into the ``liuhen_token`` cookie (HttpOnly,
   SameSite=Strict, Path=/ui, Secure over HTTPS) and nowhere else: never a URL, a page or a log.
-  Every page request looks the token up again (api/http/auth.py), so revocation is immediate.
+  Every page request looks the session up again (api/http/auth.py), so sign-out, revocation,
+  expiry and disabling the account take effect at once.
 - Every route declares its roles with ``allow(...)`` (or ``public``), like the REST routes;
   :class:`PageRoute` turns a 401 into the sign-in page and other errors into an HTML page.
 - CSRF: the cookies are SameSite=Strict, and every POST carries a per-session form token,
@@ -26,6 +28,7 @@ import hashlib
 import hmac
 import logging
 import posixpath
+import secrets
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -40,10 +43,10 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from access.ports import TokenRepo
+from access.login import Login
 from api.compose import Services
 from api.errors import HEADINGS, family_of
-from api.http.auth import TOKEN_COOKIE, Principal, Role, allow, token_repo
+from api.http.auth import TOKEN_COOKIE, Principal, Role, allow, login_service
 from api.http.deps import get_casework
 from api.http.errors import chinese_first, validation_message
 from evidence.errors import (
@@ -82,14 +85,16 @@ SECURITY_HEADERS = {
 }
 
 PAGES_DIR = Path(__file__).resolve().parent
-READERS = (Role.OFFICER, Role.AUDITOR, Role.ADMIN)
-EDITORS = (Role.OFFICER, Role.ADMIN)
-SUPERVISORS = (Role.AUDITOR, Role.ADMIN)
+ROLE_NAMES = {"officer": "民警", "leader": "领导", "auditor": "法制", "admin": "管理员",
+              "station": "采集站"}
+READERS = (Role.OFFICER, Role.LEADER, Role.AUDITOR, Role.ADMIN)
+EDITORS = (Role.OFFICER, Role.LEADER, Role.ADMIN)
+SUPERVISORS = (Role.LEADER, Role.AUDITOR, Role.ADMIN)
 Reader = Annotated[Principal, Depends(allow(*READERS))]
 Editor = Annotated[Principal, Depends(allow(*EDITORS))]
 Supervisor = Annotated[Principal, Depends(allow(*SUPERVISORS))]
 CaseworkPage = Annotated[Services, Depends(get_casework)]
-Tokens = Annotated[TokenRepo, Depends(token_repo)]
+LoginDep = Annotated[Login, Depends(login_service)]
 
 
 @functools.cache
@@ -147,18 +152,19 @@ class Me:
 
     name: str
     role: str
+    roles: frozenset[str] = frozenset()
 
     @property
     def can_casework(self) -> bool:
-        return self.role in EDITORS
+        return bool(self.roles & set(EDITORS))
 
     @property
     def can_read(self) -> bool:
-        return self.role in READERS
+        return bool(self.roles & set(READERS))
 
     @property
     def can_audit(self) -> bool:
-        return self.role in SUPERVISORS
+        return bool(self.roles & set(SUPERVISORS))
 
 
 def csrf_token(request: Request) -> str:
@@ -195,7 +201,8 @@ def page(request: Request, name: str, *, who: Principal | None, title: str,
           status_code: int = 200, **context: object) -> HTMLResponse:
     notice = NOTICES.get(request.query_params.get("done", ""))
     values: dict[str, Any] = {"title": title, "me": None if who is None else
-                              Me(name=who.name, role=who.role.value),
+                              Me(name=who.name, role=ROLE_NAMES.get(who.role, who.role),
+                                 roles=frozenset(r.value for r in (who.roles or {who.role}))),
                               "csrf": csrf_token(request), "notice": notice, **context}
     response = templates().TemplateResponse(request, name, values, status_code=status_code)
     response.headers.update(SECURITY_HEADERS)
@@ -205,6 +212,21 @@ def page(request: Request, name: str, *, who: Principal | None, title: str,
 def see_other(request: Request, route: str, *, query: str = "", **params: str) -> Response:
     url = str(request.url_for(route, **params))
     return RedirectResponse(url + (f"?{query}" if query else ""), status_code=303)
+
+
+def client_of(request: Request) -> str | None:
+    """The peer address, for the failed sign-in log (no proxy headers are trusted)."""
+    return None if request.client is None else request.client.host
+
+
+def set_session_cookies(request: Request, response: Response, secret: str) -> None:
+    """The session's secret in ``liuhen_token`` and a random CSRF session id beside it: both
+    HttpOnly, SameSite=Strict, Path=/ui, Secure over HTTPS (behind a TLS proxy too, when the
+    browser reached us by https)."""
+    secure = request.url.scheme == "https"
+    for cookie, value in ((TOKEN_COOKIE, secret), (SESSION_COOKIE, secrets.token_urlsafe(24))):
+        response.set_cookie(cookie, value, max_age=SESSION_MAX_AGE_S, path=PREFIX,
+                            secure=secure, httponly=True, samesite="strict")
 
 
 def signin_redirect(request: Request) -> Response:

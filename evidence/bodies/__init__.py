@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from evidence.bodies.accounts import AccountChangedBody
 from evidence.bodies.casework import (
     AccessedBody,
+    CaseOfficerBody,
     CaseOpenedBody,
     CaseStepBody,
     LinkedBody,
@@ -49,8 +51,9 @@ from evidence.bodies.station import (
 from evidence.records import EntryKind
 
 __all__ = [
-    "ALL_BODIES", "AccessedBody", "AcquiredBody", "AnchoredBody", "CaseOpenedBody",
-    "CaseStepBody", "ClockObservedBody", "Derivative", "DerivedBody", "DeviceRegisteredBody",
+    "ALL_BODIES", "AccessedBody", "AccountChangedBody", "AcquiredBody", "AnchoredBody",
+    "CaseOfficerBody", "CaseOpenedBody", "CaseStepBody", "ClockObservedBody", "Derivative",
+    "DerivedBody", "DeviceRegisteredBody",
     "DisposedBody", "DisposedObject", "EntryBody", "FixityCheckedBody", "FixityRunBody",
     "InventoryFindingBody", "JsonObject", "KeyRotatedBody", "LegalHoldBody", "LinkedBody",
     "MediaQuarantinedBody", "QuarantinedBody", "ReleasedBody", "RetentionSetBody",
@@ -62,6 +65,7 @@ ALL_BODIES = (
     DeviceRegisteredBody, ClockObservedBody, CaseOpenedBody, CaseStepBody, StepKindDefinedBody,
     LinkedBody, UnlinkedBody, AccessedBody, RetentionSetBody, LegalHoldBody, DisposedBody,
     FixityCheckedBody, InventoryFindingBody, FixityRunBody, KeyRotatedBody, AnchoredBody,
+    AccountChangedBody, CaseOfficerBody,
 )
 """Every body type, each kind's shapes in the order :func:`read_body` tells them apart."""
 

@@ -142,3 +142,31 @@ class AccessedBody:
         return cls(action=f.text("action"), variant=f.text("variant"),
                    purpose=f.text("purpose"), role=f.text("role"),
                    case=f.text_if_present("case"))
+
+
+CASE_DUTIES = ("主办", "协办")
+"""An officer's duty on a case: lead (主办) or assisting (协办)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CaseOfficerBody:
+    """``case_officer`` (subject: the case id; actor: who decided): ``officer`` (a 警号) works
+    on the case as ``duty`` (主办/协办) from now on, or no longer when ``on`` is false."""
+
+    kind: ClassVar[EntryKind] = EntryKind.CASE_OFFICER
+
+    officer: str
+    duty: str
+    on: bool
+
+    def to_body(self) -> dict[str, object]:
+        return {"officer": self.officer, "duty": self.duty, "on": self.on}
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, object]) -> Self:
+        f = Fields(cls.kind, body)
+        duty = f.text("duty")
+        if duty not in CASE_DUTIES:
+            raise f.error("duty", f"应为 主办 或 协办，实为 {duty!r}",
+                          f"must be 主办 or 协办, not {duty!r}")
+        return cls(officer=f.text("officer"), duty=duty, on=f.flag("on"))

@@ -40,7 +40,9 @@ from tests.integration.test_station import Quiet, dock, fleet
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 OFFICER_NO = "010203"  # 张伟, the simulator's first recorder (LH00001)
-AUDITOR = "fazhi-01"
+AUDITOR = "090001"  # 法制 account's 警号
+UNIT = "110105000000"
+E2E_PASSWORD = "e2e password 1"
 CASE_ID = "京朝公(治)行罚决字〔2026〕118号"
 STEP_ID = "s1"
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
@@ -54,7 +56,7 @@ class Site:
     base_url: str
     data_dir: Path
     tokens: dict[str, str]
-    """role → token (the officer's and the auditor's)."""
+    """role → 警号 of the officer's and the auditor's accounts (password E2E_PASSWORD)."""
     clip: Clip
     """The H.264/AAC MP4 clip of officer 010203, with its playback copy."""
     clip_file: Path
@@ -111,14 +113,21 @@ def _build(root: Path, media: Media, database_url: str | None) -> tuple[Clip, Pa
     return clip, recorder.storage / clip.name_on_device
 
 
-def _issue(data_dir: Path, env: dict[str, str], *, role: str, name: str) -> str:
-    done = subprocess.run([*_liuhen(), "tokens", "create", "--role", role, "--name", name,
+def _account(data_dir: Path, env: dict[str, str], *, role: str, number: str) -> str:
+    """An account with ``E2E_PASSWORD`` made by ``liuhen users add``; returns its 警号."""
+    done = subprocess.run([*_liuhen(), "users", "add", number, "--name", f"{role}-e2e",
+                           "--unit", UNIT, "--role", role, "--password-stdin",
                            "--data-dir", str(data_dir)], env=env, capture_output=True,
-                          text=True, timeout=60, check=False)
+                          text=True, timeout=60, check=False, input=E2E_PASSWORD + "\n")
     assert done.returncode == 0, done.stderr
-    token = done.stdout.strip()
-    assert token and "\n" not in token, done.stdout
-    return token
+    return number
+
+
+def _unit(data_dir: Path, env: dict[str, str]) -> None:
+    done = subprocess.run([*_liuhen(), "units", "add", UNIT, "某区公安分局", "--data-dir",
+                           str(data_dir)], env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 0, done.stderr
 
 
 @dataclass
@@ -163,8 +172,9 @@ def _site(root: Path, media: Media, database_url: str | None) -> Iterator[Site]:
     clip, clip_file = _build(root, media, database_url)
     data_dir = root / "data"
     env = _env(database_url)
-    tokens = {role: _issue(data_dir, env, role=role, name=name)
-              for role, name in (("officer", OFFICER_NO), ("auditor", AUDITOR))}
+    _unit(data_dir, env)
+    tokens = {role: _account(data_dir, env, role=role, number=number)
+              for role, number in (("officer", OFFICER_NO), ("auditor", AUDITOR))}
     log = root / "serve.log"
     server = _start(data_dir, env, log)
     try:
@@ -174,8 +184,7 @@ def _site(root: Path, media: Media, database_url: str | None) -> Iterator[Site]:
         _stop(server.process)
         shutil.copyfile(log, _artifacts_dir() / f"serve-{root.name}.log")
     logged = log.read_text(errors="replace")
-    leaked = [role for role, token in tokens.items() if token in logged]
-    assert not leaked, f"the server logged the {leaked} token(s)"
+    assert E2E_PASSWORD not in logged, "the server logged a password"
 
 
 def _artifacts_dir() -> Path:

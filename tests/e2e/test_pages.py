@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.e2e.browser import Browser
-from tests.e2e.conftest import CASE_ID, OFFICER_NO, STEP_ID, Site
+from tests.e2e.conftest import CASE_ID, E2E_PASSWORD, OFFICER_NO, STEP_ID, Site
 
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::UserWarning")]
 
@@ -28,10 +28,11 @@ PURPOSE = "查封扣押现场复核 review of the seizure scene"
 DOWNLOAD_PURPOSE = "移送检察院 evidence for the procuratorate"
 
 
-def sign_in(browser: Browser, token: str) -> None:
+def sign_in(browser: Browser, officer_no: str) -> None:
     browser.open("/ui/")
     assert browser.path.startswith("/ui/signin"), browser.path  # not signed in: sign-in page
-    browser.fill("#token", token)
+    browser.fill("#officer_no", officer_no)
+    browser.fill("#password", E2E_PASSWORD)
     browser.submit("form.card button[type=submit]")
     assert browser.path == "/ui/", browser.path
 
@@ -46,8 +47,9 @@ def officer_plays_and_attaches(site: Site, browser: Browser) -> None:
     cookies = session_cookies(browser)
     token_cookie = cookies["liuhen_token"]
     assert token_cookie["httpOnly"] is True and token_cookie["sameSite"] == "Strict"
-    assert site.tokens["officer"] not in browser.driver.current_url
-    assert site.tokens["officer"] not in browser.driver.page_source
+    assert str(token_cookie["value"]) not in browser.driver.current_url
+    assert str(token_cookie["value"]) not in browser.driver.page_source
+    assert E2E_PASSWORD not in browser.driver.page_source
     assert browser.js("return document.cookie") == ""  # HttpOnly: no script can read it
 
     # find clips by 警号
@@ -212,13 +214,14 @@ def test_officer_is_refused_the_auditor_pages_and_forged_forms(
     assert browser.path.startswith("/ui/signin")
 
 
-def test_wrong_token_is_refused_and_never_echoed(
+def test_wrong_password_is_refused_and_never_echoed(
         sqlite_site: Site, open_browser: OpenBrowser) -> None:
     browser = open_browser(sqlite_site)
     browser.open("/ui/signin")
-    wrong = "lh_" + "x" * 43
-    browser.fill("#token", wrong)
+    wrong = "wrong-" + "x" * 20
+    browser.fill("#officer_no", OFFICER_NO)
+    browser.fill("#password", wrong)
     browser.submit("form.card button[type=submit]")
-    assert "令牌无效" in browser.text()
+    assert "警号或密码错误" in browser.text()
     assert wrong not in browser.driver.page_source
     assert "liuhen_token" not in session_cookies(browser)

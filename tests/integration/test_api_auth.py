@@ -54,7 +54,7 @@ def test_revoked_and_unknown_tokens_get_401(world: World) -> None:
                                                                 "role": "officer"}
     repo.revoke(record.id, now=datetime.now(UTC))
     r = world.client.get("/api/me", headers=auth)
-    assert r.status_code == 401 and r.json()["detail"].endswith("the token is unknown or revoked")
+    assert r.status_code == 401 and "revoked" in r.json()["detail"]
     assert token not in r.text
     for header in ("Bearer", "Bearer ", "Basic dXNlcjpwYXNz", f"Token {token}", "lh_abc"):
         r = world.client.get("/api/me", headers={"Authorization": header})

@@ -30,11 +30,13 @@ from evidence.records import Clip, Entry, EntryKind
 from ingest.derivation import derive_pending
 from ingest.media import MediaPolicy, find_ffmpeg
 from integrity.entry import decode_entry
+from ledger.ports import Clock
 from storage.tokens import SqlTokenRepo
 from tests.integration.conftest import PG_ADMIN_DSN, PG_HOST, PG_PORT
 from tests.integration.test_station import Quiet, dock, fleet
 
-NAMES = {Role.STATION: "station-07", Role.OFFICER: "000123", Role.AUDITOR: "fz-001",
+NAMES = {Role.STATION: "station-07", Role.OFFICER: "000123", Role.LEADER: "ld-001",
+         Role.AUDITOR: "fz-001",
          Role.ADMIN: "admin-1"}
 
 
@@ -93,8 +95,8 @@ def issue_tokens(casework: Services) -> dict[Role, str]:
             for role in Role}
 
 
-def build_world(tmp: Path, media: Media, database_url: str, *, docked: bool = True
-                ) -> Iterator[World]:
+def build_world(tmp: Path, media: Media, database_url: str, *, docked: bool = True,
+                clock: Clock | None = None) -> Iterator[World]:
     """A world (module docstring); ``docked=False`` skips the recorder (an empty ledger)."""
     settings = Settings(data_dir=tmp / "data", database_url=database_url,
                         hosts=["testserver"])  # TestClient's Host
@@ -108,7 +110,8 @@ def build_world(tmp: Path, media: Media, database_url: str, *, docked: bool = Tr
                            workdir=tmp / "work")
             station.ledger.catalogue.catch_up()
             clips = station.ledger.catalogue.all_clips()
-        casework = services(station.ledger, station.blobs, refresh_s=0)
+        casework = (services(station.ledger, station.blobs, refresh_s=0) if clock is None
+                    else services(station.ledger, station.blobs, refresh_s=0, clock=clock))
         app = create_app(settings, casework=casework, config=HttpConfig(publish_interval_s=None))
         with TestClient(app) as client:
             yield World(station=station, casework=casework, app=app, client=client,
@@ -118,15 +121,18 @@ def build_world(tmp: Path, media: Media, database_url: str, *, docked: bool = Tr
 
 
 def world_fixture(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-                  media: Media, *, docked: bool = True) -> Iterator[World]:
-    """Body of a module-scoped ``world`` fixture parametrized by backend."""
+                  media: Media, *, docked: bool = True,
+                  clock: Clock | None = None) -> Iterator[World]:
+    """Body of a module-scoped ``world`` fixture parametrized by backend; ``clock`` drives the
+    services (sessions, lockouts) when given."""
     tmp = tmp_path_factory.mktemp("api")
     if request.param == "sqlite":
-        yield from build_world(tmp, media, f"sqlite:///{tmp / 'ledger.db'}", docked=docked)
+        yield from build_world(tmp, media, f"sqlite:///{tmp / 'ledger.db'}", docked=docked,
+                               clock=clock)
         return
     db = _create_pg()
     try:
-        yield from build_world(tmp, media, db.url, docked=docked)
+        yield from build_world(tmp, media, db.url, docked=docked, clock=clock)
     finally:
         _drop_pg(db)
 

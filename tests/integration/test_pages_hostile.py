@@ -13,7 +13,6 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 
-from api.http.auth import Role
 from devices.sim.cards import Media
 from evidence.records import EntryKind
 from tests.integration.test_api_hostile import IDS, OFFICERS, PURPOSES
@@ -38,9 +37,14 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 @pytest.fixture(scope="module")
 def browser(world: World) -> Iterator[tuple[TestClient, str]]:
-    """A signed-in page client (the admin) and its form token."""
+    """A signed-in page client (an admin's account) and its form token."""
+    accounts = world.casework.accounts
+    accounts.add_unit("110000000000", "市局", parent=None, actor="test")
+    accounts.add_user("000900", name="管理员", unit="110000000000", roles=["admin"],
+                      password="admin password 1", actor="test")
     with TestClient(world.app) as client:
-        r = client.post("/ui/signin", data={"token": world.tokens[Role.ADMIN]})
+        r = client.post("/ui/signin", data={"officer_no": "000900",
+                                            "password": "admin password 1"})
         assert r.status_code in (200, 303), r.text
         page = client.get("/ui/")
         csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)

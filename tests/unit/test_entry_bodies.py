@@ -24,8 +24,10 @@ from hypothesis import strategies as st
 from evidence.bodies import (
     ALL_BODIES,
     AccessedBody,
+    AccountChangedBody,
     AcquiredBody,
     AnchoredBody,
+    CaseOfficerBody,
     CaseOpenedBody,
     CaseStepBody,
     ClockObservedBody,
@@ -50,6 +52,8 @@ from evidence.bodies import (
     UnlinkedBody,
     read_body,
 )
+from evidence.bodies.accounts import ACCOUNT_CHANGES
+from evidence.bodies.casework import CASE_DUTIES
 from evidence.errors import MalformedEntryError, VerificationError
 from evidence.ids import Origin, StationId
 from evidence.records import Checkpoint, EntryKind, Receipt, TreeHead
@@ -165,6 +169,10 @@ WRITTEN: dict[str, tuple[str, str, EntryBody]] = {
         case="C-2026-001")),
     "key_rotated": ("397a4f12", "admin", KeyRotatedBody(role="log", old="o+11111111+AQ",
                                                         new="o+397a4f12+AQ")),
+    "account_changed": ("000123", "cli:root", AccountChangedBody(
+        change="user_added", name="张三", unit="110101000000", roles=("officer", "leader"))),
+    "case_officer": ("C-2026-001", "000123", CaseOfficerBody(officer="000124", duty="协办",
+                                                             on=True)),
     "anchored": (bytes(range(32)).hex(), "checkpointer", AnchoredBody(
         checkpoint_size=7, tsa="http://127.0.0.1:9/tsa", token_sha256=OTHER,
         gen_time="2026-11-24T08:57:05+00:00", tsa_serial="123456789012345678901234567890")),
@@ -224,6 +232,9 @@ SPECIAL: dict[tuple[type, str], st.SearchStrategy[object]] = {
     (DerivedBody, "probe"): st.builds(
         lambda facts, ms: {**facts, "duration_ms": ms}, JSON_OBJECTS,
         st.none() | st.integers(min_value=0, max_value=MAX_SAFE_INT)),
+    # fields whose writers allow a fixed set of words
+    (AccountChangedBody, "change"): st.sampled_from(ACCOUNT_CHANGES),
+    (CaseOfficerBody, "duty"): st.sampled_from(CASE_DUTIES),
 }
 
 
