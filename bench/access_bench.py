@@ -52,7 +52,7 @@ def _build(data: Path) -> None:
                                              actor=officer, at=AT)), "acquired",
                           f"{i:064x}"))
         for i in range(0, N, BATCH):
-            ledger.store.append_batch(datas[i:i + BATCH], signer=ledger.station)
+            ledger.store.append_batch(datas[i:i + BATCH], signers=ledger.stations)
         ledger.catalogue.catch_up()
     finally:
         ledger.close()
