@@ -301,7 +301,8 @@ def services(ledger: Ledger, blobs: BlobStore, *, refresh_s: float = 0.5,
     access = AccessLog(writer=ledger.writer, catalogue=ledger.catalogue, fresh=fresh,
                        blobs=blobs, clock=clock, officer_pattern=settings.officer_no_pattern)
     proofs = Proofs(store=ledger.store, trust=lambda: ledger.trust, clip_of=ledger.catalogue.clip,
-                    publish=lambda: ledger.publish(actor="api"))
+                    publish=lambda: ledger.publish(actor="api"),
+                    sha256_of_sm3=ledger.catalogue.sha256_of_sm3)
     return Services(ledger=ledger, blobs=blobs, cases=cases, access=access, proofs=proofs,
                     tokens=token_repo(ledger), clock=clock)
 

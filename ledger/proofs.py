@@ -46,6 +46,9 @@ class Verification:
     acquired: bool
     """An ``acquired`` entry names this hash: the content was recorded on a recorder."""
     clip: Clip | None
+    matched: str = "sha256"
+    """Which digest the caller's hash matched: ``sha256`` (the entries' subject) or ``sm3``
+    (a clip's SM3, looked up in the catalogue; DESIGN.md §4 国密 layer)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,14 +112,26 @@ class Proofs:
     """The current trust root (a key rotation replaces it)."""
     clip_of: Callable[[str], Clip]
     publish: Callable[[], object]
+    sha256_of_sm3: Callable[[str], str | None] = lambda _: None
+    """The SHA-256 of the clip with this SM3 (the catalogue's index), None when none has it."""
 
-    def verify(self, sha256: str) -> Verification:
-        """The entries naming ``sha256`` with inclusion proofs against the latest checkpoint.
-        NotFoundError when the ledger has never heard of it."""
+    def resolve(self, digest: str) -> tuple[str, str]:
+        """(the SHA-256 that ledger entries name, which digest matched: ``sha256`` or ``sm3``)
+        for a 64-hex ``digest`` of either kind; NotFoundError when neither names a clip."""
+        if self.store.find(digest):
+            return digest, "sha256"
+        sha256 = self.sha256_of_sm3(digest)
+        if sha256 is not None:
+            return sha256, "sm3"
+        raise NotFoundError(f"no ledger entry names {digest} (as SHA-256 or SM3): this content "
+                            "was never recorded here")
+
+    def verify(self, digest: str) -> Verification:
+        """The entries naming the content with this SHA-256 or SM3 ``digest``, with inclusion
+        proofs against the latest checkpoint. NotFoundError when the ledger has never heard of
+        it."""
+        sha256, matched = self.resolve(digest)
         rows = self.store.find(sha256)
-        if not rows:
-            raise NotFoundError(f"no ledger entry names {sha256}: this content was never "
-                                "recorded here")
         checkpoint = self.store.latest_checkpoint()
         proven = []
         for row in rows:
@@ -137,7 +152,7 @@ class Proofs:
             except NotFoundError:
                 clip = None  # not folded yet: the ledger is the truth, the catalogue may lag
         return Verification(sha256=sha256, entries=tuple(proven), checkpoint=checkpoint,
-                            acquired=acquired, clip=clip)
+                            acquired=acquired, clip=clip, matched=matched)
 
     def _checkpoint_of(self, size: int) -> Checkpoint | None:
         return next((c for c in self.store.checkpoints() if c.head.size == size), None)

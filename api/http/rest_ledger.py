@@ -47,7 +47,8 @@ def me(who: Anyone) -> PrincipalOut:
     return PrincipalOut(name=who.name, role=who.role)
 
 
-@router.get("/verify/{sha256}", summary="is this content in the ledger? entries with proofs")
+@router.get("/verify/{sha256}", summary="is this content in the ledger? entries with proofs "
+            "(the hash: its SHA-256 or its SM3; ``matched`` says which)")
 def verify_by_hash(sha256: ShaPath, who: Anyone, cw: CaseworkDep) -> VerifyOut:
     return VerifyOut.of(cw.proofs.verify(sha256.lower()), for_station=who.role is Role.STATION)
 

@@ -155,6 +155,8 @@ class ObjectOut(BaseModel):
 
 class ClipOut(BaseModel):
     sha256: str
+    sm3: str | None = None
+    """SM3 of the original (GB/T 32905); null for clips acquired before the 国密 layer."""
     size: int
     device: str
     officer: str
@@ -177,7 +179,7 @@ class ClipOut(BaseModel):
 
     @classmethod
     def of(cls, c: Clip) -> ClipOut:
-        return cls(sha256=c.sha256, size=c.size, device=c.device, officer=c.officer,
+        return cls(sha256=c.sha256, sm3=c.sm3, size=c.size, device=c.device, officer=c.officer,
                    unit_no=c.unit_no, name_on_device=c.name_on_device,
                    captured_at=c.captured_at, duration_ms=c.duration_ms, station=c.station,
                    acquired_index=c.acquired_index, acquired_at=c.acquired_at,
@@ -317,6 +319,10 @@ STATION_VIEW_KINDS = frozenset({"acquired", "derived", "stored", "quarantined"})
 
 class VerifyOut(BaseModel):
     sha256: str
+    matched: str = "sha256"
+    """Which digest the hash asked for matched: ``sha256``, or ``sm3`` (the clip's SM3)."""
+    sm3: str | None = None
+    """The content's SM3, when the catalogue knows it (null for clips before the 国密 layer)."""
     size: int | None = None
     """For an upload: the bytes received."""
     acquired: bool
@@ -339,7 +345,8 @@ class VerifyOut(BaseModel):
         or which cases it belongs to."""
         entries = [EntryProofOut.of(e, v.checkpoint, redacted=for_station) for e in v.entries
                    if not for_station or e.kind in STATION_VIEW_KINDS]
-        return cls(sha256=v.sha256, size=size, acquired=v.acquired,
+        return cls(sha256=v.sha256, matched=v.matched,
+                   sm3=None if v.clip is None else v.clip.sm3, size=size, acquired=v.acquired,
                    stored=None if v.clip is None else ObjectOut.of(v.clip.original),
                    clip=None if v.clip is None or for_station else ClipOut.of(v.clip),
                    checkpoint=CheckpointOut.maybe(v.checkpoint), entries=entries)

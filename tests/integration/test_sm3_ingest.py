@@ -1,0 +1,65 @@
+"""SM3 beside SHA-256 through the station (DESIGN.md §4 国密 layer): acquired, stored and
+derived entries carry the SM3 of the same bytes (checked against the real ``openssl dgst -sm3``),
+the catalogue keeps it, and ``liuhen verify`` finds a clip by either digest."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from api.compose import open_station
+from api.settings import Settings
+from devices.sim.cards import Media
+from evidence.bodies import DerivedBody, read_body
+from integrity.entry import decode_entry
+from tests.integration.test_first_run import liuhen, new_ledger
+
+
+def _openssl(*argv: str, path: Path) -> str:
+    out = subprocess.run(["openssl", "dgst", *argv, "-r", str(path)], check=True,
+                         capture_output=True, text=True).stdout
+    return out.split()[0]
+
+
+def test_ingest_records_sm3_and_verify_finds_a_clip_by_either_digest(
+        tmp_path: Path, media: Media) -> None:
+    data, card = tmp_path / "d", tmp_path / "card" / "DCIM"
+    new_ledger(data)
+    card.mkdir(parents=True)
+    shutil.copy(media.clip_mp4, card / "A.MP4")
+    sha, sm3 = _openssl("-sha256", path=card / "A.MP4"), _openssl("-sm3", path=card / "A.MP4")
+    code, output = liuhen("ingest", str(card.parent), "--serial", "ZFY00042", "--officer",
+                          "000123", "--data-dir", str(data))
+    assert code == 0, output
+    station = open_station(Settings(data_dir=data))
+    try:
+        entries = {e.kind.value: e for e in
+                   (decode_entry(r.data) for r in station.ledger.store.find(sha))}
+        assert entries["acquired"].body["sm3"] == sm3
+        assert entries["stored"].body["sm3"] == sm3
+        derived = read_body(entries["derived"].kind, entries["derived"].body)
+        assert isinstance(derived, DerivedBody) and derived.derivatives
+        for d in derived.derivatives:  # each derivative's SM3 is that of its stored bytes
+            obj = next(o for o in (station.ledger.catalogue.clip(sha).playback,
+                                   station.ledger.catalogue.clip(sha).proxy)
+                       if o is not None and o.key == d.key)
+            copy = tmp_path / "copy.bin"
+            with station.blobs.open(obj) as src, copy.open("wb") as dst:
+                shutil.copyfileobj(src, dst)
+            assert d.sm3 == _openssl("-sm3", path=copy)
+        station.ledger.catalogue.catch_up()
+        assert station.ledger.catalogue.clip(sha).sm3 == sm3
+        assert station.ledger.catalogue.sha256_of_sm3(sm3) == sha
+        assert station.ledger.catalogue.sha256_of_sm3(sha) is None
+    finally:
+        station.close()
+    code, output = liuhen("verify", sm3, "--data-dir", str(data))
+    assert code == 0, output
+    assert f"匹配 SM3 (matched the SM3 of clip {sha})" in output
+    code, output = liuhen("verify", sha, "--data-dir", str(data))
+    assert code == 0 and "匹配 SM3" not in output, output
+    code, output = liuhen("verify", str(card / "A.MP4"), "--data-dir", str(data))
+    assert code == 0 and f"SM3 {sm3}" in output, output
+    code, output = liuhen("verify", "0" * 64, "--data-dir", str(data))
+    assert code != 0, output
