@@ -110,7 +110,7 @@ def rotate_log_key(keyring: Keyring, *, trust: TrustRoot, log: Signer, writer: L
                                  new=format_vkey(new.public)),
                   subject=new.public.key_id, actor=actor)
     head = store.head()
-    checkpoint = sign_checkpoint(trust.origin, head, [log, new])
+    checkpoint = sign_checkpoint(trust.origin, head, [log, new], sm3=store.sm3_head(head.size))
     old_id = log.public.key_id
     keys = [dataclasses.replace(k, valid_until=head.size + 1)
             if k.role == "log" and k.key_id == old_id else k for k in trust.keys]
