@@ -11,7 +11,7 @@ from ledger.ports import LedgerReader
 
 
 def run_audit(store: LedgerReader, trust: TrustRoot, *, external: Sequence[bytes] = (),
-              deep: bool = False) -> AuditReport:
+              deep: bool = False, check_sm3: bool = True) -> AuditReport:
     """Every leaf, commit and checkpoint of ``store`` against ``trust``'s origin and keys, and
     the ``external`` checkpoint notes kept outside the database (rollback detection).
     Entries stream as plain tuples from the driver: no object per row for a million rows."""
@@ -19,4 +19,4 @@ def run_audit(store: LedgerReader, trust: TrustRoot, *, external: Sequence[bytes
         store.entry_rows(),
         commits=(StoredCommit(first=f, size=s, note=n) for f, s, n in store.commits()),
         checkpoints=[StoredCheckpoint(size=c.head.size, note=c.note) for c in store.checkpoints()],
-        origin=trust.origin, keys=trust.keys, external=external, deep=deep)
+        origin=trust.origin, keys=trust.keys, external=external, deep=deep, check_sm3=check_sm3)

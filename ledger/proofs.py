@@ -14,6 +14,7 @@ from datetime import datetime
 from evidence.errors import NotFoundError, PolicyViolationError
 from evidence.ids import is_sha256_hex
 from evidence.records import Checkpoint, Clip, EntryKind, LedgerEntry
+from integrity import merkle
 from integrity.bundle import TlogProof, make_bundle
 from integrity.entry import decode_entry
 from integrity.trust import TrustRoot
@@ -98,8 +99,12 @@ def export_bundle(store: LedgerReader, trust: TrustRoot, ref: str) -> bytes:
     proof = TlogProof(index=row.index,
                       hashes=tuple(store.inclusion_proof(row.index, checkpoint.head.size)),
                       checkpoint=checkpoint.note)
+    sm3_hashes = None
+    if checkpoint.sm3 is not None:  # the SM3 tree the checkpoint's sm3 line commits to
+        sm3_hashes = store.inclusion_proof(row.index, checkpoint.sm3.size, tree_hash=merkle.SM3)
     return make_bundle(entry=row.data, proof=proof,
-                       timestamps=store.timestamps(checkpoint.head.size), trust=trust)
+                       timestamps=store.timestamps(checkpoint.head.size), trust=trust,
+                       sm3_hashes=sm3_hashes)
 
 
 @dataclass

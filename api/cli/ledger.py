@@ -41,6 +41,8 @@ def audit(
             notes.append(ledger.latest_note_path.read_bytes())
         report = run_audit(ledger.store, ledger.trust, external=notes, deep=deep)
         out(f"audit OK: {report.head.size} entries, root {report.head.root.hex()}")
+        if report.sm3_head is not None:
+            out(f"  SM3 树根 (SM3 tree root) {report.sm3_head.root.hex()}")
         out(f"  {report.commits} signed commits, {report.checkpoints} checkpoints, "
             f"{report.external_checkpoints} held outside the database"
             + (", every entry parsed" if report.deep else ""))
@@ -82,6 +84,11 @@ def verify_bundle_cmd(
     out(f"bundle OK: entry {report.index} ({entry.kind.value} {entry.subject}) at "
         f"{entry.at.isoformat()} by {entry.station}/{entry.actor}")
     out(f"  included in checkpoint {report.checkpoint.origin} size {report.checkpoint.head.size}")
+    if report.sm3_checked:
+        out("  SM3 树包含证明通过 (included in the SM3 tree the checkpoint's sm3 line commits to)")
+    else:
+        out("  检查点无 SM3 行（国密层之前的检查点）(checkpoint from before the SM3 tree: "
+            "SHA-256 only)")
     for name, info in report.timestamps:
         out(f"  timestamped by {name} at {info.gen_time.isoformat()} (serial {info.serial})")
     if not report.timestamps:

@@ -4,6 +4,7 @@ the catalogue keeps it, and ``liuhen verify`` finds a clip by either digest."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -63,3 +64,27 @@ def test_ingest_records_sm3_and_verify_finds_a_clip_by_either_digest(
     assert code == 0 and f"SM3 {sm3}" in output, output
     code, output = liuhen("verify", "0" * 64, "--data-dir", str(data))
     assert code != 0, output
+
+
+def test_bundle_carries_the_sm3_path_and_verifies_offline(tmp_path: Path, media: Media) -> None:
+    data, card = tmp_path / "d", tmp_path / "card" / "DCIM"
+    new_ledger(data)
+    card.mkdir(parents=True)
+    shutil.copy(media.clip_mp4, card / "A.MP4")
+    sha = _openssl("-sha256", path=card / "A.MP4")
+    code, output = liuhen("ingest", str(card.parent), "--serial", "ZFY00042", "--officer",
+                          "000123", "--data-dir", str(data))
+    assert code == 0, output
+    bundle = tmp_path / "a.bundle.json"
+    code, output = liuhen("export-bundle", sha, "-o", str(bundle), "--data-dir", str(data))
+    assert code == 0, output
+    assert json.loads(bundle.read_bytes())["sm3_proof"]
+    code, output = liuhen("verify-bundle", str(bundle), "--clip", str(card / "A.MP4"))
+    assert code == 0 and "SM3 树包含证明通过" in output, output
+    code, output = liuhen("audit", "--data-dir", str(data))
+    assert code == 0 and "SM3 树根" in output, output
+    value = json.loads(bundle.read_bytes())
+    value["sm3_proof"] = value["sm3_proof"][::-1]  # the path's hashes out of order
+    bundle.write_text(json.dumps(value))
+    code, output = liuhen("verify-bundle", str(bundle))
+    assert code != 0 and "B4-SM3" in output, output
