@@ -34,6 +34,8 @@ class ProvenEntry:
     data: bytes
     leaf_hash: bytes
     proof: tuple[bytes, ...] | None
+    sm3_proof: tuple[bytes, ...] | None = None
+    """The path in the SM3 tree under the checkpoint's ``sm3`` line (None without one)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,8 @@ class InclusionProof:
     hashes: tuple[bytes, ...]
     checkpoint: Checkpoint | None
     """The published checkpoint of exactly ``size``, when there is one."""
+    sm3_hashes: tuple[bytes, ...] = ()
+    """The same entry's path in the SM3 tree of ``size`` (国密 layer)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,12 +147,15 @@ class Proofs:
             entry = decode_entry(row.data)
             if entry.kind is EntryKind.ACCESSED:
                 continue
-            proof = None
+            proof = sm3_proof = None
             if checkpoint is not None and row.index < checkpoint.head.size:
                 proof = tuple(self.store.inclusion_proof(row.index, checkpoint.head.size))
+                if checkpoint.sm3 is not None:
+                    sm3_proof = tuple(self.store.inclusion_proof(
+                        row.index, checkpoint.sm3.size, tree_hash=merkle.SM3))
             proven.append(ProvenEntry(index=row.index, kind=entry.kind.value, at=entry.at,
                                       actor=entry.actor, station=entry.station, data=row.data,
-                                      leaf_hash=row.leaf_hash, proof=proof))
+                                      leaf_hash=row.leaf_hash, proof=proof, sm3_proof=sm3_proof))
         clip = None
         acquired = any(e.kind == EntryKind.ACQUIRED for e in proven)
         if acquired:
@@ -170,9 +177,10 @@ class Proofs:
         latest checkpoint's)."""
         size = self._latest_size() if size is None else size
         hashes = tuple(self.store.inclusion_proof(index, size))
+        sm3_hashes = tuple(self.store.inclusion_proof(index, size, tree_hash=merkle.SM3))
         leaf = self.store.entry(index).leaf_hash
         return InclusionProof(index=index, size=size, leaf_hash=leaf, hashes=hashes,
-                              checkpoint=self._checkpoint_of(size))
+                              checkpoint=self._checkpoint_of(size), sm3_hashes=sm3_hashes)
 
     def consistency(self, old: int, new: int | None = None) -> ConsistencyProof:
         """RFC 9162 §2.1.4 proof that the tree of ``new`` (default: the latest checkpoint's)

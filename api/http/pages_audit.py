@@ -29,7 +29,7 @@ from evidence.errors import (
 from evidence.identity import InvalidInputError
 from evidence.ids import is_sha256_hex
 from evidence.records import Access
-from integrity.bundle import check_checkpoint, check_included
+from integrity.bundle import check_checkpoint, check_included, check_included_sm3
 from integrity.hashing import Readable, digest_stream
 from ledger.proofs import Verification
 
@@ -80,6 +80,7 @@ def _check(cw: Services, sha: str) -> Checked:
             included = None
             if e.proof is not None and v.checkpoint is not None:
                 check_included(e.index, e.data, e.proof, checkpoint=checkpoint)
+                check_included_sm3(e.index, e.data, e.sm3_proof, checkpoint=checkpoint)
                 included = True
             entries.append(CheckedEntry(index=e.index, kind=e.kind, at=e.at, actor=e.actor,
                                         station=e.station, included=included))

@@ -268,12 +268,16 @@ class CheckpointOut(BaseModel):
     size: int
     root: str
     """Lowercase hex of the RFC 9162 root hash."""
+    sm3_root: str | None = None
+    """Lowercase hex of the SM3 tree's root, from the note's ``sm3`` line (null before the
+    国密 layer)."""
     note: str
     """The C2SP tlog-checkpoint signed note, verbatim."""
 
     @classmethod
     def of(cls, c: Checkpoint) -> CheckpointOut:
         return cls(origin=c.origin, size=c.head.size, root=c.head.root.hex(),
+                   sm3_root=None if c.sm3 is None else c.sm3.root.hex(),
                    note=c.note.decode("utf-8"))
 
     @classmethod
@@ -297,6 +301,9 @@ class EntryProofOut(BaseModel):
     entry yet."""
     tlog_proof: str | None
     """The same proof as a C2SP tlog-proof@v1 (as in a proof bundle)."""
+    sm3_inclusion: list[str] | None = None
+    """The inclusion path (hex) in the SM3 tree under the checkpoint's ``sm3`` line; null when
+    the checkpoint has none or no checkpoint covers the entry yet."""
 
     @classmethod
     def of(cls, e: ProvenEntry, checkpoint: Checkpoint | None, *,
@@ -310,7 +317,8 @@ class EntryProofOut(BaseModel):
                    entry=None if redacted else base64.b64encode(e.data).decode(),
                    leaf_hash=e.leaf_hash.hex(),
                    inclusion=None if e.proof is None else [h.hex() for h in e.proof],
-                   tlog_proof=tlog)
+                   tlog_proof=tlog,
+                   sm3_inclusion=None if e.sm3_proof is None else [h.hex() for h in e.sm3_proof])
 
 
 STATION_VIEW_KINDS = frozenset({"acquired", "derived", "stored", "quarantined"})
@@ -357,12 +365,15 @@ class InclusionOut(BaseModel):
     size: int
     leaf_hash: str
     hashes: list[str]
+    sm3_hashes: list[str]
+    """The same entry's path in the SM3 tree of the same size (SM3(0x00 ‖ entry) leaves)."""
     checkpoint: CheckpointOut | None
 
     @classmethod
     def of(cls, p: InclusionProof) -> InclusionOut:
         return cls(index=p.index, size=p.size, leaf_hash=p.leaf_hash.hex(),
-                   hashes=[h.hex() for h in p.hashes], checkpoint=CheckpointOut.maybe(p.checkpoint))
+                   hashes=[h.hex() for h in p.hashes], sm3_hashes=[h.hex() for h in p.sm3_hashes],
+                   checkpoint=CheckpointOut.maybe(p.checkpoint))
 
 
 class ConsistencyOut(BaseModel):

@@ -4,16 +4,24 @@ the catalogue keeps it, and ``liuhen verify`` finds a clip by either digest."""
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
 from pathlib import Path
 
-from api.compose import open_station
+from fastapi.testclient import TestClient
+
+from api.compose import open_station, services
+from api.http.app import HttpConfig, create_app
+from api.http.auth import Role
 from api.settings import Settings
 from devices.sim.cards import Media
 from evidence.bodies import DerivedBody, read_body
 from integrity.entry import decode_entry
+from integrity.merkle import SM3, leaf_hash, verify_inclusion
+from integrity.notes import open_checkpoint
+from tests.integration.test_api_support import issue_tokens
 from tests.integration.test_first_run import liuhen, new_ledger
 
 
@@ -88,3 +96,42 @@ def test_bundle_carries_the_sm3_path_and_verifies_offline(tmp_path: Path, media:
     bundle.write_text(json.dumps(value))
     code, output = liuhen("verify-bundle", str(bundle))
     assert code != 0 and "B4-SM3" in output, output
+
+
+def test_rest_verify_by_sm3_gives_both_paths(tmp_path: Path, media: Media) -> None:
+    """``/api/verify/{hash}`` by the clip's SM3: ``matched`` says so, and every entry's SM3
+    path leads to the root in the checkpoint's signed sm3 line (checked here with integrity/
+    alone, from the entry bytes)."""
+    data, card = tmp_path / "d", tmp_path / "card" / "DCIM"
+    new_ledger(data)
+    card.mkdir(parents=True)
+    shutil.copy(media.clip_mp4, card / "A.MP4")
+    sha, sm3 = _openssl("-sha256", path=card / "A.MP4"), _openssl("-sm3", path=card / "A.MP4")
+    code, output = liuhen("ingest", str(card.parent), "--serial", "ZFY00042", "--officer",
+                          "000123", "--data-dir", str(data))
+    assert code == 0, output
+    settings = Settings(data_dir=data, hosts=["testserver"])
+    station = open_station(settings)
+    try:
+        station.ledger.publish(actor="test")
+        casework = services(station.ledger, station.blobs, refresh_s=0)
+        app = create_app(settings, casework=casework, config=HttpConfig(publish_interval_s=None))
+        with TestClient(app) as client:
+            auth = {"Authorization": f"Bearer {issue_tokens(casework)[Role.AUDITOR]}"}
+            answer = client.get(f"/api/verify/{sm3}", headers=auth).json()
+            assert (answer["sha256"], answer["sm3"], answer["matched"]) == (sha, sm3, "sm3")
+            trust = station.ledger.trust
+            cp = open_checkpoint(answer["checkpoint"]["note"].encode(), origin=trust.origin,
+                                 keys=trust.keys)
+            assert cp.sm3 is not None and answer["checkpoint"]["sm3_root"] == cp.sm3.root.hex()
+            for e in answer["entries"]:
+                entry = base64.b64decode(e["entry"])
+                path = [bytes.fromhex(h) for h in e["sm3_inclusion"]]
+                verify_inclusion(e["index"], cp.sm3.size, leaf_hash(entry, tree_hash=SM3), path,
+                                 cp.sm3.root, tree_hash=SM3)
+            assert client.get(f"/api/verify/{sha}", headers=auth).json()["matched"] == "sha256"
+            proof = client.get("/api/ledger/proofs/inclusion", params={"index": 0},
+                               headers=auth).json()
+            assert len(proof["sm3_hashes"]) == len(proof["hashes"])
+    finally:
+        station.close()
