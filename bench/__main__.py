@@ -7,6 +7,7 @@ import sys
 from bench import (
     api_bench,
     cli_bench,
+    guomi_hash,
     integrity_bench,
     ledger_bench,
     media_bench,
@@ -21,7 +22,7 @@ def main() -> None:
     for name, module in (("ledger", ledger_bench), ("integrity", integrity_bench),
                          ("proofs", proof_bench), ("station", station_bench),
                          ("media", media_bench), ("s3", s3_bench), ("api", api_bench),
-                         ("cli", cli_bench)):
+                         ("cli", cli_bench), ("guomi", guomi_hash)):
         if not which or name in which:
             module.run()
 
