@@ -204,13 +204,13 @@ class Proofs:
             raise NotFoundError("no checkpoint has been published yet")
         return latest
 
-    def bundle(self, sha256: str) -> bytes:
-        """The offline proof bundle of the clip's first entry (its ``acquired``), publishing a
-        checkpoint first when none covers it yet (as ``liuhen export-bundle`` does)."""
+    def bundle(self, digest: str) -> bytes:
+        """The offline proof bundle of the clip's first entry (its ``acquired``), by its
+        SHA-256 or SM3 ``digest``, publishing a checkpoint first when none covers it yet (as
+        ``liuhen export-bundle`` does)."""
         # By the subject's entries, not find_entry(ref): a hash of only digits is no index.
+        sha256, _ = self.resolve(digest)
         rows = self.store.find(sha256)
-        if not rows:
-            raise NotFoundError(f"no ledger entry names {sha256}")
         index = rows[0].index
         latest = self.store.latest_checkpoint()
         if latest is None or latest.head.size <= index:

@@ -18,6 +18,7 @@ from api.http.auth import Role
 from api.settings import Settings
 from devices.sim.cards import Media
 from evidence.bodies import DerivedBody, read_body
+from integrity.bundle import verify_bundle
 from integrity.entry import decode_entry
 from integrity.merkle import SM3, leaf_hash, verify_inclusion
 from integrity.notes import open_checkpoint
@@ -133,5 +134,9 @@ def test_rest_verify_by_sm3_gives_both_paths(tmp_path: Path, media: Media) -> No
             proof = client.get("/api/ledger/proofs/inclusion", params={"index": 0},
                                headers=auth).json()
             assert len(proof["sm3_hashes"]) == len(proof["hashes"])
+            bundle = client.get(f"/api/clips/{sm3}/bundle", headers=auth)
+            assert bundle.status_code == 200, bundle.text
+            report = verify_bundle(bundle.content, trust=trust, clip_sha256=sha)
+            assert report.sm3_checked and report.entry.body["sm3"] == sm3
     finally:
         station.close()
