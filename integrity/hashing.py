@@ -78,11 +78,17 @@ def digest_stream(stream: Readable, *, chunk_bytes: int = CHUNK_BYTES,
         free.put(bytearray(chunk_bytes))
     work: queue.SimpleQueue[tuple[bytearray, int] | None] = queue.SimpleQueue()
 
+    failed: list[BaseException] = []
+
     def sm3_worker() -> None:
         while (item := work.get()) is not None:
             buf, n = item
-            with memoryview(buf) as view:
-                sm3.update(view[:n])
+            if not failed:  # after a failure, keep handing buffers back: the reader never hangs
+                try:
+                    with memoryview(buf) as view:
+                        sm3.update(view[:n])
+                except BaseException as exc:  # re-raised on the reader's thread
+                    failed.append(exc)
             free.put(buf)  # only now may the reader fill it again
 
     worker = threading.Thread(target=sm3_worker, name="liuhen-sm3", daemon=True)
@@ -104,6 +110,8 @@ def digest_stream(stream: Readable, *, chunk_bytes: int = CHUNK_BYTES,
     finally:
         work.put(None)
         worker.join()
+    if failed:
+        raise failed[0]
     return Digests(sha256=Sha256Hex(sha.hexdigest()), sm3=Sm3Hex(sm3.hexdigest()), size=total)
 
 

@@ -61,3 +61,17 @@ def test_an_error_in_on_chunk_stops_the_sm3_thread() -> None:
 def test_empty_stream() -> None:
     got = digest_stream(io.BytesIO(b""))
     assert (got.sha256, got.sm3, got.size) == (hashlib.sha256(b"").hexdigest(), sm3_hex(b""), 0)
+
+
+def test_an_sm3_failure_reaches_the_caller_and_the_reader_never_hangs(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    class Broken:
+        def update(self, _: object) -> None:
+            raise MemoryError("sm3 worker failed")
+
+        def hexdigest(self) -> str:
+            return ""
+
+    monkeypatch.setattr("integrity.hashing.new_sm3", Broken)
+    with pytest.raises(MemoryError, match="sm3 worker failed"):
+        digest_stream(io.BytesIO(b"y" * 100_000), chunk_bytes=100)  # far more chunks than buffers
