@@ -95,7 +95,7 @@ class Checkpoint:
     """The whole signed note, body and signature lines, verbatim."""
     sm3: TreeHead | None = None
     """The SM3 tree over the same entries (国密 layer), from the note's ``sm3`` extension line;
-    None on checkpoints signed before it (docs/ledger-format.md §SM3 tree)."""
+    None on checkpoints signed before it (docs/ledger-format.md §9)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,7 +69,7 @@ def make_bundle(*, entry: bytes, proof: TlogProof, timestamps: Sequence[tuple[st
                 trust: TrustRoot, sm3_hashes: Sequence[bytes] | None = None) -> bytes:
     """Serialize a bundle. ``timestamps`` are (TSA name, raw token) over the checkpoint body.
     ``sm3_hashes`` is the entry's inclusion path in the SM3 tree the checkpoint's ``sm3`` line
-    commits to (same index, same size; docs/ledger-format.md §SM3 tree); None for a checkpoint
+    commits to (same index, same size; docs/ledger-format.md §9); None for a checkpoint
     without one."""
     value: dict[str, object] = {
         "format": FORMAT,

@@ -1,6 +1,6 @@
 """RFC 9162 Merkle tree hashing, proofs and their verification, with the hash as a parameter:
 SHA-256 (RFC 9162, the default) or SM3 (GB/T 32905) for the 国密 second tree over the same
-entry bytes (DESIGN.md §4; docs/ledger-format.md §SM3 tree).
+entry bytes (DESIGN.md §4; docs/ledger-format.md §9).
 
 Verification follows transparency-dev/merkle's decomposition of RFC 9162 §2.1.3.2 and §2.1.4.2,
 which the conformance vectors in shared/conformance/rfc9162 exercise. Trees are built two ways:

@@ -175,7 +175,7 @@ SM3_EXTENSION = "sm3"  # the extension line ``sm3 <size> <base64 SM3 root>``
 def checkpoint_text(origin: Origin, head: TreeHead, *, sm3: TreeHead | None = None) -> bytes:
     """The tlog-checkpoint body: origin, size, base64 root, then, when ``sm3`` is given, ONE
     extension line ``sm3 <size> <base64 root>`` for the SM3 tree over the same entries
-    (docs/ledger-format.md §SM3 tree), so that one signature commits both trees."""
+    (docs/ledger-format.md §9), so that one signature commits both trees."""
     text = f"{origin}\n{head.size}\n{base64.b64encode(head.root).decode()}\n"
     if sm3 is not None:
         if sm3.size != head.size:
