@@ -1,5 +1,5 @@
-"""The SM3 tree beside the SHA-256 tree (DESIGN.md §4 国密 layer; docs/ledger-format.md §SM3
-tree): the same entry bytes, RFC 9162 with SM3 as the hash, its state kept on each commit row
+"""The SM3 tree beside the SHA-256 tree (DESIGN.md §4 国密 layer; docs/ledger-format.md §9):
+the same entry bytes, RFC 9162 with SM3 as the hash, its state kept on each commit row
 (``sm3_root``, ``sm3_frontier``: migration 0006) as ``root``/``frontier`` are for SHA-256.
 
 SM3 leaf hashes are not stored: they are recomputed from the verbatim entry bytes (the only bytes
