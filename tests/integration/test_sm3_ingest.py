@@ -138,5 +138,12 @@ def test_rest_verify_by_sm3_gives_both_paths(tmp_path: Path, media: Media) -> No
             assert bundle.status_code == 200, bundle.text
             report = verify_bundle(bundle.content, trust=trust, clip_sha256=sha)
             assert report.sm3_checked and report.entry.body["sm3"] == sm3
+        with TestClient(app) as browser:  # the verify page, signed in as the auditor
+            signin = browser.post("/ui/signin", data={"token": auth["Authorization"][7:]})
+            assert signin.status_code in (200, 303), signin.text
+            page = browser.get("/ui/verify", params={"sha256": sm3.upper()})
+            assert page.status_code == 200, page.text
+            assert 'id="verdict">已核验 verified' in page.text  # both paths checked by the page
+            assert sm3 in page.text and "按 SM3 摘要找到" in page.text
     finally:
         station.close()
