@@ -8,6 +8,7 @@ from bench import (
     access_bench,
     api_bench,
     cli_bench,
+    guomi_hash,
     integrity_bench,
     ledger_bench,
     media_bench,
@@ -25,7 +26,8 @@ def main() -> None:
                          ("proofs", proof_bench), ("station", station_bench),
                          ("media", media_bench), ("s3", s3_bench), ("api", api_bench),
                          ("cli", cli_bench), ("sm2", sm2_bench),
-                         ("timestamps", timestamp_bench), ("access", access_bench)):
+                         ("timestamps", timestamp_bench), ("access", access_bench),
+                         ("guomi", guomi_hash)):
         if not which or name in which:
             module.run()
 
