@@ -134,7 +134,10 @@ def test_sm2_signed_bundle_verifies_and_fails_at_b3_without_its_sm2_line() -> No
     def bundle(note: bytes) -> bytes:
         proof = TlogProof(index=5, hashes=tuple(inclusion_proof(
             [r.leaf_hash for r in ledger.rows], 5)), checkpoint=note)
-        return make_bundle(entry=ledger.rows[5].data, proof=proof, timestamps=[], trust=trust)
+        sm3_path = inclusion_proof([leaf_hash(r.data, tree_hash=SM3) for r in ledger.rows], 5,
+                                   tree_hash=SM3)
+        return make_bundle(entry=ledger.rows[5].data, proof=proof, timestamps=[], trust=trust,
+                           sm3_hashes=sm3_path)
 
     assert verify_bundle(bundle(cp.note), trust=trust).checkpoint.head.size == 9
     assert verify_bundle(bundle(cp.note)).embedded_trust  # the SM2 vkey round-trips in JSON
