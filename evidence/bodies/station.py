@@ -108,10 +108,13 @@ class MediaQuarantinedBody:
 class StoredBody:
     """``stored`` (subject: the clip's SHA-256): the original's exact version in the object
     store, verified (DESIGN.md §3 step 6): size, lock mode and retain-until as the store
-    reported them."""
+    reported them. An object encrypted at rest (docs/adr/0010-sm4-envelope.md) adds
+    ``cipher``, ``kek_id``, ``wrapped_key`` (hex) and the stored bytes' ``sealed_sha256`` and
+    ``sealed_size``; ``size`` stays the plaintext's."""
 
     kind: ClassVar[EntryKind] = EntryKind.STORED
-    OPTIONAL_KEYS: ClassVar[frozenset[str]] = frozenset({"name_bytes_hex"})
+    OPTIONAL_KEYS: ClassVar[frozenset[str]] = frozenset({
+        "name_bytes_hex", "cipher", "kek_id", "wrapped_key", "sealed_sha256", "sealed_size"})
 
     device: str
     name_on_device: str
@@ -122,13 +125,21 @@ class StoredBody:
     lock_mode: str
     retain_until: datetime
     name_bytes_hex: str | None = None
+    cipher: str | None = None
+    kek_id: str | None = None
+    wrapped_key: str | None = None
+    sealed_sha256: str | None = None
+    sealed_size: int | None = None
 
     def to_body(self) -> dict[str, object]:
-        return put_if({"device": self.device, "name_on_device": self.name_on_device,
+        body = put_if({"device": self.device, "name_on_device": self.name_on_device,
                        "store": self.store, "key": self.key, "version_id": self.version_id,
                        "size": self.size, "lock_mode": self.lock_mode,
                        "retain_until": format_time(self.retain_until)},
                       "name_bytes_hex", self.name_bytes_hex)
+        for key in ("cipher", "kek_id", "wrapped_key", "sealed_sha256", "sealed_size"):
+            put_if(body, key, getattr(self, key))
+        return body
 
     @classmethod
     def from_body(cls, body: Mapping[str, object]) -> Self:
@@ -137,7 +148,11 @@ class StoredBody:
                    store=f.text("store"), key=f.text("key"), version_id=f.text("version_id"),
                    size=f.integer("size"), lock_mode=f.text("lock_mode"),
                    retain_until=f.time("retain_until"),
-                   name_bytes_hex=f.text_if_present("name_bytes_hex"))
+                   name_bytes_hex=f.text_if_present("name_bytes_hex"),
+                   cipher=f.text_if_present("cipher"), kek_id=f.text_if_present("kek_id"),
+                   wrapped_key=f.text_if_present("wrapped_key"),
+                   sealed_sha256=f.text_if_present("sealed_sha256"),
+                   sealed_size=f.integer("sealed_size") if "sealed_size" in body else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,19 +194,24 @@ class Derivative:
     ffmpeg_version: str
     key: str
     version_id: str
+    sealing: Mapping[str, object] | None = None
+    """Encrypted at rest: ``cipher``, ``kek_id``, ``wrapped_key``, ``sealed_sha256``,
+    ``sealed_size`` as in a ``stored`` entry (absent otherwise)."""
 
     def to_body(self) -> dict[str, object]:
-        return {"parent": self.parent, "role": self.role, "action": self.action,
-                "name": self.name, "sha256": self.sha256, "size": self.size,
-                "argv": list(self.argv), "ffmpeg_version": self.ffmpeg_version,
-                "key": self.key, "version_id": self.version_id}
+        return put_if({"parent": self.parent, "role": self.role, "action": self.action,
+                       "name": self.name, "sha256": self.sha256, "size": self.size,
+                       "argv": list(self.argv), "ffmpeg_version": self.ffmpeg_version,
+                       "key": self.key, "version_id": self.version_id},
+                      "sealing", None if self.sealing is None else dict(self.sealing))
 
     @classmethod
     def read(cls, f: Fields) -> Self:
         return cls(parent=f.text("parent"), role=f.text("role"), action=f.text("action"),
                    name=f.text("name"), sha256=f.text("sha256"), size=f.integer("size"),
                    argv=f.texts("argv"), ffmpeg_version=f.text("ffmpeg_version"),
-                   key=f.text("key"), version_id=f.text("version_id"))
+                   key=f.text("key"), version_id=f.text("version_id"),
+                   sealing=f.obj_if_present("sealing"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,19 +54,17 @@ def test_sizes(size: int, segments: int, sealed: int) -> None:
     assert len(seal(KEY, HEADER, _plain(size))) == sealed
 
 
-@pytest.mark.parametrize(("start", "length", "size", "first", "last", "offset", "span_len",
-                          "skip"), [
-    (0, 1, 10, 0, 0, HEADER_BYTES, 10 + TAG_BYTES, 0),
-    (S - 1, 2, 3 * S, 0, 1, HEADER_BYTES, 2 * SEG, S - 1),
-    (S, S, 3 * S, 1, 1, HEADER_BYTES + SEG, SEG, 0),
-    (2 * S + 5, 100, 2 * S + 10, 2, 2, HEADER_BYTES + 2 * SEG, 10 + TAG_BYTES, 5),
-    (5, 10 * S, 2 * S + 10, 0, 2, HEADER_BYTES, 2 * SEG + 10 + TAG_BYTES, 5),
+@pytest.mark.parametrize(("start", "length", "size", "expected"), [
+    (0, 1, 10, (0, 0, HEADER_BYTES, 10 + TAG_BYTES, 0)),
+    (S - 1, 2, 3 * S, (0, 1, HEADER_BYTES, 2 * SEG, S - 1)),
+    (S, S, 3 * S, (1, 1, HEADER_BYTES + SEG, SEG, 0)),
+    (2 * S + 5, 100, 2 * S + 10, (2, 2, HEADER_BYTES + 2 * SEG, 10 + TAG_BYTES, 5)),
+    (5, 10 * S, 2 * S + 10, (0, 2, HEADER_BYTES, 2 * SEG + 10 + TAG_BYTES, 5)),
 ])
-def test_span_for(start: int, length: int, size: int, first: int, last: int, offset: int,
-                  span_len: int, skip: int) -> None:
+def test_span_for(start: int, length: int, size: int,
+                  expected: tuple[int, int, int, int, int]) -> None:
     span = span_for(start, length, size)
-    assert (span.first, span.last, span.offset, span.length, span.skip) == (
-        first, last, offset, span_len, skip)
+    assert (span.first, span.last, span.offset, span.length, span.skip) == expected
 
 
 def test_span_outside_refused() -> None:
