@@ -123,7 +123,7 @@ def test_local_store_holds_only_ciphertext_and_reads_decrypt(
 def test_range_read_fetches_only_its_segments(local: LocalWormStore, tmp_path: Path,
                                               records: SqlObjectKeys) -> None:
     counting = CountingStore(local)
-    store = _sealed(counting, tmp_path, records)  # type: ignore[arg-type]
+    store = _sealed(counting, tmp_path, records)
     data = _plain(40 * S + 5, 9)
     src, sha = _source(tmp_path, data)
     obj = store.put("originals/rr/clip", src, sha256=sha, size=len(data),
