@@ -187,6 +187,7 @@ def encryption_mode(settings: Settings) -> str:
     mode = wanted or "sm4"
     mkdir_private(settings.data_dir)
     write_replace(record, mode.encode() + b"\n")
+    record.chmod(0o600)
     return mode
 
 

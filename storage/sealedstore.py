@@ -97,7 +97,28 @@ class SealedStore:
 
     def put(self, key: str, source: Path, *, sha256: Sha256Hex, size: int,
             retain_until: datetime) -> StoredObject:
-        record = self.records.get(self.url, key)
+        spool = source.with_name(f".{source.name}.sm4")
+        try:
+            record = self.records.get(self.url, key)
+            for _ in range(2):  # a second round only when a concurrent put recorded first
+                sealed_sha, sealed_size, fresh = self._seal(key, source, spool, record,
+                                                            sha256=sha256, size=size)
+                if fresh is not None:
+                    record = self.records.add(fresh)
+                if record is not None and record.sealed_sha256 == sealed_sha:
+                    break
+            else:
+                raise ConflictError(f"{key}: its data key kept changing under concurrent puts")
+            inner = self.inner.put(key, spool, sha256=Sha256Hex(sealed_sha), size=sealed_size,
+                                   retain_until=retain_until)
+        finally:
+            spool.unlink(missing_ok=True)
+        return self._outer(inner, record)
+
+    def _seal(self, key: str, source: Path, spool: Path, record: ObjectKey | None, *,
+              sha256: Sha256Hex, size: int) -> tuple[str, int, ObjectKey | None]:
+        """Seal ``source`` into ``spool`` with the recorded key (a resumed put: the same
+        ciphertext again), or with a fresh key, returned as a record still to be added."""
         if record is not None and record.plain_sha256 != sha256:
             raise ConflictError(f"{self.url} already holds another plaintext under {key} "
                                 f"(SHA-256 {record.plain_sha256})")
@@ -109,24 +130,14 @@ class SealedStore:
             data_key = self.keys.unwrap(record.kek_id, record.wrapped_key,
                                         context=wrap_context(key))
             header = s4.Header.decode(record.header)
-            kek_id, wrapped = record.kek_id, record.wrapped_key
-        spool = source.with_name(f".{source.name}.sm4")
         sealed_sha, sealed_size = seal_file(source, spool, key=data_key, header=header,
                                             sha256=sha256, size=size)
-        try:
-            if record is None:
-                record = self.records.add(ObjectKey(
-                    store_url=self.url, object_key=key, plain_sha256=sha256, plain_size=size,
-                    sealed_sha256=sealed_sha, sealed_size=sealed_size,
-                    algorithm=s4.ALGORITHM, kek_id=kek_id, wrapped_key=wrapped,
-                    header=header.encode()))
-            if record.sealed_sha256 != sealed_sha:  # a concurrent writer's other key won
-                raise ConflictError(f"{key}: sealed concurrently with another data key; retry")
-            inner = self.inner.put(key, spool, sha256=Sha256Hex(sealed_sha), size=sealed_size,
-                                   retain_until=retain_until)
-        finally:
-            spool.unlink(missing_ok=True)
-        return self._outer(inner, record)
+        if record is not None:
+            return sealed_sha, sealed_size, None
+        return sealed_sha, sealed_size, ObjectKey(
+            store_url=self.url, object_key=key, plain_sha256=sha256, plain_size=size,
+            sealed_sha256=sealed_sha, sealed_size=sealed_size, algorithm=s4.ALGORITHM,
+            kek_id=kek_id, wrapped_key=wrapped, header=header.encode())
 
     def verify(self, obj: StoredObject, *, rehash: bool = False) -> StoredObject:
         """The inner store's checks on the sealed bytes (no key needed)."""
