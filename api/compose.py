@@ -47,6 +47,7 @@ from storage.tokens import SqlTokenRepo
 
 if TYPE_CHECKING:
     from storage.kekfile import KekFileKeyService
+    from storage.object_keys import SqlObjectKeys
     from storage.sealedstore import RangedStore
     from storage.tsa import HttpTimestampAuthority
 
@@ -199,6 +200,13 @@ def kek_service(settings: Settings) -> KekFileKeyService:
     return KekFileKeyService(settings.data_dir / "keys" / "kek")
 
 
+def object_keys(ledger: Ledger) -> SqlObjectKeys:
+    """The wrapped data keys in the ledger's database (storage/object_keys.py)."""
+    from storage.object_keys import SqlObjectKeys  # noqa: PLC0415 - only when encrypting
+
+    return SqlObjectKeys(ledger.store.engine, clock=utc_now)
+
+
 def open_ledger_and_store(settings: Settings, *,
                           clock: Clock = utc_now) -> tuple[Ledger, BlobStore]:
     """The ledger and the object store named by settings — behind the SM4-GCM envelope when the
@@ -209,11 +217,10 @@ def open_ledger_and_store(settings: Settings, *,
         store = make_blob_store(settings, clock=clock)
         if encryption_mode(settings) == "none":
             return ledger, store
-        from storage.object_keys import SqlObjectKeys  # noqa: PLC0415 - only when encrypting
-        from storage.sealedstore import SealedStore  # noqa: PLC0415
+        from storage.sealedstore import SealedStore  # noqa: PLC0415 - only when encrypting
 
         return ledger, SealedStore(cast("RangedStore", store), keys=kek_service(settings),
-                                   records=SqlObjectKeys(ledger.store.engine, clock=utc_now))
+                                   records=object_keys(ledger))
     except BaseException:
         ledger.close()
         raise

@@ -107,13 +107,14 @@ class SqlObjectKeys:
         for row in rows:
             yield ObjectKey(**row._mapping)
 
-    def rewrap(self, record: ObjectKey, *, kek_id: str, wrapped_key: bytes) -> None:
-        """Replace the wrapping of ``record`` (only if it is still wrapped as read)."""
+    def rewrap(self, store_url: str, object_key: str, *, old_kek_id: str, kek_id: str,
+               wrapped_key: bytes) -> None:
+        """Replace an object's wrapping (only if it is still wrapped by ``old_kek_id``)."""
         with translate_errors("re-wrap a data key"), self._engine.begin() as conn:
             done = conn.execute(update(_T).where(
-                (_C.store_url == record.store_url) & (_C.object_key == record.object_key)
-                & (_C.kek_id == record.kek_id)).values(
+                (_C.store_url == store_url) & (_C.object_key == object_key)
+                & (_C.kek_id == old_kek_id)).values(
                 kek_id=kek_id, wrapped_key=wrapped_key,
                 rewrapped_at=self._clock()))
         if done.rowcount != 1:
-            raise ConflictError(f"{record.object_key}: its key was re-wrapped concurrently")
+            raise ConflictError(f"{object_key}: its key was re-wrapped concurrently")

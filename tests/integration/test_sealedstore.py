@@ -185,7 +185,8 @@ def test_kek_rotation_rewraps_without_touching_objects(
     for record in list(records.all()):
         dk = keys.unwrap(record.kek_id, record.wrapped_key, context=record.object_key.encode())
         _, wrapped = keys.wrap(dk, context=record.object_key.encode())
-        records.rewrap(record, kek_id=new, wrapped_key=wrapped)
+        records.rewrap(record.store_url, record.object_key, old_kek_id=record.kek_id,
+                       kek_id=new, wrapped_key=wrapped)
     assert {r.kek_id for r in records.all()} == {new} != {old}
     with store.open(obj) as fh:
         assert fh.read() == data
