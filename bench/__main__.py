@@ -12,6 +12,7 @@ from bench import (
     media_bench,
     proof_bench,
     s3_bench,
+    sm4_bench,
     station_bench,
 )
 
@@ -21,7 +22,7 @@ def main() -> None:
     for name, module in (("ledger", ledger_bench), ("integrity", integrity_bench),
                          ("proofs", proof_bench), ("station", station_bench),
                          ("media", media_bench), ("s3", s3_bench), ("api", api_bench),
-                         ("cli", cli_bench)):
+                         ("cli", cli_bench), ("sm4", sm4_bench)):
         if not which or name in which:
             module.run()
 
