@@ -188,8 +188,9 @@ def test_the_demo_stores_only_ciphertext(demo_run: tuple[Path, str]) -> None:
     """Encryption at rest is on for a new data dir (docs/adr/0010-sm4-envelope.md): no 64-byte
     window of any original or derivative (taken every 1 KiB) appears in any file of the object
     store, while each still reads back, decrypted, with its ledgered SHA-256."""
-    data, _ = demo_run
+    data, output = demo_run
     assert (data / "encryption").read_text().strip() == "sm4"
+    assert "静态加密 SM4-GCM/liuhen-stream-v1" in output
     stored = [p.read_bytes() for p in (data / "objects").rglob("*") if p.is_file()]
     station = open_station(Settings(data_dir=data))
     try:
