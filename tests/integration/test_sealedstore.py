@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from evidence.errors import ConflictError, VerificationError
+from evidence.errors import ConflictError, PolicyViolationError, VerificationError
 from evidence.ids import Sha256Hex
 from integrity import sm4stream as s4
 from storage.kekfile import KekFileKeyService
@@ -220,3 +220,23 @@ def test_rgw_bucket_holds_only_ciphertext(s3_env: S3Env, buckets: Buckets, s3_ad
         fh.seek(2 * S + 3)
         assert fh.read(10) == data[2 * S + 3:2 * S + 13]
     store.verify(obj, rehash=True)
+
+
+def test_kek_files_are_private_and_wrappings_bound_to_their_object(tmp_path: Path) -> None:
+    keys = KekFileKeyService(tmp_path / "kek")
+    first = keys.current_kek_id()
+    kek_id, wrapped = keys.wrap(b"k" * 16, context=b"originals/aa/one")
+    assert kek_id == first
+    assert keys.unwrap(kek_id, wrapped, context=b"originals/aa/one") == b"k" * 16
+    with pytest.raises(VerificationError):  # moved to another object
+        keys.unwrap(kek_id, wrapped, context=b"originals/aa/two")
+    flipped = bytes([wrapped[0] ^ 1]) + wrapped[1:]
+    with pytest.raises(VerificationError):
+        keys.unwrap(kek_id, flipped, context=b"originals/aa/one")
+    second = keys.rotate()
+    assert second != first and keys.current_kek_id() == second
+    assert keys.unwrap(first, wrapped, context=b"originals/aa/one") == b"k" * 16  # retired
+    assert {oct(p.stat().st_mode & 0o777) for p in (tmp_path / "kek").iterdir()} == {"0o600"}
+    (tmp_path / "kek" / f"{first}.kek").chmod(0o644)
+    with pytest.raises(PolicyViolationError, match="readable by others"):
+        keys.unwrap(first, wrapped, context=b"originals/aa/one")
