@@ -164,7 +164,10 @@ class SealedStore:
         inner = self._inner(obj, record)
         self.inner.verify(inner)  # the exact version is there, unchanged in size and lock
         raw = _OpeningReader(self.inner, inner, record, data_key)
-        return io.BufferedReader(raw, buffer_size=READ_BUFFER_BYTES)
+        # A one-segment buffer: larger reads go to the raw reader at the caller's size, so a
+        # range fetches the segments it covers and no more (BufferedReader reads past its
+        # buffer directly into the caller's).
+        return io.BufferedReader(raw, buffer_size=s4.SEGMENT_BYTES)
 
     def extend_retention(self, obj: StoredObject, retain_until: datetime) -> StoredObject:
         record = self.records.get(obj.store, obj.key)
@@ -284,6 +287,12 @@ class _OpeningReader(io.RawIOBase):
             self._digest = None  # no longer one sequential pass: segments still authenticate
         self._pos = target
         return self._pos
+
+    def readall(self) -> bytes:
+        chunks = []
+        while chunk := self.read(FETCH_SEGMENTS * s4.SEGMENT_BYTES):
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def readinto(self, buffer: WriteableBuffer) -> int:
         view = memoryview(buffer).cast("B")

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from api.http.ranges import read_range
 from evidence.errors import ConflictError, PolicyViolationError, VerificationError
 from evidence.ids import Sha256Hex
 from integrity import sm4stream as s4
@@ -240,3 +241,21 @@ def test_kek_files_are_private_and_wrappings_bound_to_their_object(tmp_path: Pat
     (tmp_path / "kek" / f"{first}.kek").chmod(0o644)
     with pytest.raises(PolicyViolationError, match="readable by others"):
         keys.unwrap(first, wrapped, context=b"originals/aa/one")
+
+
+def test_http_range_reads_fetch_only_their_segments(local: LocalWormStore, tmp_path: Path,
+                                                    records: SqlObjectKeys) -> None:
+    """api/http/ranges.py seeks the decrypting stream instead of reading up to the start."""
+    counting = CountingStore(local)
+    store = _sealed(counting, tmp_path, records)
+    data = _plain(64 * S + 9, 12)
+    src, sha = _source(tmp_path, data)
+    obj = store.put("originals/hr/clip", src, sha256=sha, size=len(data),
+                    retain_until=NOW + timedelta(days=200))
+    start = 50 * S + 17
+    got = b"".join(read_range(store.open(obj), start=start, length=3 * S))
+    assert got == data[start:start + 3 * S]
+    assert counting.fetched <= 4 * (S + s4.TAG_BYTES)  # 4 segments cover the range, not 54
+    counting.fetched = 0
+    assert b"".join(read_range(store.open(obj), start=0, length=None)) == data
+    assert counting.fetched == s4.sealed_size(len(data)) - s4.HEADER_BYTES
