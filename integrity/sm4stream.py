@@ -148,17 +148,39 @@ def _nonce(header: Header, index: int, final: bool) -> bytes:
     return header.prefix + index.to_bytes(4, "big") + (b"\x01" if final else b"\x00")
 
 
+class Sealer:
+    """Seals the segments of one object (one data key, one header), writing each segment's
+    ciphertext and tag straight into the caller's buffer (the upload path seals a batch of
+    segments into one buffer without further copies)."""
+
+    def __init__(self, key: bytes, header: Header) -> None:
+        self._algorithm = algorithms.SM4(key)
+        self._header = header
+        self._aad = header.encode()
+
+    def seal_into(self, index: int, plain: bytes | memoryview, out: memoryview, *,
+                  final: bool) -> int:
+        """Segment ``index`` sealed into ``out`` (at least ``len(plain) + TAG_BYTES`` bytes);
+        returns the bytes written (``len(plain) + TAG_BYTES``)."""
+        if not 0 <= index < MAX_SEGMENTS:
+            raise ValueError(f"segment index {index} is out of range")
+        if len(plain) > SEGMENT_BYTES or (len(plain) < SEGMENT_BYTES and not final):
+            raise ValueError(f"segment {index}: {len(plain)} bytes (only the final segment may "
+                             f"be shorter than {SEGMENT_BYTES})")
+        enc = Cipher(self._algorithm, modes.GCM(_nonce(self._header, index, final))).encryptor()
+        enc.authenticate_additional_data(self._aad)
+        n = enc.update_into(plain, out) if len(plain) else 0
+        enc.finalize()
+        out[n:n + TAG_BYTES] = enc.tag
+        return n + TAG_BYTES
+
+
 def seal_segment(key: bytes, header: Header, index: int, plain: bytes | memoryview, *,
                  final: bool) -> bytes:
     """Segment ``index`` sealed: ciphertext followed by its tag."""
-    if not 0 <= index < MAX_SEGMENTS:
-        raise ValueError(f"segment index {index} is out of range")
-    if len(plain) > SEGMENT_BYTES or (len(plain) < SEGMENT_BYTES and not final):
-        raise ValueError(f"segment {index}: {len(plain)} bytes (only the final segment may be "
-                         f"shorter than {SEGMENT_BYTES})")
-    enc = Cipher(algorithms.SM4(key), modes.GCM(_nonce(header, index, final))).encryptor()
-    enc.authenticate_additional_data(header.encode())
-    return enc.update(plain) + enc.finalize() + enc.tag
+    out = bytearray(len(plain) + TAG_BYTES)
+    Sealer(key, header).seal_into(index, plain, memoryview(out), final=final)
+    return bytes(out)
 
 
 def open_segment(key: bytes, header: Header, index: int, sealed: bytes | memoryview, *,
