@@ -9,7 +9,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from access.accounts import Accounts
 from access.login import Login, LoginPolicy
@@ -38,7 +38,7 @@ from ledger.proofs import Proofs
 from ledger.publishing import publish_checkpoint
 from ledger.readmodel import Freshness
 from storage.accounts import SqlAccountRepo
-from storage.blobio import mkdir_private
+from storage.blobio import mkdir_private, write_replace
 from storage.casework_lock import CaseworkLock
 from storage.catalogue import SqlCatalogue
 from storage.group_commit import GroupCommitter
@@ -50,6 +50,9 @@ from storage.sessions import SqlSessionRepo
 from storage.tokens import SqlTokenRepo
 
 if TYPE_CHECKING:
+    from storage.kekfile import KekFileKeyService
+    from storage.object_keys import SqlObjectKeys
+    from storage.sealedstore import RangedStore
     from storage.tsa import HttpTimestampAuthority
 
 
@@ -172,13 +175,62 @@ def make_blob_store(settings: Settings, *, clock: Clock = utc_now) -> BlobStore:
                                "file:///path")
 
 
+ENCRYPTIONS = ("sm4", "none")
+
+
+def encryption_mode(settings: Settings) -> str:
+    """``sm4`` or ``none`` for this data dir: recorded in ``<data_dir>/encryption`` on first use
+    (``sm4`` unless ``LIUHEN_ENCRYPTION`` says otherwise); a setting that contradicts the
+    record is refused, so encryption never switches off (or on) silently."""
+    wanted = settings.encryption
+    if wanted is not None and wanted not in ENCRYPTIONS:
+        raise PolicyViolationError(f"加密方式 {wanted!r} 无效：只能是 sm4 或 none "
+                                   f"(LIUHEN_ENCRYPTION: use sm4 or none)")
+    record = settings.data_dir / "encryption"
+    if record.is_file():
+        recorded = record.read_text().strip()
+        if wanted is not None and wanted != recorded:
+            raise PolicyViolationError(
+                f"数据目录 {settings.data_dir} 记录的加密方式是 {recorded}，设置却是 {wanted}；"
+                f"不会静默切换 (the data dir records encryption {recorded}, "
+                f"LIUHEN_ENCRYPTION says {wanted}: refused)")
+        return recorded
+    mode = wanted or "sm4"
+    mkdir_private(settings.data_dir)
+    write_replace(record, mode.encode() + b"\n")
+    record.chmod(0o600)
+    return mode
+
+
+def kek_service(settings: Settings) -> KekFileKeyService:
+    """The KEK key service: key files under ``<data_dir>/keys/kek`` (storage/kekfile.py); a
+    服务器密码机 or KMS adapter with the same methods is chosen here instead."""
+    from storage.kekfile import KekFileKeyService  # noqa: PLC0415 - only when encrypting
+
+    return KekFileKeyService(settings.data_dir / "keys" / "kek")
+
+
+def object_keys(ledger: Ledger) -> SqlObjectKeys:
+    """The wrapped data keys in the ledger's database (storage/object_keys.py)."""
+    from storage.object_keys import SqlObjectKeys  # noqa: PLC0415 - only when encrypting
+
+    return SqlObjectKeys(ledger.store.engine, clock=utc_now)
+
+
 def open_ledger_and_store(settings: Settings, *,
                           clock: Clock = utc_now) -> tuple[Ledger, BlobStore]:
-    """The ledger and the object store named by settings; the ledger is closed again when the
-    store cannot be opened (a bucket without Object Lock, a store outage)."""
+    """The ledger and the object store named by settings — behind the SM4-GCM envelope when the
+    data dir encrypts at rest; the ledger is closed again when the store cannot be opened (a
+    bucket without Object Lock, a store outage)."""
     ledger = open_ledger(settings)
     try:
-        return ledger, make_blob_store(settings, clock=clock)
+        store = make_blob_store(settings, clock=clock)
+        if encryption_mode(settings) == "none":
+            return ledger, store
+        from storage.sealedstore import SealedStore  # noqa: PLC0415 - only when encrypting
+
+        return ledger, SealedStore(cast("RangedStore", store), keys=kek_service(settings),
+                                   records=object_keys(ledger))
     except BaseException:
         ledger.close()
         raise

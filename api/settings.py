@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     """Server-side encryption on every upload: ``AES256`` (SSE-S3) or ``aws:kms`` (SSE-KMS,
     with ``s3_kms_key_id``). Off by default: Ceph RGW refuses SSE without TLS and a KMS."""
     s3_kms_key_id: str | None = None
+    encryption: str | None = None
+    """Encryption at rest of everything stored (docs/adr/0010-sm4-envelope.md): ``sm4`` (SM4-GCM
+    envelope, KEKs under ``<data_dir>/keys/kek``) or ``none``. Unset: what the data dir
+    recorded in its ``encryption`` file, and ``sm4`` for a new data dir. A setting that differs
+    from the recorded one is refused (it would not flip silently)."""
     retention_days: int = 180
     """Minimum retention of originals (≥ 6 months for clips not linked to a case)."""
     release_policy: str = "mark"

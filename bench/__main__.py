@@ -15,6 +15,7 @@ from bench import (
     proof_bench,
     s3_bench,
     sm2_bench,
+    sm4_bench,
     station_bench,
     timestamp_bench,
 )
@@ -27,7 +28,7 @@ def main() -> None:
                          ("media", media_bench), ("s3", s3_bench), ("api", api_bench),
                          ("cli", cli_bench), ("sm2", sm2_bench),
                          ("timestamps", timestamp_bench), ("access", access_bench),
-                         ("guomi", guomi_hash)):
+                         ("guomi", guomi_hash), ("sm4", sm4_bench)):
         if not which or name in which:
             module.run()
 

@@ -244,8 +244,26 @@ class PublicKey:
 
 
 @dataclass(frozen=True, slots=True)
+class Sealing:
+    """How a stored object is encrypted at rest (docs/adr/0010-sm4-envelope.md): ``algorithm``
+    (``SM4-GCM/liuhen-stream-v1``), the data key wrapped by KEK ``kek_id`` (``wrapped_key``,
+    lowercase hex), and the SHA-256 and size of the bytes the store holds (the ciphertext), which
+    fixity checks without keys."""
+
+    algorithm: str
+    kek_id: str
+    wrapped_key: str
+    sealed_sha256: Sha256Hex
+    sealed_size: int
+
+
+@dataclass(frozen=True, slots=True)
 class StoredObject:
-    """Where an original (or derivative) lives, pinned to one immutable version."""
+    """Where an original (or derivative) lives, pinned to one immutable version.
+
+    ``size`` and ``sha256`` are the plaintext's (the evidence's identity); when the object is
+    encrypted at rest, ``sealing`` (filled in by the sealing store's ``put``/``verify``) says how
+    and names the stored bytes' own digest."""
 
     store: str
     """The store's URL, e.g. ``file:///var/lib/liuhen/objects`` or ``s3://bucket/prefix``."""
@@ -256,6 +274,7 @@ class StoredObject:
     lock_mode: str
     """``COMPLIANCE`` on S3 Object Lock; ``LOCAL-WORM`` for the local directory store."""
     retain_until: datetime
+    sealing: Sealing | None = None
 
 
 class FileState(enum.StrEnum):

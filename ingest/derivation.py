@@ -71,11 +71,20 @@ def _store(ctx: IngestContext, parent: str, path: Path, sha256: str, size: int
     return ctx.blobs.verify(obj, rehash=True)
 
 
+def sealing_fields(obj: StoredObject) -> dict[str, object] | None:
+    """An encrypted object's envelope for its ledger entry (docs/adr/0010-sm4-envelope.md)."""
+    seal = obj.sealing
+    if seal is None:
+        return None
+    return {"cipher": seal.algorithm, "kek_id": seal.kek_id, "wrapped_key": seal.wrapped_key,
+            "sealed_sha256": seal.sealed_sha256, "sealed_size": seal.sealed_size}
+
+
 def _derivative(copy: Derived, obj: StoredObject) -> Derivative:
     return Derivative(parent=copy.parent, role=copy.role.value, action=copy.action.value,
                       name=copy.path.name, sha256=copy.sha256, sm3=copy.sm3, size=copy.size,
                       argv=copy.ledger_argv, ffmpeg_version=copy.ffmpeg_version, key=obj.key,
-                      version_id=obj.version_id)
+                      version_id=obj.version_id, sealing=sealing_fields(obj))
 
 
 def _reporter(progress: Progress | None, sha: str, label: str,
@@ -131,7 +140,9 @@ def _derive_one(ctx: IngestContext, row: FileRow, *, tools: FfmpegTools, policy:
             stored = []
             for t in (*thumbs.frames, *([thumbs.strip] if thumbs.strip else [])):
                 obj = _store(ctx, sha, t.path, t.sha256, t.size)
-                stored.append({**t.to_dict(), "key": obj.key, "version_id": obj.version_id})
+                seal = sealing_fields(obj)
+                stored.append({**t.to_dict(), "key": obj.key, "version_id": obj.version_id,
+                               **({"sealing": seal} if seal else {})})
             thumb_info = {**thumbs.to_dict(), "stored": stored}
         record_once(ctx, DerivedBody(
             parent=sha, probe=facts.to_dict(), plan=chosen.to_dict(),

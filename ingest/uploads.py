@@ -63,10 +63,15 @@ def _verify(ctx: IngestContext, row: FileRow) -> FileRow:
         raise ConflictError(f"{row.path}: stored without an object (corrupt ingest row)")
     obj: StoredObject = ctx.blobs.verify(row.object, rehash=True)
     name, name_hex = display_name(row)
+    seal = obj.sealing  # encrypted at rest: the wrapped key and the stored bytes' own digest
     index = record_once(ctx, StoredBody(
         device=row.serial, name_on_device=name, name_bytes_hex=name_hex, store=obj.store,
         key=obj.key, version_id=obj.version_id, size=obj.size, lock_mode=obj.lock_mode,
-        retain_until=obj.retain_until, sm3=row.sm3), sha_of(row),
+        retain_until=obj.retain_until, sm3=row.sm3,
+        cipher=seal.algorithm if seal else None, kek_id=seal.kek_id if seal else None,
+        wrapped_key=seal.wrapped_key if seal else None,
+        sealed_sha256=seal.sealed_sha256 if seal else None,
+        sealed_size=seal.sealed_size if seal else None), sha_of(row),
         match=("device", "name_on_device", "name_bytes_hex", "store", "key", "version_id"),
         actor=str(ctx.station))
     row = ctx.repo.save(dataclasses.replace(row, state=FileState.VERIFIED, object=obj,

@@ -85,3 +85,50 @@ class LedgerReader(CheckpointSource, Protocol):
                    end: int | None = None) -> Iterator[tuple[int, bytes, bytes]]: ...
 
     def commits(self) -> Iterator[tuple[int, int, bytes]]: ...
+
+
+class KeyService(Protocol):
+    """Key-encryption keys for encryption at rest (docs/adr/0010-sm4-envelope.md): wraps the
+    per-object SM4 data keys. The default is key files (storage/kekfile.py); a certified
+    服务器密码机 (GM/T 0018 SDF: ``SDF_Encrypt``/``SDF_Decrypt`` under a KEK index it holds) or
+    a KMS satisfies the same four methods, chosen in api/compose.py. The KEK never leaves it.
+
+    ``context`` is bound into each wrapping (the object's key): a wrapped key moved to another
+    object does not unwrap. ``unwrap`` raises VerificationError for a wrapping that does not
+    authenticate, NotFoundError for an unknown KEK id. ``rotate`` makes a new KEK current and
+    keeps the earlier ones for unwrapping (they are retired, never destroyed: the ledger's
+    ``stored`` entries hold data keys wrapped by them)."""
+
+    def current_kek_id(self) -> str: ...
+
+    def wrap(self, data_key: bytes, *, context: bytes) -> tuple[str, bytes]: ...
+
+    def unwrap(self, kek_id: str, wrapped: bytes, *, context: bytes) -> bytes: ...
+
+    def rotate(self) -> str: ...
+
+
+class WrappedKey(Protocol):
+    @property
+    def store_url(self) -> str: ...
+
+    @property
+    def object_key(self) -> str: ...
+
+    @property
+    def kek_id(self) -> str: ...
+
+    @property
+    def wrapped_key(self) -> bytes: ...
+
+
+class WrappedKeys(Protocol):
+    """The database's wrapped data keys (storage/object_keys.py)."""
+
+    def all(self) -> Iterator[WrappedKey]: ...
+
+    def rewrap(self, store_url: str, object_key: str, *, old_kek_id: str, kek_id: str,
+               wrapped_key: bytes) -> None:
+        """Replace an object's wrapping; ConflictError if it is no longer ``old_kek_id``'s."""
+        ...
+

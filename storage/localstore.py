@@ -198,6 +198,14 @@ class LocalWormStore:
         return verified_reader(fh.read, fh.close, sha256=obj.sha256, size=obj.size,
                                what=f"{self.url} {obj.key}")
 
+    def read_range(self, obj: StoredObject, offset: int, length: int) -> bytes:
+        """Bytes ``[offset, offset + length)`` of the object (fewer at its end), read without
+        rehashing: the caller authenticates them (the sealing store's segments)."""
+        self._own(obj)
+        with self._object_path(obj.key).open("rb") as fh:
+            fh.seek(offset)
+            return fh.read(length)
+
     def extend_retention(self, obj: StoredObject, retain_until: datetime) -> StoredObject:
         """Record a later retain-until in a new sidecar version; earlier → PolicyViolationError."""
         wanted = whole_seconds(retain_until)

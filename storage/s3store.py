@@ -221,6 +221,18 @@ class S3ObjectLockStore:
 
         return verified_reader(read, body.close, sha256=obj.sha256, size=obj.size, what=where)
 
+    def read_range(self, obj: StoredObject, offset: int, length: int) -> bytes:
+        """Bytes ``[offset, offset + length)`` of the exact version (GetObject with Range),
+        unverified: the caller authenticates them (the sealing store's segments)."""
+        self._own(obj)
+        where = f"{self.url}/{obj.key} version {obj.version_id}"
+        with s3_errors(f"{where}: GetObject range {offset}+{length}"):
+            reply = self._client.get_object(
+                Bucket=self.bucket, Key=self._full_key(obj.key), VersionId=obj.version_id,
+                Range=f"bytes={offset}-{offset + length - 1}")
+            data: bytes = reply["Body"].read()
+        return data
+
     def extend_retention(self, obj: StoredObject, retain_until: datetime) -> StoredObject:
         """Move the version's COMPLIANCE retain-until later; earlier than it is now →
         PolicyViolationError (the server would refuse too)."""

@@ -186,6 +186,23 @@ def add_sm2(data_dir: DataDir = None) -> None:
             f"{size + 1}")
 
 
+@keys_app.command("rotate-kek")
+def rotate_kek_command(data_dir: DataDir = None) -> None:
+    """KEK 轮换：新建密钥加密密钥，重新封装全部数据密钥并记入账本；证据对象不改写。
+    (Rotate the key-encryption key: every data key re-wrapped, the rotation ledgered; no
+    stored object is rewritten.)"""
+    from api.compose import kek_service, object_keys
+    from ledger.kekrotation import rotate_kek
+
+    with opened(data_dir) as ledger, errors():
+        done = rotate_kek(kek_service(ledger.settings), object_keys(ledger), writer=ledger.writer,
+                          actor="cli")
+        out(f"KEK 已轮换：{done.old} → {done.new}，重新封装 {done.rewrapped} 个数据密钥，"
+            f"账本条目 {done.index}")
+        out(f"KEK rotated {done.old} -> {done.new}: {done.rewrapped} data keys re-wrapped, "
+            f"ledger entry {done.index}")
+
+
 @app.command()
 def verify(
     clip: Annotated[str, typer.Argument(help="a clip file, or its SHA-256 or SM3")],
@@ -202,11 +219,15 @@ def fixity(
     data_dir: DataDir = None,
     store: Store = None,
     rehash: Annotated[bool, typer.Option(help="read every object back and re-hash it")] = True,
+    decrypt: Annotated[int, typer.Option(
+        "--decrypt", min=-1, help="also decrypt this many objects (a fixed sample; -1: all) and "
+        "re-hash their plaintext against the ledger (objects encrypted at rest)")] = 0,
 ) -> None:
     """Re-check every stored original: its exact version still there, unreplaced, locked, and
-    (by default) hashing to its SHA-256. Exit 1 and a report when anything is wrong."""
+    (by default) hashing to its SHA-256 — the stored bytes' own, ciphertext when encrypted at
+    rest, so no key is needed. Exit 1 and a report when anything is wrong."""
     with errors():
-        bad = _fixity_check(settings_for(data_dir, store=store), rehash=rehash)
+        bad = _fixity_check(settings_for(data_dir, store=store), rehash=rehash, decrypt=decrypt)
     if bad:
         raise typer.Exit(1)
 
@@ -256,6 +277,11 @@ def _verify_clip(settings: Settings, ref: str) -> None:
         out(f"  stored {checked.store} {checked.key} version {checked.version_id}: "
             f"{checked.size} bytes re-hashed OK, {checked.lock_mode} until "
             f"{checked.retain_until.date()}")
+        open_plain = getattr(station.blobs, "verify_plaintext", None)
+        if checked.sealing is not None and open_plain is not None:
+            open_plain(checked)
+            out(f"  encrypted at rest ({checked.sealing.algorithm}, KEK "
+                f"{checked.sealing.kek_id}): decrypted, plaintext SHA-256 OK")
         for index, e in entries:
             if e.kind.value == "quarantined":
                 out(f"  quarantined (entry {index}): {e.body.get('reason')}")
@@ -264,8 +290,12 @@ def _verify_clip(settings: Settings, ref: str) -> None:
         station.close()
 
 
-def _fixity_check(settings: Settings, *, rehash: bool) -> int:
-    """Verify every stored object recorded by this station; returns how many failed."""
+def _fixity_check(settings: Settings, *, rehash: bool, decrypt: int = 0) -> int:
+    """Verify every stored object recorded by this station; returns how many failed.
+    ``decrypt`` objects (-1: all; the sample is the first by SHA-256 of the key, so it is
+    fixed and spread over the store) are also decrypted and their plaintext re-hashed."""
+    import hashlib
+
     from api.compose import open_station
     from evidence.errors import NotFoundError, VerificationError
 
@@ -273,19 +303,33 @@ def _fixity_check(settings: Settings, *, rehash: bool) -> int:
     try:
         seen: set[tuple[str, str, str]] = set()
         bad = checked = 0
-        for row in station.repo.all_files():
+        rows = [r for r in station.repo.all_files() if r.object is not None]
+        ranked = sorted({r.object.key for r in rows if r.object is not None},
+                        key=lambda k: hashlib.sha256(k.encode()).hexdigest())
+        sample = set(ranked if decrypt < 0 else ranked[:decrypt])
+        # Only the sealing store decrypts; a plaintext store's rehash already hashes plaintext.
+        open_plain = getattr(station.blobs, "verify_plaintext", None)
+        decrypted = 0
+        for row in rows:
             obj = row.object
             if obj is None or (obj.store, obj.key, obj.version_id) in seen:
                 continue
             seen.add((obj.store, obj.key, obj.version_id))
             try:
                 station.blobs.verify(obj, rehash=rehash)
+                if obj.key in sample:
+                    if open_plain is not None:
+                        open_plain(obj)
+                    else:
+                        station.blobs.verify(obj, rehash=True)
+                    decrypted += 1
                 checked += 1
             except (VerificationError, NotFoundError) as exc:
                 bad += 1
                 out(f"FIXITY FAILED {obj.key} (version {obj.version_id}, {row.serial} "
                     f"{row.path}): {exc}")
-        out(f"fixity: {checked} objects OK, {bad} failed" + (" (re-hashed)" if rehash else ""))
+        out(f"fixity: {checked} objects OK, {bad} failed" + (" (re-hashed)" if rehash else "")
+            + (f"; {decrypted} decrypted and re-hashed as plaintext" if decrypt else ""))
         return bad
     finally:
         station.close()

@@ -262,6 +262,13 @@ def run_demo(settings: Settings, *, recorders: int, out: Callable[[str], None]) 
             out("no playable clip was stored; nothing to export")
             return
         row = rows[0]
+        sample = station.blobs.verify(row.object) if row.object is not None else None
+        if sample is not None and sample.sealing is not None:
+            seal = sample.sealing
+            out(f"静态加密 {seal.algorithm}（KEK {seal.kek_id}）：对象存储只保存密文；"
+                f"{row.path} 明文 SHA-256 {sample.sha256[:16]}…，存储密文 SHA-256 "
+                f"{seal.sealed_sha256[:16]}…，{seal.sealed_size} 字节")
+            out(f"encrypted at rest ({seal.algorithm}): the object store holds ciphertext only")
         bundle = export_bundle(ledger.store, ledger.trust, str(row.acquired_index))
         path = settings.data_dir / "demo.bundle.json"
         write_atomic(path, bundle)

@@ -30,9 +30,14 @@ def read_range(stream: BinaryIO, *, start: int, length: int | None,
 
     Stores hand out forward-only streams that check the SHA-256 at their end, so a range is
     reached by reading past ``start``; a whole read (``start`` 0, no ``length``) goes on to the
-    end, where a changed object raises VerificationError instead of ending quietly."""
+    end, where a changed object raises VerificationError instead of ending quietly. A seekable
+    stream (an object encrypted at rest: storage/sealedstore.py) jumps to ``start`` and fetches
+    and decrypts only the segments the range covers."""
     try:
         skip = start
+        if skip and stream.seekable():
+            stream.seek(start)
+            skip = 0
         while skip:
             got = stream.read(min(skip, chunk_bytes))
             if not got:

@@ -113,10 +113,14 @@ class MediaQuarantinedBody:
 class StoredBody:
     """``stored`` (subject: the clip's SHA-256): the original's exact version in the object
     store, verified (DESIGN.md §3 step 6): size, lock mode and retain-until as the store
-    reported them."""
+    reported them. An object encrypted at rest (docs/adr/0010-sm4-envelope.md) adds
+    ``cipher``, ``kek_id``, ``wrapped_key`` (hex) and the stored bytes' ``sealed_sha256`` and
+    ``sealed_size``; ``size`` stays the plaintext's."""
 
     kind: ClassVar[EntryKind] = EntryKind.STORED
-    OPTIONAL_KEYS: ClassVar[frozenset[str]] = frozenset({"name_bytes_hex", "sm3"})
+    OPTIONAL_KEYS: ClassVar[frozenset[str]] = frozenset({
+        "name_bytes_hex", "sm3", "cipher", "kek_id", "wrapped_key", "sealed_sha256",
+        "sealed_size"})
 
     device: str
     name_on_device: str
@@ -130,6 +134,11 @@ class StoredBody:
     sm3: str | None = None
     """SM3 of the stored original (the subject's content), as acquired; absent in entries
     written before the 国密 layer."""
+    cipher: str | None = None
+    kek_id: str | None = None
+    wrapped_key: str | None = None
+    sealed_sha256: str | None = None
+    sealed_size: int | None = None
 
     def to_body(self) -> dict[str, object]:
         body = put_if({"device": self.device, "name_on_device": self.name_on_device,
@@ -137,7 +146,9 @@ class StoredBody:
                        "size": self.size, "lock_mode": self.lock_mode,
                        "retain_until": format_time(self.retain_until)},
                       "name_bytes_hex", self.name_bytes_hex)
-        return put_if(body, "sm3", self.sm3)
+        for key in ("sm3", "cipher", "kek_id", "wrapped_key", "sealed_sha256", "sealed_size"):
+            put_if(body, key, getattr(self, key))
+        return body
 
     @classmethod
     def from_body(cls, body: Mapping[str, object]) -> Self:
@@ -147,7 +158,11 @@ class StoredBody:
                    size=f.integer("size"), lock_mode=f.text("lock_mode"),
                    retain_until=f.time("retain_until"),
                    name_bytes_hex=f.text_if_present("name_bytes_hex"),
-                   sm3=f.digest_if_present("sm3"))
+                   sm3=f.digest_if_present("sm3"),
+                   cipher=f.text_if_present("cipher"), kek_id=f.text_if_present("kek_id"),
+                   wrapped_key=f.text_if_present("wrapped_key"),
+                   sealed_sha256=f.text_if_present("sealed_sha256"),
+                   sealed_size=f.integer("sealed_size") if "sealed_size" in body else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,12 +206,16 @@ class Derivative:
     version_id: str
     sm3: str | None = None
     """SM3 of the derivative (GB/T 32905); absent in entries written before the 国密 layer."""
+    sealing: Mapping[str, object] | None = None
+    """Encrypted at rest: ``cipher``, ``kek_id``, ``wrapped_key``, ``sealed_sha256``,
+    ``sealed_size`` as in a ``stored`` entry (absent otherwise)."""
 
     def to_body(self) -> dict[str, object]:
-        return put_if({"parent": self.parent, "role": self.role, "action": self.action,
+        body = put_if({"parent": self.parent, "role": self.role, "action": self.action,
                        "name": self.name, "sha256": self.sha256, "size": self.size,
                        "argv": list(self.argv), "ffmpeg_version": self.ffmpeg_version,
                        "key": self.key, "version_id": self.version_id}, "sm3", self.sm3)
+        return put_if(body, "sealing", None if self.sealing is None else dict(self.sealing))
 
     @classmethod
     def read(cls, f: Fields) -> Self:
@@ -204,7 +223,8 @@ class Derivative:
                    name=f.text("name"), sha256=f.text("sha256"), size=f.integer("size"),
                    argv=f.texts("argv"), ffmpeg_version=f.text("ffmpeg_version"),
                    key=f.text("key"), version_id=f.text("version_id"),
-                   sm3=f.digest_if_present("sm3"))
+                   sm3=f.digest_if_present("sm3"),
+                   sealing=f.obj_if_present("sealing"))
 
 
 @dataclass(frozen=True, slots=True)

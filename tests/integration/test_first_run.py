@@ -3,6 +3,7 @@ directory, its messages and the pages' front door."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import os
@@ -178,8 +179,46 @@ def test_the_data_dir_is_owner_only(demo_run: tuple[Path, str]) -> None:
         if (data / name).exists() or name == "ledger.db":
             assert mode(data / name) == 0o600, name
     assert mode(data / "keys") == 0o700
-    keys = list((data / "keys").iterdir())
+    keys = [p for p in (data / "keys").rglob("*") if p.is_file()]  # signing keys and KEKs
     assert keys and {mode(k) for k in keys} == {0o600}
+    assert {mode(d) for d in (data / "keys").rglob("*") if d.is_dir()} <= {0o700}
+
+
+def test_the_demo_stores_only_ciphertext(demo_run: tuple[Path, str]) -> None:
+    """Encryption at rest is on for a new data dir (docs/adr/0010-sm4-envelope.md): no 64-byte
+    window of any original or derivative (taken every 1 KiB) appears in any file of the object
+    store, while each still reads back, decrypted, with its ledgered SHA-256."""
+    data, output = demo_run
+    assert (data / "encryption").read_text().strip() == "sm4"
+    assert "静态加密 SM4-GCM/liuhen-stream-v1" in output
+    stored = [p.read_bytes() for p in (data / "objects").rglob("*") if p.is_file()]
+    station = open_station(Settings(data_dir=data))
+    try:
+        catalogue = station.ledger.catalogue
+        objects = []
+        for serial in ("LH00001", "LH00002"):
+            for row in station.repo.files(serial):
+                assert row.object is not None and row.sha256 is not None
+                objects.append(row.object)
+                clip = catalogue.clip(row.sha256)
+                objects += [o for o in (clip.playback, clip.proxy) if o is not None]
+        plaintexts = []
+        for obj in objects:
+            with station.blobs.open(obj) as fh:
+                plain = fh.read()
+            assert hashlib.sha256(plain).hexdigest() == obj.sha256
+            if len(plain) >= 64:
+                plaintexts.append(plain)
+    finally:
+        station.close()
+    assert len(plaintexts) >= 10 and any(len(p) > 4096 for p in plaintexts)
+
+    def leaks(blobs: list[bytes]) -> int:
+        return sum(any(plain[i:i + 64] in blob for blob in blobs
+                       for i in range(0, len(plain) - 63, 1024)) for plain in plaintexts)
+
+    assert leaks(stored) == 0
+    assert leaks(plaintexts) == len(plaintexts)  # the scan finds plaintext where there is some
 
 
 SHA = "ab" * 32

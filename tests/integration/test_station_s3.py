@@ -35,6 +35,19 @@ def test_demo_on_s3_then_fixity_catches_a_replaced_version(tmp_path: Path) -> No
     assert f"s3://{bucket}/bureau-01" in result.output and "COMPLIANCE" in result.output
     result = runner.invoke(app, ["fixity", "--data-dir", data, *store], env=env)
     assert result.exit_code == 0, result.output
+    # Encrypted at rest (docs/adr/0010-sm4-envelope.md): no 64-byte window of any recording the
+    # simulated recorder held is in any version in the bucket.
+    originals = [p.read_bytes() for p in (tmp_path / "d" / "simulator" / "media").iterdir()
+                 if p.is_file() and p.stat().st_size >= 64]
+    assert originals
+    stored = [admin.get_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"])
+              ["Body"].read()
+              for v in admin.list_object_versions(Bucket=bucket).get("Versions", [])
+              if "/.liuhen-canary/" not in f"/{v['Key']}"]
+    assert len(stored) >= 10
+    windows = [o[i:i + 64] for o in originals for i in range(0, len(o) - 63, 1024)]
+    assert not any(w in blob for w in windows for blob in stored)
+    assert any(w in blob for w in windows for blob in originals)  # the scan can find them
     # Every original is locked COMPLIANCE on the server itself, with a real version id.
     key = f"bureau-01/originals/{sha.group(1)[:2]}/{sha.group(1)}"
     head = admin.head_object(Bucket=bucket, Key=key)
