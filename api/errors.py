@@ -33,7 +33,8 @@ UNKNOWN = (500, "internal", 2)
 """A LiuhenError of no family above: a bug of ours, not the caller's."""
 HEADINGS = {"purpose_required": "需要说明调阅事由 Purpose required",
             "verification_failed": "核验失败 Verification failed",
-            "not_found": "未找到 Not found", "conflict": "冲突 Conflict",
+            "not_found": "未找到 Not found", "forbidden": "无权操作 Not permitted",
+            "conflict": "冲突 Conflict",
             "policy_violation": "不允许 Refused by policy", "unavailable": "暂不可用 Unavailable",
             "internal": "错误 Error"}
 """The heading an error page shows for each error code (the pages, Chinese first)."""

@@ -138,8 +138,13 @@ def test_rest_verify_by_sm3_gives_both_paths(tmp_path: Path, media: Media) -> No
             assert bundle.status_code == 200, bundle.text
             report = verify_bundle(bundle.content, trust=trust, clip_sha256=sha)
             assert report.sm3_checked and report.entry.body["sm3"] == sm3
-        with TestClient(app) as browser:  # the verify page, signed in as the auditor
-            signin = browser.post("/ui/signin", data={"token": auth["Authorization"][7:]})
+        casework.accounts.add_unit("110000000000", "市局", parent=None, actor="test")
+        casework.accounts.add_user("000901", name="管理员", unit="110000000000", roles=["admin"],
+                                   password="auditor password 1", actor="test")
+        # the verify page, signed in as an admin (officer 000123 has no account: docs/access.md)
+        with TestClient(app) as browser:
+            signin = browser.post("/ui/signin", data={"officer_no": "000901",
+                                                      "password": "auditor password 1"})
             assert signin.status_code in (200, 303), signin.text
             page = browser.get("/ui/verify", params={"sha256": sm3.upper()})
             assert page.status_code == 200, page.text
