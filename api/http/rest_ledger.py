@@ -5,7 +5,6 @@ bundles; who am I; health. Proofs verify offline with ``integrity.merkle`` and
 from __future__ import annotations
 
 import contextlib
-
 import hashlib
 from typing import Annotated
 
