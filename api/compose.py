@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import shutil
 import stat
+import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +19,7 @@ from access.ports import TokenRepo
 from access.scope import Scopes
 from access.supervision import AccessLog
 from api.settings import Settings
+from api.stationlink import BureauLink, write_acknowledged
 from cases.casework import Cases
 from evidence.errors import NotFoundError, PolicyViolationError, UnavailableError
 from evidence.ids import DeviceSerial, Origin, StationId
@@ -32,11 +35,13 @@ from jobs.retention import CaseRetention, RetentionContext, RetentionPolicy
 from ledger.anchoring import AnchorResult, anchor_checkpoint
 from ledger.appending import LedgerWriter
 from ledger.files import write_atomic
+from ledger.forwarding import SyncResult, Throttle, forward
 from ledger.keyring import Keyring
 from ledger.ports import Clock, Signer
 from ledger.proofs import Proofs
 from ledger.publishing import publish_checkpoint
 from ledger.readmodel import Freshness
+from ledger.stations import BureauStations
 from storage.accounts import SqlAccountRepo
 from storage.blobio import mkdir_private, write_replace
 from storage.casework_lock import CaseworkLock
@@ -47,9 +52,11 @@ from storage.jobstore import SqlJobLeases, shared_job_store
 from storage.keyfiles import load_or_create_signer
 from storage.ledger_store import SqlLedgerStore
 from storage.sessions import SqlSessionRepo
+from storage.stations import SqlStationRegistry
 from storage.tokens import SqlTokenRepo
 
 if TYPE_CHECKING:
+    from storage.bureau_client import BureauClient
     from storage.kekfile import KekFileKeyService
     from storage.object_keys import SqlObjectKeys
     from storage.sealedstore import RangedStore
@@ -344,6 +351,7 @@ class Services:
     accounts: Accounts
     login: Login
     scopes: Scopes
+    stations: BureauStations
 
     def close(self) -> None:
         self.ledger.close()
@@ -375,7 +383,44 @@ def services(ledger: Ledger, blobs: BlobStore, *, refresh_s: float = 0.5,
                   scopes=scopes, clock=clock, policy=login_policy(settings))
     return Services(ledger=ledger, blobs=blobs, cases=cases, access=access, proofs=proofs,
                     tokens=token_repo(ledger), clock=clock, accounts=people, login=login,
-                    scopes=scopes)
+                    scopes=scopes, stations=bureau_stations(ledger, clock=clock))
+
+
+def station_registry(ledger: Ledger) -> SqlStationRegistry:
+    """The bureau's stations and their logs, in the ledger's database (storage/stations.py)."""
+    return SqlStationRegistry(ledger.store.engine)
+
+
+def bureau_client(url: str) -> BureauClient:
+    """The bureau's station API over HTTP (storage/bureau_client.py)."""
+    from storage.bureau_client import BureauClient  # noqa: PLC0415 - httpx only when syncing
+
+    return BureauClient(url)
+
+
+def sync_once(settings: Settings, link: BureauLink, *,
+              sleep: Callable[[float], None] = time.sleep) -> SyncResult:
+    """One store-and-forward pass of a station to the bureau it joined (ledger/forwarding.py):
+    a checkpoint over everything ingested so far, then the pushes; each receipt is written to
+    ``<data_dir>/sync/acknowledged``."""
+    ledger = open_ledger(settings)
+    try:
+        ledger.publish(actor="sync")
+        client = bureau_client(link.bureau_url)
+        try:
+            return forward(ledger.store, client, station_id=link.station_id,
+                           throttle=Throttle(settings.sync_bandwidth_bps, sleep=sleep),
+                           on_receipt=lambda size: write_acknowledged(settings.data_dir, size))
+        finally:
+            client.close()
+    finally:
+        ledger.close()
+
+
+def bureau_stations(ledger: Ledger, *, clock: Clock = utc_now) -> BureauStations:
+    """Registration, approval and pushes of stations on this bureau (ledger/stations.py)."""
+    return BureauStations(station_registry(ledger), writer=ledger.writer,
+                          bureau_origin=ledger.origin, clock=clock)
 
 
 def login_policy(settings: Settings) -> LoginPolicy:

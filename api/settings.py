@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     """The 6-character GA/T 947.4 password of the bureau's recorders."""
     max_docks: int = 4
     """Recorders ingested at once (one worker per port)."""
+    sync_bandwidth_bps: int | None = None
+    """The bandwidth cap of ``liuhen sync`` (bytes per second averaged over each push); None:
+    no cap (docs/station.md §Sync)."""
     media_proxy: bool = False
     """Also make a ≤ 720p proxy of every video for slow links (a second encode per clip)."""
 

@@ -44,6 +44,8 @@ class EntryKind(enum.StrEnum):
     STEP_KIND_DEFINED = "step_kind_defined"
     ACCOUNT_CHANGED = "account_changed"
     CASE_OFFICER = "case_officer"
+    STATION_REGISTERED = "station_registered"
+    STATION_CHECKPOINT = "station_checkpoint"
     NOTE = "note"
 
 
@@ -433,3 +435,26 @@ class ObjectVersion:
     delete_marker: bool
     size: int
     modified: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StationRecord:
+    """A station as the bureau knows it (docs/adr/0014-two-level-log.md)."""
+
+    station_id: str
+    origin: str
+    keys: tuple[PublicKey, ...]
+    """Its log and station keys (Ed25519 and SM2) with their validity by its own tree size."""
+    status: str
+    """``pending`` (registered, not approved), ``approved`` or ``revoked``."""
+    size: int
+    """How many of its entries the bureau holds (the acknowledged size)."""
+    flagged: str | None = None
+    """Why its last refused push was refused (a fork, a bad signature), or None."""
+
+
+@dataclass(frozen=True, slots=True)
+class StationCheckpointRow:
+    size: int
+    note: bytes
+    bureau_index: int | None

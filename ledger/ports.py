@@ -4,11 +4,19 @@ concrete classes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from evidence.records import Checkpoint, LedgerEntry, Receipt, TreeHead
+from evidence.records import (
+    Checkpoint,
+    LedgerEntry,
+    PublicKey,
+    Receipt,
+    StationCheckpointRow,
+    StationRecord,
+    TreeHead,
+)
 from integrity.merkle import TreeHash
 from integrity.notes import Signer
 
@@ -18,7 +26,8 @@ from integrity.notes import Signer
 # a certified 服务器密码机 (GM/T 0018 SDF) plugs in here (docs/guomi-keys.md).
 
 __all__ = ["AnchorStore", "CheckpointSource", "CheckpointStore", "Clock", "LedgerAppender",
-           "LedgerReader", "Signer", "TimestampAuthority"]
+           "LedgerReader", "Signer", "StationCheckpointRow", "StationRecord",
+           "StationRegistry", "TimestampAuthority"]
 
 Clock = Callable[[], datetime]
 """Returns the current UTC time, timezone-aware."""
@@ -132,3 +141,41 @@ class WrappedKeys(Protocol):
         """Replace an object's wrapping; ConflictError if it is no longer ``old_kek_id``'s."""
         ...
 
+
+
+class StationRegistry(Protocol):
+    """A bureau's stations and the station logs it accepted (storage/stations.py)."""
+
+    def register(self, station_id: str, *, origin: str, keys: Sequence[PublicKey],
+                 now: datetime) -> StationRecord:
+        """A new ``pending`` station; the same registration again returns the existing record;
+        ConflictError when the id or the origin is taken by other keys."""
+        ...
+
+    def get(self, station_id: str) -> StationRecord:
+        """NotFoundError for an id never registered."""
+        ...
+
+    def all(self) -> list[StationRecord]: ...
+
+    def decide(self, station_id: str, *, status: str, by: str, now: datetime) -> None: ...
+
+    def flag(self, station_id: str, reason: str) -> None: ...
+
+    def leaf_hashes(self, station_id: str) -> tuple[list[bytes], list[bytes]]:
+        """The SHA-256 and SM3 leaf hashes of the entries held, in order."""
+        ...
+
+    def entries(self, station_id: str, start: int = 0,
+                end: int | None = None) -> Iterator[tuple[int, bytes]]: ...
+
+    def accept(self, station_id: str, *, start: int,
+               rows: Sequence[tuple[bytes, bytes, bytes]], note: bytes, size: int,
+               now: datetime) -> None:
+        """Store entries ``start…`` (data, SHA-256 leaf, SM3 leaf) and the checkpoint at
+        ``size`` in one transaction; ConflictError when another push got there first."""
+        ...
+
+    def checkpoints(self, station_id: str) -> list[StationCheckpointRow]: ...
+
+    def set_bureau_index(self, station_id: str, size: int, index: int) -> None: ...

@@ -17,6 +17,7 @@ import typer
 
 from api.console import fail_line
 from api.errors import family_of
+from api.stationlink import read_link
 from evidence.errors import LiuhenError, NotFoundError, VerificationError
 
 if TYPE_CHECKING:
@@ -64,6 +65,10 @@ def settings_for(data_dir: Path | None, *, store: str | None = None,
         given["store_url"] = store
     # Settings takes its fields as keywords; mypy sees only the dict's value type.
     settings = Settings(**given)  # type: ignore[arg-type]
+    link = read_link(settings.data_dir)
+    if link is not None:  # a station joined to a bureau: its origin rule (api/stationlink.py)
+        settings = settings.model_copy(update={"origin": link.origin,
+                                               "station_id": link.station_id})
     missing = None if create else settings.missing_ledger()
     if missing is not None:
         raise NotFoundError(

@@ -143,11 +143,26 @@ def checkpoint(data_dir: DataDir = None) -> None:
 
 @app.command("trust-root")
 def trust_root_cmd(data_dir: DataDir = None) -> None:
-    """Print this station's trust root (public keys, validity, TSA roots) for auditors."""
-    from api.compose import load_trust
+    """Print this station's trust root (public keys, validity, TSA roots) for auditors; on a
+    bureau also every approved or revoked station's keys (``stations``)."""
+    import json
+
+    from api.compose import load_trust, station_registry
+    from integrity.notes import vkey
 
     with errors():
-        sys.stdout.write(load_trust(settings_for(data_dir)).to_json().decode())
+        trust = load_trust(settings_for(data_dir))
+        document = trust.to_dict()
+        with opened(data_dir) as ledger:
+            # A bureau's trust root also lists its stations' keys (docs/adr/0014).
+            stations = [r for r in station_registry(ledger).all() if r.status != "pending"]
+        if stations:
+            document["stations"] = [
+                {"station_id": r.station_id, "origin": r.origin, "status": r.status,
+                 "keys": [{"vkey": vkey(k), "role": k.role, "valid_from": k.valid_from,
+                           "valid_until": k.valid_until} for k in r.keys]}
+                for r in stations]
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
 
 app.add_typer(keys_app, name="keys")

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from evidence.bodies.accounts import AccountChangedBody
+from evidence.bodies.bureau import StationCheckpointBody, StationRegisteredBody
 from evidence.bodies.casework import (
     AccessedBody,
     CaseOfficerBody,
@@ -57,7 +58,8 @@ __all__ = [
     "DisposedBody", "DisposedObject", "EntryBody", "FixityCheckedBody", "FixityRunBody",
     "InventoryFindingBody", "JsonObject", "KeyRotatedBody", "LegalHoldBody", "LinkedBody",
     "MediaQuarantinedBody", "QuarantinedBody", "ReleasedBody", "RetentionSetBody",
-    "StepKindDefinedBody", "StoredBody", "UnlinkedBody", "read_body",
+    "StationCheckpointBody", "StationRegisteredBody", "StepKindDefinedBody", "StoredBody",
+    "UnlinkedBody", "read_body",
 ]
 
 ALL_BODIES = (
@@ -65,7 +67,7 @@ ALL_BODIES = (
     DeviceRegisteredBody, ClockObservedBody, CaseOpenedBody, CaseStepBody, StepKindDefinedBody,
     LinkedBody, UnlinkedBody, AccessedBody, RetentionSetBody, LegalHoldBody, DisposedBody,
     FixityCheckedBody, InventoryFindingBody, FixityRunBody, KeyRotatedBody, AnchoredBody,
-    AccountChangedBody, CaseOfficerBody,
+    AccountChangedBody, CaseOfficerBody, StationRegisteredBody, StationCheckpointBody,
 )
 """Every body type, each kind's shapes in the order :func:`read_body` tells them apart."""
 

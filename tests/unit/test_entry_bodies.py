@@ -47,6 +47,8 @@ from evidence.bodies import (
     QuarantinedBody,
     ReleasedBody,
     RetentionSetBody,
+    StationCheckpointBody,
+    StationRegisteredBody,
     StepKindDefinedBody,
     StoredBody,
     UnlinkedBody,
@@ -176,6 +178,12 @@ WRITTEN: dict[str, tuple[str, str, EntryBody]] = {
     "anchored": (bytes(range(32)).hex(), "checkpointer", AnchoredBody(
         checkpoint_size=7, tsa="http://127.0.0.1:9/tsa", token_sha256=OTHER,
         gen_time="2026-11-24T08:57:05+00:00", tsa_serial="123456789012345678901234567890")),
+    "station_registered": ("pcs-a", "cli:root", StationRegisteredBody(
+        origin="liuhen.example-bureau/station/pcs-a", log_keys=("o+11111111+AQ",),
+        station_keys=("s+22222222+AQ",))),
+    "station_checkpoint": ("pcs-a", "station:pcs-a", StationCheckpointBody(
+        origin="liuhen.example-bureau/station/pcs-a", size=7, root=SHA, note_sha256=OTHER,
+        sm3_root=OTHER)),
 }
 
 

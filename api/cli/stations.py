@@ -1,0 +1,164 @@
+"""Station commands of ``liuhen`` (docs/station.md §Joining a bureau, §Sync):
+
+``stations join``     on a station: keys, the origin rule, a registration filed with the bureau
+``stations approve``  on the bureau (an admin): a ``station_registered`` entry
+``stations revoke``   on the bureau: pushes from the station are refused from now on
+``stations list``     on the bureau: every station, its status, the size held, any flag
+``stations audit``    on the bureau: every station log it holds, re-verified
+``sync``              on a station: push entries and checkpoints to the bureau
+"""
+
+from __future__ import annotations
+
+import getpass
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.cli._common import DataDir, errors, opened, settings_for
+from api.console import out
+from api.stationlink import BureauLink, read_link, write_link
+from evidence.errors import ConflictError, NotFoundError, UnavailableError
+
+app = typer.Typer(no_args_is_help=True, help="站点与局端 stations and the bureau (两级日志)")
+sync_app = typer.Typer()
+
+StationIdArg = Annotated[str, typer.Argument(help="站点编号 station id (a-z 0-9 -)")]
+
+
+def _actor() -> str:
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    return "cli:" + "".join(c for c in who if c.isalnum() or c in "-_.")[:40]
+
+
+@app.command("join")
+def join(bureau: Annotated[str, typer.Option("--bureau", help="局端 URL, e.g. "
+                                             "https://liuhen.example-bureau")],
+         station_id: Annotated[str, typer.Option("--station-id", help="站点编号")],
+         data_dir: DataDir = None) -> None:
+    """On a station: make its keys (if needed) under origin ``<bureau host>/station/<id>`` and
+    file its registration with the bureau (pending until an admin approves it)."""
+    from api.compose import bureau_client, open_ledger
+    from ledger.stations import station_origin
+
+    with errors():
+        settings = settings_for(data_dir, create=True)
+        client = bureau_client(bureau)
+        try:
+            bureau_origin = client.bureau_origin()
+            origin = station_origin(bureau_origin, station_id)
+            link = read_link(settings.data_dir)
+            if link is not None and (link.station_id, link.origin) != (station_id, origin):
+                raise ConflictError(f"数据目录 {settings.data_dir} 已作为站点 {link.station_id}"
+                                    f"（{link.origin}）加入局端 {link.bureau_url}")
+            if link is None and settings.missing_ledger() is None:
+                raise ConflictError(
+                    f"数据目录 {settings.data_dir} 已有 origin 为 {settings.origin} 的账本；站点的"
+                    f"日志须以 {origin} 为 origin 新建，请使用新的数据目录 (a station log starts "
+                    "under its own origin: use a new data dir)")
+            ledger = open_ledger(settings.model_copy(update={"origin": origin,
+                                                             "station_id": station_id}))
+            try:
+                keys = [k for k in ledger.trust.to_dict()["keys"]  # type: ignore[attr-defined]
+                        if k["role"] in ("log", "station")]
+            finally:
+                ledger.close()
+            write_link(settings.data_dir, BureauLink(bureau_url=bureau,
+                                                     bureau_origin=bureau_origin,
+                                                     station_id=station_id, origin=origin))
+            status = client.register(station_id, origin=origin, keys=keys)
+        finally:
+            client.close()
+        out(f"站点 {station_id} 已向局端登记，状态：{status}；日志 origin {origin}\n"
+            f"  registered with {bureau}; an admin approves it there with "
+            f"`liuhen stations approve {station_id}`. Keys (compare on approval):")
+        for k in keys:
+            out(f"  {k['role']:8} {k['vkey']}")
+
+
+@app.command("approve")
+def approve(station_id: StationIdArg, data_dir: DataDir = None) -> None:
+    """On the bureau: approve a registered station (a ``station_registered`` entry)."""
+    from api.compose import bureau_stations
+
+    with opened(data_dir) as ledger, errors():
+        record = bureau_stations(ledger).approve(station_id, actor=_actor())
+        out(f"站点 {record.station_id} 已批准（{record.origin}）\n  station approved")
+
+
+@app.command("revoke")
+def revoke(station_id: StationIdArg, data_dir: DataDir = None) -> None:
+    """On the bureau: refuse every further push from this station."""
+    from api.compose import bureau_stations
+
+    with opened(data_dir) as ledger, errors():
+        bureau_stations(ledger).revoke(station_id, actor=_actor())
+        out(f"站点 {station_id} 已吊销\n  station revoked")
+
+
+@app.command("list")
+def list_cmd(data_dir: DataDir = None) -> None:
+    """On the bureau: every station, its status, how much of its log is held, any flag."""
+    from api.compose import station_registry
+
+    with opened(data_dir) as ledger, errors():
+        for r in station_registry(ledger).all():
+            flag = f"  ⚠ {r.flagged}" if r.flagged else ""
+            out(f"{r.station_id}  {r.status}  {r.size}  {r.origin}{flag}")
+
+
+@app.command("audit")
+def audit(data_dir: DataDir = None) -> None:
+    """On the bureau: re-verify every station log it holds (both hops)."""
+    from api.compose import station_registry
+    from ledger.stationaudit import audit_station
+
+    with opened(data_dir) as ledger, errors():
+        for record in station_registry(ledger).all():
+            report = audit_station(station_registry(ledger), ledger.store, record)
+            out(f"站点 {record.station_id}：{report.entries} 条、{report.checkpoints} 个检查点"
+                f"核验通过\n  station log verified")
+
+
+@sync_app.command("sync")
+def sync(data_dir: DataDir = None,
+         once: Annotated[bool, typer.Option("--once", help="one pass, then exit")] = False
+         ) -> None:
+    """On a station: push its entries and checkpoints to the bureau it joined (resumable,
+    idempotent); without --once, keeps syncing with backoff while the bureau is away."""
+    with errors():
+        settings = settings_for(data_dir)
+        link = read_link(settings.data_dir)
+        if link is None:
+            raise NotFoundError(f"数据目录 {settings.data_dir} 未加入局端：请先运行 liuhen "
+                                "stations join (not joined to a bureau)")
+        run_sync(settings.data_dir, link, once=once)
+
+
+def run_sync(data_dir: Path, link: BureauLink, *, once: bool) -> None:
+    """Sync passes with backoff (1 s doubling to 5 min) while the bureau is unreachable; a
+    refusal by the bureau (a fork, a revoked station) stops with its error."""
+    from api.compose import sync_once
+
+    backoff = 1.0
+    while True:
+        try:
+            result = sync_once(settings_for(data_dir), link)
+        except UnavailableError as exc:
+            if once:
+                raise
+            out(f"局端暂不可用，{backoff:.0f} 秒后重试：{exc}")
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 300.0)
+            continue
+        out(f"已同步：推送 {result.pushes} 次、{result.entries} 条；局端确认至 "
+            f"{result.acknowledged}\n  synced: the bureau holds {result.acknowledged} entries")
+        if once:
+            return
+        backoff = 1.0
+        time.sleep(30.0)

@@ -1,0 +1,117 @@
+"""Routes stations push to (docs/station.md §Joining a bureau; docs/adr/0014-two-level-log.md).
+
+They are ``public``: a registration only files a ``pending`` request that an admin approves on
+the bureau (``liuhen stations approve``), and a push is authenticated by what it carries — a
+checkpoint signed by the approved station's registered log keys over exactly the pushed entries
+(ledger/stations.py verifies signature and consistency before anything is stored). Unknown,
+pending and revoked stations are refused (403).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.http.auth import public
+from api.http.deps import CaseworkDep
+from api.http.errors import ERROR_RESPONSES
+from evidence.errors import VerificationError
+from evidence.identity import InvalidInputError
+from evidence.records import PublicKey
+from integrity.notes import parse_vkey
+
+router = APIRouter(prefix="/api/stations", responses=ERROR_RESPONSES, tags=["stations"])
+
+PUSH_PATH = "/api/stations/{station_id}/push"
+StationId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+
+
+class BureauOut(BaseModel):
+    origin: str
+    """The bureau log's origin; a station's is ``<host of this>/station/<id>``."""
+
+
+class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    vkey: str = Field(max_length=400)
+    role: str = Field(pattern=r"^(log|station)$")
+    valid_from: int = Field(ge=0)
+    valid_until: int | None = Field(default=None, ge=0)
+
+
+class RegisterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    station_id: StationId
+    origin: str = Field(min_length=1, max_length=200)
+    keys: list[KeyIn] = Field(min_length=2, max_length=32)
+
+
+class StationOut(BaseModel):
+    station_id: str
+    origin: str
+    status: str
+    size: int
+    """Entries of its log the bureau holds: a sync resumes from here."""
+
+
+class PushIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: int = Field(ge=0)
+    entries: list[str] = Field(max_length=100_000)
+    """Base64 of each entry's bytes, in order from ``start``."""
+    note: str = Field(min_length=1, max_length=20_000)
+    """The station's signed checkpoint at ``start + len(entries)``."""
+
+
+class PushOut(BaseModel):
+    station_id: str
+    size: int
+    """The bureau's receipt: it holds and verified the station's entries ``[0, size)``."""
+    bureau_index: int | None
+
+
+def _key(item: KeyIn) -> PublicKey:
+    try:
+        return parse_vkey(item.vkey, role=item.role, valid_from=item.valid_from,
+                          valid_until=item.valid_until)
+    except VerificationError as exc:
+        raise InvalidInputError(f"无效的公钥 {item.vkey!r}: {exc}") from exc
+
+
+@router.get("/bureau", dependencies=[Depends(public)], summary="this bureau's log origin")
+def bureau(cw: CaseworkDep) -> BureauOut:
+    return BureauOut(origin=str(cw.ledger.origin))
+
+
+@router.post("/register", dependencies=[Depends(public)],
+             summary="file a station's registration (pending until an admin approves it)")
+def register(body: RegisterIn, cw: CaseworkDep) -> StationOut:
+    record = cw.stations.register(body.station_id, origin=body.origin,
+                                  keys=[_key(k) for k in body.keys])
+    return StationOut(station_id=record.station_id, origin=record.origin, status=record.status,
+                      size=record.size)
+
+
+@router.get("/{station_id}", dependencies=[Depends(public)],
+            summary="an approved station's acknowledged size")
+def state(station_id: StationId, cw: CaseworkDep) -> StationOut:
+    record = cw.stations.state(station_id)
+    return StationOut(station_id=record.station_id, origin=record.origin, status=record.status,
+                      size=record.size)
+
+
+@router.post("/{station_id}/push", dependencies=[Depends(public)],
+             summary="push entries and the checkpoint over them")
+def push(station_id: StationId, body: PushIn, cw: CaseworkDep) -> PushOut:
+    try:
+        entries = [base64.b64decode(e, validate=True) for e in body.entries]
+    except binascii.Error as exc:
+        raise InvalidInputError("条目不是有效的 base64 (entries must be base64)") from exc
+    receipt = cw.stations.push(station_id, start=body.start, entries=entries,
+                               note=body.note.encode())
+    return PushOut(station_id=receipt.station_id, size=receipt.size,
+                   bureau_index=receipt.bureau_index)

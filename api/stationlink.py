@@ -1,0 +1,56 @@
+"""A station's link to its bureau: ``<data_dir>/bureau.json`` (written by ``liuhen stations
+join``), holding the bureau's URL and origin, the station id and the station log's origin
+(``<bureau host>/station/<id>``, ledger/stations.py). When it exists it rules the data dir's
+origin and station id over LIUHEN_ORIGIN/LIUHEN_STATION_ID (docs/station.md §Joining a bureau).
+Standard library only: ``api/cli/_common.py`` reads it for every command."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+LINK_FILE = "bureau.json"
+
+
+@dataclass(frozen=True, slots=True)
+class BureauLink:
+    bureau_url: str
+    bureau_origin: str
+    station_id: str
+    origin: str
+
+
+def read_link(data_dir: Path) -> BureauLink | None:
+    path = data_dir / LINK_FILE
+    if not path.is_file():
+        return None
+    value = json.loads(path.read_text(encoding="utf-8"))
+    return BureauLink(bureau_url=str(value["bureau_url"]),
+                      bureau_origin=str(value["bureau_origin"]),
+                      station_id=str(value["station_id"]), origin=str(value["origin"]))
+
+
+def write_link(data_dir: Path, link: BureauLink) -> None:
+    path = data_dir / LINK_FILE
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(asdict(link), indent=2, ensure_ascii=False) + "\n",
+                   encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_acknowledged(data_dir: Path) -> int:
+    """The size of this station's log the bureau's last receipt acknowledged (0 before one):
+    entries below it are held and verified by the bureau, so their local copies may be
+    released by the station's retention policy."""
+    path = data_dir / "sync" / "acknowledged"
+    return int(path.read_text().strip()) if path.is_file() else 0
+
+
+def write_acknowledged(data_dir: Path, size: int) -> None:
+    folder = data_dir / "sync"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    tmp = folder / "acknowledged.tmp"
+    tmp.write_text(f"{size}\n")
+    os.replace(tmp, folder / "acknowledged")

@@ -1,0 +1,86 @@
+"""Store-and-forward of a station's log to its bureau (DESIGN.md §4 "Stations and the bureau";
+docs/station.md §Sync).
+
+A sync asks the bureau how much of this station's log it holds (its last receipt), then pushes,
+in order, the entries from there up to one of the station's own signed checkpoints, with that
+checkpoint; the bureau verifies and answers with the size it now holds, and the next push starts
+there. A push interrupted anywhere (either side killed, the link lost) is simply pushed again:
+the bureau keeps nothing of a push it did not verify whole, and acknowledges again what it
+already holds, so nothing is lost or duplicated. Docking never waits for this: it runs beside
+the station, from its local ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from ledger.ports import LedgerReader
+
+
+class BureauPort(Protocol):
+    """The bureau's station API (storage/bureau_client.py over HTTP)."""
+
+    def acknowledged(self, station_id: str) -> int:
+        """The size of the station's log the bureau holds."""
+        ...
+
+    def push(self, station_id: str, *, start: int, entries: Sequence[bytes],
+             note: bytes) -> int:
+        """Push entries ``start…`` and the checkpoint over them; the bureau's receipt (the size
+        it now holds)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    pushes: int
+    entries: int
+    acknowledged: int
+    """The size of this station's log the bureau holds after the sync."""
+
+
+class Throttle:
+    """The bandwidth cap: after sending ``n`` bytes, waits so that the average stays within
+    ``bytes_per_s`` (None: no cap). ``sleep`` is injected (tests, the daemon's stop event)."""
+
+    def __init__(self, bytes_per_s: int | None, *, sleep: Callable[[float], None]) -> None:
+        self._rate = bytes_per_s
+        self._sleep = sleep
+
+    def sent(self, n: int) -> None:
+        if self._rate:
+            self._sleep(n / self._rate)
+
+
+def forward(reader: LedgerReader, bureau: BureauPort, *, station_id: str,
+            throttle: Throttle, max_batch: int = 2000,
+            on_receipt: Callable[[int], None] = lambda _size: None) -> SyncResult:
+    """Push everything the bureau does not hold yet that a station checkpoint covers (module
+    docstring). Each push goes up to the largest checkpoint within ``max_batch`` entries of
+    the acknowledged size (or the next checkpoint when none is). ``on_receipt`` is called with
+    each acknowledged size (the station marks entries below it releasable)."""
+    acked = bureau.acknowledged(station_id)
+    on_receipt(acked)
+    pending = sorted((cp for cp in reader.checkpoints() if cp.head.size > acked),
+                     key=lambda cp: cp.head.size)
+    pushes = entries = 0
+    latest = reader.latest_checkpoint()
+    if not pending and latest is not None and latest.head.size == acked > 0:
+        # Nothing new: still show the bureau our checkpoint at its size, so a station whose log
+        # was rewritten or forked under the same size is caught now, not at its next entry.
+        bureau.push(station_id, start=acked, entries=[], note=latest.note)
+        pushes += 1
+    while pending:
+        within = [cp for cp in pending if cp.head.size - acked <= max_batch]
+        checkpoint = within[-1] if within else pending[0]
+        batch = [data for _index, data, _leaf in reader.entry_rows(acked, checkpoint.head.size)]
+        size = bureau.push(station_id, start=acked, entries=batch, note=checkpoint.note)
+        throttle.sent(sum(len(d) for d in batch) + len(checkpoint.note))
+        pushes += 1
+        entries += max(0, size - acked)
+        acked = size
+        on_receipt(acked)
+        pending = [cp for cp in pending if cp.head.size > acked]
+    return SyncResult(pushes=pushes, entries=entries, acknowledged=acked)

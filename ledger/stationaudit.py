@@ -1,0 +1,80 @@
+"""The bureau's audit of the station logs it holds (docs/verification.md §Stations, steps
+S1–S5): both hops of a clip's proof, for every entry a station pushed."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from evidence.bodies import StationCheckpointBody
+from evidence.errors import VerificationError
+from evidence.records import EntryKind
+from integrity import merkle
+from integrity.entry import decode_entry
+from integrity.notes import parse_checkpoint_text, verify_note
+from ledger.ports import LedgerReader, StationRecord, StationRegistry
+
+
+@dataclass(frozen=True, slots=True)
+class StationAuditReport:
+    station_id: str
+    entries: int
+    checkpoints: int
+
+
+def audit_station(registry: StationRegistry, bureau: LedgerReader,
+                  record: StationRecord) -> StationAuditReport:
+    """Raise VerificationError naming the step and index of the first failure:
+
+    S1 ``station-entry``: each held entry's stored leaf hashes are its bytes' (both trees);
+    S2 ``signature``/``station-origin``: each accepted checkpoint is signed by the station's
+       registered log keys valid at its size, under its registered origin;
+    S3 ``station-consistency``: its roots are those of the held entries up to its size (so
+       every later checkpoint extends every earlier one);
+    S4 ``bureau-entry``: the bureau's log holds, at the recorded index, the
+       ``station_checkpoint`` entry for it (station, size, roots, the note's SHA-256);
+    S5 ``bureau-inclusion``: that entry is included in the bureau's latest checkpoint.
+    """
+    sid = record.station_id
+    leaves, sm3_leaves = registry.leaf_hashes(sid)
+    for index, data in registry.entries(sid):
+        if merkle.leaf_hash(data) != leaves[index] or \
+                merkle.leaf_hash(data, tree_hash=merkle.SM3) != sm3_leaves[index]:
+            raise VerificationError(f"站点 {sid} 的条目与其叶哈希不符", step="station-entry",
+                                    index=index)
+    log_keys = [k for k in record.keys if k.role == "log"]
+    latest = bureau.latest_checkpoint()
+    checkpoints = registry.checkpoints(sid)
+    for row in checkpoints:
+        text, _ = verify_note(row.note, log_keys, size=row.size)
+        origin, head, sm3 = parse_checkpoint_text(text)
+        if origin != record.origin:
+            raise VerificationError(f"站点 {sid} 检查点 origin {origin!r} 不符",
+                                    step="station-origin", index=row.size)
+        if head.size > len(leaves) or merkle.root(leaves[:head.size]) != head.root or (
+                sm3 is not None
+                and merkle.root(sm3_leaves[:head.size], tree_hash=merkle.SM3) != sm3.root):
+            raise VerificationError(f"站点 {sid} 检查点（大小 {head.size}）与局端持有的条目不一致",
+                                    step="station-consistency", index=head.size)
+        if row.bureau_index is None:
+            raise VerificationError(f"站点 {sid} 检查点（大小 {head.size}）尚无局端日志条目",
+                                    step="bureau-entry", index=head.size)
+        entry = bureau.entry(row.bureau_index)
+        decoded = decode_entry(entry.data)
+        expected = StationCheckpointBody(
+            origin=record.origin, size=head.size, root=head.root.hex(),
+            note_sha256=hashlib.sha256(row.note).hexdigest(),
+            sm3_root=None if sm3 is None else sm3.root.hex())
+        if decoded.kind is not EntryKind.STATION_CHECKPOINT or decoded.subject != sid or \
+                StationCheckpointBody.from_body(decoded.body) != expected:
+            raise VerificationError(f"局端日志第 {row.bureau_index} 条不是站点 {sid} 该检查点的"
+                                    "记录", step="bureau-entry", index=row.bureau_index)
+        if latest is not None and row.bureau_index < latest.head.size:
+            proof = bureau.inclusion_proof(row.bureau_index, latest.head.size)
+            try:
+                merkle.verify_inclusion(row.bureau_index, latest.head.size, entry.leaf_hash,
+                                        proof, latest.head.root)
+            except VerificationError as exc:
+                raise VerificationError(f"站点检查点条目不在局端最新检查点中：{exc.reason}",
+                                        step="bureau-inclusion", index=row.bureau_index) from exc
+    return StationAuditReport(station_id=sid, entries=len(leaves), checkpoints=len(checkpoints))

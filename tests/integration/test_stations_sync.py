@@ -1,0 +1,224 @@
+"""Two-level log on loopback (docs/adr/0014-two-level-log.md): a bureau (``liuhen serve`` on
+PostgreSQL) and three stations with their own data dirs. Stations dock while the bureau is down,
+then sync; every entry reaches the bureau exactly once; a forked station is refused with the
+step named and flagged; unknown and unapproved stations are refused; audits pass everywhere and
+the bureau's station audit names a tampered entry."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+from typer.testing import CliRunner
+
+from api.cli import app as cli
+from api.cli._common import settings_for
+from api.compose import open_ledger
+from api.stationlink import BureauLink, read_acknowledged, read_link, write_link
+from evidence.bodies import AcquiredBody
+
+pytestmark = pytest.mark.postgres
+runner = CliRunner()
+BUREAU_ORIGIN = "liuhen.test-bureau/ledger/v1"
+MTIME = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Bureau:
+    def __init__(self, data: Path, db_url: str) -> None:
+        self.data = data
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**_clean_env(), "LIUHEN_DATA_DIR": str(data), "LIUHEN_DATABASE_URL": db_url,
+                    "LIUHEN_ORIGIN": BUREAU_ORIGIN}
+        self.server: subprocess.Popen[bytes] | None = None
+
+    def cli(self, *args: str) -> tuple[int, str]:
+        result = runner.invoke(cli, [*args], env=self.env)
+        return result.exit_code, result.output
+
+    def start(self) -> None:
+        self.server = subprocess.Popen(
+            [sys.executable, "-c", "from api.cli import main; main()", "serve", "--host",
+             "127.0.0.1", "--port", str(self.port)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self.env)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "liuhen serve did not come up"
+            assert self.server.poll() is None, self.server.communicate()[0].decode()
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.send_signal(signal.SIGINT)
+            self.server.communicate(timeout=30)
+            self.server = None
+
+
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("LIUHEN_")}
+
+
+@pytest.fixture
+def bureau(tmp_path: Path, pg_url: str) -> Iterator[Bureau]:
+    b = Bureau(tmp_path / "bureau", pg_url)
+    code, out = b.cli("init")
+    assert code == 0, out
+    b.start()
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
+def _station(tmp_path: Path, name: str) -> tuple[Path, dict[str, str]]:
+    data = tmp_path / name
+    return data, {**_clean_env(), "LIUHEN_DATA_DIR": str(data)}
+
+
+def _dock(data: Path, n: int, tag: str) -> None:
+    """Entries as docking writes them (acquired), a checkpoint after each; no network."""
+    env = os.environ.copy()
+    os.environ.update(_clean_env())
+    try:
+        ledger = open_ledger(settings_for(data))
+        try:
+            for i in range(n):
+                ledger.writer.append(AcquiredBody(
+                    size=10 + i, device="LH1", officer="100001", unit_no="", clock_offset_ms=0,
+                    name_on_device=f"{tag}-{i}.mp4", device_mtime=MTIME),
+                    subject=f"{(tag + str(i)).encode().hex():0<64}"[:64], actor="100001")
+                ledger.publish()
+        finally:
+            ledger.close()
+    finally:
+        os.environ.clear()
+        os.environ.update(env)
+
+
+def _size(data: Path) -> int:
+    ledger = open_ledger(settings_for(data))
+    try:
+        return ledger.store.head().size
+    finally:
+        ledger.close()
+
+
+def _sync(env: dict[str, str]) -> tuple[int, str]:
+    result = runner.invoke(cli, ["sync", "--once"], env=env)
+    return result.exit_code, result.output + repr(result.exception)
+
+
+def test_three_stations_store_and_forward(tmp_path: Path, bureau: Bureau, pg_url: str) -> None:
+    stations = {}
+    for sid in ("pcs-a", "pcs-b", "pcs-c"):
+        data, env = _station(tmp_path, sid)
+        result = runner.invoke(cli, ["stations", "join", "--bureau", bureau.url,
+                                     "--station-id", sid], env=env)
+        assert result.exit_code == 0, result.output
+        assert "pending" in result.output
+        link = read_link(data)
+        assert link is not None and link.origin == f"liuhen.test-bureau/station/{sid}"
+        stations[sid] = (data, env)
+
+    # station ids are unique: another data dir cannot take pcs-a with its own keys
+    _other, other_env = _station(tmp_path, "impostor")
+    taken = runner.invoke(cli, ["stations", "join", "--bureau", bureau.url,
+                                "--station-id", "pcs-a"], env=other_env)
+    assert taken.exit_code == 5 and "已被另一组密钥登记" in taken.output
+
+    # not approved yet: refused
+    code, out = _sync(stations["pcs-a"][1])
+    assert code == 3 and "尚未获管理员批准" in out
+    for sid in stations:
+        code, out = bureau.cli("stations", "approve", sid)
+        assert code == 0, out
+    trust = bureau.cli("trust-root")[1]
+    assert "liuhen.test-bureau/station/pcs-b" in trust and '"status": "approved"' in trust
+
+    # an unregistered station is refused
+    ghost, ghost_env = _station(tmp_path, "ghost")
+    assert runner.invoke(cli, ["init"], env={**ghost_env, "LIUHEN_ORIGIN":
+                                             "liuhen.test-bureau/station/ghost"}).exit_code == 0
+    write_link(ghost, BureauLink(bureau_url=bureau.url, bureau_origin=BUREAU_ORIGIN,
+                                 station_id="ghost", origin="liuhen.test-bureau/station/ghost"))
+    code, out = _sync(ghost_env)
+    assert code == 3 and "未登记的站点" in out
+
+    # the bureau goes down; the stations keep docking
+    bureau.stop()
+    for i, (data, env) in enumerate(stations.values()):
+        _dock(data, 3 + i, f"s{i}")
+        code, out = _sync(env)
+        assert code == 75 and "无法连接局端" in out
+
+    bureau.start()
+    for data, env in stations.values():
+        code, out = _sync(env)
+        assert code == 0, out
+        assert read_acknowledged(data) == _size(data), out
+        code, out = _sync(env)  # again: nothing new, nothing duplicated
+        assert code == 0 and "推送 1 次、0 条" in out
+
+    engine = create_engine(pg_url)
+    with engine.connect() as conn:
+        held: dict[str, int] = dict(conn.execute(text(
+            "SELECT station_id, count(*) FROM station_entries GROUP BY station_id")).all())
+        per_size = conn.execute(text("SELECT count(*), count(DISTINCT (station_id, size)) "
+                                     "FROM station_checkpoints")).one()
+        bureau_entries = conn.execute(text(
+            "SELECT count(*) FROM ledger_entries WHERE kind = 'station_checkpoint'")).scalar()
+    assert held == {sid: _size(data) for sid, (data, _env) in stations.items()}
+    assert per_size[0] == per_size[1] == bureau_entries
+
+    # a forked station: a copy of pcs-c's data dir, diverging after the synced prefix
+    data_c, env_c = stations["pcs-c"]
+    fork = tmp_path / "pcs-c-fork"
+    shutil.copytree(data_c, fork)
+    _dock(data_c, 1, "real")
+    _dock(fork, 1, "forged")
+    assert _sync(env_c)[0] == 0
+    code, out = _sync({**env_c, "LIUHEN_DATA_DIR": str(fork)})
+    assert code == 1 and "[station-consistency]" in out, out
+    listed = bureau.cli("stations", "list")[1]
+    assert "pcs-c  approved" in listed and "station-consistency" in listed
+
+    # audits: each station's own log, the bureau's log, every station log the bureau holds
+    for _data, env in stations.values():
+        result = runner.invoke(cli, ["audit"], env=env)
+        assert result.exit_code == 0, result.output
+    time.sleep(1.5)  # the bureau's server publishes a checkpoint over its latest entries
+    code, out = bureau.cli("audit")
+    assert code == 0, out
+    code, out = bureau.cli("stations", "audit")
+    assert code == 0 and out.count("核验通过") == 3, out
+
+    # a tampered station entry at the bureau is found, with the step and index
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE station_entries SET data = data || '\\x00'::bytea "
+                          "WHERE station_id = 'pcs-b' AND idx = 2"))
+    code, out = bureau.cli("stations", "audit")
+    assert code == 1 and "[station-entry]" in out and "at index 2" in out, out
+    engine.dispose()
