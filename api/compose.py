@@ -410,6 +410,7 @@ def sync_once(settings: Settings, link: BureauLink, *,
         try:
             return forward(ledger.store, client, station_id=link.station_id,
                            throttle=Throttle(settings.sync_bandwidth_bps, sleep=sleep),
+                           max_batch=settings.sync_batch_entries,
                            on_receipt=lambda size: write_acknowledged(settings.data_dir, size))
         finally:
             client.close()

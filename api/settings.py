@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     sync_bandwidth_bps: int | None = None
     """The bandwidth cap of ``liuhen sync`` (bytes per second averaged over each push); None:
     no cap (docs/station.md §Sync)."""
+    sync_batch_entries: int = 2000
+    """At most this many entries per push (to the largest station checkpoint within it)."""
     media_proxy: bool = False
     """Also make a ≤ 720p proxy of every video for slow links (a second encode per clip)."""
 

@@ -28,7 +28,7 @@ from rich.progress import (
 
 from api.compose import Station
 from api.console import printable
-from evidence.errors import LiuhenError
+from evidence.errors import LiuhenError, UnavailableError
 from ingest.context import IngestContext
 from ingest.derivation import MediaRun, derive_pending
 from ingest.media import MediaPolicy
@@ -36,9 +36,13 @@ from ingest.ports import DeviceEvents, DockedRecorder, DockSource
 from ingest.ports import Progress as ProgressPort
 from ingest.station import Dock, DockResult
 from ingest.uploads import drain_uploads
+from ledger.forwarding import SyncResult
 from ledger.publishing import Publisher
 
 log = logging.getLogger("liuhen.station")
+
+SYNC_INTERVAL_S = 30.0
+"""Between store-and-forward passes to the bureau while it is reachable."""
 
 
 class _MediaQuarters:
@@ -177,12 +181,17 @@ def derive_media(station: Station, ctx: IngestContext, *, progress: ProgressPort
 def run_station(station: Station, source: DockSource, *, password: bytes | None,
                 once: bool, out: Callable[[str], None], poll_s: float = 1.0,
                 stop: threading.Event | None = None,
-                hotplug: DeviceEvents | None = None) -> StationRun:
+                hotplug: DeviceEvents | None = None,
+                sync: Callable[[], SyncResult] | None = None) -> StationRun:
     """Dock every recorder the source reports. ``once``: return when the recorders present at
     start are done; otherwise run until ``stop`` is set (Ctrl-C in the CLI).
 
     The USB scan every ``poll_s`` is the truth; a ``hotplug`` source (udev) only ends the wait
-    early when a device arrives, so a missed event costs at most one poll interval."""
+    early when a device arrives, so a missed event costs at most one poll interval.
+
+    ``sync`` (a station joined to a bureau): one store-and-forward pass, run in its own thread
+    every ``SYNC_INTERVAL_S`` and retried with backoff (1 s doubling to 5 min) while the bureau
+    is unreachable; docking never waits for it (docs/station.md §Sync)."""
     interactive = sys.stdout.isatty()
     rich_view = RichProgress(Console()) if interactive else None
     progress = rich_view or LogProgress(out)
@@ -225,6 +234,27 @@ def run_station(station: Station, source: DockSource, *, password: bytes | None,
 
     media = threading.Thread(target=media_stage, name="media", daemon=True)
     media.start()
+
+    def forward() -> None:
+        delay = 0.0
+        while sync is not None and not finished.wait(delay):
+            try:
+                result = sync()
+            except UnavailableError as exc:
+                delay = min(max(delay * 2, 1.0), 300.0)
+                log.warning("sync: %s; retrying in %.0f s", exc, delay)
+                continue
+            except LiuhenError as exc:  # refused by the bureau: say so, keep docking
+                out(f"同步被局端拒绝 sync refused: {exc}")
+                delay = SYNC_INTERVAL_S
+                continue
+            if result.entries:
+                out(f"sync: the bureau holds {result.acknowledged} entries "
+                    f"(+{result.entries})")
+            delay = SYNC_INTERVAL_S
+
+    forwarder = threading.Thread(target=forward, name="sync", daemon=True)
+    forwarder.start()
 
     def work(docked: DockedRecorder) -> DockResult:
         docking.add(docked.serial)
@@ -270,8 +300,14 @@ def run_station(station: Station, source: DockSource, *, password: bytes | None,
         finished.set()
         uploader.join()
         media.join()
+        forwarder.join()
         if once:
             media_once()  # a one-shot run leaves nothing for a media queue that is not running
         publisher.stop()  # the last entries get a checkpoint before we return
+        if once and sync is not None:
+            try:  # a one-shot run also forwards what it docked, when the bureau is there
+                sync()
+            except LiuhenError as exc:
+                out(f"同步未完成 sync not done: {exc}")
     return run
 

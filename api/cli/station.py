@@ -20,6 +20,7 @@ import typer
 
 from api.cli._common import DataDir, Store, errors, settings_for
 from api.console import out
+from api.stationlink import read_link
 
 if TYPE_CHECKING:
     from api.compose import Station
@@ -110,7 +111,13 @@ def _password(settings: Settings) -> bytes | None:
 def station_run(settings: Settings, *, simulate: int, once: bool,
                 out: Callable[[str], None]) -> tuple[Station, StationRun]:
     """Run the station (simulated recorders or USB); returns it still open, with the run."""
-    from api.compose import hotplug_events, open_station, simulated_recorders, usb_dock_source
+    from api.compose import (
+        hotplug_events,
+        open_station,
+        simulated_recorders,
+        sync_once,
+        usb_dock_source,
+    )
     from api.station import run_station
     from evidence.errors import UnavailableError
     from ingest.media.tools import INSTALL_HINT
@@ -139,8 +146,10 @@ def station_run(settings: Settings, *, simulate: int, once: bool,
         stop = threading.Event()
         previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
+            link = read_link(settings.data_dir)
             run = run_station(station, source, password=password, once=once, out=out, stop=stop,
-                              hotplug=hotplug)
+                              hotplug=hotplug,
+                              sync=None if link is None else lambda: sync_once(settings, link))
         except KeyboardInterrupt:
             stop.set()
             raise

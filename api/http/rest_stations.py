@@ -10,7 +10,6 @@ pending and revoked stations are refused (403).
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -109,7 +108,7 @@ def state(station_id: StationId, cw: CaseworkDep) -> StationOut:
 def push(station_id: StationId, body: PushIn, cw: CaseworkDep) -> PushOut:
     try:
         entries = [base64.b64decode(e, validate=True) for e in body.entries]
-    except binascii.Error as exc:
+    except ValueError as exc:  # binascii.Error, and non-ASCII text
         raise InvalidInputError("条目不是有效的 base64 (entries must be base64)") from exc
     receipt = cw.stations.push(station_id, start=body.start, entries=entries,
                                note=body.note.encode())

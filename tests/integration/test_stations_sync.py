@@ -222,3 +222,47 @@ def test_three_stations_store_and_forward(tmp_path: Path, bureau: Bureau, pg_url
     code, out = bureau.cli("stations", "audit")
     assert code == 1 and "[station-entry]" in out and "at index 2" in out, out
     engine.dispose()
+
+
+def test_kill_9_in_the_middle_of_syncs_loses_and_duplicates_nothing(
+        tmp_path: Path, bureau: Bureau, pg_url: str) -> None:
+    data, env = _station(tmp_path, "pcs-k")
+    assert runner.invoke(cli, ["stations", "join", "--bureau", bureau.url,
+                               "--station-id", "pcs-k"], env=env).exit_code == 0
+    assert bureau.cli("stations", "approve", "pcs-k")[0] == 0
+    _dock(data, 120, "k")
+    env = {**env, "LIUHEN_SYNC_BATCH_ENTRIES": "3"}  # many small pushes: many places to die
+    command = [sys.executable, "-c", "from api.cli import main; main()", "sync", "--once"]
+    engine = create_engine(pg_url)
+
+    def held() -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM station_entries")).scalar_one())
+
+    kills = 0
+    for delay in (0.6, 0.9, 1.2, 1.5, 1.8):
+        sync = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        if sync.poll() is None:
+            sync.send_signal(signal.SIGKILL)
+            kills += 1
+        sync.wait()
+        if delay == 1.2:  # and once the bureau itself, mid-push
+            assert bureau.server is not None
+            bureau.server.send_signal(signal.SIGKILL)
+            bureau.server.wait()
+            bureau.server = None
+            bureau.start()
+    assert kills >= 1 and held() > 0
+    code, out = _sync(env)
+    assert code == 0, out
+    assert held() == _size(data) == read_acknowledged(data)
+    with engine.connect() as conn:
+        sizes = conn.execute(text("SELECT size, bureau_index FROM station_checkpoints")).all()
+        recorded = conn.execute(text(
+            "SELECT count(*) FROM ledger_entries WHERE kind = 'station_checkpoint'")).scalar()
+    assert all(index is not None for _size_, index in sizes) and recorded == len(sizes)
+    code, out = bureau.cli("stations", "audit")
+    assert code == 0 and "核验通过" in out, out
+    engine.dispose()
