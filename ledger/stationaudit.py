@@ -7,11 +7,12 @@ import hashlib
 from dataclasses import dataclass
 
 from evidence.bodies import StationCheckpointBody
-from evidence.errors import VerificationError
+from evidence.errors import NotFoundError, VerificationError
 from evidence.records import EntryKind
 from integrity import merkle
 from integrity.entry import decode_entry
 from integrity.notes import parse_checkpoint_text, verify_note
+from integrity.stationproof import TwoHopProof
 from ledger.ports import LedgerReader, StationRecord, StationRegistry
 
 
@@ -78,3 +79,24 @@ def audit_station(registry: StationRegistry, bureau: LedgerReader,
                 raise VerificationError(f"站点检查点条目不在局端最新检查点中：{exc.reason}",
                                         step="bureau-inclusion", index=row.bureau_index) from exc
     return StationAuditReport(station_id=sid, entries=len(leaves), checkpoints=len(checkpoints))
+
+
+def two_hop_proof(registry: StationRegistry, bureau: LedgerReader, station_id: str,
+                  index: int) -> TwoHopProof:
+    """The proof of the station's entry ``index`` (integrity/stationproof.py): at the first
+    accepted station checkpoint that covers it and that the bureau's latest checkpoint covers.
+    NotFoundError when there is none yet (not pushed, or the bureau has not published since)."""
+    latest = bureau.latest_checkpoint()
+    leaves, _ = registry.leaf_hashes(station_id)
+    for row in registry.checkpoints(station_id):
+        if row.size > index and row.bureau_index is not None and latest is not None \
+                and row.bureau_index < latest.head.size:
+            entry = next(registry.entries(station_id, index, index + 1))[1]
+            return TwoHopProof(
+                station_id=station_id, index=index, entry=entry, station_checkpoint=row.note,
+                station_proof=tuple(merkle.inclusion_proof(leaves[:row.size], index)),
+                bureau_index=row.bureau_index, bureau_entry=bureau.entry(row.bureau_index).data,
+                bureau_checkpoint=latest.note,
+                bureau_proof=tuple(bureau.inclusion_proof(row.bureau_index, latest.head.size)))
+    raise NotFoundError(f"站点 {station_id} 第 {index} 条尚无局端检查点覆盖的证明 "
+                        "(no bureau-covered proof yet)")

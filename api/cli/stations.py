@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import getpass
+import json
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -123,6 +125,47 @@ def audit(data_dir: DataDir = None) -> None:
             report = audit_station(station_registry(ledger), ledger.store, record)
             out(f"站点 {record.station_id}：{report.entries} 条、{report.checkpoints} 个检查点"
                 f"核验通过\n  station log verified")
+
+
+@app.command("proof")
+def proof(station_id: StationIdArg,
+          index: Annotated[int, typer.Argument(help="the entry's index in the station's log")],
+          data_dir: DataDir = None) -> None:
+    """On the bureau: print the two-hop proof (JSON) of a station entry."""
+    from api.compose import station_registry
+    from ledger.stationaudit import two_hop_proof
+
+    with opened(data_dir) as ledger, errors():
+        found = two_hop_proof(station_registry(ledger), ledger.store, station_id, index)
+        sys.stdout.write(json.dumps(found.to_dict(), ensure_ascii=False, indent=2) + "\n")
+
+
+@app.command("verify-proof")
+def verify_proof(
+        proof_file: Annotated[Path, typer.Argument(help="a proof from `stations proof`")],
+        trust_root: Annotated[Path, typer.Option(
+            "--trust-root", help="the bureau's trust root (`liuhen trust-root` on the bureau), "
+            "which lists its stations' keys")]) -> None:
+    """Offline: verify a station entry's two hops (H1–H5) against the bureau's trust root."""
+    from integrity.notes import parse_vkey
+    from integrity.stationproof import TwoHopProof, verify_two_hop
+    from integrity.trust import TrustRoot
+
+    with errors():
+        document = json.loads(trust_root.read_text(encoding="utf-8"))
+        bureau = TrustRoot.from_dict(document)
+        found = TwoHopProof.from_dict(json.loads(proof_file.read_text(encoding="utf-8")))
+        station = next((s for s in document.get("stations", [])
+                        if s["station_id"] == found.station_id), None)
+        if station is None:
+            raise NotFoundError(f"信任根中没有站点 {found.station_id} (station not in the "
+                                "trust root)")
+        keys = [parse_vkey(k["vkey"], role=k["role"], valid_from=int(k["valid_from"]),
+                           valid_until=k["valid_until"]) for k in station["keys"]]
+        verify_two_hop(found, station_origin=station["origin"], station_keys=keys,
+                       bureau_keys=bureau.keys)
+        out(f"两跳证明核验通过：站点 {found.station_id} 第 {found.index} 条在站点日志中，且其检查点"
+            f"在局端日志第 {found.bureau_index} 条\n  two-hop proof verified")
 
 
 @sync_app.command("sync")

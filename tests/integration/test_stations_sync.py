@@ -6,6 +6,8 @@ the bureau's station audit names a tampered entry."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import signal
@@ -214,6 +216,28 @@ def test_three_stations_store_and_forward(tmp_path: Path, bureau: Bureau, pg_url
     assert code == 0, out
     code, out = bureau.cli("stations", "audit")
     assert code == 0 and out.count("核验通过") == 3, out
+
+    # a station entry's two-hop proof, verified offline against the bureau's trust root
+    (tmp_path / "trust.json").write_text(bureau.cli("trust-root")[1], encoding="utf-8")
+    code, out = bureau.cli("stations", "proof", "pcs-b", "2")
+    assert code == 0, out
+    (tmp_path / "proof.json").write_text(out, encoding="utf-8")
+    checked = runner.invoke(cli, ["stations", "verify-proof", str(tmp_path / "proof.json"),
+                                  "--trust-root", str(tmp_path / "trust.json")])
+    assert checked.exit_code == 0 and "两跳证明核验通过" in checked.output, checked.output
+    forged = json.loads(out)
+    forged["entry"] = base64.b64encode(base64.b64decode(forged["entry"]) + b" ").decode()
+    (tmp_path / "forged.json").write_text(json.dumps(forged), encoding="utf-8")
+    checked = runner.invoke(cli, ["stations", "verify-proof", str(tmp_path / "forged.json"),
+                                  "--trust-root", str(tmp_path / "trust.json")])
+    assert checked.exit_code == 1 and "[station-inclusion]" in checked.output, checked.output
+    assert "at index 2" in checked.output
+    moved = json.loads(out)
+    moved["bureau_index"] += 1  # the right entry claimed at another place in the bureau's log
+    (tmp_path / "moved.json").write_text(json.dumps(moved), encoding="utf-8")
+    checked = runner.invoke(cli, ["stations", "verify-proof", str(tmp_path / "moved.json"),
+                                  "--trust-root", str(tmp_path / "trust.json")])
+    assert checked.exit_code == 1 and "[bureau-inclusion]" in checked.output, checked.output
 
     # a tampered station entry at the bureau is found, with the step and index
     with engine.begin() as conn:
