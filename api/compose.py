@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import stat
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from access.accounts import Accounts
 from access.login import Login, LoginPolicy
@@ -19,11 +20,17 @@ from access.ports import TokenRepo
 from access.scope import Scopes
 from access.supervision import AccessLog
 from api.settings import Settings
-from api.stationlink import BureauLink, write_acknowledged
+from api.stationlink import (
+    BureauLink,
+    add_object_receipt,
+    read_object_receipts,
+    write_acknowledged,
+)
 from cases.casework import Cases
+from evidence.bodies import StoredBody
 from evidence.errors import NotFoundError, PolicyViolationError, UnavailableError
-from evidence.ids import DeviceSerial, Origin, StationId
-from evidence.records import Checkpoint
+from evidence.ids import DeviceSerial, Origin, Sha256Hex, StationId
+from evidence.records import Checkpoint, StoredObject
 from evidence.timerange import YearRange
 from ingest.context import IngestContext, StationPolicy
 from ingest.media import FfmpegTools, find_ffmpeg
@@ -35,9 +42,9 @@ from jobs.retention import CaseRetention, RetentionContext, RetentionPolicy
 from ledger.anchoring import AnchorResult, anchor_checkpoint
 from ledger.appending import LedgerWriter
 from ledger.files import write_atomic
-from ledger.forwarding import SyncResult, Throttle, forward
+from ledger.forwarding import SyncResult, Throttle, forward, forward_objects
 from ledger.keyring import Keyring
-from ledger.ports import Clock, Signer
+from ledger.ports import Clock, ObjectSink, Signer
 from ledger.proofs import Proofs
 from ledger.publishing import publish_checkpoint
 from ledger.readmodel import Freshness
@@ -408,10 +415,31 @@ def sync_once(settings: Settings, link: BureauLink, *,
         ledger.publish(actor="sync")
         client = bureau_client(link.bureau_url)
         try:
-            return forward(ledger.store, client, station_id=link.station_id,
-                           throttle=Throttle(settings.sync_bandwidth_bps, sleep=sleep),
-                           max_batch=settings.sync_batch_entries,
-                           on_receipt=lambda size: write_acknowledged(settings.data_dir, size))
+            throttle = Throttle(settings.sync_bandwidth_bps, sleep=sleep)
+            result = forward(ledger.store, client, station_id=link.station_id,
+                             throttle=throttle, max_batch=settings.sync_batch_entries,
+                             on_receipt=lambda size: write_acknowledged(settings.data_dir, size))
+            store = make_blob_store(settings)
+
+            def open_stored(sha256: str, body: StoredBody) -> BinaryIO:
+                # The bytes as stored (sealed when encrypted at rest), from the store under the
+                # sealing layer: the bureau checks them against sealed_sha256/sealed_size.
+                sealed = body.sealed_sha256 is not None
+                return store.open(StoredObject(
+                    store=body.store, key=body.key, version_id=body.version_id,
+                    size=body.sealed_size if sealed and body.sealed_size is not None
+                    else body.size,
+                    sha256=Sha256Hex(body.sealed_sha256 if sealed and body.sealed_sha256
+                                     else sha256),
+                    lock_mode=body.lock_mode, retain_until=body.retain_until))
+
+            objects = forward_objects(
+                ledger.store, client, station_id=link.station_id,
+                acknowledged=result.acknowledged,
+                received=read_object_receipts(settings.data_dir), open_stored=open_stored,
+                throttle=throttle,
+                on_receipt=lambda index: add_object_receipt(settings.data_dir, index))
+            return dataclasses.replace(result, objects=objects)
         finally:
             client.close()
     finally:
@@ -421,7 +449,9 @@ def sync_once(settings: Settings, link: BureauLink, *,
 def bureau_stations(ledger: Ledger, *, clock: Clock = utc_now) -> BureauStations:
     """Registration, approval and pushes of stations on this bureau (ledger/stations.py)."""
     return BureauStations(station_registry(ledger), writer=ledger.writer,
-                          bureau_origin=ledger.origin, clock=clock)
+                          bureau_origin=ledger.origin, clock=clock,
+                          sink=cast("ObjectSink", make_blob_store(ledger.settings, clock=clock)),
+                          retention=timedelta(days=ledger.settings.retention_days))
 
 
 def login_policy(settings: Settings) -> LoginPolicy:

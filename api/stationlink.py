@@ -54,3 +54,22 @@ def write_acknowledged(data_dir: Path, size: int) -> None:
     tmp = folder / "acknowledged.tmp"
     tmp.write_text(f"{size}\n")
     os.replace(tmp, folder / "acknowledged")
+
+
+def read_object_receipts(data_dir: Path) -> set[int]:
+    """Indexes of this station's ``stored`` entries whose objects the bureau has receipted:
+    their local copies are releasable by the station's retention policy."""
+    path = data_dir / "sync" / "objects"
+    if not path.is_file():
+        return set()
+    return {int(line) for line in path.read_text().split() if line.isdigit()}
+
+
+def add_object_receipt(data_dir: Path, index: int) -> None:
+    folder = data_dir / "sync"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    with (folder / "objects").open("a") as fh:
+        fh.write(f"{index}\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+

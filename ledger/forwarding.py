@@ -14,8 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
+from evidence.bodies import StoredBody
+from evidence.records import EntryKind
+from integrity.entry import decode_entry
 from ledger.ports import LedgerReader
 
 
@@ -32,6 +35,10 @@ class BureauPort(Protocol):
         it now holds)."""
         ...
 
+    def put_object(self, station_id: str, index: int, stream: BinaryIO) -> str:
+        """Upload the stored bytes of ``stored`` entry ``index``; the receipt (their SHA-256)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class SyncResult:
@@ -39,6 +46,8 @@ class SyncResult:
     entries: int
     acknowledged: int
     """The size of this station's log the bureau holds after the sync."""
+    objects: int = 0
+    """Objects uploaded and receipted in this sync."""
 
 
 class Throttle:
@@ -84,3 +93,32 @@ def forward(reader: LedgerReader, bureau: BureauPort, *, station_id: str,
         on_receipt(acked)
         pending = [cp for cp in pending if cp.head.size > acked]
     return SyncResult(pushes=pushes, entries=entries, acknowledged=acked)
+
+
+OpenStored = Callable[[str, StoredBody], BinaryIO]
+"""(the clip's SHA-256, its ``stored`` body) → the bytes the station's store holds for it
+(sealed, as stored: the bureau never needs the station's keys)."""
+
+
+def forward_objects(reader: LedgerReader, bureau: BureauPort, *, station_id: str,
+                    acknowledged: int, received: set[int], open_stored: OpenStored,
+                    throttle: Throttle, on_receipt: Callable[[int], None]) -> int:
+    """Upload the object of every ``stored`` entry below ``acknowledged`` (the bureau holds the
+    entry, so it can check the bytes against it) that has no receipt yet; ``on_receipt(index)``
+    records each receipt (from then on the local copy may be released). Returns how many."""
+    sent = 0
+    for index, data, _leaf in reader.entry_rows(0, acknowledged):
+        if index in received:
+            continue
+        entry = decode_entry(data)
+        if entry.kind is not EntryKind.STORED:
+            continue
+        body = StoredBody.from_body(entry.body)
+        with open_stored(entry.subject, body) as stream:
+            bureau.put_object(station_id, index, stream)
+        throttle.sent(body.sealed_size if body.sealed_size is not None else body.size)
+        on_receipt(index)
+        received.add(index)
+        sent += 1
+    return sent
+

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
+from evidence.ids import Sha256Hex
 from evidence.records import (
     Checkpoint,
     LedgerEntry,
@@ -15,6 +17,7 @@ from evidence.records import (
     Receipt,
     StationCheckpointRow,
     StationRecord,
+    StoredObject,
     TreeHead,
 )
 from integrity.merkle import TreeHash
@@ -179,3 +182,19 @@ class StationRegistry(Protocol):
     def checkpoints(self, station_id: str) -> list[StationCheckpointRow]: ...
 
     def set_bureau_index(self, station_id: str, size: int, index: int) -> None: ...
+
+    def received_object(self, station_id: str, index: int) -> bool: ...
+
+    def add_object(self, station_id: str, index: int, obj: StoredObject, *,
+                   now: datetime) -> None: ...
+
+
+class ObjectSink(Protocol):
+    """Where a bureau keeps the objects stations push: its object store *underneath* the sealing
+    layer (the bytes are already sealed by the station; storage/localstore.py, s3store.py)."""
+
+    def put(self, key: str, source: Path, *, sha256: Sha256Hex, size: int,
+            retain_until: datetime) -> StoredObject: ...
+
+    def verify(self, obj: StoredObject, *, rehash: bool = False) -> StoredObject: ...
+

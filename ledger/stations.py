@@ -20,8 +20,10 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 
-from evidence.bodies import StationCheckpointBody, StationRegisteredBody
+from evidence.bodies import StationCheckpointBody, StationRegisteredBody, StoredBody
 from evidence.errors import (
     ConflictError,
     NotFoundError,
@@ -29,11 +31,13 @@ from evidence.errors import (
     VerificationError,
 )
 from evidence.identity import InvalidInputError
-from evidence.records import Checkpoint, PublicKey
+from evidence.ids import Sha256Hex
+from evidence.records import Checkpoint, EntryKind, PublicKey
 from integrity import merkle
+from integrity.entry import decode_entry
 from integrity.notes import parse_checkpoint_text, split_note, verify_note, vkey
 from ledger.appending import LedgerWriter
-from ledger.ports import Clock, StationRecord, StationRegistry
+from ledger.ports import Clock, ObjectSink, StationRecord, StationRegistry
 
 STATION_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 
@@ -61,12 +65,24 @@ class PushReceipt:
     bureau_index: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class ObjectReceipt:
+    """The bureau holds, re-hashed, the object of the station's ``stored`` entry ``index``."""
+
+    station_id: str
+    index: int
+    sha256: str
+
+
 class BureauStations:
     """Registration, approval and pushes of stations, on the bureau."""
 
     def __init__(self, registry: StationRegistry, *, writer: LedgerWriter, bureau_origin: str,
-                 clock: Clock) -> None:
+                 clock: Clock, sink: ObjectSink | None = None,
+                 retention: timedelta = timedelta(days=180)) -> None:
         self._registry = registry
+        self._sink = sink
+        self._retention = retention
         self._writer = writer
         self._bureau_origin = bureau_origin
         self._clock = clock
@@ -122,6 +138,40 @@ class BureauStations:
         except VerificationError as exc:
             self._registry.flag(station_id, f"[{exc.step}] {exc.reason}")
             raise
+
+    def accept_object(self, station_id: str, index: int, source: Path, *, sha256: str,
+                      size: int) -> ObjectReceipt:
+        """Keep the object of the station's ``stored`` entry ``index`` (the bureau holds that
+        entry, verified): the received bytes' ``sha256`` and ``size`` (computed by the caller
+        as they arrived) must be the entry's stored bytes' — ``sealed_sha256``/``sealed_size``
+        of a sealed object, else the clip's own SHA-256 and size — (step ``object-digest``);
+        then the bureau's store re-hashes what it keeps. Idempotent per entry."""
+        record = self._approved(station_id)
+        if index >= record.size:
+            raise ConflictError(f"站点 {station_id} 第 {index} 条尚未推送到局端，先同步条目 "
+                                "(push the entry first)")
+        _i, data = next(self._registry.entries(station_id, index, index + 1))
+        entry = decode_entry(data)
+        if entry.kind is not EntryKind.STORED:
+            raise InvalidInputError(f"站点 {station_id} 第 {index} 条不是 stored 条目")
+        body = StoredBody.from_body(entry.body)
+        want_sha = body.sealed_sha256 or entry.subject
+        want_size = body.sealed_size if body.sealed_size is not None else body.size
+        if (sha256, size) != (want_sha, want_size):
+            raise VerificationError(
+                f"站点 {station_id} 第 {index} 条的对象与条目不符：收到 {size} 字节 SHA-256 "
+                f"{sha256}，条目为 {want_size} 字节 {want_sha} (object does not match its entry)",
+                step="object-digest", index=index)
+        if self._registry.received_object(station_id, index):
+            return ObjectReceipt(station_id, index, want_sha)
+        if self._sink is None:
+            raise ConflictError("局端未配置对象存储 (no object store)")
+        stored = self._sink.put(f"stations/{station_id}/{want_sha}", source,
+                                sha256=Sha256Hex(want_sha), size=want_size,
+                                retain_until=self._clock() + self._retention)
+        stored = self._sink.verify(stored, rehash=True)
+        self._registry.add_object(station_id, index, stored, now=self._clock())
+        return ObjectReceipt(station_id, index, want_sha)
 
     def _approved(self, station_id: str) -> StationRecord:
         try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -37,9 +37,15 @@ class BureauClient:
     def close(self) -> None:
         self._client.close()
 
-    def _call(self, method: str, path: str, body: object | None = None) -> dict[str, Any]:
+    def _call(self, method: str, path: str, body: object | None = None, *,
+              content: BinaryIO | None = None) -> dict[str, Any]:
         try:
-            response = self._client.request(method, path, json=body)
+            if content is not None:
+                response = self._client.request(
+                    method, path, content=iter(lambda: content.read(1 << 20), b""),
+                    headers={"Content-Type": "application/octet-stream"})
+            else:
+                response = self._client.request(method, path, json=body)
         except httpx.HTTPError as exc:
             raise UnavailableError(f"无法连接局端 {self._client.base_url}：{exc} "
                                    "(bureau unreachable)") from exc
@@ -82,3 +88,9 @@ class BureauClient:
             "start": start, "entries": [base64.b64encode(e).decode() for e in entries],
             "note": note.decode()})
         return int(answer["size"])
+
+    def put_object(self, station_id: str, index: int, stream: BinaryIO) -> str:
+        answer = self._call("PUT", f"/api/stations/{station_id}/objects/{index}",
+                            content=stream)
+        return str(answer["sha256"])
+

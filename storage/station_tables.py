@@ -59,6 +59,25 @@ class StationCheckpointRow(LedgerBase):
     accept and that append (finished on the next push: ledger/stations.py)."""
 
 
+class StationObjectRow(LedgerBase):
+    """An object a station pushed for its ``stored`` entry ``idx``: received, re-hashed against
+    that entry, and kept in the bureau's store (sealed bytes as the station stored them)."""
+
+    __tablename__ = "station_objects"
+
+    station_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("stations.station_id", name="fk_station_objects_station"),
+        primary_key=True)
+    idx: Mapped[int] = mapped_column(_Id64, primary_key=True, autoincrement=False)
+    sha256: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(_Id64)
+    store: Mapped[str] = mapped_column(Text)
+    key: Mapped[str] = mapped_column(Text)
+    version_id: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(_Tz)
+
+
 STATIONS = cast(Table, StationRow.__table__)
 STATION_ENTRIES = cast(Table, StationEntryRow.__table__)
 STATION_CHECKPOINTS = cast(Table, StationCheckpointRow.__table__)
+STATION_OBJECTS = cast(Table, StationObjectRow.__table__)

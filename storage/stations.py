@@ -10,14 +10,20 @@ from datetime import datetime
 from sqlalchemy import Engine, func, insert, select, update
 
 from evidence.errors import ConflictError, NotFoundError
-from evidence.records import PublicKey, StationCheckpointRow, StationRecord
+from evidence.records import PublicKey, StationCheckpointRow, StationRecord, StoredObject
 from integrity.notes import parse_vkey, vkey
 from storage.dberrors import translate_errors
-from storage.station_tables import STATION_CHECKPOINTS, STATION_ENTRIES, STATIONS
+from storage.station_tables import (
+    STATION_CHECKPOINTS,
+    STATION_ENTRIES,
+    STATION_OBJECTS,
+    STATIONS,
+)
 
 _S = STATIONS.c
 _E = STATION_ENTRIES.c
 _C = STATION_CHECKPOINTS.c
+_O = STATION_OBJECTS.c
 
 
 def _keys_json(keys: Sequence[PublicKey]) -> str:
@@ -119,3 +125,21 @@ class SqlStationRegistry:
             conn.execute(update(STATION_CHECKPOINTS)
                          .where(_C.station_id == station_id, _C.size == size)
                          .values(bureau_index=index))
+
+    def received_object(self, station_id: str, index: int) -> bool:
+        with translate_errors("read station objects"), self._engine.connect() as conn:
+            return conn.execute(select(_O.idx).where(_O.station_id == station_id,
+                                                     _O.idx == index)).first() is not None
+
+    def add_object(self, station_id: str, index: int, obj: StoredObject, *,
+                   now: datetime) -> None:
+        with translate_errors("record a station object"), self._engine.begin() as conn:
+            conn.execute(insert(STATION_OBJECTS).values(
+                station_id=station_id, idx=index, sha256=obj.sha256, size=obj.size,
+                store=obj.store, key=obj.key, version_id=obj.version_id, received_at=now))
+
+    def object_count(self, station_id: str) -> int:
+        with translate_errors("read station objects"), self._engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(STATION_OBJECTS)
+                                    .where(_O.station_id == station_id)).scalar_one())
+

@@ -199,8 +199,9 @@ def run_sync(data_dir: Path, link: BureauLink, *, once: bool) -> None:
             time.sleep(backoff)
             backoff = min(backoff * 2, 300.0)
             continue
-        out(f"已同步：推送 {result.pushes} 次、{result.entries} 条；局端确认至 "
-            f"{result.acknowledged}\n  synced: the bureau holds {result.acknowledged} entries")
+        out(f"已同步：推送 {result.pushes} 次、{result.entries} 条，对象 {result.objects} 个；局端"
+            f"确认至 {result.acknowledged}\n  synced: the bureau holds {result.acknowledged} "
+            "entries")
         if once:
             return
         backoff = 1.0

@@ -24,7 +24,7 @@ from api.http.auth import unguarded_routes
 from api.http.gate import GateConfig, RequestGate, host_name
 from api.http.rest import api_router
 from api.http.rest_ledger import VERIFY_UPLOAD_PATH
-from api.http.rest_stations import PUSH_PATH
+from api.http.rest_stations import OBJECT_PATH, PUSH_PATH
 from api.settings import Settings
 from ledger.publishing import Publisher
 
@@ -103,7 +103,7 @@ def create_app(settings: Settings, *, casework: Services | None = None,
         max_anonymous_bytes=config.max_anonymous_bytes,
         upload_routes=frozenset({("POST", VERIFY_UPLOAD_PATH),
                                  ("POST", web.VERIFY_UPLOAD_PATH),
-                                 ("POST", PUSH_PATH)})))
+                                 ("POST", PUSH_PATH), ("PUT", OBJECT_PATH)})))
     if casework is not None:
         _attach(app, casework)
     errors.install(app)

@@ -10,9 +10,13 @@ pending and revoked stations are refused (403).
 from __future__ import annotations
 
 import base64
+import hashlib
+import tempfile
+from pathlib import Path as PathLib
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.http.auth import public
@@ -26,6 +30,7 @@ from integrity.notes import parse_vkey
 router = APIRouter(prefix="/api/stations", responses=ERROR_RESPONSES, tags=["stations"])
 
 PUSH_PATH = "/api/stations/{station_id}/push"
+OBJECT_PATH = "/api/stations/{station_id}/objects/{index}"
 StationId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")]
 
 
@@ -114,3 +119,40 @@ def push(station_id: StationId, body: PushIn, cw: CaseworkDep) -> PushOut:
                                note=body.note.encode())
     return PushOut(station_id=receipt.station_id, size=receipt.size,
                    bureau_index=receipt.bureau_index)
+
+
+class ObjectOut(BaseModel):
+    station_id: str
+    index: int
+    sha256: str
+    """The receipt: the bureau holds these bytes, re-hashed against the station's entry."""
+
+
+@router.put(OBJECT_PATH.removeprefix("/api/stations"), dependencies=[Depends(public)],
+            summary="upload the stored bytes of a station's stored entry (streamed)",
+            openapi_extra={"requestBody": {"required": True, "content": {
+                "application/octet-stream": {"schema": {"type": "string",
+                                                        "format": "binary"}}}}})
+async def put_object(station_id: StationId, index: Annotated[int, Path(ge=0, le=2**53 - 1)],
+                     request: Request, cw: CaseworkDep) -> ObjectOut:
+    incoming = cw.ledger.settings.data_dir / "incoming"
+    incoming.mkdir(mode=0o700, exist_ok=True)
+    digest = hashlib.sha256()
+    size = 0
+    with tempfile.NamedTemporaryFile(dir=incoming, prefix=f"{station_id}-", delete=False) as fh:
+        spool = PathLib(fh.name)
+        try:
+            async for chunk in request.stream():
+                digest.update(chunk)
+                size += len(chunk)
+                fh.write(chunk)
+        except BaseException:
+            spool.unlink(missing_ok=True)
+            raise
+    try:
+        receipt = await run_in_threadpool(cw.stations.accept_object, station_id, index, spool,
+                                          sha256=digest.hexdigest(), size=size)
+    finally:
+        spool.unlink(missing_ok=True)
+    return ObjectOut(station_id=receipt.station_id, index=receipt.index, sha256=receipt.sha256)
+

@@ -7,6 +7,7 @@ the bureau's station audit names a tampered entry."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -26,9 +27,16 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli
 from api.cli._common import settings_for
-from api.compose import open_ledger
-from api.stationlink import BureauLink, read_acknowledged, read_link, write_link
-from evidence.bodies import AcquiredBody
+from api.compose import open_ledger, open_ledger_and_store
+from api.stationlink import (
+    BureauLink,
+    read_acknowledged,
+    read_link,
+    read_object_receipts,
+    write_link,
+)
+from evidence.bodies import AcquiredBody, StoredBody
+from evidence.ids import Sha256Hex
 
 pytestmark = pytest.mark.postgres
 runner = CliRunner()
@@ -120,6 +128,38 @@ def _dock(data: Path, n: int, tag: str) -> None:
         os.environ.update(env)
 
 
+def _store_clip(data: Path, content: bytes) -> str:
+    """A clip stored as docking stores it (sealed with SM4 at rest by default) and its
+    ``stored`` entry; returns its SHA-256."""
+    env = os.environ.copy()
+    os.environ.clear()
+    os.environ.update(_clean_env())
+    try:
+        ledger, blobs = open_ledger_and_store(settings_for(data))
+        try:
+            sha = hashlib.sha256(content).hexdigest()
+            staged = data / f"{sha}.orig"
+            staged.write_bytes(content)
+            obj = blobs.verify(blobs.put(
+                f"originals/{sha[:2]}/{sha}", staged, sha256=Sha256Hex(sha), size=len(content),
+                retain_until=datetime.now(UTC) + timedelta(days=200)), rehash=True)
+            staged.unlink()
+            seal = obj.sealing
+            assert seal is not None
+            ledger.writer.append(StoredBody(
+                device="LH1", name_on_device="clip.mp4", store=obj.store, key=obj.key,
+                version_id=obj.version_id, size=obj.size, lock_mode=obj.lock_mode,
+                retain_until=obj.retain_until, cipher=seal.algorithm, kek_id=seal.kek_id,
+                wrapped_key=seal.wrapped_key, sealed_sha256=seal.sealed_sha256,
+                sealed_size=seal.sealed_size), subject=sha, actor="station")
+            return sha
+        finally:
+            ledger.close()
+    finally:
+        os.environ.clear()
+        os.environ.update(env)
+
+
 def _size(data: Path) -> int:
     ledger = open_ledger(settings_for(data))
     try:
@@ -171,8 +211,10 @@ def test_three_stations_store_and_forward(tmp_path: Path, bureau: Bureau, pg_url
 
     # the bureau goes down; the stations keep docking
     bureau.stop()
+    clips = {}
     for i, (data, env) in enumerate(stations.values()):
         _dock(data, 3 + i, f"s{i}")
+        clips[data.name] = _store_clip(data, f"clip of {data.name} ".encode() * 5000)
         code, out = _sync(env)
         assert code == 75 and "无法连接局端" in out
 
@@ -181,8 +223,19 @@ def test_three_stations_store_and_forward(tmp_path: Path, bureau: Bureau, pg_url
         code, out = _sync(env)
         assert code == 0, out
         assert read_acknowledged(data) == _size(data), out
+        assert "对象 1 个" in out
+        assert read_object_receipts(data) == {_size(data) - 1}
         code, out = _sync(env)  # again: nothing new, nothing duplicated
-        assert code == 0 and "推送 1 次、0 条" in out
+        assert code == 0 and "推送 1 次、0 条" in out and "对象 0 个" in out
+
+    # bytes that are not the entry's are refused, with the step and the entry's index
+    index = min(read_object_receipts(stations["pcs-a"][0]))
+    wrong = httpx.put(f"{bureau.url}/api/stations/pcs-a/objects/{index}", content=b"x" * 70000,
+                      headers={"Content-Type": "application/octet-stream"})
+    assert wrong.status_code == 422 and wrong.json()["step"] == "object-digest"
+    assert wrong.json()["index"] == index
+    not_stored = httpx.put(f"{bureau.url}/api/stations/pcs-a/objects/0", content=b"x")
+    assert not_stored.status_code == 422 and "不是 stored 条目" in not_stored.json()["detail"]
 
     engine = create_engine(pg_url)
     with engine.connect() as conn:
@@ -194,6 +247,13 @@ def test_three_stations_store_and_forward(tmp_path: Path, bureau: Bureau, pg_url
             "SELECT count(*) FROM ledger_entries WHERE kind = 'station_checkpoint'")).scalar()
     assert held == {sid: _size(data) for sid, (data, _env) in stations.items()}
     assert per_size[0] == per_size[1] == bureau_entries
+    with engine.connect() as conn:
+        objects = conn.execute(text("SELECT station_id, key FROM station_objects")).all()
+    assert sorted(sid for sid, _key in objects) == sorted(stations)
+    for sid, key in objects:  # the sealed bytes, kept as the station stored them
+        held_bytes = (bureau.data / "objects" / "objects" / key).read_bytes()
+        assert hashlib.sha256(held_bytes).hexdigest() == key.rsplit("/", 1)[1]
+        assert f"clip of {sid}".encode() not in held_bytes  # ciphertext, not the clip
 
     # a forked station: a copy of pcs-c's data dir, diverging after the synced prefix
     data_c, env_c = stations["pcs-c"]

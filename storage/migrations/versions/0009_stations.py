@@ -56,8 +56,22 @@ def upgrade() -> None:
                                 name="fk_station_checkpoints_station"),
         sa.PrimaryKeyConstraint("station_id", "size", name="pk_station_checkpoints"),
     )
+    op.create_table(
+        "station_objects",
+        sa.Column("station_id", sa.Text(), nullable=False),
+        sa.Column("idx", id64, autoincrement=False, nullable=False),
+        sa.Column("sha256", sa.Text(), nullable=False),
+        sa.Column("size", id64, nullable=False),
+        sa.Column("store", sa.Text(), nullable=False),
+        sa.Column("key", sa.Text(), nullable=False),
+        sa.Column("version_id", sa.Text(), nullable=False),
+        sa.Column("received_at", tz, nullable=False),
+        sa.ForeignKeyConstraint(["station_id"], ["stations.station_id"],
+                                name="fk_station_objects_station"),
+        sa.PrimaryKeyConstraint("station_id", "idx", name="pk_station_objects"),
+    )
 
 
 def downgrade() -> None:
-    for table in ("station_checkpoints", "station_entries", "stations"):
+    for table in ("station_objects", "station_checkpoints", "station_entries", "stations"):
         op.drop_table(table)
