@@ -299,6 +299,11 @@ def test_three_stations_store_and_forward(tmp_path: Path, bureau: Bureau, pg_url
                                   "--trust-root", str(tmp_path / "trust.json")])
     assert checked.exit_code == 1 and "[bureau-inclusion]" in checked.output, checked.output
 
+    # a revoked station is refused from then on
+    assert bureau.cli("stations", "revoke", "pcs-a")[0] == 0
+    code, out = _sync(stations["pcs-a"][1])
+    assert code == 3 and "已被吊销" in out
+
     # a tampered station entry at the bureau is found, with the step and index
     with engine.begin() as conn:
         conn.execute(text("UPDATE station_entries SET data = data || '\\x00'::bytea "
