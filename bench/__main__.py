@@ -17,6 +17,7 @@ from bench import (
     sm2_bench,
     sm4_bench,
     station_bench,
+    stations_sync_bench,
     timestamp_bench,
 )
 
@@ -28,7 +29,8 @@ def main() -> None:
                          ("media", media_bench), ("s3", s3_bench), ("api", api_bench),
                          ("cli", cli_bench), ("sm2", sm2_bench),
                          ("timestamps", timestamp_bench), ("access", access_bench),
-                         ("guomi", guomi_hash), ("sm4", sm4_bench)):
+                         ("guomi", guomi_hash), ("sm4", sm4_bench),
+                         ("stations", stations_sync_bench)):
         if not which or name in which:
             module.run()
 
