@@ -398,11 +398,11 @@ def station_registry(ledger: Ledger) -> SqlStationRegistry:
     return SqlStationRegistry(ledger.store.engine)
 
 
-def bureau_client(url: str) -> BureauClient:
+def bureau_client(url: str, *, token: str | None = None) -> BureauClient:
     """The bureau's station API over HTTP (storage/bureau_client.py)."""
     from storage.bureau_client import BureauClient  # noqa: PLC0415 - httpx only when syncing
 
-    return BureauClient(url)
+    return BureauClient(url, token=token)
 
 
 def sync_once(settings: Settings, link: BureauLink, *,
@@ -413,7 +413,7 @@ def sync_once(settings: Settings, link: BureauLink, *,
     ledger = open_ledger(settings)
     try:
         ledger.publish(actor="sync")
-        client = bureau_client(link.bureau_url)
+        client = bureau_client(link.bureau_url, token=link.token)
         try:
             throttle = Throttle(settings.sync_bandwidth_bps, sleep=sleep)
             result = forward(ledger.store, client, station_id=link.station_id,

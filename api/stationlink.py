@@ -20,6 +20,8 @@ class BureauLink:
     bureau_origin: str
     station_id: str
     origin: str
+    token: str | None = None
+    """The station's API token from ``liuhen stations approve`` (the file is 0600)."""
 
 
 def read_link(data_dir: Path) -> BureauLink | None:
@@ -29,12 +31,15 @@ def read_link(data_dir: Path) -> BureauLink | None:
     value = json.loads(path.read_text(encoding="utf-8"))
     return BureauLink(bureau_url=str(value["bureau_url"]),
                       bureau_origin=str(value["bureau_origin"]),
-                      station_id=str(value["station_id"]), origin=str(value["origin"]))
+                      station_id=str(value["station_id"]), origin=str(value["origin"]),
+                      token=value.get("token"))
 
 
 def write_link(data_dir: Path, link: BureauLink) -> None:
     path = data_dir / LINK_FILE
     tmp = path.with_suffix(".json.tmp")
+    tmp.touch(mode=0o600)
+    tmp.chmod(0o600)
     tmp.write_text(json.dumps(asdict(link), indent=2, ensure_ascii=False) + "\n",
                    encoding="utf-8")
     os.replace(tmp, path)

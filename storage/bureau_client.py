@@ -16,6 +16,7 @@ from evidence.errors import (
     ConflictError,
     LiuhenError,
     NotFoundError,
+    NotPermittedError,
     PolicyViolationError,
     UnavailableError,
     VerificationError,
@@ -25,14 +26,18 @@ from evidence.identity import InvalidInputError
 _FAMILIES: dict[str, type[LiuhenError]] = {
     "conflict": ConflictError, "not_found": NotFoundError,
     "policy_violation": PolicyViolationError, "invalid_request": InvalidInputError,
+    "unauthorized": PolicyViolationError, "forbidden": NotPermittedError,
 }
 
 
 class BureauClient:
-    def __init__(self, url: str, *, timeout_s: float = 60.0,
+    def __init__(self, url: str, *, token: str | None = None, timeout_s: float = 60.0,
                  transport: httpx.BaseTransport | None = None) -> None:
+        """``token``: the station's API token, issued by ``liuhen stations approve`` (only the
+        registration goes without one)."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._client = httpx.Client(base_url=url.rstrip("/"), timeout=timeout_s,
-                                    transport=transport)
+                                    transport=transport, headers=headers)
 
     def close(self) -> None:
         self._client.close()

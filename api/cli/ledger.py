@@ -32,8 +32,11 @@ def audit(
     deep: Annotated[bool, typer.Option(help="also parse every entry and check its "
                                        "prev_checkpoint")] = False,
 ) -> None:
-    """Full audit: recompute every leaf, rebuild the tree, check every commit and checkpoint."""
+    """Full audit: recompute every leaf, rebuild the tree, check every commit and checkpoint;
+    on a bureau, then every station log it holds (S1–S5)."""
+    from api.compose import station_registry
     from ledger.audit import run_audit
+    from ledger.stationaudit import audit_station
 
     with opened(data_dir) as ledger, errors():
         notes = [p.read_bytes() for p in checkpoint or []]
@@ -60,6 +63,12 @@ def audit(
                 "and pages; they stay in the ledger, intact):")
         for item in unreadable:
             out(f"    entry {item.index} ({item.kind}): {item.reason}")
+        # A bureau also holds its stations' logs: both hops of each (docs/verification.md §S).
+        registry = station_registry(ledger)
+        for record in registry.all():
+            done = audit_station(registry, ledger.store, record)
+            out(f"  站点 {done.station_id}：{done.entries} 条、{done.checkpoints} 个检查点核验通过 "
+                "(station log verified)")
 
 
 @app.command("verify-bundle")

@@ -42,9 +42,13 @@ def _actor() -> str:
 def join(bureau: Annotated[str, typer.Option("--bureau", help="局端 URL, e.g. "
                                              "https://liuhen.example-bureau")],
          station_id: Annotated[str, typer.Option("--station-id", help="站点编号")],
+         token: Annotated[str | None, typer.Option(
+             "--token", help="the station token `liuhen stations approve` printed on the "
+             "bureau: run join again with it once approved")] = None,
          data_dir: DataDir = None) -> None:
     """On a station: make its keys (if needed) under origin ``<bureau host>/station/<id>`` and
-    file its registration with the bureau (pending until an admin approves it)."""
+    file its registration with the bureau (pending until an admin approves it); with --token,
+    keep the station token the approval issued (in bureau.json, 0600) for sync."""
     from api.compose import bureau_client, open_ledger
     from ledger.stations import station_origin
 
@@ -70,14 +74,14 @@ def join(bureau: Annotated[str, typer.Option("--bureau", help="局端 URL, e.g. 
                         if k["role"] in ("log", "station")]
             finally:
                 ledger.close()
-            write_link(settings.data_dir, BureauLink(bureau_url=bureau,
-                                                     bureau_origin=bureau_origin,
-                                                     station_id=station_id, origin=origin))
+            write_link(settings.data_dir, BureauLink(
+                bureau_url=bureau, bureau_origin=bureau_origin, station_id=station_id,
+                origin=origin, token=token or (link.token if link is not None else None)))
             status = client.register(station_id, origin=origin, keys=keys)
         finally:
             client.close()
-        out(f"站点 {station_id} 已向局端登记，状态：{status}；日志 origin {origin}\n"
-            f"  registered with {bureau}; an admin approves it there with "
+        out(f"站点 {station_id} 已向局端登记，状态：{status}；日志 origin {origin}")
+        out(f"  registered with {bureau}; an admin approves it there with "
             f"`liuhen stations approve {station_id}`. Keys (compare on approval):")
         for k in keys:
             out(f"  {k['role']:8} {k['vkey']}")
@@ -85,12 +89,19 @@ def join(bureau: Annotated[str, typer.Option("--bureau", help="局端 URL, e.g. 
 
 @app.command("approve")
 def approve(station_id: StationIdArg, data_dir: DataDir = None) -> None:
-    """On the bureau: approve a registered station (a ``station_registered`` entry)."""
-    from api.compose import bureau_stations
+    """On the bureau: approve a registered station (a ``station_registered`` entry) and issue
+    its API token (role station, named by the station id), shown once."""
+    from api.compose import bureau_stations, token_repo, utc_now
 
     with opened(data_dir) as ledger, errors():
         record = bureau_stations(ledger).approve(station_id, actor=_actor())
-        out(f"站点 {record.station_id} 已批准（{record.origin}）\n  station approved")
+        secret, _ = token_repo(ledger).issue(name=record.station_id, role="station",
+                                             now=utc_now())
+        out(f"站点 {record.station_id} 已批准（{record.origin}）。站点令牌只显示这一次，"
+            "请在站点上运行：")
+        out(f"  liuhen stations join --bureau URL --station-id {record.station_id} "
+            f"--token {secret}")
+        out("  station approved; its token is shown once")
 
 
 @app.command("revoke")
@@ -100,7 +111,7 @@ def revoke(station_id: StationIdArg, data_dir: DataDir = None) -> None:
 
     with opened(data_dir) as ledger, errors():
         bureau_stations(ledger).revoke(station_id, actor=_actor())
-        out(f"站点 {station_id} 已吊销\n  station revoked")
+        out(f"站点 {station_id} 已吊销 (station revoked)")
 
 
 @app.command("list")
@@ -124,7 +135,7 @@ def audit(data_dir: DataDir = None) -> None:
         for record in station_registry(ledger).all():
             report = audit_station(station_registry(ledger), ledger.store, record)
             out(f"站点 {record.station_id}：{report.entries} 条、{report.checkpoints} 个检查点"
-                f"核验通过\n  station log verified")
+                "核验通过 (station log verified)")
 
 
 @app.command("proof")
@@ -165,7 +176,7 @@ def verify_proof(
         verify_two_hop(found, station_origin=station["origin"], station_keys=keys,
                        bureau_keys=bureau.keys)
         out(f"两跳证明核验通过：站点 {found.station_id} 第 {found.index} 条在站点日志中，且其检查点"
-            f"在局端日志第 {found.bureau_index} 条\n  two-hop proof verified")
+            f"在局端日志第 {found.bureau_index} 条 (two-hop proof verified)")
 
 
 @sync_app.command("sync")
@@ -200,8 +211,8 @@ def run_sync(data_dir: Path, link: BureauLink, *, once: bool) -> None:
             backoff = min(backoff * 2, 300.0)
             continue
         out(f"已同步：推送 {result.pushes} 次、{result.entries} 条，对象 {result.objects} 个；局端"
-            f"确认至 {result.acknowledged}\n  synced: the bureau holds {result.acknowledged} "
-            "entries")
+            f"确认至 {result.acknowledged}")
+        out(f"  synced: the bureau holds {result.acknowledged} entries")
         if once:
             return
         backoff = 1.0

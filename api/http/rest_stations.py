@@ -1,10 +1,13 @@
 """Routes stations push to (docs/station.md §Joining a bureau; docs/adr/0014-two-level-log.md).
 
-They are ``public``: a registration only files a ``pending`` request that an admin approves on
-the bureau (``liuhen stations approve``), and a push is authenticated by what it carries — a
-checkpoint signed by the approved station's registered log keys over exactly the pushed entries
+A registration is ``public`` (an anonymous body of at most 16 KiB): it only files a ``pending``
+request that an admin approves on the bureau (``liuhen stations approve``, which issues the
+station's API token, role ``station``, named by the station id). Everything else takes that
+token, so the request gate refuses an anonymous upload before reading its body; a token may act
+only for the station it names. A push is further authenticated by what it carries — a checkpoint
+signed by the approved station's registered log keys over exactly the pushed entries
 (ledger/stations.py verifies signature and consistency before anything is stored). Unknown,
-pending and revoked stations are refused (403).
+pending and revoked stations are refused (422 ``policy_violation``).
 """
 
 from __future__ import annotations
@@ -19,15 +22,22 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.http.auth import public
+from api.http.auth import Principal, Role, allow, public
 from api.http.deps import CaseworkDep
 from api.http.errors import ERROR_RESPONSES
-from evidence.errors import VerificationError
+from evidence.errors import NotPermittedError, VerificationError
 from evidence.identity import InvalidInputError
 from evidence.records import PublicKey
 from integrity.notes import parse_vkey
 
 router = APIRouter(prefix="/api/stations", responses=ERROR_RESPONSES, tags=["stations"])
+StationCaller = Annotated[Principal, Depends(allow(Role.STATION))]
+
+
+def _acting_for(who: Principal, station_id: str) -> None:
+    if who.name != station_id:
+        raise NotPermittedError(f"此令牌属于站点 {who.name}，不能代表站点 {station_id} "
+                                "(a station token acts only for its own station)")
 
 PUSH_PATH = "/api/stations/{station_id}/push"
 OBJECT_PATH = "/api/stations/{station_id}/objects/{index}"
@@ -100,17 +110,17 @@ def register(body: RegisterIn, cw: CaseworkDep) -> StationOut:
                       size=record.size)
 
 
-@router.get("/{station_id}", dependencies=[Depends(public)],
-            summary="an approved station's acknowledged size")
-def state(station_id: StationId, cw: CaseworkDep) -> StationOut:
+@router.get("/{station_id}", summary="an approved station's acknowledged size")
+def state(station_id: StationId, who: StationCaller, cw: CaseworkDep) -> StationOut:
+    _acting_for(who, station_id)
     record = cw.stations.state(station_id)
     return StationOut(station_id=record.station_id, origin=record.origin, status=record.status,
                       size=record.size)
 
 
-@router.post("/{station_id}/push", dependencies=[Depends(public)],
-             summary="push entries and the checkpoint over them")
-def push(station_id: StationId, body: PushIn, cw: CaseworkDep) -> PushOut:
+@router.post("/{station_id}/push", summary="push entries and the checkpoint over them")
+def push(station_id: StationId, body: PushIn, who: StationCaller, cw: CaseworkDep) -> PushOut:
+    _acting_for(who, station_id)
     try:
         entries = [base64.b64decode(e, validate=True) for e in body.entries]
     except ValueError as exc:  # binascii.Error, and non-ASCII text
@@ -128,13 +138,14 @@ class ObjectOut(BaseModel):
     """The receipt: the bureau holds these bytes, re-hashed against the station's entry."""
 
 
-@router.put(OBJECT_PATH.removeprefix("/api/stations"), dependencies=[Depends(public)],
+@router.put(OBJECT_PATH.removeprefix("/api/stations"),
             summary="upload the stored bytes of a station's stored entry (streamed)",
             openapi_extra={"requestBody": {"required": True, "content": {
                 "application/octet-stream": {"schema": {"type": "string",
                                                         "format": "binary"}}}}})
 async def put_object(station_id: StationId, index: Annotated[int, Path(ge=0, le=2**53 - 1)],
-                     request: Request, cw: CaseworkDep) -> ObjectOut:
+                     request: Request, who: StationCaller, cw: CaseworkDep) -> ObjectOut:
+    _acting_for(who, station_id)
     incoming = cw.ledger.settings.data_dir / "incoming"
     incoming.mkdir(mode=0o700, exist_ok=True)
     digest = hashlib.sha256()

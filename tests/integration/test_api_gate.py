@@ -32,7 +32,7 @@ MiB = 1 << 20
 HUGE = 100 * 1000 * 1000  # 100 MB
 CHUNK = 64 * 1024
 PARAMS = {"sha256": "f" * 64, "case_id": "GATE-1", "step_id": "s1", "name": "liuhen.css",
-          "officer_no": "000123", "variant": "playback"}
+          "officer_no": "000123", "variant": "playback", "station_id": "pcs-a", "index": "0"}
 BOUNDARY = "liuhen-gate-test"
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 

@@ -17,7 +17,7 @@ from fastapi import APIRouter, FastAPI
 
 from api.http.auth import Role, RouteInfo, route_table, unguarded_routes
 from devices.sim.cards import Media
-from tests.integration.test_api_support import BACKENDS, World, world_fixture
+from tests.integration.test_api_support import BACKENDS, NAMES, World, world_fixture
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -31,6 +31,11 @@ PUBLIC: Literal["public"] = "public"
 
 MATRIX: dict[tuple[str, str], frozenset[Role] | Literal["public"]] = {
     ("GET", "/api/health"): PUBLIC,
+    ("GET", "/api/stations/bureau"): PUBLIC,
+    ("POST", "/api/stations/register"): PUBLIC,
+    ("GET", "/api/stations/{station_id}"): frozenset({Role.STATION}),
+    ("POST", "/api/stations/{station_id}/push"): frozenset({Role.STATION}),
+    ("PUT", "/api/stations/{station_id}/objects/{index}"): frozenset({Role.STATION}),
     ("POST", "/api/login"): PUBLIC,
     ("POST", "/api/logout"): ALL,
     ("GET", "/api/users/{officer_no}/sessions"): PEOPLE,
@@ -112,7 +117,7 @@ def test_every_route_is_in_the_matrix_with_the_roles_it_declares(world: World) -
 
 def _url(world: World, route: RouteInfo) -> str:
     values = {"sha256": world.playable.sha256, "case_id": "RBAC-1", "step_id": "s1",
-              "officer_no": "000123"}
+              "officer_no": "000123", "station_id": NAMES[Role.STATION], "index": "0"}
     path = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], route.path)
     query = REQUIRED_QUERY.get(route.path)
     return f"{path}?{query}" if query else path

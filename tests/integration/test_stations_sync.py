@@ -7,9 +7,11 @@ the bureau's station audit names a tampered entry."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -191,21 +193,45 @@ def test_three_stations_store_and_forward(tmp_path: Path, bureau: Bureau, pg_url
                                 "--station-id", "pcs-a"], env=other_env)
     assert taken.exit_code == 5 and "已被另一组密钥登记" in taken.output
 
-    # not approved yet: refused
+    # not approved yet: refused (no token yet; and a token an admin made by hand is refused too)
     code, out = _sync(stations["pcs-a"][1])
-    assert code == 3 and "尚未获管理员批准" in out
-    for sid in stations:
+    assert code == 3 and "HTTP 401" in out
+    code, early = bureau.cli("tokens", "create", "--role", "station", "--name", "pcs-a")
+    link_a = read_link(stations["pcs-a"][0])
+    assert code == 0 and link_a is not None
+    write_link(stations["pcs-a"][0], dataclasses.replace(link_a, token=early.split()[0]))
+    code, out = _sync(stations["pcs-a"][1])
+    assert code == 3 and "尚未获管理员批准" in out, out
+    for sid, (_data, env) in stations.items():
         code, out = bureau.cli("stations", "approve", sid)
         assert code == 0, out
+        token = re.search(r"--token (lh_\S+)", out)
+        assert token is not None, out
+        again = runner.invoke(cli, ["stations", "join", "--bureau", bureau.url,
+                                    "--station-id", sid, "--token", token.group(1)], env=env)
+        assert again.exit_code == 0 and "approved" in again.output, again.output
+    # a station token acts only for its own station
+    token_a = read_link(stations["pcs-a"][0])
+    assert token_a is not None and token_a.token is not None
+    other = httpx.get(f"{bureau.url}/api/stations/pcs-b",
+                      headers={"Authorization": f"Bearer {token_a.token}"})
+    assert other.status_code == 403 and "不能代表站点 pcs-b" in other.json()["detail"]
     trust = bureau.cli("trust-root")[1]
     assert "liuhen.test-bureau/station/pcs-b" in trust and '"status": "approved"' in trust
 
-    # an unregistered station is refused
+    # an unregistered station is refused: without a token, and with a station token an admin
+    # made by hand for a station that never registered
     ghost, ghost_env = _station(tmp_path, "ghost")
     assert runner.invoke(cli, ["init"], env={**ghost_env, "LIUHEN_ORIGIN":
                                              "liuhen.test-bureau/station/ghost"}).exit_code == 0
-    write_link(ghost, BureauLink(bureau_url=bureau.url, bureau_origin=BUREAU_ORIGIN,
-                                 station_id="ghost", origin="liuhen.test-bureau/station/ghost"))
+    link = BureauLink(bureau_url=bureau.url, bureau_origin=BUREAU_ORIGIN, station_id="ghost",
+                      origin="liuhen.test-bureau/station/ghost")
+    write_link(ghost, link)
+    code, out = _sync(ghost_env)
+    assert code == 3 and "HTTP 401" in out
+    code, ghost_token = bureau.cli("tokens", "create", "--role", "station", "--name", "ghost")
+    assert code == 0
+    write_link(ghost, dataclasses.replace(link, token=ghost_token.split()[0]))
     code, out = _sync(ghost_env)
     assert code == 3 and "未登记的站点" in out
 
@@ -230,11 +256,17 @@ def test_three_stations_store_and_forward(tmp_path: Path, bureau: Bureau, pg_url
 
     # bytes that are not the entry's are refused, with the step and the entry's index
     index = min(read_object_receipts(stations["pcs-a"][0]))
+    link_a = read_link(stations["pcs-a"][0])
+    assert link_a is not None
+    auth = {"Authorization": f"Bearer {link_a.token}"}
+    anonymous = httpx.put(f"{bureau.url}/api/stations/pcs-a/objects/{index}", content=b"x" * 9)
+    assert anonymous.status_code == 401
     wrong = httpx.put(f"{bureau.url}/api/stations/pcs-a/objects/{index}", content=b"x" * 70000,
-                      headers={"Content-Type": "application/octet-stream"})
+                      headers={"Content-Type": "application/octet-stream", **auth})
     assert wrong.status_code == 422 and wrong.json()["step"] == "object-digest"
     assert wrong.json()["index"] == index
-    not_stored = httpx.put(f"{bureau.url}/api/stations/pcs-a/objects/0", content=b"x")
+    not_stored = httpx.put(f"{bureau.url}/api/stations/pcs-a/objects/0", content=b"x",
+                           headers=auth)
     assert not_stored.status_code == 422 and "不是 stored 条目" in not_stored.json()["detail"]
 
     engine = create_engine(pg_url)
@@ -273,7 +305,7 @@ def test_three_stations_store_and_forward(tmp_path: Path, bureau: Bureau, pg_url
         assert result.exit_code == 0, result.output
     time.sleep(1.5)  # the bureau's server publishes a checkpoint over its latest entries
     code, out = bureau.cli("audit")
-    assert code == 0, out
+    assert code == 0 and out.count("station log verified") == 3, out
     code, out = bureau.cli("stations", "audit")
     assert code == 0 and out.count("核验通过") == 3, out
 
@@ -310,6 +342,8 @@ def test_three_stations_store_and_forward(tmp_path: Path, bureau: Bureau, pg_url
                           "WHERE station_id = 'pcs-b' AND idx = 2"))
     code, out = bureau.cli("stations", "audit")
     assert code == 1 and "[station-entry]" in out and "at index 2" in out, out
+    code, out = bureau.cli("audit")
+    assert code == 1 and "[station-entry]" in out, out
     engine.dispose()
 
 
@@ -318,7 +352,11 @@ def test_kill_9_in_the_middle_of_syncs_loses_and_duplicates_nothing(
     data, env = _station(tmp_path, "pcs-k")
     assert runner.invoke(cli, ["stations", "join", "--bureau", bureau.url,
                                "--station-id", "pcs-k"], env=env).exit_code == 0
-    assert bureau.cli("stations", "approve", "pcs-k")[0] == 0
+    code, out = bureau.cli("stations", "approve", "pcs-k")
+    token = re.search(r"--token (lh_\S+)", out)
+    assert code == 0 and token is not None
+    assert runner.invoke(cli, ["stations", "join", "--bureau", bureau.url, "--station-id",
+                               "pcs-k", "--token", token.group(1)], env=env).exit_code == 0
     _dock(data, 120, "k")
     env = {**env, "LIUHEN_SYNC_BATCH_ENTRIES": "3"}  # many small pushes: many places to die
     command = [sys.executable, "-c", "from api.cli import main; main()", "sync", "--once"]
