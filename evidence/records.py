@@ -451,6 +451,9 @@ class StationRecord:
     """How many of its entries the bureau holds (the acknowledged size)."""
     flagged: str | None = None
     """Why its last refused push was refused (a fork, a bad signature), or None."""
+    frontier: bytes = b""
+    """Both trees' frontiers at ``size`` (integrity.merkle.TreeBuilder.frontier)."""
+    sm3_frontier: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)

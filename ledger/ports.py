@@ -174,9 +174,10 @@ class StationRegistry(Protocol):
 
     def accept(self, station_id: str, *, start: int,
                rows: Sequence[tuple[bytes, bytes, bytes]], note: bytes, size: int,
-               now: datetime) -> None:
-        """Store entries ``start…`` (data, SHA-256 leaf, SM3 leaf) and the checkpoint at
-        ``size`` in one transaction; ConflictError when another push got there first."""
+               frontier: bytes, sm3_frontier: bytes, now: datetime) -> None:
+        """Store entries ``start…`` (data, SHA-256 leaf, SM3 leaf), the checkpoint at ``size``
+        and both trees' frontiers at ``size`` in one transaction; ConflictError when another
+        push got there first."""
         ...
 
     def checkpoints(self, station_id: str) -> list[StationCheckpointRow]: ...

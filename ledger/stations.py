@@ -201,37 +201,57 @@ class BureauStations:
         if start + len(entries) != head.size:
             raise InvalidInputError(f"推送的条目到 {start + len(entries)} 为止，检查点大小为 "
                                     f"{head.size} (entries must end at the checkpoint)")
-        leaves, sm3_leaves = self._registry.leaf_hashes(sid)
-        rows = []
-        for offset, data in enumerate(entries):
-            index = start + offset
-            leaf = merkle.leaf_hash(data)
-            sm3_leaf = merkle.leaf_hash(data, tree_hash=merkle.SM3)
-            if index < held:
-                if leaves[index] != leaf:
-                    raise VerificationError(
-                        f"站点 {sid} 第 {index} 条与局端已接受的不同：站点改写了自己的日志 "
-                        "(the station rewrote an entry the bureau holds)",
-                        step="station-consistency", index=index)
-                continue
-            rows.append((data, leaf, sm3_leaf))
-        all_leaves = leaves[:head.size] + [r[1] for r in rows]
-        if merkle.root(all_leaves) != head.root:
+        if start == held:
+            # The common case: resume both trees from the frontiers saved at ``held``, O(log n).
+            rows = [(d, merkle.leaf_hash(d), merkle.leaf_hash(d, tree_hash=merkle.SM3))
+                    for d in entries]
+            tree = merkle.TreeBuilder.from_frontier(held, record.frontier)
+            tree.extend(r[1] for r in rows)
+            sm3_tree = merkle.TreeBuilder.from_frontier(held, record.sm3_frontier,
+                                                        tree_hash=merkle.SM3)
+            sm3_tree.extend(r[2] for r in rows)
+        else:
+            rows, tree, sm3_tree = self._overlapping(record, start, entries, head.size)
+        if tree.root() != head.root:
             raise VerificationError(
                 f"站点 {sid} 的检查点（大小 {head.size}）与局端持有的 {held} 条历史不一致：站点日志"
                 "被改写或分叉 (checkpoint inconsistent with the history the bureau holds)",
                 step="station-consistency", index=head.size)
-        if sm3 is not None:
-            all_sm3 = sm3_leaves[:head.size] + [r[2] for r in rows]
-            if merkle.root(all_sm3, tree_hash=merkle.SM3) != sm3.root:
-                raise VerificationError(f"站点 {sid} 的 SM3 根与条目不符 (SM3 root mismatch)",
-                                        step="station-consistency", index=head.size)
+        if sm3 is not None and sm3_tree.root() != sm3.root:
+            raise VerificationError(f"站点 {sid} 的 SM3 根与条目不符 (SM3 root mismatch)",
+                                    step="station-consistency", index=head.size)
         if head.size <= held:
             return PushReceipt(sid, held, None)
         self._registry.accept(sid, start=held, rows=rows, note=note, size=head.size,
+                              frontier=tree.frontier(), sm3_frontier=sm3_tree.frontier(),
                               now=self._clock())
         index = self._append(record, Checkpoint(origin=origin, head=head, note=note, sm3=sm3))
         return PushReceipt(sid, head.size, index)
+
+    def _overlapping(self, record: StationRecord, start: int, entries: Sequence[bytes],
+                     size: int) -> tuple[list[tuple[bytes, bytes, bytes]], merkle.TreeBuilder,
+                                         merkle.TreeBuilder]:
+        """A push that starts below the held size (a retry, or an older checkpoint): each
+        pushed entry the bureau holds must be the held one; both trees are rebuilt over the held
+        leaves up to ``size`` plus the new ones, O(n)."""
+        leaves, sm3_leaves = self._registry.leaf_hashes(record.station_id)
+        rows = []
+        for offset, data in enumerate(entries):
+            index = start + offset
+            leaf = merkle.leaf_hash(data)
+            if index < record.size:
+                if leaves[index] != leaf:
+                    raise VerificationError(
+                        f"站点 {record.station_id} 第 {index} 条与局端已接受的不同：站点改写了自己"
+                        "的日志 (the station rewrote an entry the bureau holds)",
+                        step="station-consistency", index=index)
+                continue
+            rows.append((data, leaf, merkle.leaf_hash(data, tree_hash=merkle.SM3)))
+        tree = merkle.TreeBuilder()
+        tree.extend([*leaves[:size], *(r[1] for r in rows)])
+        sm3_tree = merkle.TreeBuilder(tree_hash=merkle.SM3)
+        sm3_tree.extend([*sm3_leaves[:size], *(r[2] for r in rows)])
+        return rows, tree, sm3_tree
 
     def _append(self, record: StationRecord, checkpoint: Checkpoint) -> int:
         receipt = self._writer.append(StationCheckpointBody(

@@ -31,6 +31,10 @@ class StationRow(LedgerBase):
     decided_at: Mapped[datetime | None] = mapped_column(_Tz, nullable=True)
     decided_by: Mapped[str | None] = mapped_column(Text, nullable=True)
     flagged: Mapped[str | None] = mapped_column(Text, nullable=True)
+    frontier: Mapped[bytes] = mapped_column(LargeBinary)
+    """The SHA-256 tree's frontier at the held size (``TreeBuilder.frontier``): a push is
+    checked in O(log n) from it; ``sm3_frontier`` likewise for the SM3 tree."""
+    sm3_frontier: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class StationEntryRow(LedgerBase):

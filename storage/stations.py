@@ -56,7 +56,8 @@ class SqlStationRegistry:
                     raise ConflictError(f"origin {origin} 已属于站点 {taken.station_id}")
                 conn.execute(insert(STATIONS).values(
                     station_id=station_id, origin=origin, keys_json=document, status="pending",
-                    registered_at=now, decided_at=None, decided_by=None, flagged=None))
+                    registered_at=now, decided_at=None, decided_by=None, flagged=None,
+                    frontier=b"", sm3_frontier=b""))
         return self.get(station_id)
 
     def get(self, station_id: str) -> StationRecord:
@@ -68,7 +69,8 @@ class SqlStationRegistry:
                                 .where(_E.station_id == station_id)).scalar_one()
         return StationRecord(station_id=row.station_id, origin=row.origin,
                              keys=_keys(row.keys_json), status=row.status, size=int(size),
-                             flagged=row.flagged)
+                             flagged=row.flagged, frontier=bytes(row.frontier),
+                             sm3_frontier=bytes(row.sm3_frontier))
 
     def all(self) -> list[StationRecord]:
         with translate_errors("list stations"), self._engine.connect() as conn:
@@ -102,8 +104,10 @@ class SqlStationRegistry:
 
     def accept(self, station_id: str, *, start: int,
                rows: Sequence[tuple[bytes, bytes, bytes]], note: bytes, size: int,
-               now: datetime) -> None:
+               frontier: bytes, sm3_frontier: bytes, now: datetime) -> None:
         with translate_errors("accept a station push"), self._engine.begin() as conn:
+            conn.execute(update(STATIONS).where(_S.station_id == station_id)
+                         .values(frontier=frontier, sm3_frontier=sm3_frontier))
             if rows:
                 conn.execute(insert(STATION_ENTRIES), [
                     {"station_id": station_id, "idx": start + i, "data": data,

@@ -39,6 +39,9 @@ from api.stationlink import (
 )
 from evidence.bodies import AcquiredBody, StoredBody
 from evidence.ids import Sha256Hex
+from evidence.records import TreeHead
+from integrity import merkle
+from integrity.notes import sign_checkpoint
 
 pytestmark = pytest.mark.postgres
 runner = CliRunner()
@@ -298,6 +301,28 @@ def test_three_stations_store_and_forward(tmp_path: Path, bureau: Bureau, pg_url
     assert code == 1 and "[station-consistency]" in out, out
     listed = bureau.cli("stations", "list")[1]
     assert "pcs-c  approved" in listed and "station-consistency" in listed
+
+    # a station that re-pushes its history from 0 with entry 1 rewritten (and re-signed by its
+    # own log keys) is refused at that entry
+    data_b = stations["pcs-b"][0]
+    ledger_b = open_ledger(settings_for(data_b))
+    try:
+        datas = [d for _i, d, _leaf in ledger_b.store.entry_rows()]
+        datas[1] = datas[1].replace(b"s1-1.mp4", b"s1-X.mp4")
+        assert datas[1] != next(ledger_b.store.entry_rows(1, 2))[1]
+        leaves = [merkle.leaf_hash(d) for d in datas]
+        note = sign_checkpoint(ledger_b.origin, TreeHead(len(datas), merkle.root(leaves)),
+                               ledger_b.logs).note
+    finally:
+        ledger_b.close()
+    link_b = read_link(data_b)
+    assert link_b is not None
+    rewritten = httpx.post(f"{bureau.url}/api/stations/pcs-b/push",
+                           headers={"Authorization": f"Bearer {link_b.token}"},
+                           json={"start": 0, "note": note.decode(),
+                                 "entries": [base64.b64encode(d).decode() for d in datas]})
+    assert rewritten.status_code == 422, rewritten.text
+    assert (rewritten.json()["step"], rewritten.json()["index"]) == ("station-consistency", 1)
 
     # audits: each station's own log, the bureau's log, every station log the bureau holds
     for _data, env in stations.values():

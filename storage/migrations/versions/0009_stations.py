@@ -31,6 +31,8 @@ def upgrade() -> None:
         sa.Column("decided_at", tz, nullable=True),
         sa.Column("decided_by", sa.Text(), nullable=True),
         sa.Column("flagged", sa.Text(), nullable=True),
+        sa.Column("frontier", sa.LargeBinary(), nullable=False),
+        sa.Column("sm3_frontier", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("station_id", name="pk_stations"),
         sa.UniqueConstraint("origin", name="uq_stations_origin"),
     )
