@@ -392,19 +392,28 @@ def test_kill_9_in_the_middle_of_syncs_loses_and_duplicates_nothing(
             return int(conn.execute(text("SELECT count(*) FROM station_entries")).scalar_one())
 
     kills = 0
-    for delay in (0.6, 0.9, 1.2, 1.5, 1.8):
+    for attempt in range(4):
+        before = held()
         sync = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        time.sleep(delay)
+        deadline = time.monotonic() + 60
+        while sync.poll() is None and held() == before and time.monotonic() < deadline:
+            time.sleep(0.02)  # kill once this sync has made progress: in the middle of it
         if sync.poll() is None:
             sync.send_signal(signal.SIGKILL)
             kills += 1
         sync.wait()
-        if delay == 1.2:  # and once the bureau itself, mid-push
+        if attempt == 1:  # and once the bureau itself, while a sync is pushing
+            sync = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            before = held()
+            while sync.poll() is None and held() == before and time.monotonic() < deadline:
+                time.sleep(0.02)
             assert bureau.server is not None
             bureau.server.send_signal(signal.SIGKILL)
             bureau.server.wait()
             bureau.server = None
+            sync.wait()  # it fails (the bureau is gone) or had finished
             bureau.start()
     assert kills >= 1 and held() > 0
     code, out = _sync(env)
