@@ -8,6 +8,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import storage.account_tables  # registers the account tables on the metadata
+import storage.catalogue_tables  # registers the catalogue tables on the metadata
+import storage.ingest_tables  # registers the ingest tables on the metadata
+import storage.station_tables  # noqa: F401 - registers the station tables on the metadata
 from storage.engine import create_ledger_engine, exclusive_transaction
 from storage.ledger_tables import metadata
 from storage.migrations import MIGRATION_LOCK_KEY

@@ -15,6 +15,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import make_url, text
 
+import storage.account_tables
+import storage.catalogue_tables  # its tables are part of the compared metadata
+import storage.ingest_tables  # its tables are part of the compared metadata
+import storage.object_keys  # its table is part of the compared metadata
+import storage.station_tables  # noqa: F401 - its tables are part of the compared metadata
 from evidence.errors import (
     ConflictError,
     NotFoundError,
