@@ -449,7 +449,7 @@ def sync_once(settings: Settings, link: BureauLink, *,
 def bureau_stations(ledger: Ledger, *, clock: Clock = utc_now) -> BureauStations:
     """Registration, approval and pushes of stations on this bureau (ledger/stations.py)."""
     return BureauStations(station_registry(ledger), writer=ledger.writer,
-                          bureau_origin=ledger.origin, clock=clock,
+                          bureau_origin=ledger.origin, clock=clock, find=ledger.store.find,
                           sink=cast("ObjectSink", make_blob_store(ledger.settings, clock=clock)),
                           retention=timedelta(days=ledger.settings.retention_days))
 

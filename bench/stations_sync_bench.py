@@ -67,7 +67,8 @@ def _bureau_rate(name: str, datas: list[bytes]) -> float:
     writer = LedgerWriter(appender=committer, checkpoints=store, station=StationId("bureau"),
                           clock=utc_now)
     bureau = BureauStations(SqlStationRegistry(store.engine), writer=writer,
-                            bureau_origin=BUREAU, clock=lambda: datetime.now(UTC))
+                            bureau_origin=BUREAU, clock=lambda: datetime.now(UTC),
+                            find=store.find)
     ids = [f"pcs-{i}" for i in range(STATIONS)]
     for sid in ids:
         bureau.register(sid, origin=station_origin(BUREAU, sid),

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -32,7 +33,7 @@ from evidence.errors import (
 )
 from evidence.identity import InvalidInputError
 from evidence.ids import Sha256Hex
-from evidence.records import Checkpoint, EntryKind, PublicKey
+from evidence.records import Checkpoint, EntryKind, LedgerEntry, PublicKey
 from integrity import merkle
 from integrity.entry import decode_entry
 from integrity.notes import parse_checkpoint_text, split_note, verify_note, vkey
@@ -78,9 +79,15 @@ class BureauStations:
     """Registration, approval and pushes of stations, on the bureau."""
 
     def __init__(self, registry: StationRegistry, *, writer: LedgerWriter, bureau_origin: str,
-                 clock: Clock, sink: ObjectSink | None = None,
+                 clock: Clock, find: Callable[[str], Sequence[LedgerEntry]],
+                 sink: ObjectSink | None = None,
                  retention: timedelta = timedelta(days=180)) -> None:
+        """``find``: the bureau log's entries with a subject (``LedgerReader.find``), to
+        recognise a ``station_checkpoint`` entry a crash left unrecorded on its row."""
         self._registry = registry
+        self._find = find
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
         self._sink = sink
         self._retention = retention
         self._writer = writer
@@ -123,21 +130,30 @@ class BureauStations:
     def state(self, station_id: str) -> StationRecord:
         """The station's record, after finishing any accepted push whose bureau entry a crash
         left unwritten."""
-        record = self._approved(station_id)
-        self._finish(record)
-        return record
+        with self._station_lock(station_id):
+            record = self._approved(station_id)
+            self._finish(record)
+            return self._registry.get(station_id)
 
     def push(self, station_id: str, *, start: int, entries: Sequence[bytes],
              note: bytes) -> PushReceipt:
         """Accept entries ``start…`` and the checkpoint ``note`` over them (module docstring).
         A push the bureau already holds is acknowledged again (idempotent)."""
-        record = self._approved(station_id)
-        self._finish(record)
-        try:
-            return self._push(record, start, entries, note)
-        except VerificationError as exc:
-            self._registry.flag(station_id, f"[{exc.step}] {exc.reason}")
-            raise
+        with self._station_lock(station_id):
+            self._finish(self._approved(station_id))
+            record = self._approved(station_id)
+            try:
+                return self._push(record, start, entries, note)
+            except VerificationError as exc:
+                self._registry.flag(station_id, f"[{exc.step}] {exc.reason}")
+                raise
+
+    def _station_lock(self, station_id: str) -> threading.Lock:
+        """One push (accept, bureau entry, its index) at a time per station in this process: a
+        request still running for a client that died must not race the client's next one.
+        Several API processes would need a database lock here instead (ADR 0014)."""
+        with self._guard:
+            return self._locks.setdefault(station_id, threading.Lock())
 
     def accept_object(self, station_id: str, index: int, source: Path, *, sha256: str,
                       size: int) -> ObjectReceipt:
@@ -263,12 +279,26 @@ class BureauStations:
         return receipt.index
 
     def _finish(self, record: StationRecord) -> None:
-        """Append the ``station_checkpoint`` entries a crash left unwritten after an accept."""
-        for row in self._registry.checkpoints(record.station_id):
-            if row.bureau_index is None:
-                text, _ = verify_note(row.note, _log_keys(record), size=row.size)
-                origin, head, sm3 = parse_checkpoint_text(text)
-                self._append(record, Checkpoint(origin=origin, head=head, note=row.note, sm3=sm3))
+        """Finish accepted checkpoints a crash left without their index in the bureau's log:
+        record the ``station_checkpoint`` entry already appended for it, else append it."""
+        pending = [row for row in self._registry.checkpoints(record.station_id)
+                   if row.bureau_index is None]
+        if not pending:
+            return
+        appended: dict[tuple[int, str], int] = {}
+        for found in self._find(record.station_id):
+            entry = decode_entry(found.data)
+            if entry.kind is EntryKind.STATION_CHECKPOINT:
+                body = StationCheckpointBody.from_body(entry.body)
+                appended[(body.size, body.note_sha256)] = found.index
+        for row in pending:
+            index = appended.get((row.size, hashlib.sha256(row.note).hexdigest()))
+            if index is not None:
+                self._registry.set_bureau_index(record.station_id, row.size, index)
+                continue
+            text, _ = verify_note(row.note, _log_keys(record), size=row.size)
+            origin, head, sm3 = parse_checkpoint_text(text)
+            self._append(record, Checkpoint(origin=origin, head=head, note=row.note, sm3=sm3))
 
 
 def _log_keys(record: StationRecord) -> list[PublicKey]:
