@@ -234,7 +234,7 @@ def test_scheduled_decrypt_sample_is_ledgered_and_catches_a_kek_that_no_longer_o
         outcome = run_job(ctx, "fixity", full=True)
         assert outcome.ok, outcome.findings
         assert "2 decrypted" in outcome.summary[0]
-        checks = [b["check"] for s, b in entries(ctx, EntryKind.FIXITY_CHECKED) if s in shas]
+        checks = [str(b["check"]) for s, b in entries(ctx, EntryKind.FIXITY_CHECKED) if s in shas]
         assert sorted(checks) == ["decrypt", "decrypt", "rehash"]
         (run,) = [b for s, b in entries(ctx, EntryKind.FIXITY_CHECKED) if s == RUN_SUBJECT]
         assert run["decrypted"] == 2 and run["checked"] == 3
