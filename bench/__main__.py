@@ -31,6 +31,8 @@ def main() -> None:
                          ("guomi", guomi_hash), ("sm4", sm4_bench)):
         if not which or name in which:
             module.run()
+    if not which or "dock" in which:  # 8 recorders with SM3 + SM4 on, beside the crypto bound
+        station_bench.run_dock()
 
 
 if __name__ == "__main__":
