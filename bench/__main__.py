@@ -33,6 +33,8 @@ def main() -> None:
                          ("stations", stations_sync_bench)):
         if not which or name in which:
             module.run()
+    if not which or "dock" in which:  # 8 recorders with SM3 + SM4 on, beside the crypto bound
+        station_bench.run_dock()
 
 
 if __name__ == "__main__":

@@ -42,10 +42,17 @@ from devices.massstorage import MassStorageDriver
 from evidence.ids import DeviceSerial
 from evidence.records import Assignment, FileRow, FileState
 from ingest.station import Dock, DockResult
+from integrity import sm4stream as s4
+from integrity.hashing import CHUNK_BYTES, new_sm3
 from storage.ingest_repo import SqlIngestRepo
 from storage.localstore import UnsafeStoreWarning
 
 GIB = 1 << 30
+DOCK_CLIP_MIB = "256"
+"""``run_dock``'s clip size: 8 × 256 MiB (2.15 GB) is about 3 minutes on a shared 2-core machine
+(96 s at 128 MiB under load 5, 277 s at 256 MiB under load 7); 8 × 1 GiB fits the disk (needs
+≈ 25 GB under /tmp) but takes three runs of ~3 minutes each there."""
+DOCK_RUNS = 3
 BLOCK_BYTES = 64 << 20  # one random block, stamped per card and chunk: fast, yet all distinct
 CARDS = 8
 CLIP = "DCIM/100MEDIA/20261124_085703_{serial}_000123.MP4"
@@ -61,15 +68,15 @@ def _serial(card: int) -> DeviceSerial:
     return DeviceSerial(f"BENCH{card + 1:02d}")
 
 
-def _make_card(root: Path, card: int, block: bytes) -> Path:
-    """A recorder's card: one 1 GiB clip and two small files, content distinct per card (the
-    object store is content-addressed, so identical clips would be stored once)."""
+def _make_card(root: Path, card: int, block: bytes, clip_bytes: int = GIB) -> Path:
+    """A recorder's card: one clip of ``clip_bytes`` (1 GiB) and two small files, content
+    distinct per card (the object store is content-addressed: identical clips are stored once)."""
     serial = _serial(card)
     clip = root / CLIP.format(serial=serial)
     clip.parent.mkdir(parents=True, exist_ok=True)
     chunk = bytearray(block)
     with clip.open("wb") as fh:
-        for i in range(GIB // BLOCK_BYTES):
+        for i in range(clip_bytes // BLOCK_BYTES):
             chunk[:16] = struct.pack("<QQ", card, i)
             fh.write(chunk)
     for name, size in SMALL.items():
@@ -189,12 +196,14 @@ def _dock_one(card: Path, data_dir: Path) -> tuple[float, float, dict[str, float
     return clock.acquire_seconds[GIB], elapsed, dict(clock.seconds)
 
 
-def _dock_fleet(cards: list[Path], data_dir: Path) -> tuple[float, dict[str, float]]:
+def _dock_fleet(cards: list[Path], data_dir: Path) -> tuple[float, dict[str, float], str]:
     """All recorders docked at once, the way ``api.station.run_station`` does it: one worker per
     recorder, at most ``settings.max_docks`` at a time, checkpoints published at most once a
     second meanwhile and once at the end. Wall seconds from the first dock to the last
-    checkpoint, every file ``verified`` (ledger and object store included)."""
+    checkpoint, every file ``verified`` (ledger and object store included); and the data dir's
+    encryption at rest (``sm4`` by default for a new data dir)."""
     station, clock = _open(data_dir)
+    encryption = (data_dir / "encryption").read_text().strip()
     try:
         ledger = station.ledger
         ctx = dataclasses.replace(station.context(LogProgress(lambda _line: None)), repo=clock)
@@ -229,7 +238,7 @@ def _dock_fleet(cards: list[Path], data_dir: Path) -> tuple[float, dict[str, flo
     finally:
         station.close()
         shutil.rmtree(data_dir)
-    return elapsed, dict(clock.seconds)
+    return elapsed, dict(clock.seconds), encryption
 
 
 # -- peers ---------------------------------------------------------------------------------------
@@ -337,7 +346,7 @@ def _fleet(cards: list[Path], clips: list[Path], work: Path) -> None:
             list(pool.map(lambda clip: _cat_into(clip, tool), clips))
 
     for _ in range(RUNS):
-        elapsed, per_step = _dock_fleet(cards, work / "data")
+        elapsed, per_step, _ = _dock_fleet(cards, work / "data")
         dock.append(elapsed)
         for name, seconds in per_step.items():
             steps[name].append(seconds)
@@ -367,6 +376,71 @@ def _fleet(cards: list[Path], clips: list[Path], work: Path) -> None:
           flush=True)
     print("   per step, summed over dock threads (s): " + ", ".join(
         f"{name} {statistics.median(v):.2f}" for name, v in steps.items()), flush=True)
+
+
+def _sm3_file(path: Path) -> None:
+    digest = new_sm3()
+    buffer = bytearray(CHUNK_BYTES)
+    with path.open("rb", buffering=0) as fh, memoryview(buffer) as view:
+        while n := fh.readinto(view):
+            digest.update(view[:n])
+
+
+def _sm4_file(path: Path) -> None:
+    """SM4-GCM over the file's segments as the upload path seals them (integrity.sm4stream),
+    into a buffer that is thrown away: the cipher's cost, no write."""
+    sealer = s4.Sealer(os.urandom(s4.KEY_BYTES), s4.Header(prefix=os.urandom(s4.PREFIX_BYTES)))
+    size = path.stat().st_size
+    buffer = bytearray(s4.SEGMENT_BYTES)
+    out = memoryview(bytearray(s4.SEGMENT_BYTES + s4.TAG_BYTES))
+    with path.open("rb", buffering=0) as fh, memoryview(buffer) as view:
+        for index in range(s4.segment_count(size)):
+            n = fh.readinto(view)
+            sealer.seal_into(index, view[:n], out, final=index == s4.segment_count(size) - 1)
+
+
+def run_dock() -> None:
+    """`python -m bench dock`: 8 recorders docked at once with SM3 + SM4 on (a new data dir's
+    defaults), beside the crypto bound measured in the same run over the same clips: the slower
+    of SM3 and SM4-GCM (the station's own libraries, two clips at a time on the two cores), since
+    every byte must be both SM3-hashed and SM4-sealed. Clip size: DOCK_CLIP_MIB (env
+    LIUHEN_BENCH_DOCK_MIB), sized so the bench fits this shared machine in about 3 minutes."""
+    started = time.perf_counter()
+    clip_bytes = int(os.environ.get("LIUHEN_BENCH_DOCK_MIB", DOCK_CLIP_MIB)) << 20
+    with tempfile.TemporaryDirectory(prefix="liuhen-dock-bench-") as tmp:
+        work = Path(tmp)
+        block = os.urandom(BLOCK_BYTES)
+        cards = [work / "cards" / f"card{i}" for i in range(CARDS)]
+        clips = [_make_card(card, i, block, clip_bytes) for i, card in enumerate(cards)]
+        total = sum(p.stat().st_size for card in cards for p in card.rglob("*") if p.is_file())
+        print(f"-- dock of {CARDS} recorders x {clip_bytes >> 20} MiB clip (+2 small files), "
+              f"{total / 1e6:,.0f} MB, SM3 + SM4-GCM on, on {os.cpu_count()} cores", flush=True)
+        docks, sm3s, sm4s = [], [], []
+
+        def two_at_a_time(fn: Callable[[Path], None]) -> None:
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                list(pool.map(fn, clips))
+
+        for _ in range(DOCK_RUNS):
+            elapsed, _, encryption = _dock_fleet(cards, work / "data")
+            if encryption != "sm4":
+                raise RuntimeError(f"the dock ran with encryption {encryption!r}, not sm4")
+            docks.append(elapsed)
+            _warm(*clips)
+            sm3s.append(_timed(lambda: two_at_a_time(_sm3_file)))
+            sm4s.append(_timed(lambda: two_at_a_time(_sm4_file)))
+        clip_total = sum(p.stat().st_size for p in clips)
+        dock_mbps = total / statistics.median(docks) / 1e6
+        sm3_mbps = clip_total / statistics.median(sm3s) / 1e6
+        sm4_mbps = clip_total / statistics.median(sm4s) / 1e6
+        bound, which = min((sm3_mbps, "SM3"), (sm4_mbps, "SM4-GCM"))
+        report(f"dock of {CARDS} recorders, SM3 + SM4 on, to verified", dock_mbps, "MB/s",
+               peer=f"crypto bound (the slower: {which}, 2 at a time)", peer_value=bound)
+        print(f"   (SM3 {sm3_mbps:,.0f} MB/s, SM4-GCM {sm4_mbps:,.0f} MB/s over the same clips, "
+              f"2 threads; dock medians of {DOCK_RUNS}: "
+              + ", ".join(f"{t:.1f} s" for t in docks) + f"; load average "
+              f"{os.getloadavg()[0]:.1f}; took {time.perf_counter() - started:.0f} s)",
+              flush=True)
 
 
 def run() -> None:

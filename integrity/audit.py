@@ -7,7 +7,7 @@ it returns an AuditReport.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 
@@ -17,6 +17,11 @@ from evidence.records import Checkpoint, Entry, LedgerEntry, PublicKey, TreeHead
 from integrity.entry import decode_entry
 from integrity.merkle import SM3, TreeBuilder
 from integrity.notes import open_checkpoint, parse_commit_text, verify_note
+
+Sm3Roots = Callable[[], Mapping[int, bytes]]
+"""The SM3 tree's roots computed outside the audit (``ledger.sm3_worker``: a second process over
+the same entry bytes), called once after every row has streamed: ``{size: SM3 root}`` for every
+checkpoint size and for the ledger's final size."""
 
 EntryRow = tuple[int, bytes, bytes]
 """A stored entry as a plain tuple ``(index, data, leaf_hash)``: what a database driver yields,
@@ -94,9 +99,15 @@ def audit(entries: Iterable[LedgerEntry], *, commits: Iterable[StoredCommit],
 def audit_rows(rows: Iterable[EntryRow], *, commits: Iterable[StoredCommit],
                checkpoints: Sequence[StoredCheckpoint], origin: Origin,
                keys: Sequence[PublicKey], external: Sequence[bytes] = (),
-               deep: bool = False, check_sm3: bool = True) -> AuditReport:
+               deep: bool = False, check_sm3: bool = True,
+               sm3_roots: Sm3Roots | None = None) -> AuditReport:
     """:func:`audit` over entries given as ``(index, data, leaf_hash)`` tuples, as a database
-    driver streams them; the same checks, errors, steps and indices."""
+    driver streams them; the same checks, errors, steps and indices.
+
+    ``sm3_roots`` hands in the SM3 tree's roots computed elsewhere over the same rows (a second
+    process: SM3 holds the GIL on small updates) instead of rebuilding the SM3 tree here; the
+    checkpoints' ``sm3`` lines are then checked (A6-SM3, the same step and index) after every
+    row has passed the SHA-256 checks."""
     station_keys = [k for k in keys if k.role == "station"]
     stored = _open_checkpoints(checkpoints, origin=origin, keys=keys, external=False)
     outside = _open_checkpoints([StoredCheckpoint(0, n) for n in external], origin=origin,
@@ -107,7 +118,8 @@ def audit_rows(rows: Iterable[EntryRow], *, commits: Iterable[StoredCommit],
             want.setdefault(cp.head.size, []).append((kind, cp))
     published: dict[int, bytes] = {}  # stored checkpoint roots, for prev_checkpoint (A3)
     builder = TreeBuilder()
-    sm3_builder = TreeBuilder(tree_hash=SM3) if check_sm3 else None
+    sm3_builder = TreeBuilder(tree_hash=SM3) if check_sm3 and sm3_roots is None else None
+    sm3_due: list[tuple[int, str, bytes]] = []  # (size, kind, sm3 root) checked after the rows
     commit_iter = iter(commits)
     next_commit = next(commit_iter, None)
     n_commits = 0
@@ -133,12 +145,10 @@ def audit_rows(rows: Iterable[EntryRow], *, commits: Iterable[StoredCommit],
                 raise VerificationError(f"{kind} root for size {size} does not match the rebuilt "
                                         "tree (entries rewritten, reordered or a split view)",
                                         step="root", index=size)
-            if cp.sm3 is not None and sm3_builder is not None \
-                    and cp.sm3.root != sm3_builder.root():
-                # (A6-SM3) the same for the SM3 tree the checkpoint's sm3 line commits to.
-                raise VerificationError(f"{kind} SM3 root for size {size} does not match the "
-                                        "rebuilt SM3 tree (entries rewritten, reordered or a "
-                                        "split view)", step="root-sm3", index=size)
+            if cp.sm3 is not None and sm3_builder is not None:
+                _check_sm3_root(kind, size, cp.sm3.root, sm3_builder.root())
+            elif cp.sm3 is not None and check_sm3:
+                sm3_due.append((size, kind, cp.sm3.root))
             if kind == "checkpoint":
                 published[size] = tree_root
 
@@ -198,9 +208,30 @@ def audit_rows(rows: Iterable[EntryRow], *, commits: Iterable[StoredCommit],
         raise VerificationError(f"{kind} of size {missing} but the ledger has only {size} "
                                 "entries (truncated or rolled back)", step="rollback", index=size)
     sm3_head = None if sm3_builder is None else TreeHead(size, sm3_builder.root())
+    if check_sm3 and sm3_roots is not None:
+        roots = sm3_roots()
+        for at, kind, root in sm3_due:
+            _check_sm3_root(kind, at, root, _computed(roots, at))
+        sm3_head = TreeHead(size, _computed(roots, size))
     return AuditReport(head=TreeHead(size, builder.root()), sm3_head=sm3_head, commits=n_commits,
                        checkpoints=len(stored), external_checkpoints=len(outside),
                        latest_checkpoint=max((c.head.size for c in stored), default=0), deep=deep)
+
+
+def _check_sm3_root(kind: str, size: int, signed: bytes, rebuilt: bytes) -> None:
+    if signed != rebuilt:
+        # (A6-SM3) as A6, for the SM3 tree the checkpoint's sm3 line commits to.
+        raise VerificationError(f"{kind} SM3 root for size {size} does not match the rebuilt "
+                                "SM3 tree (entries rewritten, reordered or a split view)",
+                                step="root-sm3", index=size)
+
+
+def _computed(roots: Mapping[int, bytes], size: int) -> bytes:
+    try:
+        return roots[size]
+    except KeyError:
+        raise VerificationError(f"no SM3 root was computed for size {size}", step="root-sm3",
+                                index=size) from None
 
 
 def _check_commit(commit: StoredCommit, *, origin: Origin, keys: Sequence[PublicKey],

@@ -11,14 +11,33 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from evidence.errors import VerificationError
+from evidence.errors import UnavailableError, VerificationError
 from evidence.records import Checkpoint, Entry
 from integrity.entry import decode_entry
 from integrity.merkle import SM3, leaf_hash, verify_inclusion
 from integrity.notes import open_checkpoint, split_note
-from integrity.timestamp import TimestampInfo
-from integrity.timestamp_sm import verify_timestamp
+from integrity.timestamp import TimestampInfo, verify_token
 from integrity.trust import TrustRoot
+
+try:
+    from integrity.timestamp_sm import verify_timestamp
+except ImportError as _missing:  # asn1crypto (SM2/SM3 tokens) not installed: ADR 0015
+    _MISSING_ASN1 = _missing.name or "asn1crypto"
+
+    def verify_timestamp(token: bytes, *, message: bytes,
+                         roots: Sequence[bytes]) -> TimestampInfo:
+        """SHA-256 tokens as ever; an SM2/SM3 token (any 国密 OID, arc 1.2.156.10197, in its
+        DER) or an SM2 root cannot be checked without asn1crypto: UnavailableError."""
+        if any(_GM_ARC in der for der in (token, *roots)):
+            raise UnavailableError(
+                f"缺少 {_MISSING_ASN1}：此证据包含 SM2/SM3 时间戳（国密），本机无法验证。请安装 "
+                "asn1crypto 后重试，见 docs/adr/0015-offline-verifier-dependencies.md\n"
+                f"({_MISSING_ASN1} is not installed: SM2/SM3 timestamps cannot be checked here)")
+        return verify_token(token, message=message, roots=roots)
+
+_GM_ARC = bytes.fromhex("2a811ccf55")
+"""The DER content of OID 1.2.156.10197 (国家密码管理局): every SM2, SM3 and SM4 OID starts
+with it."""
 
 FORMAT = "liuhen/bundle/v1"
 PROOF_HEADER = "c2sp.org/tlog-proof@v1"

@@ -26,9 +26,14 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
-from gmalglib.sm2 import SM2
 
-from evidence.errors import VerificationError
+from evidence.errors import UnavailableError, VerificationError
+
+try:
+    from gmalglib.sm2 import SM2
+    MISSING_LIBRARY: str | None = None
+except ImportError:  # an offline verifier without it still checks SHA-256/Ed25519 (ADR 0015)
+    MISSING_LIBRARY = "gmalglib"
 
 DEFAULT_ID = b"1234567812345678"  # GB/T 35276 §11; never leave it to a library's default
 SCALAR_BYTES = 32
@@ -45,8 +50,19 @@ _PKCS8_PREFIX = bytes.fromhex("308187020100301306072a8648ce3d020106082a811ccf550
 _PKCS8_MIDDLE = bytes.fromhex("a144034200")
 
 
+def require() -> None:
+    """UnavailableError, in Chinese first, when gmalglib is not installed: an SM2 key or
+    signature is at hand and nothing here can check it (docs/adr/0015)."""
+    if MISSING_LIBRARY is not None:
+        raise UnavailableError(
+            "缺少 gmalglib：无法生成或验证 SM2 签名（国密）。请在本机安装 gmalglib 后重试，"
+            "见 docs/adr/0015-offline-verifier-dependencies.md\n"
+            "(gmalglib is not installed: SM2 signatures cannot be checked here; install it)")
+
+
 def generate_private_key() -> bytes:
     """A fresh private scalar from the OS's CSPRNG, checked valid by the library."""
+    require()
     while True:
         candidate = secrets.token_bytes(SCALAR_BYTES)
         if SM2.is_sk_valid(candidate):
@@ -83,7 +99,9 @@ class SigningKey:
 
 def verify(public: bytes, message: bytes, signature: bytes, *, uid: bytes = DEFAULT_ID,
            step: str = "signature") -> None:
-    """Raise VerificationError(step) unless ``signature`` (DER) is ``public``'s over ``message``."""
+    """Raise VerificationError(step) unless ``signature`` (DER) is ``public``'s over ``message``;
+    UnavailableError without gmalglib."""
+    require()
     if not SM2.is_pk_valid(public) or len(public) != POINT_BYTES:
         raise VerificationError("SM2 public key is not a valid uncompressed point", step=step)
     try:
@@ -99,6 +117,7 @@ def verify(public: bytes, message: bytes, signature: bytes, *, uid: bytes = DEFA
 
 def is_public_key(public: bytes) -> bool:
     """Whether ``public`` is a 65-byte uncompressed point on the SM2 curve."""
+    require()
     return len(public) == POINT_BYTES and public[0] == 0x04 and bool(SM2.is_pk_valid(public))
 
 
@@ -114,6 +133,7 @@ def point_from_spki(der: bytes) -> bytes:
     if len(der) != len(_SPKI_PREFIX) + POINT_BYTES or not der.startswith(_SPKI_PREFIX):
         raise VerificationError("not an SM2 SubjectPublicKeyInfo", step="keys")
     point = der[len(_SPKI_PREFIX):]
+    require()
     if not SM2.is_pk_valid(point):
         raise VerificationError("SM2 public key is not on the curve", step="keys")
     return point
@@ -146,5 +166,6 @@ def _verifier(public: bytes, uid: bytes) -> SM2:
 
 
 def _check_private(private: bytes) -> None:
+    require()
     if len(private) != SCALAR_BYTES or not SM2.is_sk_valid(private):
         raise ValueError("an SM2 private key is a valid 32-byte scalar")

@@ -21,6 +21,11 @@ class FixityPolicy:
     """The rolling sample covers every stored object once per period (docs/jobs.md §Fixity)."""
     rehash: bool = True
     """Read every checked object back and recompute SHA-256 (else HEAD/stat only)."""
+    decrypt: int = 0
+    """Of each run's checked objects, also decrypt this many (-1: all) and re-hash their
+    plaintext against the ledger (``liuhen fixity --decrypt`` on a schedule; objects encrypted
+    at rest, DESIGN.md §5). The sample is the first by SHA-256 of the key among the run's
+    due objects, so it moves with the rolling sample."""
 
 
 @dataclass

@@ -23,8 +23,15 @@ a non-zero exit):
    finding only when they too carry extra versions or delete markers. Disposed clips whose lock
    has expired may be removed by the store's lifecycle: a delete marker there is expected.
 
+3. **Decrypt** (``FixityPolicy.decrypt``): of the checked objects, a sample (the first by
+   SHA-256 of the key) is also decrypted and its plaintext re-hashed against the ledger
+   (``verify_plaintext`` of the sealing store, DESIGN.md §5): the keys still open the evidence.
+   Its checks are recorded with ``check`` ``decrypt``. On a store without encryption at rest the
+   re-hash already hashes plaintext, and the sample is re-hashed once more.
+
 Each run ends with a ``fixity_checked`` summary entry (subject ``fixity-run``) whose
-``window_end`` is where the next sampled run starts.
+``window_end`` is where the next sampled run starts, and ``decrypted``, how many were decrypted,
+when the policy decrypts.
 """
 
 from __future__ import annotations
@@ -137,17 +144,37 @@ def _fail(ctx: JobContext, outcome: JobOutcome, subject: str, detail: str,
     ctx.writer.append(body, subject=subject, actor="job:fixity")
 
 
+def decrypt_sample(due: list[tuple[Tracked, list[int]]], count: int) -> set[str]:
+    """The idents of the ``count`` due objects (-1: all) to decrypt: the first by SHA-256 of
+    the key, a fixed spread over the store within each run's due set."""
+    ranked = sorted((t.ident for t, _ in due), key=lambda i: sha256_of(i.encode()).digest())
+    return set(ranked if count < 0 else ranked[:count])
+
+
 def _recheck(ctx: JobContext, outcome: JobOutcome,
-             due: list[tuple[Tracked, list[int]]]) -> int:
+             due: list[tuple[Tracked, list[int]]]) -> tuple[int, int]:
+    """Check each due object; returns (failed, decrypted and re-hashed)."""
     rehash = ctx.fixity.rehash
-    failed = 0
+    sample = decrypt_sample(due, ctx.fixity.decrypt)
+    # Only the sealing store decrypts (storage.sealedstore); a plain store's re-hash is of the
+    # plaintext already.
+    open_plain = getattr(ctx.blobs, "verify_plaintext", None)
+    failed = decrypted = 0
     for done, (item, periods) in enumerate(due, 1):
-        body = FixityCheckedBody(check="rehash" if rehash else "head", role=item.role,
+        decrypt = item.ident in sample
+        check = "decrypt" if decrypt else "rehash" if rehash else "head"
+        body = FixityCheckedBody(check=check, role=item.role,
                                  store=item.obj.store, key=item.obj.key,
                                  version_id=item.obj.version_id, periods=tuple(periods),
                                  period_days=ctx.fixity.period_days, ok=True)
         try:
             ctx.blobs.verify(item.obj, rehash=rehash)
+            if decrypt:
+                if open_plain is not None:
+                    open_plain(item.obj)
+                else:
+                    ctx.blobs.verify(item.obj, rehash=True)
+                decrypted += 1
         except (VerificationError, NotFoundError) as exc:
             failed += 1
             detail = f"{item.role} {item.obj.key} version {item.obj.version_id}: {exc}"
@@ -161,7 +188,7 @@ def _recheck(ctx: JobContext, outcome: JobOutcome,
             ctx.writer.append(body, subject=item.clip.sha256, actor="job:fixity")
         if done % PROGRESS_EVERY == 0 or done == len(due):
             ctx.progress.progress("fixity", done, len(due), item.obj.key)
-    return failed
+    return failed, decrypted
 
 
 def _describe(v: ObjectVersion) -> str:
@@ -237,7 +264,7 @@ def run_fixity(ctx: JobContext, *, full: bool = False) -> JobOutcome:
         due = [(t, periods) for t, periods in sampled if periods]
         since_note = f"sample since {format_time(since)}"
     ctx.progress.progress("fixity", 0, len(due), since_note)
-    failed = _recheck(ctx, outcome, due)
+    failed, decrypted = _recheck(ctx, outcome, due)
     # A check the store could not answer (an outage) covers nothing: the window is kept for
     # the next run, which checks its objects again (at least once per period, never none).
     unanswered = any(f.kind == FindingKind.UNAVAILABLE for f in outcome.findings)
@@ -253,11 +280,13 @@ def run_fixity(ctx: JobContext, *, full: bool = False) -> JobOutcome:
         window_start=since, window_end=window_end, store=ctx.blobs.url, objects=len(live),
         checked=len(due), failed=failed, rehash=ctx.fixity.rehash,
         inventory_versions=listed, inventory_findings=inventory_findings,
-        untracked_keys=untracked, ok=not outcome.findings),
+        untracked_keys=untracked, ok=not outcome.findings,
+        decrypted=decrypted if ctx.fixity.decrypt else None),
         subject=RUN_SUBJECT, actor="job:fixity")
     outcome.summary.append(
         f"fixity: {len(due) - failed}/{len(due)} object(s) OK of {len(live)} "
-        f"({since_note}{', re-hashed' if ctx.fixity.rehash else ''}); inventory: {listed} "
+        f"({since_note}{', re-hashed' if ctx.fixity.rehash else ''}"
+        f"{f', {decrypted} decrypted' if ctx.fixity.decrypt else ''}); inventory: {listed} "
         f"version(s) listed, {inventory_findings} finding(s), {untracked} key(s) not in the "
         "ledger")
     return outcome

@@ -31,6 +31,10 @@ app = typer.Typer(no_args_is_help=True, help="scheduled jobs: retention, disposa
 JOBS = ("retention", "disposal", "fixity", "anchor", "report")
 PeriodDays = Annotated[int, typer.Option("--fixity-period-days", min=1, help="the rolling "
                                          "fixity sample covers every object once per period")]
+FixityDecrypt = Annotated[int, typer.Option(
+    "--fixity-decrypt", min=-1, help="each fixity run also decrypts this many of the objects it "
+    "checks (-1: all) and re-hashes their plaintext against the ledger (objects encrypted at "
+    "rest; `liuhen fixity --decrypt` on the schedule)")]
 ClipSha256 = Annotated[str, typer.Argument(help="the clip's SHA-256")]
 Actor = Annotated[str, typer.Option(help="who (警号 or name)")]
 PROGRESS_INTERVAL_S = 2.0  # at most one progress line per job this often
@@ -83,6 +87,7 @@ def run_cmd(
     year: Annotated[int | None, typer.Option(help="report: the year (default this year to "
                                              "date, China Standard Time)")] = None,
     fixity_period_days: PeriodDays = 30,
+    fixity_decrypt: FixityDecrypt = 0,
     data_dir: DataDir = None,
     store: Store = None,
 ) -> None:
@@ -98,7 +103,8 @@ def run_cmd(
                                  "schedule")
     with errors():
         runtime = open_jobs(settings_for(data_dir, store=store), progress=CliProgress(),
-                            fixity=FixityPolicy(period_days=fixity_period_days))
+                            fixity=FixityPolicy(period_days=fixity_period_days,
+                                                decrypt=fixity_decrypt))
         try:
             outcome = run_job(runtime.context, job, full=full, year=year)
         finally:
@@ -133,6 +139,7 @@ def start(
     host: Annotated[str | None, typer.Option(help="this host's name in the shared schedule "
                                              "(default hostname:pid)")] = None,
     fixity_period_days: PeriodDays = 30,
+    fixity_decrypt: FixityDecrypt = 0,
     data_dir: DataDir = None,
     store: Store = None,
 ) -> None:
@@ -149,7 +156,8 @@ def start(
     stop = threading.Event()
     with errors():
         runtime = open_jobs(settings_for(data_dir, store=store), progress=CliProgress(),
-                            fixity=FixityPolicy(period_days=fixity_period_days))
+                            fixity=FixityPolicy(period_days=fixity_period_days,
+                                                decrypt=fixity_decrypt))
         try:
             scheduler = JobScheduler(
                 jobstore=runtime.job_store(), leases=runtime.leases(),

@@ -168,6 +168,9 @@ class Fields:
     def text_if_present(self, key: str) -> str | None:
         return self.text(key) if key in self._body else None
 
+    def integer_if_present(self, key: str) -> int | None:
+        return self.integer(key) if key in self._body else None
+
     def obj_if_present(self, key: str) -> dict[str, object] | None:
         return self.obj(key) if key in self._body else None
 

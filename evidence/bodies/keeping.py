@@ -168,9 +168,12 @@ class InventoryFindingBody:
 @dataclass(frozen=True, slots=True)
 class FixityRunBody:
     """``fixity_checked`` summing up one run (subject ``fixity-run``): the next sampled run
-    starts at ``window_end``."""
+    starts at ``window_end``. ``decrypted``: how many checked objects were also decrypted and
+    their plaintext re-hashed against the ledger (``FixityPolicy.decrypt``); absent when the
+    run decrypted none by policy (and in runs from before the option)."""
 
     kind: ClassVar[EntryKind] = EntryKind.FIXITY_CHECKED
+    OPTIONAL_KEYS: ClassVar[frozenset[str]] = frozenset({"decrypted"})
 
     mode: str
     """``full`` or ``sample``."""
@@ -186,15 +189,18 @@ class FixityRunBody:
     inventory_findings: int
     untracked_keys: int
     ok: bool
+    decrypted: int | None = None
 
     def to_body(self) -> dict[str, object]:
-        return {"mode": self.mode, "period_days": self.period_days,
-                "window_start": format_time(self.window_start),
-                "window_end": format_time(self.window_end), "store": self.store,
-                "objects": self.objects, "checked": self.checked, "failed": self.failed,
-                "rehash": self.rehash, "inventory_versions": self.inventory_versions,
-                "inventory_findings": self.inventory_findings,
-                "untracked_keys": self.untracked_keys, "ok": self.ok}
+        body: dict[str, object] = {
+            "mode": self.mode, "period_days": self.period_days,
+            "window_start": format_time(self.window_start),
+            "window_end": format_time(self.window_end), "store": self.store,
+            "objects": self.objects, "checked": self.checked, "failed": self.failed,
+            "rehash": self.rehash, "inventory_versions": self.inventory_versions,
+            "inventory_findings": self.inventory_findings,
+            "untracked_keys": self.untracked_keys, "ok": self.ok}
+        return put_if(body, "decrypted", self.decrypted)
 
     @classmethod
     def from_body(cls, body: Mapping[str, object]) -> Self:
@@ -205,4 +211,5 @@ class FixityRunBody:
                    checked=f.integer("checked"), failed=f.integer("failed"),
                    rehash=f.flag("rehash"), inventory_versions=f.integer("inventory_versions"),
                    inventory_findings=f.integer("inventory_findings"),
-                   untracked_keys=f.integer("untracked_keys"), ok=f.flag("ok"))
+                   untracked_keys=f.integer("untracked_keys"), ok=f.flag("ok"),
+                   decrypted=f.integer_if_present("decrypted"))

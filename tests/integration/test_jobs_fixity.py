@@ -218,3 +218,48 @@ def test_s3_new_version_and_delete_marker_are_caught_and_named(
     assert f"FIXITY FAILED {shas[1]}" in out and "delete marker" in out
     assert marker["VersionId"] in out
     assert f"FIXITY FAILED {shas[2]}" not in out
+
+
+def test_scheduled_decrypt_sample_is_ledgered_and_catches_a_kek_that_no_longer_opens(
+        tmp_path: Path) -> None:
+    """``FixityPolicy.decrypt`` (``jobs run/start --fixity-decrypt N``): of the checked objects,
+    N are also decrypted and their plaintext re-hashed; the per-object entries say ``decrypt``
+    and the run's entry how many. A replaced KEK file leaves every ciphertext intact (the
+    re-hash passes) but opens nothing: only the decrypted sample catches it."""
+    data = tmp_path / "data"
+    clock = FakeClock(PINNED)
+    runtime = open_jobs(Settings(data_dir=data), clock=clock,
+                        fixity=FixityPolicy(decrypt=2))
+    ctx = runtime.context
+    try:
+        assert (data / "encryption").read_text() == "sm4\n"  # a new data dir encrypts
+        shas = [make_clip(ctx, tmp_path / "src", f"sealed {i}".encode() * 1000)
+                for i in range(3)]
+        outcome = run_job(ctx, "fixity", full=True)
+        assert outcome.ok, outcome.findings
+        assert "2 decrypted" in outcome.summary[0]
+        checks = [str(b["check"]) for s, b in entries(ctx, EntryKind.FIXITY_CHECKED) if s in shas]
+        assert sorted(checks) == ["decrypt", "decrypt", "rehash"]
+        (run,) = [b for s, b in entries(ctx, EntryKind.FIXITY_CHECKED) if s == RUN_SUBJECT]
+        assert run["decrypted"] == 2 and run["checked"] == 3
+    finally:
+        runtime.close()
+    (kek,) = (data / "keys" / "kek").glob("kek-*.kek")
+    kek.chmod(0o600)
+    kek.write_bytes(os.urandom(16))  # the KEK file replaced: the data keys no longer unwrap
+    result = CliRunner().invoke(app, ["jobs", "run", "fixity", "--once", "--full",
+                                      "--fixity-decrypt", "-1", "--data-dir", str(data)])
+    assert result.exit_code == 1, result.output
+    assert sum(f"FIXITY FAILED {sha}" in result.output for sha in shas) == 3
+    runtime = open_jobs(Settings(data_dir=data), clock=clock)
+    try:
+        runs = [b for s, b in entries(runtime.context, EntryKind.FIXITY_CHECKED)
+                if s == RUN_SUBJECT]
+        assert (runs[-1]["failed"], runs[-1]["decrypted"]) == (3, 0)
+        assert [run.get("decrypted") for run in runs] == [2, 0]
+    finally:
+        runtime.close()
+    # Without --fixity-decrypt the same run finds nothing: ciphertext needs no key.
+    result = CliRunner().invoke(app, ["jobs", "run", "fixity", "--once", "--full",
+                                      "--data-dir", str(data)])
+    assert result.exit_code == 0, result.output
