@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from access.accounts import Accounts
+from access.approvals import ApprovalPolicy, Approvals
 from access.login import Login, LoginPolicy
 from access.ports import TokenRepo
 from access.scope import Scopes
@@ -292,6 +293,7 @@ class Services:
     accounts: Accounts
     login: Login
     scopes: Scopes
+    approvals: Approvals
 
     def close(self) -> None:
         self.ledger.close()
@@ -318,11 +320,26 @@ def services(ledger: Ledger, blobs: BlobStore, *, refresh_s: float = 0.5,
                     publish=lambda: ledger.publish(actor="api"))
     people = accounts(ledger, clock=clock)
     scopes = Scopes(accounts=people.repo, catalogue=ledger.catalogue, fresh=fresh)
+    approvals = Approvals(writer=ledger.writer, entries=ledger.store, scopes=scopes,
+                          accounts=people.repo, catalogue=ledger.catalogue,
+                          lock=ledger.casework_lock, clock=clock,
+                          policy=approval_policy(settings))
     login = Login(accounts=people.repo, sessions=people.sessions, tokens=token_repo(ledger),
-                  scopes=scopes, clock=clock, policy=login_policy(settings))
+                  scopes=scopes, clock=clock, policy=login_policy(settings), grants=approvals)
     return Services(ledger=ledger, blobs=blobs, cases=cases, access=access, proofs=proofs,
                     tokens=token_repo(ledger), clock=clock, accounts=people, login=login,
-                    scopes=scopes)
+                    scopes=scopes, approvals=approvals)
+
+
+def approval_policy(settings: Settings) -> ApprovalPolicy:
+    """The bureau's 调阅审批 policy: ``DATA/approvals.toml`` (if any) over the defaults
+    (docs/access.md §7)."""
+    path = settings.data_dir / "approvals.toml"
+    try:
+        doc = tomllib.loads(path.read_text("utf-8")) if path.exists() else {}
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyViolationError(f"{path}: {exc}") from exc
+    return ApprovalPolicy.from_doc(doc)
 
 
 def login_policy(settings: Settings) -> LoginPolicy:

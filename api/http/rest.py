@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.http import rest_access, rest_cases, rest_clips, rest_ledger
+from api.http import rest_access, rest_approvals, rest_cases, rest_clips, rest_ledger
 
 
 def api_router() -> APIRouter:
@@ -14,4 +14,5 @@ def api_router() -> APIRouter:
     router.include_router(rest_ledger.router)
     router.include_router(rest_cases.router)
     router.include_router(rest_clips.router)
+    router.include_router(rest_approvals.router)
     return router
