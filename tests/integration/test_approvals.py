@@ -13,6 +13,7 @@ import pytest
 from devices.sim.cards import Media
 from evidence.records import EntryKind
 from integrity.entry import decode_entry
+from ledger.audit import run_audit
 from tests.integration.test_api_support import BACKENDS, World, world_fixture
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -132,3 +133,11 @@ def test_download_of_an_original_needs_approval_even_in_scope(world: World) -> N
     assert world.client.post(f"/api/approvals/{rid}/decision", headers=leader,
                              json={"approve": True}).status_code == 200
     assert play(world, owner, "original") == 200
+
+
+def test_the_audit_is_clean_and_every_entry_is_read_back_afterwards(world: World) -> None:
+    ledger = world.station.ledger
+    ledger.publish(actor="test")
+    report = run_audit(ledger.store, ledger.trust)
+    assert report.head.size == ledger.store.size() > 0
+    assert ledger.catalogue.unfoldable() == []  # every approval entry reads as its typed body
