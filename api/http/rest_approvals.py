@@ -14,7 +14,7 @@ from api.http.auth import Principal, Role, allow
 from api.http.deps import CaseworkDep
 from api.http.errors import ERROR_RESPONSES
 from evidence.bodies.approvals import GRANT_ACTIONS
-from evidence.errors import NotFoundError, NotPermittedError
+from evidence.errors import NotFoundError, PolicyViolationError
 from evidence.identity import MAX_PURPOSE_CHARS
 from evidence.records import Account
 
@@ -72,9 +72,9 @@ class RequestOut(BaseModel):
 
 
 def person(who: Principal) -> Account:
-    """The caller's account: approvals are for people, not for automation tokens."""
+    """The caller's account: approvals are for people, not for automation tokens (422)."""
     if who.account is None:
-        raise NotPermittedError("调阅审批仅限个人账号 (access requests are for people with "
+        raise PolicyViolationError("调阅审批仅限个人账号 (access requests are for people with "
                                 "accounts, not for API tokens)")
     return who.account
 
