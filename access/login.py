@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from access.passwords import dummy_hash, password_matches
-from access.ports import AccountRepo, SessionRepo, TokenRepo
+from access.ports import AccountRepo, Grants, SessionRepo, TokenRepo
 from access.scope import Scopes
 from evidence.errors import NotFoundError, PolicyViolationError
 from evidence.records import Account, ClipScope, Session
@@ -73,6 +73,11 @@ class Login:
     scopes: Scopes
     clock: Clock
     policy: LoginPolicy = field(default_factory=LoginPolicy)
+    grants: Grants | None = None
+    """Adds a person's live grants (调阅审批) to their scope; None: no approvals."""
+
+    def _scope(self, account: Account, scope: ClipScope) -> ClipScope:
+        return scope if self.grants is None else self.grants.widen(account.officer_no, scope)
 
     def password(self, officer_no: str, password: str, *,
                  client: str | None = None) -> tuple[str, Session]:
@@ -151,8 +156,8 @@ class Login:
             return None
         self.sessions.touch(session.id, now=now)
         return Caller(name=account.officer_no, roles=account.roles,
-                      scope=self.scopes.for_account(account), account=account,
-                      session_id=session.id)
+                      scope=self._scope(account, self.scopes.for_account(account)),
+                      account=account, session_id=session.id)
 
     def _token(self, token: str) -> Caller | None:
         record = self.tokens.authenticate(token, now=self.clock())
@@ -164,7 +169,7 @@ class Login:
         if record.scope != "all":
             scope = self.scopes.for_unit(record.scope)
         elif account is not None:
-            scope = self.scopes.for_account(account)
+            scope = self._scope(account, self.scopes.for_account(account))
         else:
             scope = ClipScope(everything=True)  # automation (docs/access.md §Tokens)
         return Caller(name=record.name, roles=(record.role,), scope=scope, account=account,

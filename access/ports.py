@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from evidence.records import Account, ApiToken, Session, Unit
+from evidence.records import Account, ApiToken, ClipScope, Session, Unit
 
 
 class TokenRepo(Protocol):
@@ -69,3 +69,9 @@ class SessionRepo(Protocol):
     def end_all(self, officer_no: str, *, now: datetime, reason: str) -> int: ...
 
     def list(self, officer_no: str) -> list[Session]: ...
+
+
+class Grants(Protocol):
+    """Live grants of 调阅审批 (access/approvals.py), added to a person's scope."""
+
+    def widen(self, officer_no: str, scope: ClipScope) -> ClipScope: ...

@@ -6,6 +6,8 @@
 - auditor (法制): clips of the subtree they are assigned (``audit_unit``, else their unit).
 - officer (民警): clips recorded by officers of their own unit.
 - everyone: clips linked to a case they work on (主办/协办).
+- a live grant (调阅审批, access/approvals.py): its clips, or the clips of its case, until it
+  expires (``ClipScope.granted_clips``/``granted_cases``; ``base`` leaves them out).
 A person with several roles sees the union. Anything else is refused exactly as a clip that
 does not exist is (NotFoundError with the catalogue's own message): no 403-vs-404 difference,
 and searches, lists and counts only ever run with the scope in their query.
@@ -87,8 +89,11 @@ class Scopes:
             return True
         if unit is None and clip.unit_no in scope.orphan_units:
             return True
-        return bool(scope.cases) and any(
-            lk.case_id in scope.cases
+        if clip.sha256 in scope.granted_clips:
+            return True
+        cases = scope.cases | scope.granted_cases
+        return bool(cases) and any(
+            lk.case_id in cases
             for lk in self.catalogue.links(sha256=clip.sha256, current_only=True))
 
     def clip(self, scope: ClipScope, sha256: str) -> Clip:
@@ -110,6 +115,11 @@ class Scopes:
         except NotFoundError:
             return False
         return True
+
+    @staticmethod
+    def base(scope: ClipScope) -> ClipScope:
+        """``scope`` without its grants: what the caller sees by role, unit and cases."""
+        return replace(scope, granted_clips=frozenset(), granted_cases=frozenset())
 
     @staticmethod
     def query(scope: ClipScope, query: ClipQuery) -> ClipQuery:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from access.accounts import Accounts
+from access.approvals import ApprovalPolicy, Approvals
 from access.login import Login, LoginPolicy
 from access.ports import TokenRepo
 from access.scope import Scopes
@@ -359,6 +360,7 @@ class Services:
     login: Login
     scopes: Scopes
     stations: BureauStations
+    approvals: Approvals
 
     def close(self) -> None:
         self.ledger.close()
@@ -386,11 +388,16 @@ def services(ledger: Ledger, blobs: BlobStore, *, refresh_s: float = 0.5,
                     sha256_of_sm3=ledger.catalogue.sha256_of_sm3)
     people = accounts(ledger, clock=clock)
     scopes = Scopes(accounts=people.repo, catalogue=ledger.catalogue, fresh=fresh)
+    approvals = Approvals(writer=ledger.writer, entries=ledger.store, scopes=scopes,
+                          accounts=people.repo, catalogue=ledger.catalogue,
+                          lock=ledger.casework_lock, clock=clock,
+                          policy=approval_policy(settings))
     login = Login(accounts=people.repo, sessions=people.sessions, tokens=token_repo(ledger),
-                  scopes=scopes, clock=clock, policy=login_policy(settings))
+                  scopes=scopes, clock=clock, policy=login_policy(settings), grants=approvals)
     return Services(ledger=ledger, blobs=blobs, cases=cases, access=access, proofs=proofs,
                     tokens=token_repo(ledger), clock=clock, accounts=people, login=login,
-                    scopes=scopes, stations=bureau_stations(ledger, clock=clock))
+                    scopes=scopes, stations=bureau_stations(ledger, clock=clock),
+                    approvals=approvals)
 
 
 def station_registry(ledger: Ledger) -> SqlStationRegistry:
@@ -452,6 +459,17 @@ def bureau_stations(ledger: Ledger, *, clock: Clock = utc_now) -> BureauStations
                           bureau_origin=ledger.origin, clock=clock, find=ledger.store.find,
                           sink=cast("ObjectSink", make_blob_store(ledger.settings, clock=clock)),
                           retention=timedelta(days=ledger.settings.retention_days))
+
+
+def approval_policy(settings: Settings) -> ApprovalPolicy:
+    """The bureau's 调阅审批 policy: ``DATA/approvals.toml`` (if any) over the defaults
+    (docs/access.md §7)."""
+    path = settings.data_dir / "approvals.toml"
+    try:
+        doc = tomllib.loads(path.read_text("utf-8")) if path.exists() else {}
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyViolationError(f"{path}: {exc}") from exc
+    return ApprovalPolicy.from_doc(doc)
 
 
 def login_policy(settings: Settings) -> LoginPolicy:

@@ -46,6 +46,10 @@ class EntryKind(enum.StrEnum):
     CASE_OFFICER = "case_officer"
     STATION_REGISTERED = "station_registered"
     STATION_CHECKPOINT = "station_checkpoint"
+    ACCESS_REQUESTED = "access_requested"
+    ACCESS_DECIDED = "access_decided"
+    GRANT_USED = "grant_used"
+    GRANT_EXPIRED = "grant_expired"
     NOTE = "note"
 
 
@@ -355,12 +359,15 @@ class ClipScope:
 
     A clip is in scope when ``everything``; or its officer's account belongs to one of ``units``;
     or its officer has no account and ``orphan_units`` holds the unit code its recorder wrote;
-    or it is linked (currently) to one of ``cases``."""
+    or it is linked (currently) to one of ``cases``; or a live grant (调阅审批) names it
+    (``granted_clips``) or a case it is linked to (``granted_cases``)."""
 
     everything: bool = False
     units: frozenset[str] = frozenset()
     orphan_units: frozenset[str] = frozenset()
     cases: frozenset[str] = frozenset()
+    granted_clips: frozenset[str] = frozenset()
+    granted_cases: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

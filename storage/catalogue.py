@@ -141,9 +141,12 @@ def in_scope(scope: ClipScope) -> ColumnElement[bool]:
     if scope.orphan_units:
         admitted.append(_C.officer.not_in(select(account.officer_no))
                         & _C.unit_no.in_(sorted(scope.orphan_units)))
-    if scope.cases:
+    cases = scope.cases | scope.granted_cases
+    if cases:
         admitted.append(_C.sha256.in_(select(_L.sha256).where(
-            _L.unlinked_index.is_(None), _L.case_id.in_(sorted(scope.cases)))))
+            _L.unlinked_index.is_(None), _L.case_id.in_(sorted(cases)))))
+    if scope.granted_clips:
+        admitted.append(_C.sha256.in_(sorted(scope.granted_clips)))
     return or_(*admitted)
 
 

@@ -298,6 +298,17 @@ class SqlLedgerStore:
         return [LedgerEntry(index=r.idx, data=bytes(r.data), leaf_hash=bytes(r.leaf_hash))
                 for r in rows]
 
+    def find_kinds(self, kinds: Sequence[str]) -> list[LedgerEntry]:
+        """Every committed entry of one of ``kinds``, in index order (the ``kind`` index; for
+        the few entries 调阅审批 writes, folded by access/approvals.py)."""
+        size = self.size()
+        with self._read("find ledger entries by kind") as conn:
+            rows = conn.execute(select(_E.idx, _E.data, _E.leaf_hash)
+                                .where(_E.kind.in_(list(kinds)), _E.idx < size)
+                                .order_by(_E.idx)).all()
+        return [LedgerEntry(index=r.idx, data=bytes(r.data), leaf_hash=bytes(r.leaf_hash))
+                for r in rows]
+
     def commits(self) -> Iterator[tuple[int, int, bytes]]:
         """(first, size, signed commit note) of every commit, in order, read in chunks. Commits
         must tile the tree from 0; a gap or overlap raises VerificationError."""

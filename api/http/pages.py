@@ -175,7 +175,9 @@ def access_clip(request: Request, *, sha256: str, who: Reader, cw: CaseworkPage,
     """Record the access with its purpose (``accessed`` in the ledger), then show the player."""
     check_csrf(request, csrf)
     sha = sha_in_path(sha256)
-    cw.scopes.clip(who.scope, sha)
+    clip = cw.scopes.clip(who.scope, sha)
+    canonical_purpose(purpose)  # a missing purpose is refused before a grant is used
+    cw.approvals.use(who.account, who.scope, clip, variant=variant)  # grant_used, or 403
     opened_action = "download" if action == "download" else "play"
     opened = cw.access.open(sha, action=opened_action, variant=variant,
                        purpose=canonical_purpose(purpose), actor=who.name, role=who.role.value)

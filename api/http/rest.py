@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.http import rest_access, rest_cases, rest_clips, rest_ledger, rest_stations
+from api.http import (
+    rest_access,
+    rest_approvals,
+    rest_cases,
+    rest_clips,
+    rest_ledger,
+    rest_stations,
+)
 
 
 def api_router() -> APIRouter:
@@ -15,4 +22,5 @@ def api_router() -> APIRouter:
     router.include_router(rest_cases.router)
     router.include_router(rest_clips.router)
     router.include_router(rest_stations.router)
+    router.include_router(rest_approvals.router)
     return router

@@ -95,6 +95,7 @@ def _serve(cw: CaseworkDep, who: Principal, sha256: str, *, action: str, variant
     sha = sha256.lower()
     clip = cw.scopes.clip(who.scope, sha)  # out of scope: not found, before anything else
     purpose = canonical_purpose(purpose)
+    cw.approvals.use(who.account, who.scope, clip, variant=variant)  # grant_used, or 403
     obj = getattr(clip, variant, None)
     size = obj.size if obj is not None else 0
     wanted = parse_range(range_header, size) if obj is not None else None  # 416 before recording

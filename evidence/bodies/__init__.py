@@ -17,6 +17,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from evidence.bodies.accounts import AccountChangedBody
+from evidence.bodies.approvals import (
+    AccessDecidedBody,
+    AccessRequestedBody,
+    GrantExpiredBody,
+    GrantUsedBody,
+)
 from evidence.bodies.bureau import StationCheckpointBody, StationRegisteredBody
 from evidence.bodies.casework import (
     AccessedBody,
@@ -52,11 +58,13 @@ from evidence.bodies.station import (
 from evidence.records import EntryKind
 
 __all__ = [
-    "ALL_BODIES", "AccessedBody", "AccountChangedBody", "AcquiredBody", "AnchoredBody",
+    "ALL_BODIES", "AccessDecidedBody", "AccessRequestedBody", "AccessedBody",
+    "AccountChangedBody", "AcquiredBody", "AnchoredBody",
     "CaseOfficerBody", "CaseOpenedBody", "CaseStepBody", "ClockObservedBody", "Derivative",
     "DerivedBody", "DeviceRegisteredBody",
     "DisposedBody", "DisposedObject", "EntryBody", "FixityCheckedBody", "FixityRunBody",
-    "InventoryFindingBody", "JsonObject", "KeyRotatedBody", "LegalHoldBody", "LinkedBody",
+    "GrantExpiredBody", "GrantUsedBody", "InventoryFindingBody", "JsonObject", "KeyRotatedBody",
+    "LegalHoldBody", "LinkedBody",
     "MediaQuarantinedBody", "QuarantinedBody", "ReleasedBody", "RetentionSetBody",
     "StationCheckpointBody", "StationRegisteredBody", "StepKindDefinedBody", "StoredBody",
     "UnlinkedBody", "read_body",
@@ -68,6 +76,7 @@ ALL_BODIES = (
     LinkedBody, UnlinkedBody, AccessedBody, RetentionSetBody, LegalHoldBody, DisposedBody,
     FixityCheckedBody, InventoryFindingBody, FixityRunBody, KeyRotatedBody, AnchoredBody,
     AccountChangedBody, CaseOfficerBody, StationRegisteredBody, StationCheckpointBody,
+    AccessRequestedBody, AccessDecidedBody, GrantUsedBody, GrantExpiredBody,
 )
 """Every body type, each kind's shapes in the order :func:`read_body` tells them apart."""
 

@@ -171,6 +171,8 @@ def _site(root: Path, media: Media, database_url: str | None) -> Iterator[Site]:
     require_chromium()
     clip, clip_file = _build(root, media, database_url)
     data_dir = root / "data"
+    # these page tests download an original without 调阅审批 (tests/e2e/test_pages.py)
+    (data_dir / "approvals.toml").write_text("needs_approval = []\n", "utf-8")
     env = _env(database_url)
     _unit(data_dir, env)
     tokens = {role: _account(data_dir, env, role=role, number=number)

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 UNKNOWN_SHA = "f" * 64
 UNKNOWN = {"sha256": UNKNOWN_SHA, "case_id": "NO-SUCH-CASE", "step_id": "s999",
-           "officer_no": "999999"}
+           "officer_no": "999999", "request_id": "999999"}
 
 # (method, path) → (query, JSON body, expected status) of a request naming things that do not
 # exist; None for routes that name nothing (searches, lists, health).
@@ -54,6 +54,10 @@ REQUESTS: dict[tuple[str, str], tuple[dict[str, object], object, int] | None] = 
     ("GET", "/api/users/{officer_no}/sessions"): ({}, None, 404),
     ("DELETE", "/api/users/{officer_no}/sessions"): ({}, None, 404),
     ("POST", "/api/cases/{case_id}/officers"): ({}, {"officer": "000123"}, 404),
+    ("POST", "/api/approvals"): None,
+    ("GET", "/api/approvals"): None,
+    ("GET", "/api/approvals/{request_id}"): None,  # API tokens have no account: 422
+    ("POST", "/api/approvals/{request_id}/decision"): None,
 }
 
 

@@ -66,6 +66,10 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | Literal["public"]] = {
     ("GET", "/api/clips/{sha256}/download"): READ,
     ("GET", "/api/clips/{sha256}/accesses"): SUPERVISE,
     ("GET", "/api/officers/{officer_no}/accesses"): SUPERVISE,
+    ("POST", "/api/approvals"): READ,
+    ("GET", "/api/approvals"): READ,
+    ("GET", "/api/approvals/{request_id}"): READ,
+    ("POST", "/api/approvals/{request_id}/decision"): READ,
 }
 
 REQUIRED_QUERY = {"/api/ledger/proofs/inclusion": "index=0",
@@ -117,7 +121,8 @@ def test_every_route_is_in_the_matrix_with_the_roles_it_declares(world: World) -
 
 def _url(world: World, route: RouteInfo) -> str:
     values = {"sha256": world.playable.sha256, "case_id": "RBAC-1", "step_id": "s1",
-              "officer_no": "000123", "station_id": NAMES[Role.STATION], "index": "0"}
+              "officer_no": "000123", "station_id": NAMES[Role.STATION], "index": "0",
+              "request_id": "0"}
     path = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], route.path)
     query = REQUIRED_QUERY.get(route.path)
     return f"{path}?{query}" if query else path

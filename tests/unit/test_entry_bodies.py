@@ -23,7 +23,9 @@ from hypothesis import strategies as st
 
 from evidence.bodies import (
     ALL_BODIES,
+    AccessDecidedBody,
     AccessedBody,
+    AccessRequestedBody,
     AccountChangedBody,
     AcquiredBody,
     AnchoredBody,
@@ -39,6 +41,8 @@ from evidence.bodies import (
     EntryBody,
     FixityCheckedBody,
     FixityRunBody,
+    GrantExpiredBody,
+    GrantUsedBody,
     InventoryFindingBody,
     KeyRotatedBody,
     LegalHoldBody,
@@ -55,6 +59,7 @@ from evidence.bodies import (
     read_body,
 )
 from evidence.bodies.accounts import ACCOUNT_CHANGES
+from evidence.bodies.approvals import GRANT_ACTIONS
 from evidence.bodies.casework import CASE_DUTIES
 from evidence.errors import MalformedEntryError, VerificationError
 from evidence.ids import Origin, StationId
@@ -175,6 +180,20 @@ WRITTEN: dict[str, tuple[str, str, EntryBody]] = {
         change="user_added", name="张三", unit="110101000000", roles=("officer", "leader"))),
     "case_officer": ("C-2026-001", "000123", CaseOfficerBody(officer="000124", duty="协办",
                                                              on=True)),
+    "access_requested": ("000124", "000124", AccessRequestedBody(
+        clips=(SHA,), purpose="复核执法过程", actions=("view",), minutes=120)),
+    "access_requested_case": ("000124", "000124", AccessRequestedBody(
+        clips=(), purpose="案件审核", actions=("view", "download_original"), minutes=60,
+        case="C-2026-001")),
+    "access_decided": ("000124", "000123", AccessDecidedBody(
+        request=41, approved=True, reason="同意", expires_at=datetime(2026, 11, 24, 11,
+                                                                   tzinfo=UTC))),
+    "access_refused": ("000124", "000123", AccessDecidedBody(
+        request=42, approved=False, reason="与案件无关")),
+    "grant_used": (SHA, "000124", GrantUsedBody(request=41, action="view",
+                                                variant="playback")),
+    "grant_expired": ("000124", "liuhen", GrantExpiredBody(
+        request=41, expired_at=datetime(2026, 11, 24, 11, tzinfo=UTC))),
     "anchored": (bytes(range(32)).hex(), "checkpointer", AnchoredBody(
         checkpoint_size=7, tsa="http://127.0.0.1:9/tsa", token_sha256=OTHER,
         gen_time="2026-11-24T08:57:05+00:00", tsa_serial="123456789012345678901234567890")),
@@ -246,6 +265,9 @@ SPECIAL: dict[tuple[type, str], st.SearchStrategy[object]] = {
     # SM3 digests (国密 layer): 64 lowercase hex digits, or absent in older entries
     **{(cls, "sm3"): st.none() | st.text("0123456789abcdef", min_size=64, max_size=64)
        for cls in (AcquiredBody, StoredBody, Derivative)},
+    (AccessRequestedBody, "actions"): st.lists(st.sampled_from(GRANT_ACTIONS),
+                                               max_size=2).map(tuple),
+    (GrantUsedBody, "action"): st.sampled_from(GRANT_ACTIONS),
 }
 
 
