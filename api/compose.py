@@ -10,15 +10,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from access.accounts import Accounts
+from access.alerts import AlertRules, Alerts, parse_hours
 from access.login import Login, LoginPolicy
 from access.ports import TokenRepo
 from access.scope import Scopes
+from access.statistics import StatisticsReport
 from access.supervision import AccessLog
 from api.settings import Settings
 from cases.casework import Cases
 from evidence.errors import NotFoundError, PolicyViolationError, UnavailableError
+from evidence.identity import InvalidInputError
 from evidence.ids import DeviceSerial, Origin, StationId
 from evidence.records import Checkpoint
 from evidence.timerange import YearRange
@@ -292,6 +296,8 @@ class Services:
     accounts: Accounts
     login: Login
     scopes: Scopes
+    alerts: Alerts
+    statistics: StatisticsReport
 
     def close(self) -> None:
         self.ledger.close()
@@ -320,9 +326,45 @@ def services(ledger: Ledger, blobs: BlobStore, *, refresh_s: float = 0.5,
     scopes = Scopes(accounts=people.repo, catalogue=ledger.catalogue, fresh=fresh)
     login = Login(accounts=people.repo, sessions=people.sessions, tokens=token_repo(ledger),
                   scopes=scopes, clock=clock, policy=login_policy(settings))
+    alerts = supervision_alerts(ledger, clock=clock, fresh=fresh)
+    statistics = StatisticsReport(
+        catalogue=ledger.catalogue, people=people.repo, upload_within=alerts.rules.upload_within,
+        complete=lambda case_id: cases.completeness(case_id).complete, fresh=fresh)
     return Services(ledger=ledger, blobs=blobs, cases=cases, access=access, proofs=proofs,
                     tokens=token_repo(ledger), clock=clock, accounts=people, login=login,
-                    scopes=scopes)
+                    scopes=scopes, alerts=alerts, statistics=statistics)
+
+
+def supervision_alerts(ledger: Ledger, *, clock: Clock = utc_now,
+                       fresh: Freshness | None = None) -> Alerts:
+    """Supervision alerts over the ledger's read model (access/alerts.py), with the thresholds
+    of settings; acknowledgements are appended by the ledger's writer."""
+    repo = SqlAccountRepo(ledger.store.engine)
+
+    def unit_of(officer_no: str) -> str | None:
+        try:
+            return repo.account(officer_no).unit
+        except NotFoundError:
+            return None
+
+    return Alerts(catalogue=ledger.catalogue, entries=ledger.store, writer=ledger.writer,
+                  clock=clock, unit_of=unit_of, rules=alert_rules(ledger.settings),
+                  fresh=fresh or Freshness(ledger.catalogue.catch_up))
+
+
+def alert_rules(settings: Settings) -> AlertRules:
+    """The supervision thresholds from settings (LIUHEN_ALERT_*)."""
+    off_start, off_end = parse_hours(settings.alert_off_hours)
+    try:
+        ZoneInfo(settings.alert_tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInputError(f"LIUHEN_ALERT_TZ {settings.alert_tz!r} 不是时区 (not a time "
+                                "zone)") from exc
+    return AlertRules(bulk_count=settings.alert_bulk_count,
+                      bulk_window=timedelta(minutes=settings.alert_bulk_window_min),
+                      off_start=off_start, off_end=off_end, tz=settings.alert_tz,
+                      dock_within=timedelta(hours=settings.alert_dock_within_h),
+                      upload_within=timedelta(hours=settings.alert_upload_within_h))
 
 
 def login_policy(settings: Settings) -> LoginPolicy:

@@ -43,6 +43,7 @@ class EntryKind(enum.StrEnum):
     STEP_KIND_DEFINED = "step_kind_defined"
     ACCOUNT_CHANGED = "account_changed"
     CASE_OFFICER = "case_officer"
+    ALERT_ACKNOWLEDGED = "alert_acknowledged"
     NOTE = "note"
 
 

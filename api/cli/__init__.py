@@ -5,6 +5,7 @@
 ``jobs``     jobs run/start/hold/dispose/verify-certificate
 ``serve``    serve, tokens
 ``accounts`` units, users
+``supervision`` alerts
 
 The command modules import ``_common`` and lower layers, never this package: it only registers
 them. Adapters are imported inside the commands: ``verify-bundle`` runs with the standard
@@ -18,7 +19,7 @@ import warnings
 
 import typer
 
-from api.cli import accounts, jobs, ledger, serve, station
+from api.cli import accounts, jobs, ledger, serve, station, supervision
 from api.console import PrintableFormatter
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -29,6 +30,7 @@ app.add_typer(jobs.app, name="jobs")
 app.add_typer(serve.app)
 app.add_typer(accounts.units_app, name="units")
 app.add_typer(accounts.users_app, name="users")
+app.command("alerts")(supervision.alerts)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -48,10 +48,12 @@ from evidence.bodies.station import (
     ReleasedBody,
     StoredBody,
 )
+from evidence.bodies.supervision import ALERT_RULES, AlertAcknowledgedBody
 from evidence.records import EntryKind
 
 __all__ = [
-    "ALL_BODIES", "AccessedBody", "AccountChangedBody", "AcquiredBody", "AnchoredBody",
+    "ALERT_RULES", "ALL_BODIES", "AccessedBody", "AccountChangedBody", "AcquiredBody",
+    "AlertAcknowledgedBody", "AnchoredBody",
     "CaseOfficerBody", "CaseOpenedBody", "CaseStepBody", "ClockObservedBody", "Derivative",
     "DerivedBody", "DeviceRegisteredBody",
     "DisposedBody", "DisposedObject", "EntryBody", "FixityCheckedBody", "FixityRunBody",
@@ -65,7 +67,7 @@ ALL_BODIES = (
     DeviceRegisteredBody, ClockObservedBody, CaseOpenedBody, CaseStepBody, StepKindDefinedBody,
     LinkedBody, UnlinkedBody, AccessedBody, RetentionSetBody, LegalHoldBody, DisposedBody,
     FixityCheckedBody, InventoryFindingBody, FixityRunBody, KeyRotatedBody, AnchoredBody,
-    AccountChangedBody, CaseOfficerBody,
+    AccountChangedBody, CaseOfficerBody, AlertAcknowledgedBody,
 )
 """Every body type, each kind's shapes in the order :func:`read_body` tells them apart."""
 
