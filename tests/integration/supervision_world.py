@@ -23,6 +23,7 @@ from evidence.bodies import (
     CaseStepBody,
     DerivedBody,
     LinkedBody,
+    StoredBody,
 )
 from evidence.ids import StationId
 from evidence.timerange import YearRange
@@ -69,6 +70,10 @@ class World:
             device=device, name_on_device=f"{name}.mp4", size=100, officer=officer,
             unit_no=unit_no, clock_offset_ms=0, device_mtime=captured, capture_time=captured),
             subject=digest, actor=officer)
+        self.writer.append(StoredBody(
+            device=device, name_on_device=f"{name}.mp4", store="file:///objects",
+            key=f"originals/{digest}", version_id="v1", size=100, lock_mode="LOCAL-WORM",
+            retain_until=acquired + timedelta(days=180)), subject=digest, actor="station")
         if duration_ms is not None:
             self.writer.append(DerivedBody(
                 parent=digest, probe={"duration_ms": duration_ms}, plan={},

@@ -43,7 +43,6 @@ def build(w: World) -> dict[str, str]:
     late = w.acquire("u_late", officer="200001", device="D3", captured=T0,
                      acquired=T0 + DAY + S, unit_no="110102000000")
     want["upload_late"] = f"upload_late:{late}"
-    want["dock_late D3"] = f"dock_late:D3:{w.ledger.store.head().size - 1}"
     # A docking whose newest recording is an hour old is on time, though an older file is late.
     old = w.acquire("d4_old", officer="100002", device="D4", captured=T0 - 2 * DAY,
                     acquired=T0 + 2 * DAY)
@@ -92,6 +91,7 @@ def build(w: World) -> dict[str, str]:
     w.link(c[2], "K1", "s1", moment=T0 + 10 * H)
     w.view(c[0], actor="100001", role="officer", moment=T0 + 11 * H)  # the recorder: fine
     w.catch_up()
+    want["dock_late D3"] = f"dock_late:D3:{w.ledger.catalogue.clip(late).acquired_index}"
     return want
 
 
