@@ -24,7 +24,7 @@ from cases.casework import Cases
 from evidence.errors import NotFoundError, PolicyViolationError, UnavailableError
 from evidence.identity import InvalidInputError
 from evidence.ids import DeviceSerial, Origin, StationId
-from evidence.records import Checkpoint
+from evidence.records import Assignment, Checkpoint
 from evidence.timerange import YearRange
 from ingest.context import IngestContext, StationPolicy
 from ingest.media import FfmpegTools, find_ffmpeg
@@ -298,6 +298,8 @@ class Services:
     scopes: Scopes
     alerts: Alerts
     statistics: StatisticsReport
+    retention: RetentionContext
+    """Retention classes and legal holds (jobs/retention.py: ``set_hold``)."""
 
     def close(self) -> None:
         self.ledger.close()
@@ -310,9 +312,9 @@ def services(ledger: Ledger, blobs: BlobStore, *, refresh_s: float = 0.5,
     processes within this long."""
     settings = ledger.settings
     fresh = Freshness(ledger.catalogue.catch_up, refresh_s=refresh_s)
-    retention = CaseRetention(RetentionContext(
-        writer=ledger.writer, blobs=blobs, catalogue=ledger.catalogue, clock=clock,
-        policy=retention_policy(settings)))
+    keeping = RetentionContext(writer=ledger.writer, blobs=blobs, catalogue=ledger.catalogue,
+                               clock=clock, policy=retention_policy(settings))
+    retention = CaseRetention(keeping)
     cases = Cases(writer=ledger.writer, catalogue=ledger.catalogue, fresh=fresh,
                   lock=ledger.casework_lock, retention=retention,
                   officer_pattern=settings.officer_no_pattern,
@@ -332,7 +334,7 @@ def services(ledger: Ledger, blobs: BlobStore, *, refresh_s: float = 0.5,
         complete=lambda case_id: cases.completeness(case_id).complete, fresh=fresh)
     return Services(ledger=ledger, blobs=blobs, cases=cases, access=access, proofs=proofs,
                     tokens=token_repo(ledger), clock=clock, accounts=people, login=login,
-                    scopes=scopes, alerts=alerts, statistics=statistics)
+                    scopes=scopes, alerts=alerts, statistics=statistics, retention=keeping)
 
 
 def supervision_alerts(ledger: Ledger, *, clock: Clock = utc_now,
@@ -381,6 +383,11 @@ def accounts(ledger: Ledger, *, clock: Clock = utc_now) -> Accounts:
     return Accounts(repo=SqlAccountRepo(engine), sessions=SqlSessionRepo(engine),
                     writer=ledger.writer, clock=clock,
                     officer_pattern=ledger.settings.officer_no_pattern)
+
+
+def recorder_assignments(ledger: Ledger) -> list[Assignment]:
+    """The device registry: which officer each recorder is assigned to (storage/ingest_repo)."""
+    return SqlIngestRepo(ledger.store.engine, clock=utc_now).assignments()
 
 
 def token_repo(ledger: Ledger) -> TokenRepo:

@@ -332,6 +332,11 @@ class SqlCatalogue:
                 .order_by(_C.acquired_index))
         return [_clip(r) for r in self._all("read clips", stmt)]
 
+    def held(self) -> list[Clip]:
+        """Clips under a legal hold, in acquisition order (the admin pages)."""
+        stmt = select(CLIPS).where(_C.legal_hold.is_(True)).order_by(_C.acquired_index)
+        return [_clip(r) for r in self._all("read clips", stmt)]
+
     def step_kinds(self) -> list[StepKind]:
         """The built-in 执法环节 catalogue followed by the bureau's own (which may override)."""
         own = {r.code: StepKind(StepCode(r.code), r.name, RecordingRule(r.rule))
