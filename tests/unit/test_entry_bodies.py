@@ -24,8 +24,10 @@ from hypothesis import strategies as st
 from evidence.bodies import (
     ALL_BODIES,
     AccessedBody,
+    ALERT_RULES,
     AccountChangedBody,
     AcquiredBody,
+    AlertAcknowledgedBody,
     AnchoredBody,
     CaseOfficerBody,
     CaseOpenedBody,
@@ -173,6 +175,8 @@ WRITTEN: dict[str, tuple[str, str, EntryBody]] = {
         change="user_added", name="张三", unit="110101000000", roles=("officer", "leader"))),
     "case_officer": ("C-2026-001", "000123", CaseOfficerBody(officer="000124", duty="协办",
                                                              on=True)),
+    "alert_acknowledged": ("off_hours:123", "000125", AlertAcknowledgedBody(
+        rule="off_hours", note="已核实：值班期间复核")),
     "anchored": (bytes(range(32)).hex(), "checkpointer", AnchoredBody(
         checkpoint_size=7, tsa="http://127.0.0.1:9/tsa", token_sha256=OTHER,
         gen_time="2026-11-24T08:57:05+00:00", tsa_serial="123456789012345678901234567890")),
@@ -235,6 +239,7 @@ SPECIAL: dict[tuple[type, str], st.SearchStrategy[object]] = {
     # fields whose writers allow a fixed set of words
     (AccountChangedBody, "change"): st.sampled_from(ACCOUNT_CHANGES),
     (CaseOfficerBody, "duty"): st.sampled_from(CASE_DUTIES),
+    (AlertAcknowledgedBody, "rule"): st.sampled_from(sorted(ALERT_RULES)),
 }
 
 
