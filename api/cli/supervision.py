@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -21,9 +21,14 @@ When = Annotated[str | None, typer.Option(
          "(ISO time or date; bureau local time when no offset is given)")]
 
 
-def parse_when(text: str, tz: str) -> datetime:
-    """An ISO date or time; without an offset it is the bureau's local time."""
+def parse_when(text: str, tz: str, *, end: bool = False) -> datetime:
+    """An ISO date or time; without an offset it is the bureau's local time. A date alone is
+    its midnight, or with ``end`` the next midnight (``--until 2026-12-02`` takes that day in,
+    as the pages' period does)."""
     try:
+        if end and len(text.strip()) == len("2026-12-02"):
+            day = date.fromisoformat(text.strip()) + timedelta(days=1)
+            return datetime.combine(day, time(0), ZoneInfo(tz)).astimezone(UTC)
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise InvalidInputError(f"时间 {text[:40]!r} 格式不对：如 2026-12-01 或 "
@@ -47,7 +52,7 @@ def alerts(
     with opened(data_dir) as ledger, errors():
         service = supervision_alerts(ledger)
         tz = service.rules.tz
-        end = utc_now() if until is None else parse_when(until, tz)
+        end = utc_now() if until is None else parse_when(until, tz, end=True)
         start = end - timedelta(days=DEFAULT_DAYS) if since is None else parse_when(since, tz)
         found = service.compute(start, end)
         if csv is not None:

@@ -22,9 +22,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from evidence.bodies import (
+    ALERT_RULES,
     ALL_BODIES,
     AccessedBody,
-    ALERT_RULES,
     AccountChangedBody,
     AcquiredBody,
     AlertAcknowledgedBody,
