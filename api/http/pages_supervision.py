@@ -159,8 +159,10 @@ def statistics(request: Request, *, who: Supervisor, cw: CaseworkPage,
     charts = [
         ("录像时长（小时）", "Hours recorded", bars(stats.officers, "hours", "{:.1f}")),
         ("按时上传率", "On-time upload rate",
-         [Bar(b.label, b.value, f"{b.value:.0%}", b.width, b.y)
-          for b in bars(stats.officers, "on_time_rate", "{}")]),
+         [Bar(b.label, b.value, "—" if f.on_time_rate is None else f"{b.value:.0%}",
+              b.width, b.y)
+          for f, b in zip(stats.officers, bars(stats.officers, "on_time_rate", "{}"),
+                          strict=True)]),
         ("调阅次数", "Views", bars(stats.officers, "view_count", "{:.0f}")),
     ]
     return page(request, "statistics.html", who=who, title="统计 Statistics", period=period,
