@@ -65,19 +65,25 @@ class Period:
                           **extra})
 
 
-def _day(what: str, text: str) -> date:
+def _day(cw: Services, what: str, text: str) -> date:
+    """A date of the bureau's accepted years (``LIUHEN_EARLIEST_YEAR``..``LATEST_YEAR``)."""
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         raise InvalidInputError(f"{what} {text[:20]!r} 格式不对：如 2026-12-01 (give a date "
                                 "YYYY-MM-DD)") from None
+    years = cw.cases.years
+    if not years.earliest <= day.year <= years.latest:
+        raise InvalidInputError(f"{what} {day} 不在本局接受的时间范围内（{years.earliest}–"
+                                f"{years.latest} 年）(outside the accepted years)")
+    return day
 
 
 def period_of(cw: Services, since: str | None, until: str | None) -> Period:
     """The days asked for (UTC+8), by default the last DEFAULT_DAYS days up to today."""
     today = cw.clock().astimezone(DISPLAY_TZ).date()
-    end = _day("结束日期", until) if until else today
-    start = _day("开始日期", since) if since else end - timedelta(days=DEFAULT_DAYS - 1)
+    end = _day(cw, "结束日期", until) if until else today
+    start = _day(cw, "开始日期", since) if since else end - timedelta(days=DEFAULT_DAYS - 1)
     if end < start:
         raise InvalidInputError("结束日期早于开始日期 (the period ends before it starts)")
     return Period(since=start, until=end)

@@ -154,7 +154,21 @@ def test_an_alert_is_acknowledged_from_the_page_and_exported(world: World) -> No
     assert "复核需要，已核实" in r.content.decode("utf-8-sig")
     r = client.get("/ui/alerts", params={"since": "2026-12-04", "until": "2026-12-05"})
     assert alert.group(1) not in r.text
-    assert client.get("/ui/alerts", params={"since": "12/01"}).status_code == 422
+    before = world.station.ledger.store.size()
+    for url in ("/ui/alerts", "/ui/alerts.csv", "/ui/statistics", "/ui/statistics.csv"):
+        for params in ({"since": "12/01"}, {"since": "0001-01-01"}, {"until": "9999-12-31"},
+                       {"since": "2026-12-05", "until": "2026-12-01"},
+                       {"since": "2024-01-01", "until": "2026-12-01"}, {"since": "\x00"}):
+            r = client.get(url, params=params)
+            assert r.status_code == 422, (url, params, r.status_code)
+            assert re.search(r"[\u3400-\u9fff]", r.text), (url, params)
+    r = client.post("/ui/alerts/ack", data={"csrf": csrf, "alert": "off_hours:999999",
+                                             "note": "x", **period})
+    assert r.status_code == 404
+    r = client.post("/ui/alerts/ack", data={"csrf": csrf, "alert": alert.group(1),
+                                             "note": " ", **period})
+    assert r.status_code == 422
+    assert world.station.ledger.store.size() == before
 
 
 def test_the_statistics_page_draws_svg_bars_and_exports_csv(world: World) -> None:
