@@ -120,7 +120,7 @@ class AlertCatalogue(Protocol):
 
 
 class EntryFinder(Protocol):
-    def find(self, subject: str) -> list[LedgerEntry]: ...
+    def of_kind(self, kind: str) -> list[LedgerEntry]: ...
 
 
 class UnitOf(Protocol):
@@ -207,7 +207,8 @@ class Alerts:
         if units is not None:
             found = [a for a in found if a.unit in units]
         found.sort(key=lambda a: (a.at, a.id))
-        return [replace(a, acknowledged=self._acknowledgement(a.id)) for a in found]
+        acks = self._acknowledgements()
+        return [replace(a, acknowledged=acks.get(a.id)) for a in found]
 
     def _unit(self, person: str, fallback: str = "") -> str:
         return self.unit_of(person) or fallback
@@ -222,8 +223,13 @@ class Alerts:
                 detail=f"{int(r.bulk_window.total_seconds() // 60)} 分钟内调阅 {count} 个视频"
                        f"（阈值 {r.bulk_count}）"))
         clips: dict[str, Clip | None] = {}
+        units: dict[str, str] = {}
+        cases: dict[str, set[str]] = {}
+        links: dict[str, list[Link]] = {}
         for a in accesses:
-            unit = self._unit(a.actor)
+            if a.actor not in units:
+                units[a.actor] = self._unit(a.actor)
+            unit = units[a.actor]
             if r.off_hours(a.at):
                 local = a.at.astimezone(ZoneInfo(r.tz))
                 out.append(Alert(id=f"off_hours:{a.index}", rule="off_hours", at=a.at,
@@ -233,15 +239,17 @@ class Alerts:
                 out.append(Alert(id=f"original_download:{a.index}", rule="original_download",
                                  at=a.at, person=a.actor, unit=unit,
                                  detail=f"下载原始文件 {a.sha256[:12]}…，事由：{a.purpose}"))
-            if a.role == "officer" and not self._own(a, clips):
+            if a.role == "officer" and not self._own(a, clips, cases, links):
                 out.append(Alert(id=f"outside_cases:{a.index}", rule="outside_cases", at=a.at,
                                  person=a.actor, unit=unit,
                                  detail=f"调阅视频 {a.sha256[:12]}…：非本人拍摄，"
                                         "也未关联到本人参办的案件"))
         return out
 
-    def _own(self, a: Access, clips: dict[str, Clip | None]) -> bool:
-        """The viewer recorded the clip, or it was linked then to a case they work on."""
+    def _own(self, a: Access, clips: dict[str, Clip | None], cases: dict[str, set[str]],
+             links: dict[str, list[Link]]) -> bool:
+        """The viewer recorded the clip, or it was linked then to a case they work on (the
+        dicts remember what one computation has read)."""
         if a.sha256 not in clips:
             try:
                 clips[a.sha256] = self.catalogue.clip(a.sha256)
@@ -250,10 +258,16 @@ class Alerts:
         clip = clips[a.sha256]
         if clip is not None and clip.officer == a.actor:
             return True
-        mine = set(self.catalogue.cases_of(a.actor))
+        if a.actor not in cases:
+            cases[a.actor] = set(self.catalogue.cases_of(a.actor))
+        mine = cases[a.actor]
+        if not mine:
+            return False
+        if a.sha256 not in links:
+            links[a.sha256] = self.catalogue.links(sha256=a.sha256)
         return any(lk.case_id in mine and lk.linked_at <= a.at
                    and (lk.unlinked_at is None or lk.unlinked_at > a.at)
-                   for lk in self.catalogue.links(sha256=a.sha256))
+                   for lk in links[a.sha256])
 
     def _upload_alerts(self, clips: list[Clip]) -> list[Alert]:
         r = self.rules
@@ -280,14 +294,15 @@ class Alerts:
                            f"本次 {len(group)} 个文件）"))
         return out
 
-    def _acknowledgement(self, alert_id: str) -> Acknowledgement | None:
-        latest = None
-        for row in self.entries.find(alert_id):
+    def _acknowledgements(self) -> dict[str, Acknowledgement]:
+        """The latest acknowledgement of each alert id, read from the ledger's
+        ``alert_acknowledged`` entries (one per acknowledgement: few)."""
+        latest: dict[str, Acknowledgement] = {}
+        for row in self.entries.of_kind(EntryKind.ALERT_ACKNOWLEDGED.value):
             entry = decode_entry(row.data)
-            if entry.kind is EntryKind.ALERT_ACKNOWLEDGED:
-                body = AlertAcknowledgedBody.from_body(entry.body)
-                latest = Acknowledgement(by=entry.actor, at=entry.at, note=body.note,
-                                         index=row.index)
+            body = AlertAcknowledgedBody.from_body(entry.body)
+            latest[entry.subject] = Acknowledgement(by=entry.actor, at=entry.at,
+                                                    note=body.note, index=row.index)
         return latest
 
     def acknowledge(self, alert: Alert, note: str, *, actor: str) -> Acknowledgement:

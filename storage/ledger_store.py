@@ -283,6 +283,15 @@ class SqlLedgerStore:
         return [LedgerEntry(index=r.idx, data=bytes(r.data), leaf_hash=bytes(r.leaf_hash))
                 for r in rows]
 
+    def of_kind(self, kind: str) -> list[LedgerEntry]:
+        """Every entry of ``kind``, in index order (a rare kind: supervision's
+        acknowledgements; the kind column is indexed)."""
+        with self._read("find ledger entries") as conn:
+            rows = conn.execute(select(_E.idx, _E.data, _E.leaf_hash)
+                                .where(_E.kind == kind).order_by(_E.idx)).all()
+        return [LedgerEntry(index=r.idx, data=bytes(r.data), leaf_hash=bytes(r.leaf_hash))
+                for r in rows]
+
     def commits(self) -> Iterator[tuple[int, int, bytes]]:
         """(first, size, signed commit note) of every commit, in order, read in chunks. Commits
         must tile the tree from 0; a gap or overlap raises VerificationError."""
