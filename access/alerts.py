@@ -111,7 +111,7 @@ class AlertCatalogue(Protocol):
 
     def clips_acquired_between(self, start: datetime, end: datetime) -> list[Clip]: ...
 
-    def clip(self, sha256: str) -> Clip: ...
+    def clips_of(self, sha256s: Collection[str]) -> list[Clip]: ...
 
     def links(self, *, sha256: str | None = None, case_id: str | None = None,
               current_only: bool = False) -> list[Link]: ...
@@ -203,35 +203,41 @@ class Alerts:
             self.fresh.refresh()
         accesses = self.catalogue.accesses_between(start, end)
         clips = self.catalogue.clips_acquired_between(start, end)
-        found = self._access_alerts(accesses) + self._upload_alerts(clips)
+        units_of: dict[str, str | None] = {}
+        found = (self._access_alerts(accesses, units_of)
+                 + self._upload_alerts(clips, units_of))
         if units is not None:
             found = [a for a in found if a.unit in units]
         found.sort(key=lambda a: (a.at, a.id))
         acks = self._acknowledgements()
         return [replace(a, acknowledged=acks.get(a.id)) for a in found]
 
-    def _unit(self, person: str, fallback: str = "") -> str:
-        return self.unit_of(person) or fallback
+    def _unit(self, known: dict[str, str | None], person: str, fallback: str = "") -> str:
+        """The person's unit by their account (``known`` remembers it within one
+        computation), else ``fallback``."""
+        if person not in known:
+            known[person] = self.unit_of(person)
+        return known[person] or fallback
 
-    def _access_alerts(self, accesses: list[Access]) -> list[Alert]:
+    def _access_alerts(self, accesses: list[Access], known: dict[str, str | None]
+                       ) -> list[Alert]:
         r = self.rules
         out: list[Alert] = []
         for first, count in bulk_views(accesses, r):
             out.append(Alert(
                 id=f"bulk_view:{first.index}", rule="bulk_view", at=first.at, person=first.actor,
-                unit=self._unit(first.actor),
+                unit=self._unit(known, first.actor),
                 detail=f"{int(r.bulk_window.total_seconds() // 60)} 分钟内调阅 {count} 个视频"
                        f"（阈值 {r.bulk_count}）"))
-        clips: dict[str, Clip | None] = {}
-        units: dict[str, str] = {}
+        viewed = {a.sha256 for a in accesses if a.role == "officer"}
+        clips: dict[str, str] = {c.sha256: c.officer for c in self.catalogue.clips_of(viewed)}
         cases: dict[str, set[str]] = {}
         links: dict[str, list[Link]] = {}
+        zone = ZoneInfo(r.tz)
         for a in accesses:
-            if a.actor not in units:
-                units[a.actor] = self._unit(a.actor)
-            unit = units[a.actor]
+            unit = self._unit(known, a.actor)
             if r.off_hours(a.at):
-                local = a.at.astimezone(ZoneInfo(r.tz))
+                local = a.at.astimezone(zone)
                 out.append(Alert(id=f"off_hours:{a.index}", rule="off_hours", at=a.at,
                                  person=a.actor, unit=unit,
                                  detail=f"{local:%H:%M} 调阅视频 {a.sha256[:12]}…（{r.tz}）"))
@@ -246,17 +252,11 @@ class Alerts:
                                         "也未关联到本人参办的案件"))
         return out
 
-    def _own(self, a: Access, clips: dict[str, Clip | None], cases: dict[str, set[str]],
+    def _own(self, a: Access, clips: dict[str, str], cases: dict[str, set[str]],
              links: dict[str, list[Link]]) -> bool:
-        """The viewer recorded the clip, or it was linked then to a case they work on (the
-        dicts remember what one computation has read)."""
-        if a.sha256 not in clips:
-            try:
-                clips[a.sha256] = self.catalogue.clip(a.sha256)
-            except NotFoundError:
-                clips[a.sha256] = None
-        clip = clips[a.sha256]
-        if clip is not None and clip.officer == a.actor:
+        """The viewer recorded the clip (``clips``: who recorded each viewed clip), or it was
+        linked then to a case they work on (the dicts remember what one computation read)."""
+        if clips.get(a.sha256) == a.actor:
             return True
         if a.actor not in cases:
             cases[a.actor] = set(self.catalogue.cases_of(a.actor))
@@ -269,7 +269,7 @@ class Alerts:
                    and (lk.unlinked_at is None or lk.unlinked_at > a.at)
                    for lk in links[a.sha256])
 
-    def _upload_alerts(self, clips: list[Clip]) -> list[Alert]:
+    def _upload_alerts(self, clips: list[Clip], known: dict[str, str | None]) -> list[Alert]:
         r = self.rules
         out: list[Alert] = []
         for c in clips:
@@ -277,7 +277,7 @@ class Alerts:
             if late > r.upload_within:
                 out.append(Alert(
                     id=f"upload_late:{c.sha256}", rule="upload_late", at=c.acquired_at,
-                    person=c.officer, unit=self._unit(c.officer, c.unit_no),
+                    person=c.officer, unit=self._unit(known, c.officer, c.unit_no),
                     detail=f"文件 {c.name_on_device} 拍摄后 {_hours(late)} 小时才入库"
                            f"（时限 {_hours(r.upload_within)} 小时）"))
         for group in dockings(clips):
@@ -288,7 +288,7 @@ class Alerts:
                 c = group[0]
                 out.append(Alert(
                     id=f"dock_late:{c.device}:{c.acquired_index}", rule="dock_late", at=docked,
-                    person=c.officer, unit=self._unit(c.officer, c.unit_no),
+                    person=c.officer, unit=self._unit(known, c.officer, c.unit_no),
                     detail=f"执法记录仪 {c.device} 最后一次录制结束后 {_hours(late)} 小时"
                            f"才接入采集站（时限 {_hours(r.dock_within)} 小时；"
                            f"本次 {len(group)} 个文件）"))

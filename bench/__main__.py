@@ -15,6 +15,7 @@ from bench import (
     s3_bench,
     sm2_bench,
     station_bench,
+    supervision_bench,
     timestamp_bench,
 )
 
@@ -25,7 +26,8 @@ def main() -> None:
                          ("proofs", proof_bench), ("station", station_bench),
                          ("media", media_bench), ("s3", s3_bench), ("api", api_bench),
                          ("cli", cli_bench), ("sm2", sm2_bench),
-                         ("timestamps", timestamp_bench), ("access", access_bench)):
+                         ("timestamps", timestamp_bench), ("access", access_bench),
+                         ("supervision", supervision_bench)):
         if not which or name in which:
             module.run()
 

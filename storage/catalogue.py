@@ -332,6 +332,15 @@ class SqlCatalogue:
                 .order_by(_C.acquired_index))
         return [_clip(r) for r in self._all("read clips", stmt)]
 
+    def clips_of(self, sha256s: Collection[str]) -> list[Clip]:
+        """The clips of these SHA-256s that exist (any order; read in chunks of 500)."""
+        wanted = sorted(set(sha256s))
+        found: list[Clip] = []
+        for i in range(0, len(wanted), 500):
+            stmt = select(CLIPS).where(_C.sha256.in_(wanted[i:i + 500]))
+            found += [_clip(r) for r in self._all("read clips", stmt)]
+        return found
+
     def held(self) -> list[Clip]:
         """Clips under a legal hold, in acquisition order (the admin pages)."""
         stmt = select(CLIPS).where(_C.legal_hold.is_(True)).order_by(_C.acquired_index)
