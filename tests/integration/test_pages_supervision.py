@@ -24,6 +24,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 NOW = datetime(2026, 12, 3, 4, 0, tzinfo=UTC)  # 12:00 in Beijing
 ROOT = "110000000000"
+CHILD = "110102000000"
 PASSWORD = "page password 1"
 SHA = "ab" * 32
 
@@ -38,9 +39,10 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     for w in world_fixture(request, tmp_path_factory, media, docked=False, clock=pinned):
         people = w.casework.accounts
         people.add_unit(ROOT, "市局", parent=None, actor="test")
-        for number, role in (("000900", "admin"), ("000100", "officer"),
-                             ("000300", "auditor")):
-            people.add_user(number, name=role, unit=ROOT, roles=[role], password=PASSWORD,
+        people.add_unit(CHILD, "乙分局", parent=ROOT, actor="test")
+        for number, role, unit in (("000900", "admin", ROOT), ("000100", "officer", ROOT),
+                                   ("000300", "auditor", ROOT), ("000400", "leader", CHILD)):
+            people.add_user(number, name=role, unit=unit, roles=[role], password=PASSWORD,
                             actor="test")
         writer = LedgerWriter(appender=w.station.ledger.committer,
                               checkpoints=w.station.ledger.store,
@@ -84,6 +86,54 @@ def test_an_auditor_reads_alerts_but_not_the_admin_pages(world: World) -> None:
     client, _ = signed_in(world, "000300")
     assert client.get("/ui/admin/users").status_code == 403
     assert client.get("/ui/alerts").status_code == 200
+
+
+def test_a_leader_sees_and_acknowledges_only_their_subtrees_alerts(world: World) -> None:
+    auditor, _ = signed_in(world, "000300")
+    period = {"since": "2026-12-01", "until": "2026-12-03"}
+    found = re.search(r'data-alert="(original_download:\d+)"',
+                      auditor.get("/ui/alerts", params=period).text)
+    assert found is not None  # about 000300, of the root unit
+    leader, csrf = signed_in(world, "000400")
+    r = leader.get("/ui/alerts", params=period)
+    assert r.status_code == 200 and "data-alert=" not in r.text
+    assert "原始文件" not in leader.get("/ui/alerts.csv", params=period).content.decode()
+    before = world.station.ledger.store.size()
+    r = leader.post("/ui/alerts/ack", data={"csrf": csrf, "alert": found.group(1),
+                                             "note": "越权处理", **period})
+    assert r.status_code == 404
+    assert world.station.ledger.store.size() == before
+    r = leader.get("/ui/statistics", params=period)
+    assert 'data-key="000300"' not in r.text and f'data-key="{CHILD}"' in r.text
+
+
+def test_admin_forms_refuse_bad_input_in_chinese_and_append_nothing(world: World) -> None:
+    client, csrf = signed_in(world, "000900")
+    before = world.station.ledger.store.size()
+    for url, data in (
+            ("/ui/admin/units", {"code": "1101", "name": "x"}),
+            ("/ui/admin/units", {"code": "110109000000", "name": "x", "parent": "119999999999"}),
+            ("/ui/admin/units", {"code": ROOT, "name": "重复"}),
+            ("/ui/admin/users", {"officer_no": "００１", "name": "x", "unit": ROOT,
+                                 "role": "officer"}),
+            ("/ui/admin/users", {"officer_no": "000777", "name": "x", "unit": ROOT,
+                                 "role": "chief"}),
+            ("/ui/admin/users", {"officer_no": "000100", "name": "x", "unit": ROOT,
+                                 "role": "officer"}),
+            ("/ui/admin/users", {"officer_no": "000778", "name": "x", "unit": ROOT,
+                                 "role": "officer", "password": "short"}),
+            ("/ui/admin/users/999999/disable", {}),
+            ("/ui/admin/users/000100/sessions/999999/revoke", {}),
+            ("/ui/admin/tokens", {"name": "s", "role": "root", "expires_days": "3"}),
+            ("/ui/admin/tokens", {"name": "s", "role": "station", "expires_days": "0"}),
+            ("/ui/admin/tokens", {"name": "s", "role": "station", "expires_days": "3",
+                                  "scope": "119999999999"}),
+            ("/ui/admin/holds", {"sha256": "zz", "on": "on", "reason": "x"}),
+            ("/ui/admin/holds", {"sha256": SHA, "on": "on", "reason": "x"})):
+        r = client.post(url, data={"csrf": csrf, **data})
+        assert 400 <= r.status_code < 500, (url, data, r.status_code)
+        assert re.search(r"[\u3400-\u9fff]", r.text), (url, data)
+    assert world.station.ledger.store.size() == before
 
 
 def test_admin_pages_change_accounts_through_the_ledgered_use_cases(world: World) -> None:
