@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
@@ -70,7 +71,10 @@ class AlertRules:
 def parse_hours(text: str) -> tuple[time, time]:
     """``22:00-06:00`` as (start, end) times of day."""
     try:
-        start, end = (time.fromisoformat(part.strip()) for part in text.split("-"))
+        parts = [part.strip() for part in text.split("-")]
+        if len(parts) != 2 or not all(re.fullmatch(r"[0-9]{2}:[0-9]{2}", p) for p in parts):
+            raise ValueError(text)
+        start, end = (time.fromisoformat(part) for part in parts)
     except ValueError:
         raise InvalidInputError(f"非工作时间 {text[:40]!r} 格式不对：如 22:00-06:00 (off-hours: "
                                 "give HH:MM-HH:MM)") from None
