@@ -91,6 +91,21 @@ def test_admin_adds_a_unit_and_a_person_ends_a_session_and_disables_them(
     assert "已停用" in admin.text(f"tr[data-user='{NEW_NO}']")
     admin.screenshot("06-admin-users")
 
+    # a legal hold on the site's clip, through jobs/retention.set_hold (store, then ledger)
+    admin.open("/ui/admin/holds")
+    assert site.clip.sha256 not in admin.text("#holds")
+    admin.fill("#h-sha", site.clip.sha256)
+    admin.fill("#h-reason", "（2026）京0105刑初118号 保全")
+    admin.submit("#hold-set button[type=submit]")
+    assert "已更新法律保全" in admin.text()
+    assert admin.all(f"#holds tr[data-clip='{site.clip.sha256}']")
+    admin.screenshot("12-admin-legal-hold")
+    admin.fill("#h-sha", site.clip.sha256)
+    admin.choose("#h-on", value="off")
+    admin.fill("#h-reason", "保全解除")
+    admin.submit("#hold-set button[type=submit]")
+    assert not admin.all(f"#holds tr[data-clip='{site.clip.sha256}']")
+
     for path, heading, name in (
             ("/ui/admin/tokens", "API 令牌", "07-admin-tokens"),
             ("/ui/admin/catalogue", "执法环节与保存期限", "08-admin-steps-retention"),
