@@ -115,3 +115,22 @@ def test_admin_adds_a_unit_and_a_person_ends_a_session_and_disables_them(
         admin.open(path)
         assert admin.text("h1").startswith(heading), (path, admin.text("h1"))
         admin.screenshot(name)
+
+
+def test_auditor_acknowledges_an_alert_of_their_unit(
+        sqlite_site: Site, open_browser: OpenBrowser) -> None:
+    """The site's recorder was docked days after its recordings (the simulator's card dates):
+    超时未上传 alerts about officer 010203, in the auditor's unit, dated this run's docking."""
+    site = sqlite_site
+    auditor = wide(open_browser(site))
+    sign_in(auditor, site.tokens["auditor"])
+    auditor.submit("header nav a[href$='/ui/alerts']")
+    rows = auditor.all("#alerts tr[data-alert^='upload_late:']")
+    assert rows, auditor.text()
+    alert = str(rows[0].get_attribute("data-alert"))
+    auditor.fill(f"tr[data-alert='{alert}'] input[name=note]", "已核实：记录仪送修，补传")
+    auditor.submit(f"tr[data-alert='{alert}'] button[type=submit]")
+    assert "已记录处理说明" in auditor.text()
+    row = auditor.text(f"tr[data-alert='{alert}']")
+    assert "已处理" in row and "已核实：记录仪送修，补传" in row and site.tokens["auditor"] in row
+    auditor.screenshot("01-auditor-alert-acknowledged")
