@@ -230,8 +230,10 @@ def token_revoke(request: Request, *, token_id: int, who: Admin, cw: CaseworkPag
 
 @router.get("/devices", name="web_admin_devices")
 def devices(request: Request, *, who: Admin, cw: CaseworkPage) -> Response:
+    stations = sorted((t for t in cw.tokens.list() if t.role == "station"),
+                      key=lambda t: (t.name, t.id))
     return _page(request, "admin/devices.html", who=who, title="执法记录仪 Recorders",
-                 assignments=recorder_assignments(cw.ledger))
+                 assignments=recorder_assignments(cw.ledger), stations=stations)
 
 
 @router.get("/catalogue", name="web_admin_catalogue")

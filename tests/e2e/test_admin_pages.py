@@ -109,7 +109,7 @@ def test_admin_adds_a_unit_and_a_person_ends_a_session_and_disables_them(
     for path, heading, name in (
             ("/ui/admin/tokens", "API 令牌", "07-admin-tokens"),
             ("/ui/admin/catalogue", "执法环节与保存期限", "08-admin-steps-retention"),
-            ("/ui/admin/devices", "执法记录仪", "09-admin-recorders"),
+            ("/ui/admin/devices", "执法记录仪与采集站", "09-admin-recorders"),
             ("/ui/alerts", "调阅监督预警", "10-alerts"),
             ("/ui/statistics", "统计", "11-statistics")):
         admin.open(path)
