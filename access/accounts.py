@@ -176,6 +176,17 @@ class Accounts:
         self._ledger("sessions_revoked", account, actor=actor)
         return ended
 
+    def revoke_session(self, officer_no: str, session_id: int, *, actor: str) -> None:
+        """End one of a person's sessions (the admin pages); NotFoundError when the person
+        has no such open session."""
+        account = self.account(officer_no)
+        if not any(s.id == session_id and s.ended_at is None
+                   for s in self.sessions.list(account.officer_no)):
+            raise NotFoundError(f"警号 {account.officer_no} 没有进行中的会话 {session_id} "
+                                "(no such open session)")
+        self.sessions.end(session_id, now=self.clock(), reason="revoked")
+        self._ledger("sessions_revoked", account, actor=actor)
+
     def import_csv(self, text: str, *, actor: str) -> list[Account]:
         """Accounts from CSV with a header row ``警号,姓名,单位,角色`` (or ``officer_no,name,
         unit,roles``; roles comma- or ``|``-separated inside the cell). Every row is checked

@@ -13,12 +13,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from access.accounts import Accounts
+from access.alerts import AlertRules, Alerts, parse_hours
 from access.approvals import ApprovalPolicy, Approvals
 from access.login import Login, LoginPolicy
 from access.ports import TokenRepo
 from access.scope import Scopes
+from access.statistics import StatisticsReport
 from access.supervision import AccessLog
 from api.settings import Settings
 from api.stationlink import (
@@ -30,8 +33,9 @@ from api.stationlink import (
 from cases.casework import Cases
 from evidence.bodies import StoredBody
 from evidence.errors import NotFoundError, PolicyViolationError, UnavailableError
+from evidence.identity import InvalidInputError
 from evidence.ids import DeviceSerial, Origin, Sha256Hex, StationId
-from evidence.records import Checkpoint, StoredObject
+from evidence.records import Assignment, Checkpoint, StoredObject
 from evidence.timerange import YearRange
 from ingest.context import IngestContext, StationPolicy
 from ingest.media import FfmpegTools, find_ffmpeg
@@ -361,6 +365,10 @@ class Services:
     scopes: Scopes
     stations: BureauStations
     approvals: Approvals
+    alerts: Alerts
+    statistics: StatisticsReport
+    retention: RetentionContext
+    """Retention classes and legal holds (jobs/retention.py: ``set_hold``)."""
 
     def close(self) -> None:
         self.ledger.close()
@@ -373,9 +381,9 @@ def services(ledger: Ledger, blobs: BlobStore, *, refresh_s: float = 0.5,
     processes within this long."""
     settings = ledger.settings
     fresh = Freshness(ledger.catalogue.catch_up, refresh_s=refresh_s)
-    retention = CaseRetention(RetentionContext(
-        writer=ledger.writer, blobs=blobs, catalogue=ledger.catalogue, clock=clock,
-        policy=retention_policy(settings)))
+    keeping = RetentionContext(writer=ledger.writer, blobs=blobs, catalogue=ledger.catalogue,
+                               clock=clock, policy=retention_policy(settings))
+    retention = CaseRetention(keeping)
     cases = Cases(writer=ledger.writer, catalogue=ledger.catalogue, fresh=fresh,
                   lock=ledger.casework_lock, retention=retention,
                   officer_pattern=settings.officer_no_pattern,
@@ -394,10 +402,15 @@ def services(ledger: Ledger, blobs: BlobStore, *, refresh_s: float = 0.5,
                           policy=approval_policy(settings))
     login = Login(accounts=people.repo, sessions=people.sessions, tokens=token_repo(ledger),
                   scopes=scopes, clock=clock, policy=login_policy(settings), grants=approvals)
+    alerts = supervision_alerts(ledger, clock=clock, fresh=fresh)
+    statistics = StatisticsReport(
+        catalogue=ledger.catalogue, people=people.repo, upload_within=alerts.rules.upload_within,
+        complete=lambda case_id: cases.completeness(case_id).complete, fresh=fresh)
     return Services(ledger=ledger, blobs=blobs, cases=cases, access=access, proofs=proofs,
                     tokens=token_repo(ledger), clock=clock, accounts=people, login=login,
                     scopes=scopes, stations=bureau_stations(ledger, clock=clock),
-                    approvals=approvals)
+                    approvals=approvals, alerts=alerts, statistics=statistics,
+                    retention=keeping)
 
 
 def station_registry(ledger: Ledger) -> SqlStationRegistry:
@@ -472,6 +485,38 @@ def approval_policy(settings: Settings) -> ApprovalPolicy:
     return ApprovalPolicy.from_doc(doc)
 
 
+def supervision_alerts(ledger: Ledger, *, clock: Clock = utc_now,
+                       fresh: Freshness | None = None) -> Alerts:
+    """Supervision alerts over the ledger's read model (access/alerts.py), with the thresholds
+    of settings; acknowledgements are appended by the ledger's writer."""
+    repo = SqlAccountRepo(ledger.store.engine)
+
+    def unit_of(officer_no: str) -> str | None:
+        try:
+            return repo.account(officer_no).unit
+        except NotFoundError:
+            return None
+
+    return Alerts(catalogue=ledger.catalogue, entries=ledger.store, writer=ledger.writer,
+                  clock=clock, unit_of=unit_of, rules=alert_rules(ledger.settings),
+                  fresh=fresh or Freshness(ledger.catalogue.catch_up))
+
+
+def alert_rules(settings: Settings) -> AlertRules:
+    """The supervision thresholds from settings (LIUHEN_ALERT_*)."""
+    off_start, off_end = parse_hours(settings.alert_off_hours)
+    try:
+        ZoneInfo(settings.alert_tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInputError(f"LIUHEN_ALERT_TZ {settings.alert_tz!r} 不是时区 (not a time "
+                                "zone)") from exc
+    return AlertRules(bulk_count=settings.alert_bulk_count,
+                      bulk_window=timedelta(minutes=settings.alert_bulk_window_min),
+                      off_start=off_start, off_end=off_end, tz=settings.alert_tz,
+                      dock_within=timedelta(hours=settings.alert_dock_within_h),
+                      upload_within=timedelta(hours=settings.alert_upload_within_h))
+
+
 def login_policy(settings: Settings) -> LoginPolicy:
     return LoginPolicy(max_failures=settings.login_max_failures,
                        failure_window=timedelta(minutes=settings.login_failure_window_min),
@@ -486,6 +531,11 @@ def accounts(ledger: Ledger, *, clock: Clock = utc_now) -> Accounts:
     return Accounts(repo=SqlAccountRepo(engine), sessions=SqlSessionRepo(engine),
                     writer=ledger.writer, clock=clock,
                     officer_pattern=ledger.settings.officer_no_pattern)
+
+
+def recorder_assignments(ledger: Ledger) -> list[Assignment]:
+    """The device registry: which officer each recorder is assigned to (storage/ingest_repo)."""
+    return SqlIngestRepo(ledger.store.engine, clock=utc_now).assignments()
 
 
 def token_repo(ledger: Ledger) -> TokenRepo:

@@ -75,6 +75,18 @@ class Settings(BaseSettings):
     """A session ends after this long without a request (docs/access.md §Sessions)."""
     session_absolute_h: int = 12
     """A session ends this long after sign-in, used or not."""
+    alert_bulk_count: int = 20
+    """Supervision (docs/supervision.md): this many distinct clips viewed by one person ..."""
+    alert_bulk_window_min: int = 10
+    """... within this many minutes is a 批量调阅 alert."""
+    alert_off_hours: str = "22:00-06:00"
+    """Off-hours (bureau local time, ``alert_tz``): views in [start, end) are alerted."""
+    alert_tz: str = "Asia/Shanghai"
+    alert_dock_within_h: int = 24
+    """A recorder docked more than this long after its last recording: 超时未上传."""
+    alert_upload_within_h: int = 24
+    """A file ingested more than this long after capture: 超时未上传 (also the statistics'
+    on-time upload rate)."""
     earliest_year: int = 2000
     latest_year: int = 2100
     """Times the API and pages accept lie within these years (UTC); others get 422."""

@@ -18,6 +18,7 @@ from bench import (
     sm4_bench,
     station_bench,
     stations_sync_bench,
+    supervision_bench,
     timestamp_bench,
 )
 
@@ -30,7 +31,7 @@ def main() -> None:
                          ("cli", cli_bench), ("sm2", sm2_bench),
                          ("timestamps", timestamp_bench), ("access", access_bench),
                          ("guomi", guomi_hash), ("sm4", sm4_bench),
-                         ("stations", stations_sync_bench)):
+                         ("stations", stations_sync_bench), ("supervision", supervision_bench)):
         if not which or name in which:
             module.run()
     if not which or "dock" in which:  # 8 recorders with SM3 + SM4 on, beside the crypto bound

@@ -50,6 +50,7 @@ class EntryKind(enum.StrEnum):
     ACCESS_DECIDED = "access_decided"
     GRANT_USED = "grant_used"
     GRANT_EXPIRED = "grant_expired"
+    ALERT_ACKNOWLEDGED = "alert_acknowledged"
     NOTE = "note"
 
 

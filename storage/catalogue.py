@@ -324,6 +324,38 @@ class SqlCatalogue:
             stmt = stmt.where(_A.sha256.in_(_acquired_by("officer", officer)))
         return [_access(r) for r in self._all("read the access log", stmt)]
 
+    def accesses_between(self, start: datetime, end: datetime) -> list[Access]:
+        """Every access with start <= time < end, in ledger order (supervision alerts)."""
+        stmt = (select(ACCESS).where((_A.at >= _utc(start)) & (_A.at < _utc(end)))
+                .order_by(_A.idx))
+        return [_access(r) for r in self._all("read the access log", stmt)]
+
+    def clips_acquired_between(self, start: datetime, end: datetime) -> list[Clip]:
+        """Every clip acquired with start <= time < end, in ledger order (alerts, statistics)."""
+        stmt = (select(CLIPS).where((_C.acquired_at >= _utc(start)) & (_C.acquired_at < _utc(end)))
+                .order_by(_C.acquired_index))
+        return [_clip(r) for r in self._all("read clips", stmt)]
+
+    def clips_captured_between(self, start: datetime, end: datetime) -> list[Clip]:
+        """Every clip captured with start <= time < end, in ledger order (statistics)."""
+        stmt = (select(CLIPS).where((_C.captured_at >= _utc(start)) & (_C.captured_at < _utc(end)))
+                .order_by(_C.acquired_index))
+        return [_clip(r) for r in self._all("read clips", stmt)]
+
+    def clips_of(self, sha256s: Collection[str]) -> list[Clip]:
+        """The clips of these SHA-256s that exist (any order; read in chunks of 500)."""
+        wanted = sorted(set(sha256s))
+        found: list[Clip] = []
+        for i in range(0, len(wanted), 500):
+            stmt = select(CLIPS).where(_C.sha256.in_(wanted[i:i + 500]))
+            found += [_clip(r) for r in self._all("read clips", stmt)]
+        return found
+
+    def held(self) -> list[Clip]:
+        """Clips under a legal hold, in acquisition order (the admin pages)."""
+        stmt = select(CLIPS).where(_C.legal_hold.is_(True)).order_by(_C.acquired_index)
+        return [_clip(r) for r in self._all("read clips", stmt)]
+
     def step_kinds(self) -> list[StepKind]:
         """The built-in 执法环节 catalogue followed by the bureau's own (which may override)."""
         own = {r.code: StepKind(StepCode(r.code), r.name, RecordingRule(r.rule))

@@ -154,6 +154,14 @@ class SqlIngestRepo:
         return Assignment(serial=r.serial, id_code=r.id_code, officer_no=r.officer_no,
                           officer_name=r.officer_name, unit_no=r.unit_no, unit_name=r.unit_name)
 
+    def assignments(self) -> list[Assignment]:
+        """The whole device registry, by serial (the admin pages)."""
+        with translate_errors("read the device registry"), self._engine.connect() as conn:
+            rows = conn.execute(select(_DEVICES).order_by(_D.serial)).all()
+        return [Assignment(serial=r.serial, id_code=r.id_code, officer_no=r.officer_no,
+                           officer_name=r.officer_name, unit_no=r.unit_no,
+                           unit_name=r.unit_name) for r in rows]
+
     def assign(self, assignment: Assignment) -> None:
         values = {"id_code": assignment.id_code, "officer_no": assignment.officer_no,
                   "officer_name": assignment.officer_name, "unit_no": assignment.unit_no,

@@ -300,7 +300,8 @@ class SqlLedgerStore:
 
     def find_kinds(self, kinds: Sequence[str]) -> list[LedgerEntry]:
         """Every committed entry of one of ``kinds``, in index order (the ``kind`` index; for
-        the few entries 调阅审批 writes, folded by access/approvals.py)."""
+        rare kinds: 调阅审批's entries, folded by access/approvals.py, and supervision's
+        acknowledgements)."""
         size = self.size()
         with self._read("find ledger entries by kind") as conn:
             rows = conn.execute(select(_E.idx, _E.data, _E.leaf_hash)

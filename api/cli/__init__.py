@@ -6,6 +6,7 @@
 ``serve``    serve, tokens
 ``accounts`` units, users
 ``stations`` stations join/approve/revoke/list/audit, sync
+``supervision`` alerts
 
 The command modules import ``_common`` and lower layers, never this package: it only registers
 them. Adapters are imported inside the commands: ``verify-bundle`` runs with the standard
@@ -19,7 +20,7 @@ import warnings
 
 import typer
 
-from api.cli import accounts, jobs, ledger, serve, station, stations
+from api.cli import accounts, jobs, ledger, serve, station, stations, supervision
 from api.console import PrintableFormatter
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -32,6 +33,7 @@ app.add_typer(accounts.units_app, name="units")
 app.add_typer(accounts.users_app, name="users")
 app.add_typer(stations.app, name="stations")
 app.add_typer(stations.sync_app)
+app.command("alerts")(supervision.alerts)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -20,7 +20,7 @@ from access.login import SignInRefusedError
 from access.passwords import MAX_PASSWORD_CHARS
 from api.compose import Services
 from api.console import printable
-from api.http import pages_audit
+from api.http import pages_admin, pages_audit, pages_supervision
 from api.http.auth import TOKEN_COOKIE, Principal, public
 from api.http.ranges import copy_response, parse_range
 from api.http.rest_cases import editor
@@ -284,6 +284,8 @@ def case_page(request: Request, *, case_id: str, who: Reader, cw: CaseworkPage) 
 
 
 router.include_router(pages_audit.router)  # before the catch-all below
+router.include_router(pages_supervision.router)
+router.include_router(pages_admin.router)
 
 
 # --- what no route above answers -----------------------------------------------------------------

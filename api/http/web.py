@@ -166,6 +166,10 @@ class Me:
     def can_audit(self) -> bool:
         return bool(self.roles & set(SUPERVISORS))
 
+    @property
+    def can_admin(self) -> bool:
+        return "admin" in self.roles
+
 
 def csrf_token(request: Request) -> str:
     token = request.cookies.get(TOKEN_COOKIE, "")

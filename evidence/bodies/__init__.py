@@ -55,11 +55,12 @@ from evidence.bodies.station import (
     ReleasedBody,
     StoredBody,
 )
+from evidence.bodies.supervision import ALERT_RULES, AlertAcknowledgedBody
 from evidence.records import EntryKind
 
 __all__ = [
-    "ALL_BODIES", "AccessDecidedBody", "AccessRequestedBody", "AccessedBody",
-    "AccountChangedBody", "AcquiredBody", "AnchoredBody",
+    "ALERT_RULES", "ALL_BODIES", "AccessDecidedBody", "AccessRequestedBody", "AccessedBody",
+    "AccountChangedBody", "AcquiredBody", "AlertAcknowledgedBody", "AnchoredBody",
     "CaseOfficerBody", "CaseOpenedBody", "CaseStepBody", "ClockObservedBody", "Derivative",
     "DerivedBody", "DeviceRegisteredBody",
     "DisposedBody", "DisposedObject", "EntryBody", "FixityCheckedBody", "FixityRunBody",
@@ -76,7 +77,7 @@ ALL_BODIES = (
     LinkedBody, UnlinkedBody, AccessedBody, RetentionSetBody, LegalHoldBody, DisposedBody,
     FixityCheckedBody, InventoryFindingBody, FixityRunBody, KeyRotatedBody, AnchoredBody,
     AccountChangedBody, CaseOfficerBody, StationRegisteredBody, StationCheckpointBody,
-    AccessRequestedBody, AccessDecidedBody, GrantUsedBody, GrantExpiredBody,
+    AccessRequestedBody, AccessDecidedBody, GrantUsedBody, GrantExpiredBody, AlertAcknowledgedBody,
 )
 """Every body type, each kind's shapes in the order :func:`read_body` tells them apart."""
 

@@ -22,12 +22,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from evidence.bodies import (
+    ALERT_RULES,
     ALL_BODIES,
     AccessDecidedBody,
     AccessedBody,
     AccessRequestedBody,
     AccountChangedBody,
     AcquiredBody,
+    AlertAcknowledgedBody,
     AnchoredBody,
     CaseOfficerBody,
     CaseOpenedBody,
@@ -194,6 +196,8 @@ WRITTEN: dict[str, tuple[str, str, EntryBody]] = {
                                                 variant="playback")),
     "grant_expired": ("000124", "liuhen", GrantExpiredBody(
         request=41, expired_at=datetime(2026, 11, 24, 11, tzinfo=UTC))),
+    "alert_acknowledged": ("off_hours:123", "000125", AlertAcknowledgedBody(
+        rule="off_hours", note="已核实：值班期间复核")),
     "anchored": (bytes(range(32)).hex(), "checkpointer", AnchoredBody(
         checkpoint_size=7, tsa="http://127.0.0.1:9/tsa", token_sha256=OTHER,
         gen_time="2026-11-24T08:57:05+00:00", tsa_serial="123456789012345678901234567890")),
@@ -262,6 +266,7 @@ SPECIAL: dict[tuple[type, str], st.SearchStrategy[object]] = {
     # fields whose writers allow a fixed set of words
     (AccountChangedBody, "change"): st.sampled_from(ACCOUNT_CHANGES),
     (CaseOfficerBody, "duty"): st.sampled_from(CASE_DUTIES),
+    (AlertAcknowledgedBody, "rule"): st.sampled_from(sorted(ALERT_RULES)),
     # SM3 digests (国密 layer): 64 lowercase hex digits, or absent in older entries
     **{(cls, "sm3"): st.none() | st.text("0123456789abcdef", min_size=64, max_size=64)
        for cls in (AcquiredBody, StoredBody, Derivative)},
