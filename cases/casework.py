@@ -50,7 +50,8 @@ from evidence.identity import (
     check_text,
     confusable_case_id,
 )
-from evidence.records import Case, CaseStep, Clip, ClipQuery, Link
+from evidence.ids import is_sha256_hex
+from evidence.records import CLIP_ORDERS, Case, CaseStep, Clip, ClipQuery, Link
 from evidence.steps import CATALOGUE, RecordingRule, StepKind
 from evidence.timerange import YearRange
 from ledger.appending import LedgerWriter
@@ -325,16 +326,33 @@ class Cases:
 
     def clips(self, query: ClipQuery) -> list[Clip]:
         """Search; every filter is checked first (a 警号 in its canonical form, times within
-        the bureau's years, no control characters in the others)."""
-        query = dataclasses.replace(
+        the bureau's years, no control characters in the others, a known order, page cursors
+        that are SHA-256 values)."""
+        query = self._checked(query)
+        self.refresh()
+        return self.catalogue.clips(query)
+
+    def count_clips(self, query: ClipQuery) -> int:
+        """How many clips the search ``query`` finds (its page and order ignored)."""
+        query = self._checked(query)
+        self.refresh()
+        return self.catalogue.count_clips(query)
+
+    def _checked(self, query: ClipQuery) -> ClipQuery:
+        if query.order not in CLIP_ORDERS:
+            raise InvalidInputError(f"排序方式 {query.order[:20]!r} 无效 (unknown order; one of "
+                                    f"{', '.join(CLIP_ORDERS)})")
+        for cursor in (query.after, query.before):
+            if cursor is not None and not is_sha256_hex(cursor):
+                raise InvalidInputError("翻页位置不是 SHA-256 (the page cursor is not a "
+                                        "SHA-256)")
+        return dataclasses.replace(
             query, officer=None if query.officer is None else self.officer_no(query.officer),
             device=None if query.device is None else check_lookup("设备编号", query.device),
             case_id=None if query.case_id is None else check_lookup("案件编号", query.case_id),
             step_id=None if query.step_id is None else check_lookup("环节编号", query.step_id),
             start=self.years.check_optional("start", query.start),
             end=self.years.check_optional("end", query.end))
-        self.refresh()
-        return self.catalogue.clips(query)
 
     def clip(self, sha256: str) -> Clip:
         self.refresh()

@@ -140,6 +140,14 @@ class Clip:
     retain_until: datetime | None = None
     legal_hold: bool = False
     disposed_index: int | None = None
+    media_action: str | None = None
+    """The media stage's action: ``keep`` (a still picture), ``audio``, ``remux`` …"""
+    quarantine_step: str | None = None
+    """Which step quarantined it: ``commit`` (at docking), ``probe``, ``derive`` …"""
+    thumb: StoredObject | None = None
+    """A thumbnail (JPEG) the media stage made: the middle one of a video's, a photo's own."""
+    strip: StoredObject | None = None
+    """The keyframe strip (JPEG) of a video."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,6 +325,19 @@ class ClipQuery:
     offset: int = 0
     scope: ClipScope | None = None
     """Only clips the caller may see (access/scope.py); None: every clip (jobs, the station)."""
+    within: ClipScope | None = None
+    """A filter shaped like a scope: e.g. a unit's subtree (``Scopes.for_unit``)."""
+    order: str = "captured"
+    """One of CLIP_ORDERS: ``captured`` (newest first), ``officer`` or ``device`` (then
+    newest first); the SHA-256 breaks ties."""
+    after: str | None = None
+    """Keyset pagination: only clips after this clip's SHA-256 in ``order``."""
+    before: str | None = None
+    """Keyset pagination: the ``limit`` clips just before this clip's SHA-256 in ``order``
+    (still returned in ``order``)."""
+
+
+CLIP_ORDERS = ("captured", "officer", "device")
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,12 +13,25 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Engine, Select, Table, false, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Select,
+    Table,
+    and_,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Row
 
 from evidence.errors import NotFoundError
+from evidence.identity import InvalidInputError
 from evidence.ids import CaseId, DeviceSerial, OfficerNo, Sha256Hex, StationId, StepCode
 from evidence.records import (
+    CLIP_ORDERS,
     Access,
     Case,
     CaseOfficer,
@@ -107,7 +120,9 @@ def _clip(r: Row[Any]) -> Clip:
                 media_state=r.media_state, quarantine_reason=r.quarantine_reason,
                 duration_ms=r.duration_ms, retention_class=r.retention_class,
                 retain_until=_opt_utc(r.retain_until), legal_hold=bool(r.legal_hold),
-                disposed_index=r.disposed_index)
+                disposed_index=r.disposed_index, media_action=r.media_action,
+                quarantine_step=r.quarantine_step, thumb=_object(r, "thumb"),
+                strip=_object(r, "strip"))
 
 
 def _link(r: Row[Any]) -> Link:
@@ -128,6 +143,27 @@ def _step(r: Row[Any]) -> CaseStep:
                     started_at=_opt_utc(r.started_at), ended_at=_opt_utc(r.ended_at),
                     officer=r.officer, recorded_index=r.recorded_index,
                     corrected_by=r.corrected_by, corrected_at=_opt_utc(r.corrected_at))
+
+
+_ORDERS: dict[str, tuple[tuple[ColumnElement[Any], bool], ...]] = {
+    # (column, descending); the SHA-256 last breaks ties, so a keyset names one position.
+    "captured": ((_C.captured_at, True), (_C.sha256, False)),
+    "officer": ((_C.officer, False), (_C.captured_at, True), (_C.sha256, False)),
+    "device": ((_C.device, False), (_C.captured_at, True), (_C.sha256, False)),
+}
+
+
+def _beyond(keys: Sequence[tuple[ColumnElement[Any], bool]], values: Sequence[object], *,
+            backwards: bool) -> ColumnElement[bool]:
+    """The rows strictly after (``backwards``: before) ``values`` in the order ``keys``: the
+    lexicographic comparison written out, as column directions may differ."""
+    alternatives: list[ColumnElement[bool]] = []
+    for i, (column, desc) in enumerate(keys):
+        value = values[i]
+        later = column < value if desc != backwards else column > value
+        equal = [keys[j][0] == values[j] for j in range(i)]
+        alternatives.append(and_(*equal, later))
+    return or_(*alternatives)
 
 
 def in_scope(scope: ClipScope) -> ColumnElement[bool]:
@@ -221,8 +257,7 @@ class SqlCatalogue:
             raise NotFoundError(f"未找到视频 {sha256} (no clip with SHA-256 {sha256})")
         return _clip(rows[0])
 
-    def clips(self, query: ClipQuery) -> list[Clip]:
-        """Clips matching every filter of ``query``, newest capture first."""
+    def _clip_filters(self, query: ClipQuery) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = []
         if query.officer:
             where.append(_C.sha256.in_(_acquired_by("officer", query.officer)))
@@ -240,11 +275,40 @@ class SqlCatalogue:
             if query.step_id:
                 linked = linked.where(_L.step_id == query.step_id)
             where.append(_C.sha256.in_(linked))
-        if query.scope is not None and not query.scope.everything:
-            where.append(in_scope(query.scope))
-        stmt = (select(CLIPS).where(*where).order_by(_C.captured_at.desc(), _C.sha256)
-                .limit(query.limit).offset(query.offset))
-        return [_clip(r) for r in self._all("search clips", stmt)]
+        for scope in (query.scope, query.within):
+            if scope is not None and not scope.everything:
+                where.append(in_scope(scope))
+        return where
+
+    def clips(self, query: ClipQuery) -> list[Clip]:
+        """Clips matching every filter of ``query``, in ``query.order`` (newest capture first
+        within an officer or a device), a page of ``limit`` after or before a clip (keyset
+        pagination: the sort columns have indexes, migration 0010)."""
+        where = self._clip_filters(query)
+        keys = _ORDERS.get(query.order)
+        if keys is None:
+            raise InvalidInputError(f"排序方式 {query.order[:20]!r} 无效 (unknown order; one "
+                                    f"of {', '.join(CLIP_ORDERS)})")
+        backwards = query.before is not None
+        cursor = query.before if backwards else query.after
+        if cursor is not None:
+            rows = self._all("read a clip", select(*(c for c, _ in keys))
+                             .where(_C.sha256 == cursor))
+            if not rows:
+                raise NotFoundError(f"翻页位置 {cursor[:64]!r} 不是已知视频 (the page cursor "
+                                    "is no known clip)")
+            where.append(_beyond(keys, tuple(rows[0]), backwards=backwards))
+        order = [(c.desc() if desc != backwards else c.asc()) for c, desc in keys]
+        stmt = select(CLIPS).where(*where).order_by(*order).limit(query.limit)
+        if cursor is None:
+            stmt = stmt.offset(query.offset)
+        found = [_clip(r) for r in self._all("search clips", stmt)]
+        return found[::-1] if backwards else found
+
+    def count_clips(self, query: ClipQuery) -> int:
+        """How many clips match the filters of ``query`` (its order and page ignored)."""
+        stmt = select(func.count()).select_from(CLIPS).where(*self._clip_filters(query))
+        return int(self._all("count clips", stmt)[0][0])
 
     def _cases(self, query: Any) -> list[Case]:
         """The cases ``query`` selects, in its order, with their steps: two queries in all."""
