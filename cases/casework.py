@@ -163,9 +163,18 @@ class Cases:
 
     # --- cases and steps -------------------------------------------------------------------
 
-    def cases(self, *, limit: int = 100, offset: int = 0) -> list[Case]:
+    def cases(self, *, limit: int = 100, offset: int = 0, after: str | None = None,
+              before: str | None = None) -> list[Case]:
+        """Cases, newest opened first; ``after``/``before``: a page beyond that case number."""
+        for cursor in (after, before):
+            if cursor is not None:
+                check_lookup("案件编号", cursor)
         self.refresh()
-        return self.catalogue.cases(limit=limit, offset=offset)
+        return self.catalogue.cases(limit=limit, offset=offset, after=after, before=before)
+
+    def count_cases(self) -> int:
+        self.refresh()
+        return self.catalogue.count_cases()
 
     def case(self, case_id: str) -> Case:
         check_lookup("案件编号", case_id)

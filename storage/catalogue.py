@@ -345,9 +345,28 @@ class SqlCatalogue:
                 .order_by(CASE_OFFICERS.c.case_id))
         return [r.case_id for r in self._all("read an officer's cases", stmt)]
 
-    def cases(self, *, limit: int = 100, offset: int = 0) -> list[Case]:
-        return self._cases(select(CASES).order_by(CASES.c.opened_index.desc())
-                           .limit(limit).offset(offset))
+    def cases(self, *, limit: int = 100, offset: int = 0, after: str | None = None,
+              before: str | None = None) -> list[Case]:
+        """Cases, the newest opened first; a page after (or just before) the case numbered
+        ``after`` (``before``) in that order: keyset pagination on the opening's index."""
+        stmt = select(CASES)
+        cursor = before if before is not None else after
+        if cursor is None:
+            return self._cases(stmt.order_by(CASES.c.opened_index.desc())
+                               .limit(limit).offset(offset))
+        rows = self._all("read a case", select(CASES.c.opened_index)
+                         .where(CASES.c.case_id == cursor))
+        if not rows:
+            raise NotFoundError(f"未找到案件 {cursor[:100]!r} (no case {cursor[:100]!r})")
+        at = rows[0].opened_index
+        if before is not None:
+            return self._cases(stmt.where(CASES.c.opened_index > at)
+                               .order_by(CASES.c.opened_index.asc()).limit(limit))[::-1]
+        return self._cases(stmt.where(CASES.c.opened_index < at)
+                           .order_by(CASES.c.opened_index.desc()).limit(limit))
+
+    def count_cases(self) -> int:
+        return int(self._all("count cases", select(func.count()).select_from(CASES))[0][0])
 
     def links(self, *, sha256: str | None = None, case_id: str | None = None,
               current_only: bool = False) -> list[Link]:

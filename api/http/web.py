@@ -46,6 +46,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from access.login import Login
 from api.compose import Services
 from api.errors import HEADINGS, family_of
+from api.http import labels
 from api.http.auth import TOKEN_COOKIE, Principal, Role, allow, login_service
 from api.http.deps import get_casework
 from api.http.errors import chinese_first, validation_message
@@ -55,7 +56,6 @@ from evidence.errors import (
     UnavailableError,
 )
 from evidence.ids import is_sha256_hex
-from evidence.records import Clip
 
 log = logging.getLogger("liuhen.web")
 
@@ -102,7 +102,11 @@ def templates() -> Jinja2Templates:
     """The page templates, built on first use (nothing at import time: STYLE.md §6)."""
     t = Jinja2Templates(directory=PAGES_DIR / "templates")
     t.env.filters.update(when=_when, duration=_duration, basename=basename,
-                         clip_state=_clip_state, segment=_segment)
+                         clip_state=labels.clip_state, segment=_segment,
+                         entry_kind=labels.entry_kind, action=labels.action,
+                         quarantine=labels.quarantine, media_kind=labels.media_kind,
+                         role_name=role_name)
+    t.env.globals["variant_labels"] = VARIANT_LABELS
     return t
 
 
@@ -134,14 +138,10 @@ def basename(name: str) -> str:
     return posixpath.basename(name) or name
 
 
-def _clip_state(clip: Clip) -> str:
-    if clip.disposed_index is not None:
-        return "已处置 disposed"
-    if clip.quarantine_reason:
-        return f"隔离 quarantined: {clip.quarantine_reason}"
-    if clip.original is None:
-        return "待存储 not stored yet"
-    return "已存储并核验 stored" + (" · 有播放副本 playable" if clip.playback else "")
+def role_name(code: str) -> str:
+    """``民警 officer``: roles Chinese first."""
+    name = ROLE_NAMES.get(code)
+    return f"{name} {code}" if name else code
 
 
 # --- sessions and CSRF ----------------------------------------------------------------------

@@ -53,7 +53,8 @@ def test_keyset_pages_reach_every_clip_once_both_ways(station: Station, order: s
     pages: list[list[str]] = []
     after: str | None = None
     while True:
-        page = [c.sha256 for c in catalogue.clips(ClipQuery(order=order, limit=5, after=after))]
+        query = ClipQuery(order=order, limit=5, after=after)
+        page = [str(c.sha256) for c in catalogue.clips(query)]
         if not page:
             break
         pages.append(page)
