@@ -20,7 +20,7 @@ from access.login import SignInRefusedError
 from access.passwords import MAX_PASSWORD_CHARS
 from api.compose import Services
 from api.console import printable
-from api.http import labels, pages_audit
+from api.http import labels, pages_audit, pages_cases
 from api.http.auth import TOKEN_COOKIE, Principal, public
 from api.http.ranges import copy_response, parse_range
 from api.http.rest_cases import editor
@@ -375,6 +375,7 @@ def detach(request: Request, *, sha256: str, who: Editor, cw: CaseworkPage, csrf
 
 # --- cases and completeness ---------------------------------------------------------------
 
+
 @dataclasses.dataclass(frozen=True)
 class CasePage:
     """One page of cases (newest first) and the cursors of its neighbours (None: no page)."""
@@ -426,10 +427,13 @@ def case_page(request: Request, *, case_id: str, who: Reader, cw: CaseworkPage) 
             unknown_duration=tuple(s for s in report.unknown_duration
                                    if cw.scopes.visible(who.scope, s)))
     return page(request, "case.html", who=who, title=f"案件 Case {case.case_id}", case=case,
-                 kinds=kinds, clips_by_step=clips_by_step, report=report)
+                 kinds=kinds, clips_by_step=clips_by_step, report=report,
+                 **pages_cases.case_extras(request, cw, who, case, clips_by_step=clips_by_step,
+                                           report=report))
 
 
 router.include_router(pages_audit.router)  # before the catch-all below
+router.include_router(pages_cases.router)
 
 
 # --- what no route above answers -----------------------------------------------------------------

@@ -74,7 +74,11 @@ MEDIA_TYPES = {".mp4": "video/mp4", ".m4a": "audio/mp4", ".jpg": "image/jpeg",
 STATIC_FILES = frozenset({"liuhen.css"})
 NOTICES = {"attached": "已关联到执法环节 Attached to the case step.",
            "detached": "已解除关联 Detached (recorded in the ledger; nothing is deleted).",
-           "signed-out": "已退出 Signed out."}
+           "signed-out": "已退出 Signed out.",
+           "opened": "已立案 The case is open.",
+           "step-recorded": "已记录执法环节 Step recorded.",
+           "step-corrected": "已更正执法环节（账本保留原记录）Step corrected; the ledger keeps the "
+                             "first record."}
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
                                "media-src 'self'; form-action 'self'; frame-ancestors 'none'; "
@@ -85,8 +89,7 @@ SECURITY_HEADERS = {
 }
 
 PAGES_DIR = Path(__file__).resolve().parent
-ROLE_NAMES = {"officer": "民警", "leader": "领导", "auditor": "法制", "admin": "管理员",
-              "station": "采集站"}
+ROLE_NAMES = labels.ROLE_NAMES
 READERS = (Role.OFFICER, Role.LEADER, Role.AUDITOR, Role.ADMIN)
 EDITORS = (Role.OFFICER, Role.LEADER, Role.ADMIN)
 SUPERVISORS = (Role.LEADER, Role.AUDITOR, Role.ADMIN)
@@ -272,9 +275,15 @@ def _http_heading(status: int) -> str:
 
 
 def error_page(request: Request, status: int, heading: str, message: str) -> HTMLResponse:
+    """An error as a page with a way back: to the page the user came from (when it is one of
+    ours) and home."""
     who: Principal | None = getattr(request.state, "principal", None)
+    referer = request.headers.get("referer", "")
+    ours = str(request.url_for("web_home"))
+    back = referer if referer.startswith(ours) and referer != str(request.url) else None
     return page(request, "error.html", who=who, title=heading, status_code=status,
-                 heading=heading, message=chinese_first(heading.partition(" ")[0], message))
+                 heading=heading, message=chinese_first(heading.partition(" ")[0], message),
+                 back=back)
 
 
 def sha_in_path(sha256: str) -> str:
