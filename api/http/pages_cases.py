@@ -16,6 +16,7 @@ from api.compose import Services
 from api.http import timeline
 from api.http.auth import Principal
 from api.http.rest_cases import editor
+from api.http.timeline import shift
 from api.http.web import (
     DISPLAY_TZ,
     CaseworkPage,
@@ -155,9 +156,13 @@ def suggestions(cw: Services, who: Principal, case: Case, step: CaseStep,
     officers = [step.officer] if step.officer else [o.officer for o in case.officers]
     found: dict[str, Clip] = {}
     for officer in officers[:5]:
-        query = ClipQuery(officer=officer, start=step.started_at - SUGGEST_MARGIN,
-                          end=step.ended_at + SUGGEST_MARGIN, limit=50)
-        for clip in cw.cases.clips(cw.scopes.query(who.scope, query)):
+        query = ClipQuery(officer=officer, start=shift(step.started_at, -SUGGEST_MARGIN),
+                          end=shift(step.ended_at, SUGGEST_MARGIN), limit=50)
+        try:
+            near = cw.cases.clips(cw.scopes.query(who.scope, query))
+        except InvalidInputError:  # a window outside the bureau's years: nothing to suggest
+            return []
+        for clip in near:
             if clip.sha256 not in linked and clip.disposed_index is None:
                 found[clip.sha256] = clip
     ranked = [Suggestion(c, *overlap(step, c)) for c in found.values()]
@@ -187,4 +192,9 @@ def case_extras(request: Request, cw: Services, who: Principal, case: Case, *,
 
 def _input_value(moment: datetime | None) -> str:
     """A time as a ``datetime-local`` field's value, in UTC+8."""
-    return "" if moment is None else moment.astimezone(DISPLAY_TZ).strftime("%Y-%m-%dT%H:%M:%S")
+    if moment is None:
+        return ""
+    try:
+        return moment.astimezone(DISPLAY_TZ).strftime("%Y-%m-%dT%H:%M:%S")
+    except OverflowError:  # past year 9999 in UTC+8: the field starts empty
+        return ""

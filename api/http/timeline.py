@@ -8,7 +8,7 @@ CSP forbids inline styles)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from evidence.completeness import Gap
 from evidence.records import CaseStep, Clip
@@ -55,8 +55,17 @@ class Timeline:
         return not self.bars and not any(lane.band for lane in self.lanes)
 
 
+def shift(moment: datetime, delta: timedelta) -> datetime:
+    """``moment + delta``, held at the calendar's ends (the ledger may hold times near year 1
+    or 9999 from a recorder's clock: drawn and searched, never an error)."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return (datetime.max if delta > timedelta(0) else datetime.min).replace(tzinfo=UTC)
+
+
 def _end(clip: Clip) -> datetime:
-    return clip.captured_at + timedelta(milliseconds=clip.duration_ms or 0)
+    return shift(clip.captured_at, timedelta(milliseconds=clip.duration_ms or 0))
 
 
 def outside_window(step: CaseStep, clip: Clip) -> bool:
@@ -79,7 +88,7 @@ def build(steps: tuple[CaseStep, ...], names: dict[str, str], clips: dict[str, l
     first, last = min(moments), max(moments)
     span = max((last - first).total_seconds(), 60.0)
     pad = span * 0.03
-    origin = first - timedelta(seconds=pad)
+    origin = shift(first, -timedelta(seconds=pad))
     scale = (WIDTH - LABEL_W - 10) / (span + 2 * pad)
 
     def x(moment: datetime) -> float:
@@ -105,9 +114,14 @@ def build(steps: tuple[CaseStep, ...], names: dict[str, str], clips: dict[str, l
                             outside=out, href=href[clip.sha256]))
     ticks = []
     for t in range(TICKS + 1):
-        moment = origin + timedelta(seconds=(span + 2 * pad) * t / TICKS)
-        shown = moment.astimezone(local)
-        fmt = "%m-%d %H:%M" if span > 86400 else "%H:%M:%S" if span < 600 else "%H:%M"
-        ticks.append((x(moment), shown.strftime(fmt)))
+        moment = shift(origin, timedelta(seconds=(span + 2 * pad) * t / TICKS))
+        try:
+            shown = moment.astimezone(local)
+        except OverflowError:
+            shown = moment  # past year 9999 in local time: labelled in UTC
+        fmt = ("%Y-%m-%d" if span > 86400 * 366 else "%m-%d %H:%M" if span > 86400
+               else "%H:%M:%S" if span < 600 else "%H:%M")
+        ticks.append((x(moment), f"{shown.year:04d}{shown.strftime(fmt)[4:]}"
+                      if fmt.startswith("%Y") else shown.strftime(fmt)))
     return Timeline(height=AXIS_H + len(steps) * LANE_H + 6, lanes=tuple(lanes),
                     bars=tuple(bars), ticks=tuple(ticks), outside=tuple(outside))
