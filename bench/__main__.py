@@ -11,6 +11,7 @@ from bench import (
     integrity_bench,
     ledger_bench,
     media_bench,
+    pages_bench,
     proof_bench,
     s3_bench,
     sm2_bench,
@@ -25,7 +26,8 @@ def main() -> None:
                          ("proofs", proof_bench), ("station", station_bench),
                          ("media", media_bench), ("s3", s3_bench), ("api", api_bench),
                          ("cli", cli_bench), ("sm2", sm2_bench),
-                         ("timestamps", timestamp_bench), ("access", access_bench)):
+                         ("timestamps", timestamp_bench), ("access", access_bench),
+                         ("pages", pages_bench)):
         if not which or name in which:
             module.run()
 
