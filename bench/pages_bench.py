@@ -137,6 +137,7 @@ def run() -> None:
                     "clip page": f"/ui/clips/{mid}",
                     "case list, first page": "/ui/cases",
                     "case page (timeline, suggestions)": f"/ui/cases/{quote('B-00000')}",
+                    "一人一档 (recorders, 14 days, cases)": "/ui/officers/100007",
                 }
                 for path in pages.values():  # warm: first reads load the database pages
                     client.get(path)

@@ -51,7 +51,15 @@ from evidence.identity import (
     confusable_case_id,
 )
 from evidence.ids import is_sha256_hex
-from evidence.records import CLIP_ORDERS, Case, CaseStep, Clip, ClipQuery, Link
+from evidence.records import (
+    CLIP_ORDERS,
+    Case,
+    CaseStep,
+    Clip,
+    ClipQuery,
+    Link,
+    OfficerDevice,
+)
 from evidence.steps import CATALOGUE, RecordingRule, StepKind
 from evidence.timerange import YearRange
 from ledger.appending import LedgerWriter
@@ -340,6 +348,16 @@ class Cases:
         query = self._checked(query)
         self.refresh()
         return self.catalogue.clips(query)
+
+    def officer_file(self, officer_no: str, *, since: datetime
+                     ) -> tuple[list[OfficerDevice], list[datetime], list[str]]:
+        """一人一档: ``officer_no``'s recorders (last docked first), the capture times of their
+        clips from ``since`` on, and the cases they work on."""
+        number = self.officer_no(officer_no)
+        since = self.years.check("since", since)
+        self.refresh()
+        return (self.catalogue.officer_devices(number),
+                self.catalogue.captured_since(number, since), self.catalogue.cases_of(number))
 
     def count_clips(self, query: ClipQuery) -> int:
         """How many clips the search ``query`` finds (its page and order ignored)."""

@@ -5,9 +5,10 @@ casework lock (storage/casework_lock.py) and the retention a link gives its clip
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Protocol
 
-from evidence.records import Case, Clip, ClipQuery, Link
+from evidence.records import Case, Clip, ClipQuery, Link, OfficerDevice
 from evidence.steps import StepKind
 
 
@@ -22,6 +23,12 @@ class CaseCatalogue(Protocol):
     def count_cases(self) -> int: ...
 
     def case_ids(self) -> list[str]: ...
+
+    def cases_of(self, officer_no: str) -> list[str]: ...
+
+    def officer_devices(self, officer_no: str) -> list[OfficerDevice]: ...
+
+    def captured_since(self, officer_no: str, since: datetime) -> list[datetime]: ...
 
     def step_kinds(self) -> list[StepKind]: ...
 

@@ -341,6 +341,15 @@ CLIP_ORDERS = ("captured", "officer", "device")
 
 
 @dataclass(frozen=True, slots=True)
+class OfficerDevice:
+    """A recorder an officer's clips came from (一人一档): how many, and its last docking."""
+
+    device: str
+    clips: int
+    last_docked: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ClipScope:
     """Which clips a caller may see (docs/access.md §Scope), as data a query can apply.
 

@@ -40,6 +40,7 @@ from evidence.records import (
     ClipQuery,
     ClipScope,
     Link,
+    OfficerDevice,
     StoredObject,
 )
 from evidence.steps import CATALOGUE, RecordingRule, StepKind
@@ -304,6 +305,21 @@ class SqlCatalogue:
             stmt = stmt.offset(query.offset)
         found = [_clip(r) for r in self._all("search clips", stmt)]
         return found[::-1] if backwards else found
+
+    def officer_devices(self, officer_no: str) -> list[OfficerDevice]:
+        """The recorders ``officer_no``'s acquisitions came from, the last docked first."""
+        last = func.max(_Q.acquired_at)
+        stmt = (select(_Q.device, func.count().label("n"), last.label("last"))
+                .where(_Q.officer == officer_no).group_by(_Q.device).order_by(last.desc()))
+        return [OfficerDevice(device=r.device, clips=int(r.n), last_docked=_utc(r.last))
+                for r in self._all("read an officer's recorders", stmt)]
+
+    def captured_since(self, officer_no: str, since: datetime) -> list[datetime]:
+        """Capture times of ``officer_no``'s clips from ``since`` on (recordings per day)."""
+        stmt = (select(_C.captured_at)
+                .where(_C.sha256.in_(_acquired_by("officer", officer_no)),
+                       _C.captured_at >= _utc(since)))
+        return [_utc(r.captured_at) for r in self._all("read capture times", stmt)]
 
     def count_clips(self, query: ClipQuery) -> int:
         """How many clips match the filters of ``query`` (its order and page ignored)."""

@@ -20,7 +20,7 @@ from access.login import SignInRefusedError
 from access.passwords import MAX_PASSWORD_CHARS
 from api.compose import Services
 from api.console import printable
-from api.http import labels, pages_audit, pages_cases
+from api.http import labels, pages_audit, pages_cases, pages_officers
 from api.http.auth import TOKEN_COOKIE, Principal, public
 from api.http.ranges import copy_response, parse_range
 from api.http.rest_cases import editor
@@ -434,6 +434,7 @@ def case_page(request: Request, *, case_id: str, who: Reader, cw: CaseworkPage) 
 
 router.include_router(pages_audit.router)  # before the catch-all below
 router.include_router(pages_cases.router)
+router.include_router(pages_officers.router)
 
 
 # --- what no route above answers -----------------------------------------------------------------

@@ -243,3 +243,26 @@ def test_every_other_page_fits_a_phone_and_unknown_pages_are_html(
     check_page(browser, "09-not-found")
     browser.open("/ui/clips?order=size")
     assert "排序方式" in browser.text() and browser.all("main a[href$='/ui/']")
+
+
+def test_officer_file_lists_recorders_days_and_cases(many_site: Site,
+                                                      open_browser: OpenBrowser) -> None:
+    site = many_site
+    everything = _all_clips(site)
+    browser = open_browser(site)
+    sign_in(browser, site.tokens["officer"])
+    browser.submit("a[href$='/ui/officers/" + OFFICER_NO + "']")  # 我的档案 in the header
+    assert browser.text("#officer-no") == OFFICER_NO
+    rows = {r.find_element("css selector", "td").text: r.text
+            for r in browser.all("#recorders tbody tr")}
+    assert set(rows) == {"LH00001", "LH00900", "LH00901"}
+    assert f" {MANY // 2} " in f" {rows['LH00900']} "  # each simulated recorder: half of MANY
+    assert 0 <= int(browser.text("#days-total")) <= len(everything)
+    check_page(browser, "01-officer-file")
+    # from a clip's page, the officer's number leads to the same file
+    browser.open(f"/ui/clips/{site.clip.sha256}")
+    browser.submit(f"a[href$='/ui/officers/{OFFICER_NO}']:not(header a)")
+    assert browser.text("#officer-no") == OFFICER_NO
+    # no file for a 警号 outside the caller's scope (here: no such officer at all)
+    browser.open("/ui/officers/999999")
+    assert browser.text("h1").startswith("未找到")
