@@ -47,6 +47,7 @@ from storage.jobstore import SqlJobLeases, shared_job_store
 from storage.keyfiles import load_or_create_signer
 from storage.ledger_store import SqlLedgerStore
 from storage.sessions import SqlSessionRepo
+from storage.station_board import SqlStationBoard
 from storage.tokens import SqlTokenRepo
 
 if TYPE_CHECKING:
@@ -292,6 +293,8 @@ class Services:
     accounts: Accounts
     login: Login
     scopes: Scopes
+    board: SqlStationBoard
+    """The 采集站 dashboard's reads (what ``liuhen station`` reports: api/station_board.py)."""
 
     def close(self) -> None:
         self.ledger.close()
@@ -322,7 +325,12 @@ def services(ledger: Ledger, blobs: BlobStore, *, refresh_s: float = 0.5,
                   scopes=scopes, clock=clock, policy=login_policy(settings))
     return Services(ledger=ledger, blobs=blobs, cases=cases, access=access, proofs=proofs,
                     tokens=token_repo(ledger), clock=clock, accounts=people, login=login,
-                    scopes=scopes)
+                    scopes=scopes, board=station_board(ledger))
+
+
+def station_board(ledger: Ledger) -> SqlStationBoard:
+    """The 采集站 dashboard's tables in the bureau's database (the ledger's)."""
+    return SqlStationBoard(ledger.store.engine)
 
 
 def login_policy(settings: Settings) -> LoginPolicy:

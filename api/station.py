@@ -26,13 +26,14 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from api.compose import Station
+from api.compose import Station, utc_now
 from api.console import printable
+from api.station_board import BoardProgress, Heartbeat
 from evidence.errors import LiuhenError
 from ingest.context import IngestContext
 from ingest.derivation import MediaRun, derive_pending
 from ingest.media import MediaPolicy
-from ingest.ports import DeviceEvents, DockedRecorder, DockSource
+from ingest.ports import DeviceEvents, DockedRecorder, DockSource, StationBoard
 from ingest.ports import Progress as ProgressPort
 from ingest.station import Dock, DockResult
 from ingest.uploads import drain_uploads
@@ -177,7 +178,8 @@ def derive_media(station: Station, ctx: IngestContext, *, progress: ProgressPort
 def run_station(station: Station, source: DockSource, *, password: bytes | None,
                 once: bool, out: Callable[[str], None], poll_s: float = 1.0,
                 stop: threading.Event | None = None,
-                hotplug: DeviceEvents | None = None) -> StationRun:
+                hotplug: DeviceEvents | None = None,
+                board: StationBoard | None = None) -> StationRun:
     """Dock every recorder the source reports. ``once``: return when the recorders present at
     start are done; otherwise run until ``stop`` is set (Ctrl-C in the CLI).
 
@@ -185,7 +187,14 @@ def run_station(station: Station, source: DockSource, *, password: bytes | None,
     early when a device arrives, so a missed event costs at most one poll interval."""
     interactive = sys.stdout.isatty()
     rich_view = RichProgress(Console()) if interactive else None
-    progress = rich_view or LogProgress(out)
+    progress: ProgressPort = rich_view or LogProgress(out)
+    heartbeat = None
+    if board is not None:  # the 采集站 dashboard (api/station_board.py)
+        progress = BoardProgress(progress, board, station=station.ledger.settings.station_id,
+                                 clock=utc_now)
+        heartbeat = Heartbeat(board, progress, disk=station.ledger.settings.data_dir,
+                              clock=utc_now)
+        heartbeat.start()
     ctx = station.context(progress)
     ledger = station.ledger
     run = StationRun()
@@ -273,5 +282,7 @@ def run_station(station: Station, source: DockSource, *, password: bytes | None,
         if once:
             media_once()  # a one-shot run leaves nothing for a media queue that is not running
         publisher.stop()  # the last entries get a checkpoint before we return
+        if heartbeat is not None:
+            heartbeat.stop()
     return run
 

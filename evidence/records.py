@@ -341,6 +341,34 @@ CLIP_ORDERS = ("captured", "officer", "device")
 
 
 @dataclass(frozen=True, slots=True)
+class StationReport:
+    """A station's last heartbeat (采集站 dashboard): when, its staging disk, docks running."""
+
+    station: str
+    reported_at: datetime
+    free_bytes: int
+    total_bytes: int
+    docking: int
+
+
+@dataclass(frozen=True, slots=True)
+class DockReport:
+    """One dock of a recorder at a station, as the station last reported it."""
+
+    station: str
+    serial: str
+    started_at: datetime
+    updated_at: datetime
+    files: int
+    files_done: int
+    bytes_total: int
+    bytes_done: int
+    state: str
+    """``copying``, ``done`` or ``failed``."""
+    summary: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class OfficerDevice:
     """A recorder an officer's clips came from (一人一档): how many, and its last docking."""
 

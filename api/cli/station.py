@@ -110,7 +110,13 @@ def _password(settings: Settings) -> bytes | None:
 def station_run(settings: Settings, *, simulate: int, once: bool,
                 out: Callable[[str], None]) -> tuple[Station, StationRun]:
     """Run the station (simulated recorders or USB); returns it still open, with the run."""
-    from api.compose import hotplug_events, open_station, simulated_recorders, usb_dock_source
+    from api.compose import (
+        hotplug_events,
+        open_station,
+        simulated_recorders,
+        station_board,
+        usb_dock_source,
+    )
     from api.station import run_station
     from evidence.errors import UnavailableError
     from ingest.media.tools import INSTALL_HINT
@@ -140,7 +146,7 @@ def station_run(settings: Settings, *, simulate: int, once: bool,
         previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
             run = run_station(station, source, password=password, once=once, out=out, stop=stop,
-                              hotplug=hotplug)
+                              hotplug=hotplug, board=station_board(station.ledger))
         except KeyboardInterrupt:
             stop.set()
             raise

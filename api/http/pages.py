@@ -20,7 +20,7 @@ from access.login import SignInRefusedError
 from access.passwords import MAX_PASSWORD_CHARS
 from api.compose import Services
 from api.console import printable
-from api.http import labels, pages_audit, pages_cases, pages_officers
+from api.http import labels, pages_audit, pages_cases, pages_officers, pages_stations
 from api.http.auth import TOKEN_COOKIE, Principal, public
 from api.http.ranges import copy_response, parse_range
 from api.http.rest_cases import editor
@@ -67,7 +67,7 @@ router = APIRouter(prefix=PREFIX, route_class=PageRoute, include_in_schema=False
 def static(name: str) -> Response:
     if name not in STATIC_FILES:
         raise HTTPException(status_code=404, detail=f"no static file {name!r}")
-    return FileResponse(PAGES_DIR / "static" / name, media_type="text/css",
+    return FileResponse(PAGES_DIR / "static" / name, media_type=STATIC_FILES[name],
                         headers={"Cache-Control": "max-age=3600"})
 
 
@@ -435,6 +435,7 @@ def case_page(request: Request, *, case_id: str, who: Reader, cw: CaseworkPage) 
 router.include_router(pages_audit.router)  # before the catch-all below
 router.include_router(pages_cases.router)
 router.include_router(pages_officers.router)
+router.include_router(pages_stations.router)
 
 
 # --- what no route above answers -----------------------------------------------------------------

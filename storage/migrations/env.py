@@ -10,7 +10,8 @@ from sqlalchemy.engine import Connection
 
 import storage.account_tables  # registers the account tables on the metadata
 import storage.catalogue_tables  # registers the catalogue tables on the metadata
-import storage.ingest_tables  # noqa: F401 - registers the ingest tables on the metadata
+import storage.ingest_tables
+import storage.station_board  # noqa: F401 - registers the ingest, station tables on the metadata
 from storage.engine import create_ledger_engine, exclusive_transaction
 from storage.ledger_tables import metadata
 from storage.migrations import MIGRATION_LOCK_KEY
