@@ -138,6 +138,7 @@ def run() -> None:
                     "case list, first page": "/ui/cases",
                     "case page (timeline, suggestions)": f"/ui/cases/{quote('B-00000')}",
                     "一人一档 (recorders, 14 days, cases)": "/ui/officers/100007",
+                    "采集站 dashboard": "/ui/stations",
                 }
                 for path in pages.values():  # warm: first reads load the database pages
                     client.get(path)
