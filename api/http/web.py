@@ -71,8 +71,9 @@ VARIANT_LABELS = {"playback": "播放副本 playback copy", "proxy": "低码率�
                   "original": "原始文件 original"}
 MEDIA_TYPES = {".mp4": "video/mp4", ".m4a": "audio/mp4", ".jpg": "image/jpeg",
                ".jpeg": "image/jpeg", ".wav": "audio/wav", ".avi": "video/x-msvideo"}
-STATIC_FILES = {"liuhen.css": "text/css", "stations.js": "text/javascript"}
-"""The static files and their media types (no inline script: stations.js is the only one)."""
+STATIC_FILES = {"liuhen.css": "text/css", "stations.js": "text/javascript",
+                "player.js": "text/javascript"}
+"""The static files and their media types (no inline script anywhere)."""
 NOTICES = {"attached": "已关联到执法环节 Attached to the case step.",
            "detached": "已解除关联 Detached (recorded in the ledger; nothing is deleted).",
            "signed-out": "已退出 Signed out.",

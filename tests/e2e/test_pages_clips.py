@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import cast
 from urllib.parse import quote
 
@@ -148,6 +148,21 @@ def test_photo_audio_strip_and_download_names(many_site: Site,
     assert browser.wait_for("const i = document.getElementById('strip');"
                             "return i && i.complete && i.naturalWidth > 0")
     check_page(browser, "01-video-clip")
+    # the player: speed, frame steps, the capture time of the frame shown (UTC+8)
+    browser.fill("#purpose", PURPOSE)
+    browser.submit("#access-submit")
+    browser.wait_for("return document.getElementById('player').readyState >= 1")
+    assert browser.find("#player-controls").is_displayed()
+    browser.choose("#player-speed", value="2")
+    assert browser.js("return document.getElementById('player').playbackRate") == 2
+    browser.find("#frame-next").click()
+    browser.find("#frame-next").click()
+    at = browser.wait_for("const p = document.getElementById('player');"
+                          "return p.paused && p.currentTime > 0.07 && p.currentTime")
+    assert abs(cast(float, at) - 0.08) < 0.001
+    local = video.captured_at.astimezone(timezone(timedelta(hours=8)))
+    assert browser.text("#player-time").startswith(f"{local:%Y-%m-%d %H:%M:}")
+    browser.screenshot("01b-player-controls")
 
     photo = next(c for c in clips if c.media_action == "keep")
     browser.open(f"/ui/clips/{photo.sha256}")
