@@ -318,7 +318,8 @@ def services(ledger: Ledger, blobs: BlobStore, *, refresh_s: float = 0.5,
     access = AccessLog(writer=ledger.writer, catalogue=ledger.catalogue, fresh=fresh,
                        blobs=blobs, clock=clock, officer_pattern=settings.officer_no_pattern)
     proofs = Proofs(store=ledger.store, trust=lambda: ledger.trust, clip_of=ledger.catalogue.clip,
-                    publish=lambda: ledger.publish(actor="api"))
+                    publish=lambda: ledger.publish(actor="api"),
+                    sha256_of_sm3=ledger.catalogue.sha256_of_sm3)
     people = accounts(ledger, clock=clock)
     scopes = Scopes(accounts=people.repo, catalogue=ledger.catalogue, fresh=fresh)
     login = Login(accounts=people.repo, sessions=people.sessions, tokens=token_repo(ledger),

@@ -8,6 +8,7 @@ from bench import (
     access_bench,
     api_bench,
     cli_bench,
+    guomi_hash,
     integrity_bench,
     ledger_bench,
     media_bench,
@@ -27,7 +28,7 @@ def main() -> None:
                          ("media", media_bench), ("s3", s3_bench), ("api", api_bench),
                          ("cli", cli_bench), ("sm2", sm2_bench),
                          ("timestamps", timestamp_bench), ("access", access_bench),
-                         ("pages", pages_bench)):
+                         ("guomi", guomi_hash), ("pages", pages_bench)):
         if not which or name in which:
             module.run()
 

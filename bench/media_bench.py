@@ -33,7 +33,7 @@ from bench.common import RUNS, report
 from ingest.media import (
     Action,
     derive,
-    file_sha256,
+    file_digests,
     find_ffmpeg,
     plan,
     probe,
@@ -92,7 +92,7 @@ def _fsync(path: Path) -> None:
 def _bench_remux(ffmpeg: str, ffprobe: str, src: Path, work: Path) -> None:
     chosen = plan(probe(src, ffprobe=ffprobe))
     assert chosen.action is Action.REMUX, chosen
-    parent = file_sha256(src)[0]  # the station hashed the original on first read
+    parent = file_digests(src).sha256  # the station hashed the original on first read
     derived = derive(src, work / "warm", chosen, ffmpeg=ffmpeg, parent=parent)  # warm caches
     bare_argv = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", str(src),
                  "-c", "copy", "-movflags", "+faststart", "-f", "mp4"]
@@ -127,7 +127,7 @@ def _bench_remux(ffmpeg: str, ffprobe: str, src: Path, work: Path) -> None:
 def _bench_transcode(ffmpeg: str, ffprobe: str, src: Path, work: Path) -> None:
     chosen = plan(probe(src, ffprobe=ffprobe))
     assert chosen.action is Action.TRANSCODE, chosen
-    parent = file_sha256(src)[0]
+    parent = file_digests(src).sha256
     ours, bare = work / "ours", work / "bare"
     bare_argv = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", str(src),
                  "-map", "0:v:0", "-map", "0:a:0", "-c:v", "libx264", "-preset", "veryfast",
@@ -146,7 +146,7 @@ def _bench_transcode(ffmpeg: str, ffprobe: str, src: Path, work: Path) -> None:
 
 
 def _bench_thumbnails(ffmpeg: str, src: Path, work: Path) -> None:
-    parent = file_sha256(src)[0]
+    parent = file_digests(src).sha256
     out, bare = work / "thumbs", work / "bare_thumbs"
 
     def ours() -> None:

@@ -7,6 +7,10 @@ from typing import NewType
 Sha256Hex = NewType("Sha256Hex", str)
 """64 lowercase hex digits."""
 
+Sm3Hex = NewType("Sm3Hex", str)
+"""64 lowercase hex digits of an SM3 digest (GB/T 32905): the same shape as a SHA-256 one, so
+a lookup by either tries both columns and says which matched."""
+
 LeafHash = NewType("LeafHash", bytes)
 """32 bytes: SHA-256(0x00 ‖ entry bytes) (RFC 9162 §2.1.1)."""
 

@@ -13,6 +13,7 @@ from evidence.ids import (
     OfficerNo,
     Origin,
     Sha256Hex,
+    Sm3Hex,
     StationId,
     StepCode,
 )
@@ -94,6 +95,9 @@ class Checkpoint:
     head: TreeHead
     note: bytes
     """The whole signed note, body and signature lines, verbatim."""
+    sm3: TreeHead | None = None
+    """The SM3 tree over the same entries (国密 layer), from the note's ``sm3`` extension line;
+    None on checkpoints signed before it (docs/ledger-format.md §9)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +144,8 @@ class Clip:
     retain_until: datetime | None = None
     legal_hold: bool = False
     disposed_index: int | None = None
+    sm3: Sm3Hex | None = None
+    """SM3 of the original (GB/T 32905); None for clips acquired before the 国密 layer."""
     media_action: str | None = None
     """The media stage's action: ``keep`` (a still picture), ``audio``, ``remux`` …"""
     quarantine_step: str | None = None
@@ -297,6 +303,9 @@ class FileRow:
     quarantine_reason: str | None = None
     attempts: int = 0
     last_error: str | None = None
+    sm3: Sm3Hex | None = None
+    """SM3 of the content, from the same read pass as ``sha256`` (None on rows acquired before
+    the 国密 layer)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,7 +73,7 @@ def _store(ctx: IngestContext, parent: str, path: Path, sha256: str, size: int
 
 def _derivative(copy: Derived, obj: StoredObject) -> Derivative:
     return Derivative(parent=copy.parent, role=copy.role.value, action=copy.action.value,
-                      name=copy.path.name, sha256=copy.sha256, size=copy.size,
+                      name=copy.path.name, sha256=copy.sha256, sm3=copy.sm3, size=copy.size,
                       argv=copy.ledger_argv, ffmpeg_version=copy.ffmpeg_version, key=obj.key,
                       version_id=obj.version_id)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
-import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,6 +49,7 @@ from ingest.context import (
 )
 from ingest.ports import R, Recorder
 from ingest.uploads import staged_path, store_and_verify
+from integrity.hashing import Digests, digest_stream
 from ledger.files import fsync_dir
 
 CHUNK_BYTES = 1 << 20  # 1 MiB reads: large enough to amortise calls, small for steady progress
@@ -226,7 +226,7 @@ class Dock(Generic[R]):
         if row.state is FileState.ACQUIRED:
             row = self._commit(rec, row, who, offset_ms)
         try:
-            return store_and_verify(self._ctx, row, recopy=lambda r: self._copy(rec, r)[0])
+            return store_and_verify(self._ctx, row, recopy=lambda r: self._copy(rec, r).sha256)
         except UnavailableError as exc:
             # The store is down, not the recorder: the file is staged and ledgered, so keep
             # copying the others; the station's upload queue retries it with backoff.
@@ -234,29 +234,28 @@ class Dock(Generic[R]):
             result.waiting += 1
             return self._ctx.repo.reload(row.id)
 
-    def _copy(self, rec: R, row: FileRow) -> tuple[Sha256Hex, int]:
-        """One read pass from the device into staging, hashing as the bytes arrive (§3 step 2)."""
+    def _copy(self, rec: R, row: FileRow) -> Digests:
+        """One read pass from the device into staging, hashing SHA-256 and SM3 as the bytes
+        arrive (§3 step 2; SM3 on a second thread over the same buffers, integrity.hashing)."""
         ctx = self._ctx
         ctx.staging.mkdir(parents=True, exist_ok=True)
         part = ctx.staging / f"{row.id}.part"
-        digest = hashlib.sha256()
-        buffer = bytearray(CHUNK_BYTES)
-        view = memoryview(buffer)
-        total = 0
         source = self._rec.open_recording(rec)
         try:
             fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
-                flushed = 0
-                while n := source.readinto(view):
-                    chunk = view[:n]
-                    digest.update(chunk)
+                written = flushed = 0
+
+                def stage(chunk: memoryview) -> None:
+                    nonlocal written, flushed
                     os.write(fd, chunk)
-                    total += n
-                    ctx.progress.advanced(row.serial, n)
-                    if total - flushed >= WRITEBACK_BYTES:
-                        _start_writeback(fd, flushed, total - flushed)
-                        flushed = total
+                    written += len(chunk)
+                    ctx.progress.advanced(row.serial, len(chunk))
+                    if written - flushed >= WRITEBACK_BYTES:
+                        _start_writeback(fd, flushed, written - flushed)
+                        flushed = written
+
+                digests = digest_stream(source, chunk_bytes=CHUNK_BYTES, on_chunk=stage)
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -265,18 +264,21 @@ class Dock(Generic[R]):
             raise
         finally:
             source.close()
-        if total != row.size:
+        if digests.size != row.size:
             part.unlink(missing_ok=True)
-            raise ConflictError(f"{row.path}: read {total} bytes, the recorder listed {row.size}")
+            raise ConflictError(f"{row.path}: read {digests.size} bytes, the recorder listed "
+                                f"{row.size}")
         os.replace(part, staged_path(self._ctx, row))
         fsync_dir(ctx.staging)
-        return Sha256Hex(digest.hexdigest()), total
+        return digests
 
     def _acquire(self, rec: R, row: FileRow) -> FileRow:
-        sha, size = self._copy(rec, row)
-        reason = "zero-byte file: nothing to recover; ledgered as received" if size == 0 else None
+        digests = self._copy(rec, row)
+        reason = ("zero-byte file: nothing to recover; ledgered as received" if digests.size == 0
+                  else None)
         return self._ctx.repo.save(dataclasses.replace(
-            row, state=FileState.ACQUIRED, sha256=sha, quarantine_reason=reason, last_error=None))
+            row, state=FileState.ACQUIRED, sha256=digests.sha256, sm3=digests.sm3,
+            quarantine_reason=reason, last_error=None))
 
     def _commit(self, rec: R, row: FileRow, who: Assignment, offset_ms: int | None) -> FileRow:
         ctx = self._ctx
@@ -287,7 +289,7 @@ class Dock(Generic[R]):
         index = record_once(ctx, AcquiredBody(
             device=row.serial, name_on_device=name, name_bytes_hex=name_hex, size=row.size,
             officer=who.officer_no, unit_no=who.unit_no, clock_offset_ms=offset_ms,
-            device_mtime=row.device_mtime, capture_time=capture),
+            device_mtime=row.device_mtime, capture_time=capture, sm3=row.sm3),
             sha, match=FILE_MATCH, actor=who.officer_no)
         if row.quarantine_reason:
             record_once(ctx, QuarantinedBody(

@@ -66,7 +66,7 @@ def _verify(ctx: IngestContext, row: FileRow) -> FileRow:
     index = record_once(ctx, StoredBody(
         device=row.serial, name_on_device=name, name_bytes_hex=name_hex, store=obj.store,
         key=obj.key, version_id=obj.version_id, size=obj.size, lock_mode=obj.lock_mode,
-        retain_until=obj.retain_until), sha_of(row),
+        retain_until=obj.retain_until, sm3=row.sm3), sha_of(row),
         match=("device", "name_on_device", "name_bytes_hex", "store", "key", "version_id"),
         actor=str(ctx.station))
     row = ctx.repo.save(dataclasses.replace(row, state=FileState.VERIFIED, object=obj,

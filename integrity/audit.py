@@ -15,7 +15,7 @@ from evidence.errors import VerificationError
 from evidence.ids import Origin
 from evidence.records import Checkpoint, Entry, LedgerEntry, PublicKey, TreeHead
 from integrity.entry import decode_entry
-from integrity.merkle import TreeBuilder
+from integrity.merkle import SM3, TreeBuilder
 from integrity.notes import open_checkpoint, parse_commit_text, verify_note
 
 EntryRow = tuple[int, bytes, bytes]
@@ -29,6 +29,8 @@ _as_row = attrgetter("index", "data", "leaf_hash")
 @dataclass(frozen=True, slots=True)
 class AuditReport:
     head: TreeHead
+    sm3_head: TreeHead | None
+    """The rebuilt SM3 tree (国密 layer); None when the audit ran with ``check_sm3=False``."""
     commits: int
     checkpoints: int
     external_checkpoints: int
@@ -71,21 +73,28 @@ def _open_checkpoints(rows: Sequence[StoredCheckpoint], *, origin: Origin,
 
 def audit(entries: Iterable[LedgerEntry], *, commits: Iterable[StoredCommit],
           checkpoints: Sequence[StoredCheckpoint], origin: Origin, keys: Sequence[PublicKey],
-          external: Sequence[bytes] = (), deep: bool = False) -> AuditReport:
+          external: Sequence[bytes] = (), deep: bool = False,
+          check_sm3: bool = True) -> AuditReport:
     """Recompute every leaf, rebuild the tree, and check every commit and checkpoint against it.
 
     ``external`` are checkpoint notes saved outside the database (by an auditor, a witness, a
     bundle); the database must still contain and agree with each of them. ``deep`` also parses
     every entry as a v1 entry and checks its ``prev_checkpoint`` against the rebuilt tree.
+
+    The SM3 tree (国密 layer) is rebuilt from the same entry bytes beside the SHA-256 one, and
+    every checkpoint's ``sm3`` line is checked against it (A6-SM3); checkpoints signed before
+    the 国密 layer have no such line. ``check_sm3=False`` skips the SM3 tree and leaves those
+    lines unchecked: for measuring what it costs (bench/guomi_hash.py), not for an audit.
     """
     return audit_rows(map(_as_row, entries), commits=commits, checkpoints=checkpoints,
-                      origin=origin, keys=keys, external=external, deep=deep)
+                      origin=origin, keys=keys, external=external, deep=deep,
+                      check_sm3=check_sm3)
 
 
 def audit_rows(rows: Iterable[EntryRow], *, commits: Iterable[StoredCommit],
                checkpoints: Sequence[StoredCheckpoint], origin: Origin,
                keys: Sequence[PublicKey], external: Sequence[bytes] = (),
-               deep: bool = False) -> AuditReport:
+               deep: bool = False, check_sm3: bool = True) -> AuditReport:
     """:func:`audit` over entries given as ``(index, data, leaf_hash)`` tuples, as a database
     driver streams them; the same checks, errors, steps and indices."""
     station_keys = [k for k in keys if k.role == "station"]
@@ -98,6 +107,7 @@ def audit_rows(rows: Iterable[EntryRow], *, commits: Iterable[StoredCommit],
             want.setdefault(cp.head.size, []).append((kind, cp))
     published: dict[int, bytes] = {}  # stored checkpoint roots, for prev_checkpoint (A3)
     builder = TreeBuilder()
+    sm3_builder = TreeBuilder(tree_hash=SM3) if check_sm3 else None
     commit_iter = iter(commits)
     next_commit = next(commit_iter, None)
     n_commits = 0
@@ -123,6 +133,12 @@ def audit_rows(rows: Iterable[EntryRow], *, commits: Iterable[StoredCommit],
                 raise VerificationError(f"{kind} root for size {size} does not match the rebuilt "
                                         "tree (entries rewritten, reordered or a split view)",
                                         step="root", index=size)
+            if cp.sm3 is not None and sm3_builder is not None \
+                    and cp.sm3.root != sm3_builder.root():
+                # (A6-SM3) the same for the SM3 tree the checkpoint's sm3 line commits to.
+                raise VerificationError(f"{kind} SM3 root for size {size} does not match the "
+                                        "rebuilt SM3 tree (entries rewritten, reordered or a "
+                                        "split view)", step="root-sm3", index=size)
             if kind == "checkpoint":
                 published[size] = tree_root
 
@@ -135,6 +151,7 @@ def audit_rows(rows: Iterable[EntryRow], *, commits: Iterable[StoredCommit],
     # overdue). Sizes are reached in increasing order, so ``wanted`` (ascending) is consumed in
     # step with ``want``.
     append_entry = builder.append_entry
+    sm3_append = sm3_builder.append_entry if sm3_builder is not None else None
     wanted = iter(sorted(want))
     next_wanted = next(wanted, _NEVER)
     while next_wanted <= 0:
@@ -151,6 +168,8 @@ def audit_rows(rows: Iterable[EntryRow], *, commits: Iterable[StoredCommit],
         if append_entry(data) != stored_leaf:
             raise VerificationError("entry bytes do not hash to the stored leaf hash",
                                     step="leaf", index=size)
+        if sm3_append is not None:
+            sm3_append(data)  # the SM3 leaf of the same bytes; nothing stored to compare to
         if deep:
             _check_entry(LedgerEntry(index, data, stored_leaf), published)
         size += 1
@@ -178,7 +197,8 @@ def audit_rows(rows: Iterable[EntryRow], *, commits: Iterable[StoredCommit],
         kind = want[missing][0][0]
         raise VerificationError(f"{kind} of size {missing} but the ledger has only {size} "
                                 "entries (truncated or rolled back)", step="rollback", index=size)
-    return AuditReport(head=TreeHead(size, builder.root()), commits=n_commits,
+    sm3_head = None if sm3_builder is None else TreeHead(size, sm3_builder.root())
+    return AuditReport(head=TreeHead(size, builder.root()), sm3_head=sm3_head, commits=n_commits,
                        checkpoints=len(stored), external_checkpoints=len(outside),
                        latest_checkpoint=max((c.head.size for c in stored), default=0), deep=deep)
 

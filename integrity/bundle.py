@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from evidence.errors import VerificationError
 from evidence.records import Checkpoint, Entry
 from integrity.entry import decode_entry
-from integrity.merkle import leaf_hash, verify_inclusion
+from integrity.merkle import SM3, leaf_hash, verify_inclusion
 from integrity.notes import open_checkpoint, split_note
 from integrity.timestamp import TimestampInfo
 from integrity.timestamp_sm import verify_timestamp
@@ -67,9 +67,12 @@ def parse_tlog_proof(data: bytes) -> TlogProof:
 
 
 def make_bundle(*, entry: bytes, proof: TlogProof, timestamps: Sequence[tuple[str, bytes]],
-                trust: TrustRoot) -> bytes:
-    """Serialize a bundle. ``timestamps`` are (TSA name, raw token) over the checkpoint body."""
-    value = {
+                trust: TrustRoot, sm3_hashes: Sequence[bytes] | None = None) -> bytes:
+    """Serialize a bundle. ``timestamps`` are (TSA name, raw token) over the checkpoint body.
+    ``sm3_hashes`` is the entry's inclusion path in the SM3 tree the checkpoint's ``sm3`` line
+    commits to (same index, same size; docs/ledger-format.md §9); None for a checkpoint
+    without one."""
+    value: dict[str, object] = {
         "format": FORMAT,
         "entry": base64.b64encode(entry).decode(),
         "proof": format_tlog_proof(proof).decode(),
@@ -77,6 +80,8 @@ def make_bundle(*, entry: bytes, proof: TlogProof, timestamps: Sequence[tuple[st
                        for name, token in timestamps],
         "trust_root": trust.to_dict(),
     }
+    if sm3_hashes is not None:
+        value["sm3_proof"] = [base64.b64encode(h).decode() for h in sm3_hashes]
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
 
 
@@ -88,6 +93,9 @@ class BundleReport:
     timestamps: tuple[tuple[str, TimestampInfo], ...]
     embedded_trust: bool
     """True when the bundle's own trust root was used: fine for a smoke test, not for evidence."""
+    sm3_checked: bool = False
+    """The SM3 path was checked against the checkpoint's sm3 line (B4-SM3); False only for a
+    checkpoint from before the 国密 layer, which has no sm3 line."""
 
 
 def check_checkpoint(note: bytes, *, trust: TrustRoot) -> Checkpoint:
@@ -107,6 +115,29 @@ def check_included(index: int, entry: bytes, hashes: Sequence[bytes], *,
                          checkpoint.head.root)
     except VerificationError as exc:
         raise VerificationError(exc.reason, step="B4", index=index) from exc
+
+
+def check_included_sm3(index: int, entry: bytes, hashes: Sequence[bytes] | None, *,
+                       checkpoint: Checkpoint) -> bool:
+    """(B4-SM3) the entry's SM3 leaf hash is included at ``index`` under the SM3 root of the
+    checkpoint's ``sm3`` line. Returns False (nothing to check) only when the checkpoint has no
+    sm3 line and no SM3 path came with it; a path without a line, or a line without a path,
+    fails."""
+    step = "B4-SM3"
+    if checkpoint.sm3 is None:
+        if hashes is not None:
+            raise VerificationError("bundle carries an SM3 path but its checkpoint commits to no "
+                                    "SM3 tree", step=step, index=index)
+        return False
+    if hashes is None:
+        raise VerificationError("checkpoint commits to an SM3 tree but the bundle carries no SM3 "
+                                "path", step=step, index=index)
+    try:
+        verify_inclusion(index, checkpoint.sm3.size, leaf_hash(entry, tree_hash=SM3), hashes,
+                         checkpoint.sm3.root, tree_hash=SM3)
+    except VerificationError as exc:
+        raise VerificationError(f"SM3 tree: {exc.reason}", step=step, index=index) from exc
+    return True
 
 
 def verify_bundle(data: bytes, *, trust: TrustRoot | None = None,
@@ -129,6 +160,11 @@ def verify_bundle(data: bytes, *, trust: TrustRoot | None = None,
         if len(stamps) > MAX_TIMESTAMPS:
             raise ValueError("too many timestamps")
         tokens = [(str(s["tsa"]), base64.b64decode(s["token"], validate=True)) for s in stamps]
+        sm3_hashes = None
+        if "sm3_proof" in value:
+            if len(value["sm3_proof"]) > MAX_PROOF_HASHES:
+                raise ValueError("SM3 path has too many hashes")
+            sm3_hashes = tuple(base64.b64decode(h, validate=True) for h in value["sm3_proof"])
     except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
         raise VerificationError(f"malformed bundle: {exc}", step="B1") from exc
     # (B2) choose the trust root: the auditor's, else the embedded one (reported as such).
@@ -136,6 +172,7 @@ def verify_bundle(data: bytes, *, trust: TrustRoot | None = None,
     root_of_trust = TrustRoot.from_dict(value.get("trust_root")) if trust is None else trust
     checkpoint = check_checkpoint(proof.checkpoint, trust=root_of_trust)
     check_included(proof.index, entry_bytes, proof.hashes, checkpoint=checkpoint)
+    sm3_checked = check_included_sm3(proof.index, entry_bytes, sm3_hashes, checkpoint=checkpoint)
     # (B5) the entry is a well-formed v1 entry.
     try:
         entry = decode_entry(entry_bytes)
@@ -159,4 +196,4 @@ def verify_bundle(data: bytes, *, trust: TrustRoot | None = None,
         raise VerificationError(f"clip SHA-256 {clip_sha256} is not the entry's subject "
                                 f"{entry.subject}", step="B7", index=proof.index)
     return BundleReport(index=proof.index, entry=entry, checkpoint=checkpoint,
-                        timestamps=tuple(infos), embedded_trust=embedded)
+                        timestamps=tuple(infos), embedded_trust=embedded, sm3_checked=sm3_checked)

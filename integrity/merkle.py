@@ -1,4 +1,6 @@
-"""RFC 9162 Merkle tree hashing, proofs and their verification (SHA-256).
+"""RFC 9162 Merkle tree hashing, proofs and their verification, with the hash as a parameter:
+SHA-256 (RFC 9162, the default) or SM3 (GB/T 32905) for the 国密 second tree over the same
+entry bytes (DESIGN.md §4; docs/ledger-format.md §9).
 
 Verification follows transparency-dev/merkle's decomposition of RFC 9162 §2.1.3.2 and §2.1.4.2,
 which the conformance vectors in shared/conformance/rfc9162 exercise. Trees are built two ways:
@@ -10,27 +12,49 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from hashlib import sha256
 
 from evidence.errors import VerificationError
+from integrity.hashing import Hash, new_sm3
 
-HASH_SIZE = 32
-EMPTY_ROOT = sha256(b"").digest()  # RFC 9162 §2.1.1: MTH({}) = HASH()
-_LEAF = sha256(b"\x00")  # copying a primed hash beats hashing a concatenation
-_NODE = sha256(b"\x01")
+HASH_SIZE = 32  # both SHA-256 and SM3 give 32 bytes
 _PAIRS_PER_CHUNK = 4096  # MerkleLevels.extend: bounds the digests held at once (~300 KB)
 
 
-def leaf_hash(data: bytes) -> bytes:
-    """SHA-256(0x00 ‖ data) (RFC 9162 §2.1.1)."""
-    h = _LEAF.copy()
+def _primed(new: Hash, prefix: bytes) -> Hash:
+    new.update(prefix)
+    return new
+
+
+@dataclass(frozen=True, slots=True)
+class TreeHash:
+    """The tree's hash H: leaf = H(0x00 ‖ entry), node = H(0x01 ‖ left ‖ right) (RFC 9162
+    §2.1.1 with H swapped). Copying a primed hash beats hashing a concatenation."""
+
+    name: str
+    leaf: Hash = field(repr=False)
+    node: Hash = field(repr=False)
+    empty_root: bytes = field(repr=False)  # RFC 9162 §2.1.1: MTH({}) = HASH()
+
+
+SHA256 = TreeHash("sha256", _primed(sha256(), b"\x00"), _primed(sha256(), b"\x01"),
+                  sha256(b"").digest())
+SM3 = TreeHash("sm3", _primed(new_sm3(), b"\x00"), _primed(new_sm3(), b"\x01"),
+               new_sm3().digest())
+EMPTY_ROOT = SHA256.empty_root
+
+
+def leaf_hash(data: bytes, *, tree_hash: TreeHash = SHA256) -> bytes:
+    """H(0x00 ‖ data) (RFC 9162 §2.1.1)."""
+    h = tree_hash.leaf.copy()
     h.update(data)
     return h.digest()
 
 
-def node_hash(left: bytes, right: bytes) -> bytes:
-    """SHA-256(0x01 ‖ left ‖ right) (RFC 9162 §2.1.1)."""
-    h = _NODE.copy()
+def node_hash(left: bytes, right: bytes, *, tree_hash: TreeHash = SHA256) -> bytes:
+    """H(0x01 ‖ left ‖ right) (RFC 9162 §2.1.1)."""
+    h = tree_hash.node.copy()
     h.update(left + right)
     return h.digest()
 
@@ -41,19 +65,21 @@ class TreeBuilder:
     Each ``append`` costs amortised one node hash; ``root()`` folds the O(log n) stack.
     """
 
-    __slots__ = ("_stack", "size")
+    __slots__ = ("_hash", "_stack", "size")
 
-    def __init__(self) -> None:
+    def __init__(self, *, tree_hash: TreeHash = SHA256) -> None:
+        self._hash = tree_hash
         self._stack: list[bytes] = []
         self.size = 0
 
     @classmethod
-    def from_frontier(cls, size: int, frontier: bytes) -> TreeBuilder:
+    def from_frontier(cls, size: int, frontier: bytes, *,
+                      tree_hash: TreeHash = SHA256) -> TreeBuilder:
         """Resume from :meth:`frontier` bytes saved at ``size`` (one hash per set bit of size)."""
         if len(frontier) != 32 * size.bit_count():
             raise VerificationError(f"frontier of {len(frontier)} bytes does not fit size {size}",
                                     step="frontier", index=size)
-        builder = cls()
+        builder = cls(tree_hash=tree_hash)
         builder.size = size
         builder._stack = [frontier[i:i + 32] for i in range(0, len(frontier), 32)]
         return builder
@@ -67,13 +93,13 @@ class TreeBuilder:
         h, n = leaf, self.size
         stack = self._stack
         while not n & 1:
-            h = node_hash(stack.pop(), h)
+            h = node_hash(stack.pop(), h, tree_hash=self._hash)
             n >>= 1
         stack.append(h)
 
     def extend(self, leaves: Iterable[bytes]) -> None:
         """:meth:`append` each of ``leaves`` in order (the same loop, calls inlined)."""
-        size, stack, node = self.size, self._stack, _NODE.copy
+        size, stack, node = self.size, self._stack, self._hash.node.copy
         for leaf in leaves:
             size += 1
             h, n = leaf, size
@@ -88,13 +114,13 @@ class TreeBuilder:
     def append_entry(self, data: bytes) -> bytes:
         """Append the leaf of entry bytes ``data`` and return its :func:`leaf_hash`: both in one
         call, for loops over millions of entries (the audit)."""
-        leaf = _LEAF.copy()
+        leaf = self._hash.leaf.copy()
         leaf.update(data)
         h = digest = leaf.digest()
         self.size = n = self.size + 1
         stack = self._stack
         while not n & 1:
-            parent = _NODE.copy()
+            parent = self._hash.node.copy()
             parent.update(stack.pop() + h)
             h = parent.digest()
             n >>= 1
@@ -103,11 +129,11 @@ class TreeBuilder:
 
     def root(self) -> bytes:
         if not self._stack:
-            return EMPTY_ROOT
+            return self._hash.empty_root
         it = reversed(self._stack)
         acc = next(it)
         for h in it:
-            acc = node_hash(h, acc)
+            acc = node_hash(h, acc, tree_hash=self._hash)
         return acc
 
 
@@ -134,9 +160,11 @@ class MerkleLevels:
     :meth:`extend` against everything else (``storage.ledger_store`` holds a lock).
     """
 
-    __slots__ = ("_levels",)
+    __slots__ = ("_hash", "_levels")
 
-    def __init__(self, leaf_hashes: Iterable[bytes] = ()) -> None:
+    def __init__(self, leaf_hashes: Iterable[bytes] = (), *,
+                 tree_hash: TreeHash = SHA256) -> None:
+        self._hash = tree_hash
         self._levels = [bytearray()]
         self.extend(leaf_hashes)
 
@@ -157,7 +185,7 @@ class MerkleLevels:
         new = leaf_hashes if isinstance(leaf_hashes, list | tuple) else list(leaf_hashes)
         if any(len(h) != HASH_SIZE for h in new):
             raise ValueError("a leaf hash is not 32 bytes")
-        levels, node = self._levels, _NODE.copy
+        levels, node = self._levels, self._hash.node.copy
         levels[0] += b"".join(new)
         for k in itertools.count():
             lower = levels[k]
@@ -202,7 +230,7 @@ class MerkleLevels:
         roots: dict[int, bytes] = {}
         acc = b""
         for start, tile in reversed(tiles):
-            acc = node_hash(tile, acc) if acc else tile
+            acc = node_hash(tile, acc, tree_hash=self._hash) if acc else tile
             roots[start] = acc
         return roots
 
@@ -219,7 +247,7 @@ class MerkleLevels:
     def root(self, size: int) -> bytes:
         """MTH(D[size]) (RFC 9162 §2.1.1): the root of the tree of the first ``size`` leaves."""
         self._check_size(size)
-        return self._right_edge(size)[0] if size else EMPTY_ROOT
+        return self._right_edge(size)[0] if size else self._hash.empty_root
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         """PATH(index, D[size]) of RFC 9162 §2.1.3.1; ValueError outside ``0 <= index < size``
@@ -269,26 +297,28 @@ class MerkleLevels:
         return proof
 
 
-def root(leaves: Sequence[bytes]) -> bytes:
+def root(leaves: Sequence[bytes], *, tree_hash: TreeHash = SHA256) -> bytes:
     """MTH over all of ``leaves`` (leaf hashes), in O(n): see :class:`MerkleLevels` to ask
     again."""
-    return MerkleLevels(leaves).root(len(leaves))
+    return MerkleLevels(leaves, tree_hash=tree_hash).root(len(leaves))
 
 
-def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
+def inclusion_proof(leaves: Sequence[bytes], index: int, *,
+                    tree_hash: TreeHash = SHA256) -> list[bytes]:
     """PATH(index, D[n]) of RFC 9162 §2.1.3.1 over all of ``leaves``, in O(n): see
     :class:`MerkleLevels` to ask again."""
     if not 0 <= index < len(leaves):
         raise ValueError(f"index {index} outside a tree of size {len(leaves)}")
-    return MerkleLevels(leaves).inclusion_proof(index, len(leaves))
+    return MerkleLevels(leaves, tree_hash=tree_hash).inclusion_proof(index, len(leaves))
 
 
-def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:
+def consistency_proof(leaves: Sequence[bytes], old_size: int, *,
+                      tree_hash: TreeHash = SHA256) -> list[bytes]:
     """PROOF(m, D[n]) of RFC 9162 §2.1.4.1, m = ``old_size``, n = ``len(leaves)``, in O(n): see
     :class:`MerkleLevels` to ask again."""
     if not 0 <= old_size <= len(leaves):
         raise ValueError(f"old size {old_size} outside 0..{len(leaves)}")
-    return MerkleLevels(leaves).consistency_proof(old_size, len(leaves))
+    return MerkleLevels(leaves, tree_hash=tree_hash).consistency_proof(old_size, len(leaves))
 
 
 def _decompose(index: int, size: int) -> tuple[int, int]:
@@ -297,22 +327,23 @@ def _decompose(index: int, size: int) -> tuple[int, int]:
     return inner, border
 
 
-def _chain_inner(seed: bytes, proof: Sequence[bytes], index: int) -> bytes:
+def _chain_inner(seed: bytes, proof: Sequence[bytes], index: int, th: TreeHash) -> bytes:
     for i, h in enumerate(proof):
-        seed = node_hash(seed, h) if not (index >> i) & 1 else node_hash(h, seed)
+        seed = (node_hash(seed, h, tree_hash=th) if not (index >> i) & 1
+                else node_hash(h, seed, tree_hash=th))
     return seed
 
 
-def _chain_inner_right(seed: bytes, proof: Sequence[bytes], index: int) -> bytes:
+def _chain_inner_right(seed: bytes, proof: Sequence[bytes], index: int, th: TreeHash) -> bytes:
     for i, h in enumerate(proof):
         if (index >> i) & 1:
-            seed = node_hash(h, seed)
+            seed = node_hash(h, seed, tree_hash=th)
     return seed
 
 
-def _chain_border_right(seed: bytes, proof: Sequence[bytes]) -> bytes:
+def _chain_border_right(seed: bytes, proof: Sequence[bytes], th: TreeHash) -> bytes:
     for h in proof:
-        seed = node_hash(h, seed)
+        seed = node_hash(h, seed, tree_hash=th)
     return seed
 
 
@@ -321,7 +352,8 @@ def _check_hashes(proof: Sequence[bytes]) -> None:
         raise VerificationError("proof element is not a 32-byte hash", step="proof")
 
 
-def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
+def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequence[bytes], *,
+                              tree_hash: TreeHash = SHA256) -> bytes:
     """The root that ``proof`` implies for ``leaf`` at ``index`` in a tree of ``size``."""
     if not 0 <= index < size:
         raise VerificationError(f"index {index} is beyond tree size {size}", step="inclusion")
@@ -332,20 +364,20 @@ def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequenc
     if len(proof) != inner + border:
         raise VerificationError(f"inclusion proof has {len(proof)} hashes, want {inner + border}",
                                 step="inclusion")
-    res = _chain_inner(leaf, proof[:inner], index)
-    return _chain_border_right(res, proof[inner:])
+    res = _chain_inner(leaf, proof[:inner], index, tree_hash)
+    return _chain_border_right(res, proof[inner:], tree_hash)
 
 
 def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes],
-                     root_hash: bytes) -> None:
+                     root_hash: bytes, *, tree_hash: TreeHash = SHA256) -> None:
     """Raise VerificationError unless ``proof`` shows ``leaf`` at ``index`` under ``root_hash``."""
-    if root_from_inclusion_proof(index, size, leaf, proof) != root_hash:
+    if root_from_inclusion_proof(index, size, leaf, proof, tree_hash=tree_hash) != root_hash:
         raise VerificationError("inclusion proof does not lead to the checkpoint root",
                                 step="inclusion", index=index)
 
 
 def verify_consistency(size1: int, size2: int, proof: Sequence[bytes], root1: bytes,
-                       root2: bytes) -> None:
+                       root2: bytes, *, tree_hash: TreeHash = SHA256) -> None:
     """Raise VerificationError unless the tree (size2, root2) extends (size1, root1)."""
     step = "consistency"
     if size1 > size2:
@@ -375,11 +407,12 @@ def verify_consistency(size1: int, size2: int, proof: Sequence[bytes], root1: by
                                 f"want {start + inner + border}", step=step)
     path = proof[start:]
     mask = (size1 - 1) >> shift
-    hash1 = _chain_border_right(_chain_inner_right(seed, path[:inner], mask), path[inner:])
+    th = tree_hash
+    hash1 = _chain_border_right(_chain_inner_right(seed, path[:inner], mask, th), path[inner:], th)
     if hash1 != root1:
         raise VerificationError(f"tree of size {size2} is not consistent with the old root",
                                 step=step, index=size1)
-    hash2 = _chain_border_right(_chain_inner(seed, path[:inner], mask), path[inner:])
+    hash2 = _chain_border_right(_chain_inner(seed, path[:inner], mask, th), path[inner:], th)
     if hash2 != root2:
         raise VerificationError(f"consistency proof does not lead to the root of size {size2}",
                                 step=step, index=size2)

@@ -246,11 +246,43 @@ def _head_lines(lines: list[str], step: str) -> TreeHead:
     return TreeHead(size=int(size_text), root=root_hash)
 
 
-def checkpoint_text(origin: Origin, head: TreeHead) -> bytes:
-    return f"{origin}\n{head.size}\n{base64.b64encode(head.root).decode()}\n".encode()
+SM3_EXTENSION = "sm3"  # the extension line ``sm3 <size> <base64 SM3 root>``
 
 
-def parse_checkpoint_text(text: bytes) -> tuple[Origin, TreeHead]:
+def checkpoint_text(origin: Origin, head: TreeHead, *, sm3: TreeHead | None = None) -> bytes:
+    """The tlog-checkpoint body: origin, size, base64 root, then, when ``sm3`` is given, ONE
+    extension line ``sm3 <size> <base64 root>`` for the SM3 tree over the same entries
+    (docs/ledger-format.md §9), so that one signature commits both trees."""
+    text = f"{origin}\n{head.size}\n{base64.b64encode(head.root).decode()}\n"
+    if sm3 is not None:
+        if sm3.size != head.size:
+            raise ValueError(f"SM3 tree size {sm3.size} is not the tree size {head.size}")
+        text += f"{SM3_EXTENSION} {sm3.size} {base64.b64encode(sm3.root).decode()}\n"
+    return text.encode()
+
+
+def _sm3_extension(extensions: list[str], head: TreeHead, step: str) -> TreeHead | None:
+    """The ``sm3`` extension line's tree head, None without one. More than one, another size
+    than the checkpoint's, or a malformed root is refused; other extension lines are ignored
+    (tlog-checkpoint: verifiers skip extensions they do not know)."""
+    found = [line for line in extensions if line.startswith(SM3_EXTENSION + " ")]
+    if not found:
+        return None
+    if len(found) > 1:
+        raise VerificationError("checkpoint has more than one sm3 line", step=step,
+                                index=head.size)
+    parts = found[0].split(" ")
+    if len(parts) != 3:
+        raise VerificationError("malformed sm3 line", step=step, index=head.size)
+    sm3 = _head_lines(parts[1:], step)
+    if sm3.size != head.size:
+        raise VerificationError(f"sm3 line names size {sm3.size}, the checkpoint {head.size}",
+                                step=step, index=head.size)
+    return sm3
+
+
+def parse_checkpoint_text(text: bytes) -> tuple[Origin, TreeHead, TreeHead | None]:
+    """(origin, SHA-256 tree head, SM3 tree head or None) of a checkpoint body."""
     step = "checkpoint"
     try:
         lines = text.decode("utf-8").split("\n")
@@ -258,24 +290,26 @@ def parse_checkpoint_text(text: bytes) -> tuple[Origin, TreeHead]:
         raise VerificationError("checkpoint is not UTF-8", step=step) from exc
     if len(lines) < 4 or lines[-1] != "" or not lines[0]:
         raise VerificationError("checkpoint body needs origin, size and root lines", step=step)
-    # Lines after the third are extension lines (tlog-checkpoint); liuhen writes none.
-    return Origin(lines[0]), _head_lines(lines[1:3], step)
+    head = _head_lines(lines[1:3], step)
+    # Lines after the third are extension lines (tlog-checkpoint); liuhen writes the sm3 one.
+    return Origin(lines[0]), head, _sm3_extension(lines[3:-1], head, step)
 
 
-def sign_checkpoint(origin: Origin, head: TreeHead, signers: Sequence[Signer]) -> Checkpoint:
-    return Checkpoint(origin=origin, head=head,
-                      note=sign_note(checkpoint_text(origin, head), signers))
+def sign_checkpoint(origin: Origin, head: TreeHead, signers: Sequence[Signer], *,
+                    sm3: TreeHead | None = None) -> Checkpoint:
+    return Checkpoint(origin=origin, head=head, sm3=sm3,
+                      note=sign_note(checkpoint_text(origin, head, sm3=sm3), signers))
 
 
 def open_checkpoint(note: bytes, *, origin: Origin, keys: Sequence[PublicKey]) -> Checkpoint:
     """Parse and verify a checkpoint note; it must carry ``origin`` and a valid log signature."""
     text, _ = split_note(note)
-    got_origin, head = parse_checkpoint_text(text)
+    got_origin, head, sm3 = parse_checkpoint_text(text)
     if got_origin != origin:
         raise VerificationError(f"checkpoint origin {got_origin!r} is not {origin!r}",
                                 step="checkpoint", index=head.size)
     verify_note(note, [k for k in keys if k.role == "log"], size=head.size)
-    return Checkpoint(origin=origin, head=head, note=note)
+    return Checkpoint(origin=origin, head=head, note=note, sm3=sm3)
 
 
 def commit_text(origin: Origin, first: int, head: TreeHead) -> bytes:

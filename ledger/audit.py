@@ -15,7 +15,7 @@ from ledger.ports import LedgerReader
 
 
 def run_audit(store: LedgerReader, trust: TrustRoot, *, external: Sequence[bytes] = (),
-              deep: bool = False) -> AuditReport:
+              deep: bool = False, check_sm3: bool = True) -> AuditReport:
     """Every leaf, commit and checkpoint of ``store`` against ``trust``'s origin and keys, and
     the ``external`` checkpoint notes kept outside the database (rollback detection); then
     every stored RFC 3161 token (SHA-256 or SM2/SM3) against ``trust``'s TSA roots (A8).
@@ -25,7 +25,7 @@ def run_audit(store: LedgerReader, trust: TrustRoot, *, external: Sequence[bytes
         store.entry_rows(),
         commits=(StoredCommit(first=f, size=s, note=n) for f, s, n in store.commits()),
         checkpoints=[StoredCheckpoint(size=c.head.size, note=c.note) for c in checkpoints],
-        origin=trust.origin, keys=trust.keys, external=external, deep=deep)
+        origin=trust.origin, keys=trust.keys, external=external, deep=deep, check_sm3=check_sm3)
     # (A8) each stored token covers its checkpoint's body and chains to a trusted TSA root.
     verified = 0
     for checkpoint in checkpoints:

@@ -125,7 +125,7 @@ def rotate_log_key(keyring: Keyring, *, trust: TrustRoot, logs: Sequence[Signer]
                                      new=format_vkey(new_signer.public)),
                       subject=new_signer.public.key_id, actor=actor)
     head = store.head()
-    checkpoint = sign_checkpoint(trust.origin, head, [*logs, *new])
+    checkpoint = sign_checkpoint(trust.origin, head, [*logs, *new], sm3=store.sm3_head(head.size))
     old_ids = {log.public.key_id for log in logs}
     keys = [dataclasses.replace(k, valid_until=head.size + 1)
             if k.role == "log" and k.key_id in old_ids else k for k in trust.keys]

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from evidence.records import Checkpoint, LedgerEntry, Receipt, TreeHead
+from integrity.merkle import TreeHash
 from integrity.notes import Signer
 
 # ``Signer`` (defined in integrity/notes.py, where notes are signed, and re-exported here as the
@@ -55,6 +56,10 @@ class CheckpointStore(Protocol):
 
     def head(self) -> TreeHead: ...
 
+    def sm3_head(self, size: int) -> TreeHead:
+        """The SM3 tree's head at ``size`` (国密 layer): the checkpoint's ``sm3`` line."""
+        ...
+
     def latest_checkpoint(self) -> Checkpoint | None: ...
 
     def add_checkpoint(self, cp: Checkpoint, *, published_at: datetime | None = None) -> None: ...
@@ -69,7 +74,8 @@ class LedgerReader(CheckpointSource, Protocol):
 
     def checkpoints(self) -> list[Checkpoint]: ...
 
-    def inclusion_proof(self, index: int, size: int) -> list[bytes]: ...
+    def inclusion_proof(self, index: int, size: int, *,
+                        tree_hash: TreeHash = ...) -> list[bytes]: ...
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]: ...
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from evidence.errors import NotFoundError, PolicyViolationError
 from evidence.ids import is_sha256_hex
 from evidence.records import Checkpoint, Clip, EntryKind, LedgerEntry
+from integrity import merkle
 from integrity.bundle import TlogProof, make_bundle
 from integrity.entry import decode_entry
 from integrity.trust import TrustRoot
@@ -33,6 +34,8 @@ class ProvenEntry:
     data: bytes
     leaf_hash: bytes
     proof: tuple[bytes, ...] | None
+    sm3_proof: tuple[bytes, ...] | None = None
+    """The path in the SM3 tree under the checkpoint's ``sm3`` line (None without one)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,9 @@ class Verification:
     acquired: bool
     """An ``acquired`` entry names this hash: the content was recorded on a recorder."""
     clip: Clip | None
+    matched: str = "sha256"
+    """Which digest the caller's hash matched: ``sha256`` (the entries' subject) or ``sm3``
+    (a clip's SM3, looked up in the catalogue; DESIGN.md §4 国密 layer)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +62,8 @@ class InclusionProof:
     hashes: tuple[bytes, ...]
     checkpoint: Checkpoint | None
     """The published checkpoint of exactly ``size``, when there is one."""
+    sm3_hashes: tuple[bytes, ...] = ()
+    """The same entry's path in the SM3 tree of ``size`` (国密 layer)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,15 +103,19 @@ def export_bundle(store: LedgerReader, trust: TrustRoot, ref: str) -> bytes:
     proof = TlogProof(index=row.index,
                       hashes=tuple(store.inclusion_proof(row.index, checkpoint.head.size)),
                       checkpoint=checkpoint.note)
+    sm3_hashes = None
+    if checkpoint.sm3 is not None:  # the SM3 tree the checkpoint's sm3 line commits to
+        sm3_hashes = store.inclusion_proof(row.index, checkpoint.sm3.size, tree_hash=merkle.SM3)
     return make_bundle(entry=row.data, proof=proof,
-                       timestamps=store.timestamps(checkpoint.head.size), trust=trust)
+                       timestamps=store.timestamps(checkpoint.head.size), trust=trust,
+                       sm3_hashes=sm3_hashes)
 
 
 def never_recorded(sha256: str) -> NotFoundError:
     """The answer when no entry names ``sha256`` (and, to a person, for a clip out of their
     scope: access/scope.py)."""
-    return NotFoundError(f"no ledger entry names {sha256}: this content was never recorded "
-                         "here")
+    return NotFoundError(f"no ledger entry names {sha256} (as SHA-256 or SM3): this content "
+                         "was never recorded here")
 
 
 @dataclass
@@ -116,25 +128,40 @@ class Proofs:
     """The current trust root (a key rotation replaces it)."""
     clip_of: Callable[[str], Clip]
     publish: Callable[[], object]
+    sha256_of_sm3: Callable[[str], str | None] = lambda _: None
+    """The SHA-256 of the clip with this SM3 (the catalogue's index), None when none has it."""
 
-    def verify(self, sha256: str) -> Verification:
-        """The entries naming ``sha256`` with inclusion proofs against the latest checkpoint.
-        NotFoundError when the ledger has never heard of it."""
+    def resolve(self, digest: str) -> tuple[str, str]:
+        """(the SHA-256 that ledger entries name, which digest matched: ``sha256`` or ``sm3``)
+        for a 64-hex ``digest`` of either kind; NotFoundError when neither names a clip."""
+        if self.store.find(digest):
+            return digest, "sha256"
+        sha256 = self.sha256_of_sm3(digest)
+        if sha256 is not None:
+            return sha256, "sm3"
+        raise never_recorded(digest)
+
+    def verify(self, digest: str) -> Verification:
+        """The entries naming the content with this SHA-256 or SM3 ``digest``, with inclusion
+        proofs against the latest checkpoint. NotFoundError when the ledger has never heard of
+        it."""
+        sha256, matched = self.resolve(digest)
         rows = self.store.find(sha256)
-        if not rows:
-            raise never_recorded(sha256)
         checkpoint = self.store.latest_checkpoint()
         proven = []
         for row in rows:
             entry = decode_entry(row.data)
             if entry.kind is EntryKind.ACCESSED:
                 continue
-            proof = None
+            proof = sm3_proof = None
             if checkpoint is not None and row.index < checkpoint.head.size:
                 proof = tuple(self.store.inclusion_proof(row.index, checkpoint.head.size))
+                if checkpoint.sm3 is not None:
+                    sm3_proof = tuple(self.store.inclusion_proof(
+                        row.index, checkpoint.sm3.size, tree_hash=merkle.SM3))
             proven.append(ProvenEntry(index=row.index, kind=entry.kind.value, at=entry.at,
                                       actor=entry.actor, station=entry.station, data=row.data,
-                                      leaf_hash=row.leaf_hash, proof=proof))
+                                      leaf_hash=row.leaf_hash, proof=proof, sm3_proof=sm3_proof))
         clip = None
         acquired = any(e.kind == EntryKind.ACQUIRED for e in proven)
         if acquired:
@@ -143,7 +170,7 @@ class Proofs:
             except NotFoundError:
                 clip = None  # not folded yet: the ledger is the truth, the catalogue may lag
         return Verification(sha256=sha256, entries=tuple(proven), checkpoint=checkpoint,
-                            acquired=acquired, clip=clip)
+                            acquired=acquired, clip=clip, matched=matched)
 
     def _checkpoint_of(self, size: int) -> Checkpoint | None:
         return next((c for c in self.store.checkpoints() if c.head.size == size), None)
@@ -156,9 +183,10 @@ class Proofs:
         latest checkpoint's)."""
         size = self._latest_size() if size is None else size
         hashes = tuple(self.store.inclusion_proof(index, size))
+        sm3_hashes = tuple(self.store.inclusion_proof(index, size, tree_hash=merkle.SM3))
         leaf = self.store.entry(index).leaf_hash
         return InclusionProof(index=index, size=size, leaf_hash=leaf, hashes=hashes,
-                              checkpoint=self._checkpoint_of(size))
+                              checkpoint=self._checkpoint_of(size), sm3_hashes=sm3_hashes)
 
     def consistency(self, old: int, new: int | None = None) -> ConsistencyProof:
         """RFC 9162 §2.1.4 proof that the tree of ``new`` (default: the latest checkpoint's)
@@ -182,13 +210,13 @@ class Proofs:
             raise NotFoundError("no checkpoint has been published yet")
         return latest
 
-    def bundle(self, sha256: str) -> bytes:
-        """The offline proof bundle of the clip's first entry (its ``acquired``), publishing a
-        checkpoint first when none covers it yet (as ``liuhen export-bundle`` does)."""
+    def bundle(self, digest: str) -> bytes:
+        """The offline proof bundle of the clip's first entry (its ``acquired``), by its
+        SHA-256 or SM3 ``digest``, publishing a checkpoint first when none covers it yet (as
+        ``liuhen export-bundle`` does)."""
         # By the subject's entries, not find_entry(ref): a hash of only digits is no index.
+        sha256, _ = self.resolve(digest)
         rows = self.store.find(sha256)
-        if not rows:
-            raise NotFoundError(f"no ledger entry names {sha256}")
         index = rows[0].index
         latest = self.store.latest_checkpoint()
         if latest is None or latest.head.size <= index:

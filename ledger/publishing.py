@@ -42,7 +42,8 @@ def publish_checkpoint(store: CheckpointStore, *, origin: Origin, signers: Seque
                                 f"{latest_size}: rolled back", step="checkpoint", index=head.size)
     if head.size == latest_size:
         return None
-    cp = sign_checkpoint(origin, head, signers)
+    # One signature per key commits both trees: the SM3 tree's head rides in the sm3 line.
+    cp = sign_checkpoint(origin, head, signers, sm3=store.sm3_head(head.size))
     try:
         store.add_checkpoint(cp, published_at=now)
     except ConflictError:

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Row
 
 from evidence.errors import NotFoundError
 from evidence.identity import InvalidInputError
-from evidence.ids import CaseId, DeviceSerial, OfficerNo, Sha256Hex, StationId, StepCode
+from evidence.ids import CaseId, DeviceSerial, OfficerNo, Sha256Hex, Sm3Hex, StationId, StepCode
 from evidence.records import (
     CLIP_ORDERS,
     Access,
@@ -121,9 +121,9 @@ def _clip(r: Row[Any]) -> Clip:
                 media_state=r.media_state, quarantine_reason=r.quarantine_reason,
                 duration_ms=r.duration_ms, retention_class=r.retention_class,
                 retain_until=_opt_utc(r.retain_until), legal_hold=bool(r.legal_hold),
-                disposed_index=r.disposed_index, media_action=r.media_action,
-                quarantine_step=r.quarantine_step, thumb=_object(r, "thumb"),
-                strip=_object(r, "strip"))
+                disposed_index=r.disposed_index, sm3=Sm3Hex(r.sm3) if r.sm3 else None,
+                media_action=r.media_action, quarantine_step=r.quarantine_step,
+                thumb=_object(r, "thumb"), strip=_object(r, "strip"))
 
 
 def _link(r: Row[Any]) -> Link:
@@ -257,6 +257,13 @@ class SqlCatalogue:
         if not rows:
             raise NotFoundError(f"未找到视频 {sha256} (no clip with SHA-256 {sha256})")
         return _clip(rows[0])
+
+    def sha256_of_sm3(self, sm3: str) -> Sha256Hex | None:
+        """The SHA-256 of the clip whose original has this SM3 (indexed), None when no clip
+        does: SM3 and SHA-256 digests have the same 64-hex shape, so a lookup by "a digest"
+        tries SHA-256 first, then this."""
+        rows = self._all("look a clip up by SM3", select(_C.sha256).where(_C.sm3 == sm3).limit(1))
+        return Sha256Hex(rows[0].sha256) if rows else None
 
     def _clip_filters(self, query: ClipQuery) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = []

@@ -60,7 +60,8 @@ PROJECTED: frozenset[str] = frozenset({
 
 
 def _acquired_row(index: int, e: Entry, b: AcquiredBody) -> dict[str, object]:
-    return {"sha256": e.subject, "size": b.size, "device": b.device, "officer": b.officer,
+    return {"sha256": e.subject, "sm3": b.sm3, "size": b.size, "device": b.device,
+            "officer": b.officer,
             "unit_no": b.unit_no, "name_on_device": b.name_on_device,
             "captured_at": b.capture_time or b.device_mtime, "station": e.station,
             "acquired_index": index, "acquired_at": e.at, "retention_class": "standard",
@@ -100,6 +101,7 @@ def _fold_derived(conn: Connection, e: Entry, b: DerivedBody) -> None:
         values[f"{d.role}_key"] = d.key
         values[f"{d.role}_version"] = d.version_id
         values[f"{d.role}_sha256"] = d.sha256
+        values[f"{d.role}_sm3"] = d.sm3
         values[f"{d.role}_size"] = d.size
     action = b.plan.get("action")
     values["media_action"] = action if isinstance(action, str) else None

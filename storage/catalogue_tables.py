@@ -2,7 +2,7 @@
 
 Every row here except ``api_tokens`` is derived from ledger entries by ``storage.catalogue`` and
 can be rebuilt from the ledger alone; the ledger stays the only record of evidence. Created by
-migration 0004 (``clip_acquisitions``: 0005).
+migration 0004 (``clip_acquisitions``: 0005; SM3 columns: 0006).
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ class ClipRow(LedgerBase):
     __tablename__ = "clips"
 
     sha256: Mapped[str] = mapped_column(Text, primary_key=True)
+    sm3: Mapped[str | None] = mapped_column(Text, index=True)
+    """SM3 of the same content (migration 0006); NULL for clips acquired before the 国密 layer."""
     size: Mapped[int] = mapped_column(BigInteger)
     device: Mapped[str] = mapped_column(Text, index=True)
     officer: Mapped[str] = mapped_column(Text, index=True)
@@ -50,10 +52,12 @@ class ClipRow(LedgerBase):
     playback_key: Mapped[str | None] = mapped_column(Text)
     playback_version: Mapped[str | None] = mapped_column(Text)
     playback_sha256: Mapped[str | None] = mapped_column(Text)
+    playback_sm3: Mapped[str | None] = mapped_column(Text)
     playback_size: Mapped[int | None] = mapped_column(BigInteger)
     proxy_key: Mapped[str | None] = mapped_column(Text)
     proxy_version: Mapped[str | None] = mapped_column(Text)
     proxy_sha256: Mapped[str | None] = mapped_column(Text)
+    proxy_sm3: Mapped[str | None] = mapped_column(Text)
     proxy_size: Mapped[int | None] = mapped_column(BigInteger)
     media_state: Mapped[str | None] = mapped_column(Text)
     quarantine_reason: Mapped[str | None] = mapped_column(Text)

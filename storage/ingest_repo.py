@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Engine, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError as SqlUniqueError
 
 from evidence.errors import NotFoundError
-from evidence.ids import Sha256Hex
+from evidence.ids import Sha256Hex, Sm3Hex
 from evidence.records import Assignment, FileRow, FileState, StoredObject
 from storage.dberrors import translate_errors
 from storage.ingest_tables import DeviceRow, IngestFileRow
@@ -55,7 +55,8 @@ class SqlIngestRepo:
                        sha256=Sha256Hex(r.sha256) if r.sha256 else None,
                        acquired_index=r.acquired_index, object=obj,
                        stored_index=r.stored_index, quarantine_reason=r.quarantine_reason,
-                       attempts=r.attempts, last_error=r.last_error)
+                       attempts=r.attempts, last_error=r.last_error,
+                       sm3=Sm3Hex(r.sm3) if r.sm3 else None)
 
     def _select(self, where: ColumnElement[bool] | None = None) -> list[FileRow]:
         """Rows matching ``where`` (all rows without it), in discovery order."""
@@ -95,7 +96,8 @@ class SqlIngestRepo:
     def save(self, row: FileRow) -> FileRow:
         obj = row.object
         values = {
-            "state": row.state.value, "sha256": row.sha256, "acquired_index": row.acquired_index,
+            "state": row.state.value, "sha256": row.sha256, "sm3": row.sm3,
+            "acquired_index": row.acquired_index,
             "stored_index": row.stored_index, "quarantine_reason": row.quarantine_reason,
             "attempts": row.attempts, "last_error": row.last_error,
             "store_url": obj.store if obj else None, "object_key": obj.key if obj else None,

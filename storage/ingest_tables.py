@@ -32,6 +32,8 @@ class IngestFileRow(LedgerBase):
     device_mtime: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     state: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str | None] = mapped_column(Text, index=True)
+    sm3: Mapped[str | None] = mapped_column(Text)
+    """SM3 of the content (migration 0006); None on rows acquired before the 国密 layer."""
     acquired_index: Mapped[int | None] = mapped_column(BigInteger)
     stored_index: Mapped[int | None] = mapped_column(BigInteger)
     store_url: Mapped[str | None] = mapped_column(Text)

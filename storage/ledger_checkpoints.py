@@ -13,6 +13,8 @@ from evidence.errors import ConflictError, NotFoundError, VerificationError
 from evidence.ids import Origin
 from evidence.records import Checkpoint, TreeHead
 from integrity import merkle
+from integrity.notes import parse_checkpoint_text, split_note
+from storage.ledger_sm3 import sm3_root_at
 from storage.ledger_tables import (
     LedgerCheckpointRow,
     LedgerCommitRow,
@@ -27,7 +29,10 @@ _T = LedgerTimestampRow
 
 
 def _checkpoint(origin: Origin, size: int, root: bytes, note: bytes) -> Checkpoint:
-    return Checkpoint(origin=origin, head=TreeHead(size=size, root=bytes(root)), note=bytes(note))
+    text, _ = split_note(bytes(note))
+    sm3 = parse_checkpoint_text(text)[2]  # the SM3 tree's head, from the signed note itself
+    return Checkpoint(origin=origin, head=TreeHead(size=size, root=bytes(root)), note=bytes(note),
+                      sm3=sm3)
 
 
 def read_checkpoints(conn: Connection, origin: Origin) -> list[Checkpoint]:
@@ -79,6 +84,9 @@ def record_checkpoint(conn: Connection, cp: Checkpoint, *, published_at: datetim
     if root != cp.head.root:
         raise VerificationError("checkpoint root differs from the ledger's root: split "
                                 "view", step="checkpoint", index=size)
+    if cp.sm3 is not None and cp.sm3.root != sm3_root_at(conn, size):
+        raise VerificationError("checkpoint's SM3 root differs from the ledger's SM3 tree: "
+                                "split view", step="checkpoint-sm3", index=size)
     conn.execute(insert(_K).values(size=size, root=cp.head.root, note=cp.note,
                                    published_at=published_at))
 

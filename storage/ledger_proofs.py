@@ -20,24 +20,30 @@ from sqlalchemy import Engine
 
 from evidence.errors import NotFoundError
 from integrity import merkle
-from storage.ledger_rows import leaf_hash_batches
+from storage.ledger_rows import entry_rows, leaf_hash_batches
 
 
 class CachedProofs:
     """The proofs of one ledger database (module docstring). Thread-safe."""
 
-    def __init__(self, engine: Engine, *, committed_size: Callable[[], int]) -> None:
+    def __init__(self, engine: Engine, *, committed_size: Callable[[], int],
+                 read_chunk_rows: int = 50_000) -> None:
         self._engine = engine
         self._committed_size = committed_size
+        self._chunk = read_chunk_rows
         self._levels = merkle.MerkleLevels()
+        self._sm3_levels = merkle.MerkleLevels(tree_hash=merkle.SM3)
+        """The SM3 tree's levels (国密 layer), from leaves recomputed from the entry bytes
+        (storage.ledger_sm3 keeps no SM3 leaf hashes): loading reads the entries once."""
         self._lock = threading.Lock()
 
     @contextmanager
-    def _levels_for(self, size: int) -> Iterator[merkle.MerkleLevels]:
+    def _levels_for(self, size: int,
+                    tree_hash: merkle.TreeHash = merkle.SHA256) -> Iterator[merkle.MerkleLevels]:
         """The cached levels, holding at least ``size`` leaves, for as long as the lock is held.
         NotFoundError when the committed ledger is smaller than ``size``."""
         with self._lock:
-            levels = self._levels
+            levels = self._sm3_levels if tree_hash is merkle.SM3 else self._levels
             if levels.size < size:
                 # Read what was committed past the cache: the head, then one keyset range query
                 # on the primary key per page of leaf hashes (one in the steady state); a
@@ -45,15 +51,22 @@ class CachedProofs:
                 head = self._committed_size()
                 if head < size:
                     raise NotFoundError(f"the ledger has {head} entries, not {size}")
-                for batch in leaf_hash_batches(self._engine, levels.size, head):
-                    levels.extend(batch)
+                if tree_hash is merkle.SM3:
+                    rows = entry_rows(self._engine, levels.size, head, page=self._chunk)
+                    levels.extend(merkle.leaf_hash(data, tree_hash=merkle.SM3)
+                                  for _, data, _ in rows)
+                else:
+                    for batch in leaf_hash_batches(self._engine, levels.size, head):
+                        levels.extend(batch)
             yield levels
 
-    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        """RFC 9162 §2.1.3.1 PATH(index, D[size]) from the stored leaf hashes."""
+    def inclusion_proof(self, index: int, size: int, *,
+                        tree_hash: merkle.TreeHash = merkle.SHA256) -> list[bytes]:
+        """RFC 9162 §2.1.3.1 PATH(index, D[size]) in the SHA-256 tree (from the stored leaf
+        hashes) or the SM3 tree (from the entry bytes)."""
         if not 0 <= index < size:
             raise NotFoundError(f"index {index} is not in a tree of size {size}")
-        with self._levels_for(size) as levels:
+        with self._levels_for(size, tree_hash) as levels:
             return levels.inclusion_proof(index, size)
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:

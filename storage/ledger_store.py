@@ -56,6 +56,7 @@ from storage.ledger_checkpoints import (
 )
 from storage.ledger_proofs import CachedProofs
 from storage.ledger_rows import commit_rows, entry_rows, insert_entries, leaf_hash_batches
+from storage.ledger_sm3 import sm3_leaves, sm3_root_at, sm3_tree_at
 from storage.ledger_tables import (
     LEDGER_FORMAT_VERSION,
     META_FORMAT_VERSION,
@@ -131,7 +132,8 @@ class SqlLedgerStore:
         self._clock = clock
         self._chunk = read_chunk_rows
         self._writer_lock_key = advisory_lock_key(f"liuhen/ledger/writer\n{origin}")
-        self._proofs = CachedProofs(engine, committed_size=self.size)
+        self._proofs = CachedProofs(engine, committed_size=self.size,
+                                    read_chunk_rows=read_chunk_rows)
 
     @classmethod
     def open(cls, url: str | URL, *, origin: Origin, clock: Clock,
@@ -210,21 +212,25 @@ class SqlLedgerStore:
         if not checked:
             return []
         leaves = [merkle.leaf_hash(data) for data, _, _ in checked]  # no lock needed to hash
+        sm3_new = sm3_leaves(data for data, _, _ in checked)  # the SM3 tree's (国密 layer)
         with self._write("append to the ledger") as conn:
             latest = conn.execute(select(_C.size, _C.frontier)
                                   .order_by(_C.size.desc()).limit(1)).first()
             tree = (merkle.TreeBuilder() if latest is None
                     else merkle.TreeBuilder.from_frontier(latest.size, bytes(latest.frontier)))
             first = tree.size
+            sm3 = sm3_tree_at(conn, first)  # the latest commit's SM3 frontier (storage.ledger_sm3)
             insert_entries(conn, [(first + offset, data, leaf, kind, subject)
                                   for offset, ((data, kind, subject), leaf)
                                   in enumerate(zip(checked, leaves, strict=True))])
             tree.extend(leaves)
+            sm3.extend(sm3_new)
             head = TreeHead(size=tree.size, root=tree.root())
             note = sign_note(commit_text(self.origin, first, head), signers)
             conn.execute(insert(_C).values(
                 size=head.size, first=first, root=head.root, frontier=tree.frontier(),
-                note=note, station=station, committed_at=self._clock()))
+                note=note, station=station, committed_at=self._clock(),
+                sm3_root=sm3.root(), sm3_frontier=sm3.frontier()))
         # Receipt(index, leaf_hash, commit_note), built without a Python loop.
         return list(map(Receipt, range(first, first + len(leaves)), leaves, itertools.repeat(note)))
 
@@ -240,6 +246,15 @@ class SqlLedgerStore:
 
     def size(self) -> int:
         return self.head().size
+
+    def sm3_head(self, size: int) -> TreeHead:
+        """The SM3 tree's head over the first ``size`` committed entries (国密 layer): what a
+        checkpoint of ``size`` carries in its ``sm3`` line. NotFoundError beyond the ledger."""
+        with self._read("read the SM3 tree head") as conn:
+            top = conn.execute(select(_C.size).order_by(_C.size.desc()).limit(1)).scalar()
+            if size < 0 or size > (top or 0):
+                raise NotFoundError(f"the ledger has {top or 0} entries, not {size}")
+            return TreeHead(size=size, root=sm3_root_at(conn, size))
 
     def entries(self, start: int = 0, end: int | None = None) -> Iterator[LedgerEntry]:
         """Entries ``start <= index < end`` in index order, read ``read_chunk_rows`` at a time,
@@ -290,9 +305,11 @@ class SqlLedgerStore:
 
     # --- proofs (storage.ledger_proofs) -------------------------------------------------------
 
-    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        """RFC 9162 §2.1.3.1 PATH(index, D[size]) from the stored leaf hashes."""
-        return self._proofs.inclusion_proof(index, size)
+    def inclusion_proof(self, index: int, size: int, *,
+                        tree_hash: merkle.TreeHash = merkle.SHA256) -> list[bytes]:
+        """RFC 9162 §2.1.3.1 PATH(index, D[size]) in the SHA-256 tree (from the stored leaf
+        hashes) or the SM3 tree (from the entry bytes)."""
+        return self._proofs.inclusion_proof(index, size, tree_hash=tree_hash)
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
         """RFC 9162 §2.1.4.1 PROOF(old, D[new]) from the stored leaf hashes."""
@@ -319,8 +336,8 @@ class SqlLedgerStore:
         if cp.origin != self.origin:
             raise ConflictError(f"checkpoint of origin {cp.origin!r} for ledger {self.origin!r}")
         text, _ = split_note(cp.note)
-        if parse_checkpoint_text(text) != (cp.origin, cp.head):
-            raise VerificationError("checkpoint note does not match its origin, size or root",
+        if parse_checkpoint_text(text) != (cp.origin, cp.head, cp.sm3):
+            raise VerificationError("checkpoint note does not match its origin, size or roots",
                                     step="checkpoint", index=cp.head.size)
         with self._write("add a checkpoint") as conn:
             record_checkpoint(conn, cp, published_at=published_at or self._clock())

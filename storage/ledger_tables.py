@@ -104,6 +104,10 @@ class LedgerCommitRow(LedgerBase):
     root: Mapped[bytes] = mapped_column(LargeBinary)
     frontier: Mapped[bytes] = mapped_column(LargeBinary)
     note: Mapped[bytes] = mapped_column(LargeBinary)
+    sm3_root: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """The SM3 tree's root at ``size`` (国密 layer, migration 0006); NULL on older commits."""
+    sm3_frontier: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """The SM3 tree's ``TreeBuilder.frontier()`` at ``size``; NULL on older commits."""
     station: Mapped[str] = mapped_column(Text)
     committed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

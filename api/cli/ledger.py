@@ -41,6 +41,8 @@ def audit(
             notes.append(ledger.latest_note_path.read_bytes())
         report = run_audit(ledger.store, ledger.trust, external=notes, deep=deep)
         out(f"audit OK: {report.head.size} entries, root {report.head.root.hex()}")
+        if report.sm3_head is not None:
+            out(f"  SM3 树根 (SM3 tree root) {report.sm3_head.root.hex()}")
         out(f"  {report.commits} signed commits, {report.checkpoints} checkpoints, "
             f"{report.external_checkpoints} held outside the database"
             + (", every entry parsed" if report.deep else ""))
@@ -70,7 +72,7 @@ def verify_bundle_cmd(
 ) -> None:
     """Verify a proof bundle offline, without the database. Exit 0 only when every step holds."""
     from integrity.bundle import verify_bundle
-    from integrity.hashing import sha256_stream
+    from integrity.hashing import digest_stream
     from integrity.trust import TrustRoot
 
     with errors():
@@ -78,12 +80,17 @@ def verify_bundle_cmd(
         clip_hash = None
         if clip is not None:
             with clip.open("rb") as fh:
-                clip_hash, _ = sha256_stream(fh)
+                clip_hash = digest_stream(fh).sha256
         report = verify_bundle(bundle.read_bytes(), trust=trust, clip_sha256=clip_hash)
     entry = report.entry
     out(f"bundle OK: entry {report.index} ({entry.kind.value} {entry.subject}) at "
         f"{entry.at.isoformat()} by {entry.station}/{entry.actor}")
     out(f"  included in checkpoint {report.checkpoint.origin} size {report.checkpoint.head.size}")
+    if report.sm3_checked:
+        out("  SM3 树包含证明通过 (included in the SM3 tree the checkpoint's sm3 line commits to)")
+    else:
+        out("  检查点无 SM3 行（国密层之前的检查点）(checkpoint from before the SM3 tree: "
+            "SHA-256 only)")
     for name, info in report.timestamps:
         out(f"  timestamped by {name} at {info.gen_time.isoformat()} (serial {info.serial})")
     if not report.timestamps:
@@ -181,7 +188,7 @@ def add_sm2(data_dir: DataDir = None) -> None:
 
 @app.command()
 def verify(
-    clip: Annotated[str, typer.Argument(help="a clip file, or its SHA-256")],
+    clip: Annotated[str, typer.Argument(help="a clip file, or its SHA-256 or SM3")],
     data_dir: DataDir = None,
     store: Store = None,
 ) -> None:
@@ -210,19 +217,29 @@ def _verify_clip(settings: Settings, ref: str) -> None:
     from evidence.errors import NotFoundError
     from evidence.ids import Sha256Hex, is_sha256_hex
     from integrity.entry import decode_entry
-    from integrity.hashing import sha256_stream
+    from integrity.hashing import digest_stream
 
     path = Path(ref)
-    if path.is_file():
-        with path.open("rb") as fh:
-            sha, _ = sha256_stream(fh)
-        out(f"{path.name}: SHA-256 {sha}")
-    elif is_sha256_hex(ref):
-        sha = Sha256Hex(ref)
-    else:
-        raise NotFoundError(f"{ref!r} is neither a file nor a lowercase SHA-256")
     station = open_station(settings)
     try:
+        if path.is_file():
+            with path.open("rb") as fh:
+                digests = digest_stream(fh)
+            out(f"{path.name}: SHA-256 {digests.sha256}  SM3 {digests.sm3}")
+            sha = digests.sha256
+        elif is_sha256_hex(ref):
+            # SHA-256 and SM3 digests look alike: the ledger's subjects are SHA-256, else the
+            # catalogue's SM3 index names the clip (DESIGN.md §4 国密 layer).
+            sha = Sha256Hex(ref)
+            if not station.ledger.store.find(sha):
+                station.ledger.catalogue.catch_up()
+                by_sm3 = station.ledger.catalogue.sha256_of_sm3(ref)
+                if by_sm3 is not None:
+                    out(f"{ref}: 匹配 SM3 (matched the SM3 of clip {by_sm3})")
+                    sha = by_sm3
+        else:
+            raise NotFoundError(f"{ref!r} 既不是文件，也不是 64 位小写十六进制的 SHA-256 或 SM3 "
+                                "(neither a file nor a lowercase SHA-256 or SM3)")
         entries = [(row.index, decode_entry(row.data)) for row in station.ledger.store.find(sha)]
         acquired = [(i, e) for i, e in entries if e.kind.value == "acquired"]
         if not acquired:

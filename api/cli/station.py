@@ -258,6 +258,8 @@ def run_demo(settings: Settings, *, recorders: int, out: Callable[[str], None]) 
                                     size=latest.head.size)
             out("  检查点签名 checkpoint signed with: "
                 + ", ".join(f"{k.algorithm.upper()} ({k.key_id})" for k in signed))
+        if latest is not None and latest.sm3 is not None:
+            out(f"  SM3 树 (SM3 tree, the checkpoint's sm3 line): root {latest.sm3.root.hex()}")
         playable = {c.sha256 for c in ledger.catalogue.all_clips()
                     if c.playback is not None and not c.quarantine_reason}
         rows = [r for r in station.repo.all_files() if r.object is not None and r.size > 0
@@ -270,12 +272,14 @@ def run_demo(settings: Settings, *, recorders: int, out: Callable[[str], None]) 
         path = settings.data_dir / "demo.bundle.json"
         write_atomic(path, bundle)
         report = verify_bundle(bundle, trust=ledger.trust, clip_sha256=row.sha256)
+        out(f"clip {row.path}: SHA-256 {row.sha256}  SM3 {row.sm3 or '-'}")
         out(f"bundle for {row.path} ({row.serial}): {path}, {len(bundle)} bytes; verified "
-            f"offline: entry {report.index} under checkpoint {report.checkpoint.head.size}")
+            f"offline: entry {report.index} under checkpoint {report.checkpoint.head.size}"
+            + (" in both trees (SHA-256, SM3)" if report.sm3_checked else ""))
         audit = run_audit(ledger.store, ledger.trust,
                           external=[ledger.latest_note_path.read_bytes()])
         out(f"audit OK: {audit.head.size} entries, {audit.commits} commits, "
-            f"{audit.checkpoints} checkpoints")
+            f"{audit.checkpoints} checkpoints; SHA-256 and SM3 trees rebuilt")
         out(f"next: {liuhen_command()} verify {row.sha256} --data-dir "
             f"{shlex.quote(str(settings.data_dir))}")
     finally:

@@ -31,8 +31,8 @@ from evidence.errors import (
 from evidence.identity import InvalidInputError
 from evidence.ids import is_sha256_hex
 from evidence.records import Access
-from integrity.bundle import check_checkpoint, check_included
-from integrity.hashing import Readable, sha256_stream
+from integrity.bundle import check_checkpoint, check_included, check_included_sm3
+from integrity.hashing import Readable, digest_stream
 from ledger.proofs import Verification
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -83,6 +83,7 @@ def _check(cw: Services, who: Principal, sha: str) -> Checked:
             included = None
             if e.proof is not None and v.checkpoint is not None:
                 check_included(e.index, e.data, e.proof, checkpoint=checkpoint)
+                check_included_sm3(e.index, e.data, e.sm3_proof, checkpoint=checkpoint)
                 included = True
             entries.append(CheckedEntry(index=e.index, kind=e.kind, at=e.at, actor=e.actor,
                                         station=e.station, included=included))
@@ -110,8 +111,8 @@ def verify(request: Request, *, who: Supervisor, cw: CaseworkPage,
            sha256: str | None = None) -> Response:
     sha = sha256.strip().lower() if sha256 and sha256.strip() else None
     if sha is not None and not is_sha256_hex(sha):
-        raise InvalidInputError("SHA-256 是 64 位十六进制数字 (a SHA-256 is 64 hexadecimal "
-                                "digits)")
+        raise InvalidInputError("SHA-256 或 SM3 摘要是 64 位十六进制数字 (a SHA-256 or SM3 "
+                                "digest is 64 hexadecimal digits)")
     return _verify_page(request, who, cw, sha, source="hash")
 
 
@@ -124,7 +125,7 @@ async def verify_upload(request: Request, *, who: Supervisor, cw: CaseworkPage, 
     # Off the event loop: hashing gigabytes and the ledger queries would stall every request.
     # UploadFile.file is a SpooledTemporaryFile (typed BinaryIO), which has readinto.
     spooled = cast(Readable, file.file)
-    sha, _ = await run_in_threadpool(sha256_stream, spooled)
+    sha = (await run_in_threadpool(digest_stream, spooled)).sha256
     return await run_in_threadpool(_verify_page, request, who, cw, sha, source="upload")
 
 

@@ -51,20 +51,22 @@ def me(who: Anyone) -> PrincipalOut:
     return PrincipalOut(name=who.name, role=who.role)
 
 
-def scoped_verify(cw: Services, who: Principal, sha256: str) -> Verification:
-    """Verification of ``sha256``; to a person, a clip out of their scope (access/scope.py)
-    is answered exactly as content the ledger never recorded."""
+def scoped_verify(cw: Services, who: Principal, digest: str) -> Verification:
+    """Verification of ``digest`` (SHA-256 or SM3); to a person, a clip out of their scope
+    (access/scope.py) is answered exactly as content the ledger never recorded."""
     if Role.STATION not in who.roles and not who.scope.everything:
+        sha256, _ = cw.proofs.resolve(digest)
         try:
             clip = cw.cases.clip(sha256)
         except NotFoundError:
             clip = None
         if clip is not None and not cw.scopes.admits(who.scope, clip):
-            raise never_recorded(sha256)
-    return cw.proofs.verify(sha256)
+            raise never_recorded(digest)
+    return cw.proofs.verify(digest)
 
 
-@router.get("/verify/{sha256}", summary="is this content in the ledger? entries with proofs")
+@router.get("/verify/{sha256}", summary="is this content in the ledger? entries with proofs "
+            "(the hash: its SHA-256 or its SM3; ``matched`` says which)")
 def verify_by_hash(sha256: ShaPath, who: Anyone, cw: CaseworkDep) -> VerifyOut:
     return VerifyOut.of(scoped_verify(cw, who, sha256.lower()),
                         for_station=who.role is Role.STATION)

@@ -163,6 +163,8 @@ class ObjectOut(BaseModel):
 
 class ClipOut(BaseModel):
     sha256: str
+    sm3: str | None = None
+    """SM3 of the original (GB/T 32905); null for clips acquired before the 国密 layer."""
     size: int
     device: str
     officer: str
@@ -185,7 +187,7 @@ class ClipOut(BaseModel):
 
     @classmethod
     def of(cls, c: Clip) -> ClipOut:
-        return cls(sha256=c.sha256, size=c.size, device=c.device, officer=c.officer,
+        return cls(sha256=c.sha256, sm3=c.sm3, size=c.size, device=c.device, officer=c.officer,
                    unit_no=c.unit_no, name_on_device=c.name_on_device,
                    captured_at=c.captured_at, duration_ms=c.duration_ms, station=c.station,
                    acquired_index=c.acquired_index, acquired_at=c.acquired_at,
@@ -298,12 +300,16 @@ class CheckpointOut(BaseModel):
     size: int
     root: str
     """Lowercase hex of the RFC 9162 root hash."""
+    sm3_root: str | None = None
+    """Lowercase hex of the SM3 tree's root, from the note's ``sm3`` line (null before the
+    国密 layer)."""
     note: str
     """The C2SP tlog-checkpoint signed note, verbatim."""
 
     @classmethod
     def of(cls, c: Checkpoint) -> CheckpointOut:
         return cls(origin=c.origin, size=c.head.size, root=c.head.root.hex(),
+                   sm3_root=None if c.sm3 is None else c.sm3.root.hex(),
                    note=c.note.decode("utf-8"))
 
     @classmethod
@@ -327,6 +333,9 @@ class EntryProofOut(BaseModel):
     entry yet."""
     tlog_proof: str | None
     """The same proof as a C2SP tlog-proof@v1 (as in a proof bundle)."""
+    sm3_inclusion: list[str] | None = None
+    """The inclusion path (hex) in the SM3 tree under the checkpoint's ``sm3`` line; null when
+    the checkpoint has none or no checkpoint covers the entry yet."""
 
     @classmethod
     def of(cls, e: ProvenEntry, checkpoint: Checkpoint | None, *,
@@ -340,7 +349,8 @@ class EntryProofOut(BaseModel):
                    entry=None if redacted else base64.b64encode(e.data).decode(),
                    leaf_hash=e.leaf_hash.hex(),
                    inclusion=None if e.proof is None else [h.hex() for h in e.proof],
-                   tlog_proof=tlog)
+                   tlog_proof=tlog,
+                   sm3_inclusion=None if e.sm3_proof is None else [h.hex() for h in e.sm3_proof])
 
 
 STATION_VIEW_KINDS = frozenset({"acquired", "derived", "stored", "quarantined"})
@@ -349,6 +359,10 @@ STATION_VIEW_KINDS = frozenset({"acquired", "derived", "stored", "quarantined"})
 
 class VerifyOut(BaseModel):
     sha256: str
+    matched: str = "sha256"
+    """Which digest the hash asked for matched: ``sha256``, or ``sm3`` (the clip's SM3)."""
+    sm3: str | None = None
+    """The content's SM3, when the catalogue knows it (null for clips before the 国密 layer)."""
     size: int | None = None
     """For an upload: the bytes received."""
     acquired: bool
@@ -371,7 +385,8 @@ class VerifyOut(BaseModel):
         or which cases it belongs to."""
         entries = [EntryProofOut.of(e, v.checkpoint, redacted=for_station) for e in v.entries
                    if not for_station or e.kind in STATION_VIEW_KINDS]
-        return cls(sha256=v.sha256, size=size, acquired=v.acquired,
+        return cls(sha256=v.sha256, matched=v.matched,
+                   sm3=None if v.clip is None else v.clip.sm3, size=size, acquired=v.acquired,
                    stored=None if v.clip is None else ObjectOut.of(v.clip.original),
                    clip=None if v.clip is None or for_station else ClipOut.of(v.clip),
                    checkpoint=CheckpointOut.maybe(v.checkpoint), entries=entries)
@@ -382,12 +397,15 @@ class InclusionOut(BaseModel):
     size: int
     leaf_hash: str
     hashes: list[str]
+    sm3_hashes: list[str]
+    """The same entry's path in the SM3 tree of the same size (SM3(0x00 ‖ entry) leaves)."""
     checkpoint: CheckpointOut | None
 
     @classmethod
     def of(cls, p: InclusionProof) -> InclusionOut:
         return cls(index=p.index, size=p.size, leaf_hash=p.leaf_hash.hex(),
-                   hashes=[h.hex() for h in p.hashes], checkpoint=CheckpointOut.maybe(p.checkpoint))
+                   hashes=[h.hex() for h in p.hashes], sm3_hashes=[h.hex() for h in p.sm3_hashes],
+                   checkpoint=CheckpointOut.maybe(p.checkpoint))
 
 
 class ConsistencyOut(BaseModel):

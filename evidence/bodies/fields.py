@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import ClassVar, Protocol, TypeVar
 
 from evidence.errors import MalformedEntryError
+from evidence.ids import is_sha256_hex
 from evidence.ledgertime import parse_time
 from evidence.records import EntryKind
 
@@ -169,6 +170,15 @@ class Fields:
 
     def time_if_present(self, key: str) -> datetime | None:
         return self.time(key) if key in self._body else None
+
+    def digest_if_present(self, key: str) -> str | None:
+        """A 64-digit lowercase hex digest (SHA-256 or SM3), or None when absent."""
+        if key not in self._body:
+            return None
+        value = self.text(key)
+        if not is_sha256_hex(value):
+            raise self.error(key, "应为 64 位小写十六进制摘要", "must be 64 lowercase hex digits")
+        return value
 
     def expect(self, key: str, value: object) -> None:
         """``key`` holds exactly ``value`` (a constant of the body's shape)."""

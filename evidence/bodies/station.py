@@ -23,7 +23,7 @@ class AcquiredBody:
     corrected by the clock offset observed at docking, written only when that offset is known."""
 
     kind: ClassVar[EntryKind] = EntryKind.ACQUIRED
-    OPTIONAL_KEYS: ClassVar[frozenset[str]] = frozenset({"name_bytes_hex", "capture_time"})
+    OPTIONAL_KEYS: ClassVar[frozenset[str]] = frozenset({"name_bytes_hex", "capture_time", "sm3"})
 
     device: str
     name_on_device: str
@@ -34,6 +34,9 @@ class AcquiredBody:
     device_mtime: datetime
     name_bytes_hex: str | None = None
     capture_time: datetime | None = None
+    sm3: str | None = None
+    """SM3 (GB/T 32905) of the same bytes as the subject's SHA-256, from the same read pass;
+    absent in entries written before the 国密 layer (DESIGN.md §4), which still read."""
 
     def to_body(self) -> dict[str, object]:
         body: dict[str, object] = {
@@ -42,6 +45,7 @@ class AcquiredBody:
             "clock_offset_ms": self.clock_offset_ms,
             "device_mtime": format_time(self.device_mtime)}
         put_if(body, "name_bytes_hex", self.name_bytes_hex)
+        put_if(body, "sm3", self.sm3)
         if self.capture_time is not None:
             body["capture_time"] = format_time(self.capture_time)
         return body
@@ -54,7 +58,8 @@ class AcquiredBody:
                    clock_offset_ms=f.optional_integer("clock_offset_ms"),
                    device_mtime=f.time("device_mtime"),
                    name_bytes_hex=f.text_if_present("name_bytes_hex"),
-                   capture_time=f.time_if_present("capture_time"))
+                   capture_time=f.time_if_present("capture_time"),
+                   sm3=f.digest_if_present("sm3"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +116,7 @@ class StoredBody:
     reported them."""
 
     kind: ClassVar[EntryKind] = EntryKind.STORED
-    OPTIONAL_KEYS: ClassVar[frozenset[str]] = frozenset({"name_bytes_hex"})
+    OPTIONAL_KEYS: ClassVar[frozenset[str]] = frozenset({"name_bytes_hex", "sm3"})
 
     device: str
     name_on_device: str
@@ -122,13 +127,17 @@ class StoredBody:
     lock_mode: str
     retain_until: datetime
     name_bytes_hex: str | None = None
+    sm3: str | None = None
+    """SM3 of the stored original (the subject's content), as acquired; absent in entries
+    written before the 国密 layer."""
 
     def to_body(self) -> dict[str, object]:
-        return put_if({"device": self.device, "name_on_device": self.name_on_device,
+        body = put_if({"device": self.device, "name_on_device": self.name_on_device,
                        "store": self.store, "key": self.key, "version_id": self.version_id,
                        "size": self.size, "lock_mode": self.lock_mode,
                        "retain_until": format_time(self.retain_until)},
                       "name_bytes_hex", self.name_bytes_hex)
+        return put_if(body, "sm3", self.sm3)
 
     @classmethod
     def from_body(cls, body: Mapping[str, object]) -> Self:
@@ -137,7 +146,8 @@ class StoredBody:
                    store=f.text("store"), key=f.text("key"), version_id=f.text("version_id"),
                    size=f.integer("size"), lock_mode=f.text("lock_mode"),
                    retain_until=f.time("retain_until"),
-                   name_bytes_hex=f.text_if_present("name_bytes_hex"))
+                   name_bytes_hex=f.text_if_present("name_bytes_hex"),
+                   sm3=f.digest_if_present("sm3"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,19 +189,22 @@ class Derivative:
     ffmpeg_version: str
     key: str
     version_id: str
+    sm3: str | None = None
+    """SM3 of the derivative (GB/T 32905); absent in entries written before the 国密 layer."""
 
     def to_body(self) -> dict[str, object]:
-        return {"parent": self.parent, "role": self.role, "action": self.action,
-                "name": self.name, "sha256": self.sha256, "size": self.size,
-                "argv": list(self.argv), "ffmpeg_version": self.ffmpeg_version,
-                "key": self.key, "version_id": self.version_id}
+        return put_if({"parent": self.parent, "role": self.role, "action": self.action,
+                       "name": self.name, "sha256": self.sha256, "size": self.size,
+                       "argv": list(self.argv), "ffmpeg_version": self.ffmpeg_version,
+                       "key": self.key, "version_id": self.version_id}, "sm3", self.sm3)
 
     @classmethod
     def read(cls, f: Fields) -> Self:
         return cls(parent=f.text("parent"), role=f.text("role"), action=f.text("action"),
                    name=f.text("name"), sha256=f.text("sha256"), size=f.integer("size"),
                    argv=f.texts("argv"), ffmpeg_version=f.text("ffmpeg_version"),
-                   key=f.text("key"), version_id=f.text("version_id"))
+                   key=f.text("key"), version_id=f.text("version_id"),
+                   sm3=f.digest_if_present("sm3"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,7 @@ from ingest.media.policy import Action, MediaPolicy, Plan, Role, plan, plan_prox
 from ingest.media.prober import probe
 from ingest.media.probing import AudioInfo, Probe, VideoInfo, check_complete, parse_probe
 from ingest.media.thumbs import MissedFrame, Thumbnail, Thumbnails, photo_thumbnail, thumbnails
-from ingest.media.tools import FfmpegTools, ffmpeg_version, file_sha256, find_ffmpeg
+from ingest.media.tools import FfmpegTools, ffmpeg_version, file_digests, find_ffmpeg
 
 __all__ = [
     "Action",
@@ -58,7 +58,7 @@ __all__ = [
     "check_complete",
     "derive",
     "ffmpeg_version",
-    "file_sha256",
+    "file_digests",
     "find_ffmpeg",
     "output_name",
     "parse_probe",

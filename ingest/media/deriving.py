@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import IO
 
 from evidence.errors import ConflictError, UnavailableError, VerificationError
-from evidence.ids import Sha256Hex
+from evidence.ids import Sha256Hex, Sm3Hex
 from ingest.media.policy import INPUT, OUTPUT, Action, Plan, Role
-from ingest.media.tools import ffmpeg_version, file_sha256, run_streaming, tail_reason
-from integrity.hashing import sha256_stream
+from ingest.media.tools import ffmpeg_version, file_digests, run_streaming, tail_reason
+from integrity.hashing import Digests, digest_stream
 from ledger.files import fsync_dir
 
 ProgressFn = Callable[[int], None]
@@ -64,13 +64,15 @@ class Derived:
     ledger_argv: tuple[str, ...]
     ffmpeg_version: str
     role: Role = Role.PLAYBACK
+    sm3: Sm3Hex | None = None
+    """SM3 of the derivative, from the same read pass as ``sha256`` (DESIGN.md §4)."""
 
     def to_dict(self) -> dict[str, object]:
         """JSON-able (no floats, no host paths), for the ``derived`` ledger entry."""
         return {"parent": self.parent, "role": self.role.value, "action": self.action.value,
                 "name": self.path.name,
-                "sha256": self.sha256, "size": self.size, "argv": list(self.ledger_argv),
-                "ffmpeg_version": self.ffmpeg_version}
+                "sha256": self.sha256, "sm3": self.sm3, "size": self.size,
+                "argv": list(self.ledger_argv), "ffmpeg_version": self.ffmpeg_version}
 
 
 def output_name(parent: Sha256Hex, plan: Plan) -> str:
@@ -92,7 +94,7 @@ def derive(src: Path, out_dir: Path, plan: Plan, *, progress: ProgressFn | None 
     """
     if plan.action is Action.KEEP:
         raise ValueError("a keep plan derives nothing: the original is the viewing copy")
-    parent = parent or file_sha256(src)[0]
+    parent = parent or file_digests(src).sha256
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / output_name(parent, plan)
     if final.resolve() == src.resolve():
@@ -106,13 +108,14 @@ def derive(src: Path, out_dir: Path, plan: Plan, *, progress: ProgressFn | None 
     try:
         run_ffmpeg(argv, progress=progress, timeout_s=timeout_s or plan.timeout_s,
                    replacements={f"file:{src.resolve()}": INPUT, f"file:{tmp}": OUTPUT})
-        sha, size = _fsync_and_hash(tmp)
+        digests = _fsync_and_hash(tmp)
         os.replace(tmp, final)
         fsync_dir(out_dir)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return Derived(parent=parent, action=plan.action, path=final, sha256=sha, size=size,
+    return Derived(parent=parent, action=plan.action, path=final, sha256=digests.sha256,
+                   sm3=digests.sm3, size=digests.size,
                    argv=tuple(argv),
                    ledger_argv=("ffmpeg", *transport, *plan.args),
                    ffmpeg_version=ffmpeg_version(ffmpeg), role=plan.role)
@@ -170,7 +173,7 @@ def _raise_for(returncode: int, stderr: bytes, *, timed_out: bool, timeout_s: fl
     raise VerificationError(reason, step="derive")
 
 
-def _fsync_and_hash(path: Path) -> tuple[Sha256Hex, int]:
+def _fsync_and_hash(path: Path) -> Digests:
     """fsync and hash at once: both release the GIL, and hashing reads the page cache while the
     disk writes (a 10 MB remux: ~17 ms fsync, ~9 ms hash, ~110 ms ffmpeg; bench/media_bench.py).
     The fsync's error, if any, is raised here."""
@@ -186,7 +189,7 @@ def _fsync_and_hash(path: Path) -> tuple[Sha256Hex, int]:
         syncer = threading.Thread(target=sync, name="derive-fsync")
         syncer.start()
         try:
-            result = sha256_stream(fh)
+            result = digest_stream(fh)
         finally:
             syncer.join()
     if failure:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from evidence.errors import VerificationError
 from evidence.ids import Sha256Hex
-from ingest.media.tools import file_sha256
+from ingest.media.tools import file_digests
 from ledger.files import write_atomic
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ def thumbnails(src: Path, out_dir: Path, *, count: int = 5, parent: Sha256Hex | 
 
     if not 1 <= count <= MAX_COUNT:
         raise ValueError(f"count must be 1..{MAX_COUNT}, not {count}")
-    parent = parent or file_sha256(src)[0]
+    parent = parent or file_digests(src).sha256
     # "file:" so that no name is read as a protocol or an image-sequence pattern ("%03d").
     capture = cv2.VideoCapture(f"file:{src.resolve()}", cv2.CAP_FFMPEG)
     try:
@@ -151,7 +151,7 @@ def photo_thumbnail(src: Path, out_dir: Path, *,
         data = fh.read(MAX_PHOTO_BYTES + 1)
     if len(data) > MAX_PHOTO_BYTES:
         raise VerificationError(f"photo larger than {MAX_PHOTO_BYTES} bytes", step="thumbnails")
-    parent = parent or file_sha256(src)[0]
+    parent = parent or file_digests(src).sha256
     decoded = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     if decoded is None or decoded.size == 0:
         raise VerificationError("OpenCV cannot decode the picture", step="thumbnails")

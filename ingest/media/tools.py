@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import IO, TypeVar
 
 from evidence.errors import UnavailableError
-from evidence.ids import Sha256Hex
-from integrity.hashing import sha256_stream
+from integrity.hashing import Digests, digest_stream
 
 SYSTEM_BIN = (Path("/usr/bin"),)
 VERSION_TIMEOUT_S = 10  # `ffmpeg -version` prints and exits; anything slower is a broken install
@@ -180,7 +179,7 @@ def tail_reason(stderr: bytes | str, *, replacements: dict[str, str] | None = No
     return text[-MAX_REASON_CHARS:]
 
 
-def file_sha256(path: Path) -> tuple[Sha256Hex, int]:
-    """SHA-256 and size of a file, opened read-only."""
+def file_digests(path: Path) -> Digests:
+    """SHA-256, SM3 and size of a file, opened read-only, in one read pass."""
     with path.open("rb", buffering=0) as fh:
-        return sha256_stream(fh)
+        return digest_stream(fh)

@@ -205,3 +205,21 @@ def test_a_station_learns_where_and_proofs_not_who_what_or_which_case(world: Wor
     full = world.client.get(f"/api/verify/{clip.sha256}", headers=world.auth(Role.AUDITOR))
     assert any("秘密案件-9" in base64.b64decode(e["entry"]).decode()
                for e in full.json()["entries"] if e["kind"] == "linked")
+
+
+def test_verify_by_sm3_says_which_digest_matched(world: World) -> None:
+    clip = world.playable
+    assert clip.sm3 is not None and str(clip.sm3) != str(clip.sha256)
+    acquired = decode_entry(world.station.ledger.store.find(clip.sha256)[0].data)
+    assert acquired.kind.value == "acquired" and acquired.body["sm3"] == clip.sm3
+    world.station.ledger.publish()
+    by_sm3 = world.client.get(f"/api/verify/{clip.sm3}", headers=world.auth(Role.AUDITOR))
+    assert by_sm3.status_code == 200, by_sm3.text
+    answer = by_sm3.json()
+    assert (answer["sha256"], answer["sm3"], answer["matched"]) == (clip.sha256, clip.sm3, "sm3")
+    check_offline(world, answer, clip.sha256)
+    by_sha = world.client.get(f"/api/verify/{clip.sha256}", headers=world.auth(Role.AUDITOR))
+    assert by_sha.json()["matched"] == "sha256"
+    unknown = "0" * 63 + "1"
+    assert world.client.get(f"/api/verify/{unknown}",
+                            headers=world.auth(Role.AUDITOR)).status_code == 404

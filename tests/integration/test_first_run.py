@@ -25,7 +25,7 @@ from api.compose import open_station, simulated_recorders
 from api.settings import Settings
 from api.station import RichProgress
 from devices.sim.cards import Media
-from ingest.media import file_sha256, find_ffmpeg, probe
+from ingest.media import file_digests, find_ffmpeg, probe
 from integrity.entry import decode_entry
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # the local store's warning
@@ -86,7 +86,7 @@ def test_ingest_runs_the_media_stage_like_the_station(tmp_path: Path, media: Med
     station = open_station(Settings(data_dir=data))
     try:
         station.ledger.catalogue.catch_up()
-        clip = station.ledger.catalogue.clip(file_sha256(card / "A.MP4")[0])
+        clip = station.ledger.catalogue.clip(file_digests(card / "A.MP4").sha256)
         assert clip.media_state == "derived" and clip.playback is not None
         derived = [decode_entry(r.data) for r in station.ledger.store.find(clip.sha256)]
         (entry,) = [e for e in derived if e.kind.value == "derived"]
@@ -256,7 +256,7 @@ def test_control_characters_in_names_are_shown_never_obeyed(tmp_path: Path) -> N
     assert "\\x1b]0;pwned\\x07.MP4" in done.stdout
     assert "\\x1b[2J\\u202egnp.MP4" in done.stdout
     assert "跳过 \\x1b]2;fifo\\x07.MP4" in done.stderr
-    sha = file_sha256(card / "\x1b]0;pwned\x07.MP4")[0]
+    sha = file_digests(card / "\x1b]0;pwned\x07.MP4").sha256
     done = liuhen_process("verify", sha, "--data-dir", str(data))
     assert done.returncode == 0, done.stderr
     _no_control(done.stdout)

@@ -12,7 +12,7 @@ from evidence.ids import Origin, StationId
 from evidence.records import Entry, EntryKind, LedgerEntry, TreeHead
 from integrity.audit import StoredCheckpoint, StoredCommit
 from integrity.entry import encode_entry
-from integrity.merkle import TreeBuilder, leaf_hash
+from integrity.merkle import SM3, TreeBuilder, leaf_hash
 from integrity.notes import Signer, commit_text, sign_checkpoint, sign_note
 
 ORIGIN = Origin("liuhen.test-bureau/ledger/v1")
@@ -35,6 +35,7 @@ class MemLedger:
     commits: list[StoredCommit] = field(default_factory=list)
     checkpoints: list[StoredCheckpoint] = field(default_factory=list)
     _tree: TreeBuilder = field(default_factory=TreeBuilder)
+    _sm3: TreeBuilder = field(default_factory=lambda: TreeBuilder(tree_hash=SM3))
 
     def append(self, datas: list[bytes], *, signer: Signer | None = None) -> None:
         first = self._tree.size
@@ -42,16 +43,20 @@ class MemLedger:
             h = leaf_hash(data)
             self.rows.append(LedgerEntry(index=self._tree.size, data=data, leaf_hash=h))
             self._tree.append(h)
+            self._sm3.append_entry(data)
         head = TreeHead(self._tree.size, self._tree.root())
         note = sign_note(commit_text(self.origin, first, head), [signer or self.station])
         self.commits.append(StoredCommit(first=first, size=head.size, note=note))
 
     def checkpoint(self, *signers: Signer) -> StoredCheckpoint:
         head = TreeHead(self._tree.size, self._tree.root())
-        cp = sign_checkpoint(self.origin, head, list(signers) or [self.log])
+        cp = sign_checkpoint(self.origin, head, list(signers) or [self.log], sm3=self.sm3_head())
         stored = StoredCheckpoint(size=head.size, note=cp.note)
         self.checkpoints.append(stored)
         return stored
 
     def head(self) -> TreeHead:
         return TreeHead(self._tree.size, self._tree.root())
+
+    def sm3_head(self) -> TreeHead:
+        return TreeHead(self._sm3.size, self._sm3.root())

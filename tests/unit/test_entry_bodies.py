@@ -235,6 +235,9 @@ SPECIAL: dict[tuple[type, str], st.SearchStrategy[object]] = {
     # fields whose writers allow a fixed set of words
     (AccountChangedBody, "change"): st.sampled_from(ACCOUNT_CHANGES),
     (CaseOfficerBody, "duty"): st.sampled_from(CASE_DUTIES),
+    # SM3 digests (国密 layer): 64 lowercase hex digits, or absent in older entries
+    **{(cls, "sm3"): st.none() | st.text("0123456789abcdef", min_size=64, max_size=64)
+       for cls in (AcquiredBody, StoredBody, Derivative)},
 }
 
 
@@ -375,3 +378,12 @@ def test_no_body_type_for_kinds_liuhen_never_writes() -> None:
     for kind in (EntryKind.EXPORTED, EntryKind.NOTE):
         with pytest.raises(ValueError, match="writes no"):
             read_body(kind, {})
+
+
+@pytest.mark.parametrize("bad", ["", "ABC", "A" * 64, "g" * 64, "0" * 63])
+def test_an_sm3_that_is_not_64_lowercase_hex_is_refused(bad: str) -> None:
+    body = dict(WRITTEN["acquired"][2].to_body(), sm3=bad)
+    with pytest.raises(MalformedEntryError, match="sm3"):
+        AcquiredBody.from_body(body)
+    legacy = WRITTEN["acquired"][2].to_body()
+    assert "sm3" not in legacy and AcquiredBody.from_body(legacy).sm3 is None
