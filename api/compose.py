@@ -64,6 +64,7 @@ from storage.jobstore import SqlJobLeases, shared_job_store
 from storage.keyfiles import load_or_create_signer
 from storage.ledger_store import SqlLedgerStore
 from storage.sessions import SqlSessionRepo
+from storage.station_board import SqlStationBoard
 from storage.stations import SqlStationRegistry
 from storage.tokens import SqlTokenRepo
 
@@ -369,6 +370,8 @@ class Services:
     statistics: StatisticsReport
     retention: RetentionContext
     """Retention classes and legal holds (jobs/retention.py: ``set_hold``)."""
+    board: SqlStationBoard
+    """The 采集站 dashboard's reads (what ``liuhen station`` reports: api/station_board.py)."""
 
     def close(self) -> None:
         self.ledger.close()
@@ -410,7 +413,7 @@ def services(ledger: Ledger, blobs: BlobStore, *, refresh_s: float = 0.5,
                     tokens=token_repo(ledger), clock=clock, accounts=people, login=login,
                     scopes=scopes, stations=bureau_stations(ledger, clock=clock),
                     approvals=approvals, alerts=alerts, statistics=statistics,
-                    retention=keeping)
+                    retention=keeping, board=station_board(ledger))
 
 
 def station_registry(ledger: Ledger) -> SqlStationRegistry:
@@ -515,6 +518,11 @@ def alert_rules(settings: Settings) -> AlertRules:
                       off_start=off_start, off_end=off_end, tz=settings.alert_tz,
                       dock_within=timedelta(hours=settings.alert_dock_within_h),
                       upload_within=timedelta(hours=settings.alert_upload_within_h))
+
+
+def station_board(ledger: Ledger) -> SqlStationBoard:
+    """The 采集站 dashboard's tables in the bureau's database (the ledger's)."""
+    return SqlStationBoard(ledger.store.engine)
 
 
 def login_policy(settings: Settings) -> LoginPolicy:

@@ -26,13 +26,14 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from api.compose import Station
+from api.compose import Station, utc_now
 from api.console import printable
+from api.station_board import BoardProgress, Heartbeat
 from evidence.errors import LiuhenError, UnavailableError
 from ingest.context import IngestContext
 from ingest.derivation import MediaRun, derive_pending
 from ingest.media import MediaPolicy
-from ingest.ports import DeviceEvents, DockedRecorder, DockSource
+from ingest.ports import DeviceEvents, DockedRecorder, DockSource, StationBoard
 from ingest.ports import Progress as ProgressPort
 from ingest.station import Dock, DockResult
 from ingest.uploads import drain_uploads
@@ -182,7 +183,8 @@ def run_station(station: Station, source: DockSource, *, password: bytes | None,
                 once: bool, out: Callable[[str], None], poll_s: float = 1.0,
                 stop: threading.Event | None = None,
                 hotplug: DeviceEvents | None = None,
-                sync: Callable[[], SyncResult] | None = None) -> StationRun:
+                sync: Callable[[], SyncResult] | None = None,
+                board: StationBoard | None = None) -> StationRun:
     """Dock every recorder the source reports. ``once``: return when the recorders present at
     start are done; otherwise run until ``stop`` is set (Ctrl-C in the CLI).
 
@@ -194,7 +196,14 @@ def run_station(station: Station, source: DockSource, *, password: bytes | None,
     is unreachable; docking never waits for it (docs/station.md §Sync)."""
     interactive = sys.stdout.isatty()
     rich_view = RichProgress(Console()) if interactive else None
-    progress = rich_view or LogProgress(out)
+    progress: ProgressPort = rich_view or LogProgress(out)
+    heartbeat = None
+    if board is not None:  # the 采集站 dashboard (api/station_board.py)
+        progress = BoardProgress(progress, board, station=station.ledger.settings.station_id,
+                                 clock=utc_now)
+        heartbeat = Heartbeat(board, progress, disk=station.ledger.settings.data_dir,
+                              clock=utc_now)
+        heartbeat.start()
     ctx = station.context(progress)
     ledger = station.ledger
     run = StationRun()
@@ -309,5 +318,7 @@ def run_station(station: Station, source: DockSource, *, password: bytes | None,
                 sync()
             except LiuhenError as exc:
                 out(f"同步未完成 sync not done: {exc}")
+        if heartbeat is not None:
+            heartbeat.stop()
     return run
 

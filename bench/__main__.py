@@ -12,6 +12,7 @@ from bench import (
     integrity_bench,
     ledger_bench,
     media_bench,
+    pages_bench,
     proof_bench,
     s3_bench,
     sm2_bench,
@@ -31,7 +32,8 @@ def main() -> None:
                          ("cli", cli_bench), ("sm2", sm2_bench),
                          ("timestamps", timestamp_bench), ("access", access_bench),
                          ("guomi", guomi_hash), ("sm4", sm4_bench),
-                         ("stations", stations_sync_bench), ("supervision", supervision_bench)):
+                         ("stations", stations_sync_bench), ("supervision", supervision_bench),
+                         ("pages", pages_bench)):
         if not which or name in which:
             module.run()
     if not which or "dock" in which:  # 8 recorders with SM3 + SM4 on, beside the crypto bound

@@ -50,7 +50,16 @@ from evidence.identity import (
     check_text,
     confusable_case_id,
 )
-from evidence.records import Case, CaseStep, Clip, ClipQuery, Link
+from evidence.ids import is_sha256_hex
+from evidence.records import (
+    CLIP_ORDERS,
+    Case,
+    CaseStep,
+    Clip,
+    ClipQuery,
+    Link,
+    OfficerDevice,
+)
 from evidence.steps import CATALOGUE, RecordingRule, StepKind
 from evidence.timerange import YearRange
 from ledger.appending import LedgerWriter
@@ -162,9 +171,18 @@ class Cases:
 
     # --- cases and steps -------------------------------------------------------------------
 
-    def cases(self, *, limit: int = 100, offset: int = 0) -> list[Case]:
+    def cases(self, *, limit: int = 100, offset: int = 0, after: str | None = None,
+              before: str | None = None) -> list[Case]:
+        """Cases, newest opened first; ``after``/``before``: a page beyond that case number."""
+        for cursor in (after, before):
+            if cursor is not None:
+                check_lookup("案件编号", cursor)
         self.refresh()
-        return self.catalogue.cases(limit=limit, offset=offset)
+        return self.catalogue.cases(limit=limit, offset=offset, after=after, before=before)
+
+    def count_cases(self) -> int:
+        self.refresh()
+        return self.catalogue.count_cases()
 
     def case(self, case_id: str) -> Case:
         check_lookup("案件编号", case_id)
@@ -325,16 +343,43 @@ class Cases:
 
     def clips(self, query: ClipQuery) -> list[Clip]:
         """Search; every filter is checked first (a 警号 in its canonical form, times within
-        the bureau's years, no control characters in the others)."""
-        query = dataclasses.replace(
+        the bureau's years, no control characters in the others, a known order, page cursors
+        that are SHA-256 values)."""
+        query = self._checked(query)
+        self.refresh()
+        return self.catalogue.clips(query)
+
+    def officer_file(self, officer_no: str, *, since: datetime
+                     ) -> tuple[list[OfficerDevice], list[datetime], list[str]]:
+        """一人一档: ``officer_no``'s recorders (last docked first), the capture times of their
+        clips from ``since`` on, and the cases they work on."""
+        number = self.officer_no(officer_no)
+        since = self.years.check("since", since)
+        self.refresh()
+        return (self.catalogue.officer_devices(number),
+                self.catalogue.captured_since(number, since), self.catalogue.cases_of(number))
+
+    def count_clips(self, query: ClipQuery) -> int:
+        """How many clips the search ``query`` finds (its page and order ignored)."""
+        query = self._checked(query)
+        self.refresh()
+        return self.catalogue.count_clips(query)
+
+    def _checked(self, query: ClipQuery) -> ClipQuery:
+        if query.order not in CLIP_ORDERS:
+            raise InvalidInputError(f"排序方式 {query.order[:20]!r} 无效 (unknown order; one of "
+                                    f"{', '.join(CLIP_ORDERS)})")
+        for cursor in (query.after, query.before):
+            if cursor is not None and not is_sha256_hex(cursor):
+                raise InvalidInputError("翻页位置不是 SHA-256 (the page cursor is not a "
+                                        "SHA-256)")
+        return dataclasses.replace(
             query, officer=None if query.officer is None else self.officer_no(query.officer),
             device=None if query.device is None else check_lookup("设备编号", query.device),
             case_id=None if query.case_id is None else check_lookup("案件编号", query.case_id),
             step_id=None if query.step_id is None else check_lookup("环节编号", query.step_id),
             start=self.years.check_optional("start", query.start),
             end=self.years.check_optional("end", query.end))
-        self.refresh()
-        return self.catalogue.clips(query)
 
     def clip(self, sha256: str) -> Clip:
         self.refresh()

@@ -153,6 +153,14 @@ class Clip:
     disposed_index: int | None = None
     sm3: Sm3Hex | None = None
     """SM3 of the original (GB/T 32905); None for clips acquired before the 国密 layer."""
+    media_action: str | None = None
+    """The media stage's action: ``keep`` (a still picture), ``audio``, ``remux`` …"""
+    quarantine_step: str | None = None
+    """Which step quarantined it: ``commit`` (at docking), ``probe``, ``derive`` …"""
+    thumb: StoredObject | None = None
+    """A thumbnail (JPEG) the media stage made: the middle one of a video's, a photo's own."""
+    strip: StoredObject | None = None
+    """The keyframe strip (JPEG) of a video."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,6 +360,56 @@ class ClipQuery:
     offset: int = 0
     scope: ClipScope | None = None
     """Only clips the caller may see (access/scope.py); None: every clip (jobs, the station)."""
+    within: ClipScope | None = None
+    """A filter shaped like a scope: e.g. a unit's subtree (``Scopes.for_unit``)."""
+    order: str = "captured"
+    """One of CLIP_ORDERS: ``captured`` (newest first), ``officer`` or ``device`` (then
+    newest first); the SHA-256 breaks ties."""
+    after: str | None = None
+    """Keyset pagination: only clips after this clip's SHA-256 in ``order``."""
+    before: str | None = None
+    """Keyset pagination: the ``limit`` clips just before this clip's SHA-256 in ``order``
+    (still returned in ``order``)."""
+
+
+CLIP_ORDERS = ("captured", "officer", "device")
+
+
+@dataclass(frozen=True, slots=True)
+class StationReport:
+    """A station's last heartbeat (采集站 dashboard): when, its staging disk, docks running."""
+
+    station: str
+    reported_at: datetime
+    free_bytes: int
+    total_bytes: int
+    docking: int
+
+
+@dataclass(frozen=True, slots=True)
+class DockReport:
+    """One dock of a recorder at a station, as the station last reported it."""
+
+    station: str
+    serial: str
+    started_at: datetime
+    updated_at: datetime
+    files: int
+    files_done: int
+    bytes_total: int
+    bytes_done: int
+    state: str
+    """``copying``, ``done`` or ``failed``."""
+    summary: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OfficerDevice:
+    """A recorder an officer's clips came from (一人一档): how many, and its last docking."""
+
+    device: str
+    clips: int
+    last_docked: datetime
 
 
 @dataclass(frozen=True, slots=True)

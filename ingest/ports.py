@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol, TypeVar
 
 from evidence.ids import Sha256Hex
-from evidence.records import Assignment, FileRow, LedgerEntry, ObjectVersion, StoredObject
+from evidence.records import (
+    Assignment,
+    DockReport,
+    FileRow,
+    LedgerEntry,
+    ObjectVersion,
+    StoredObject,
+)
 
 
 class BlobStore(Protocol):
@@ -175,6 +182,18 @@ class Progress(Protocol):
 
     def media(self, sha256: str, action: str, *, done_ms: int, total_ms: int) -> None:
         """ffmpeg's position (``-progress pipe:1``) while a playback copy is derived."""
+        ...
+
+
+class StationBoard(Protocol):
+    """Where a station reports to the bureau (the 采集站 dashboard): a heartbeat with its disk,
+    and each dock's progress. Writes are best effort: the board never stops a dock."""
+
+    def heartbeat(self, station: str, *, at: datetime, free_bytes: int, total_bytes: int,
+                  docking: int) -> None: ...
+
+    def dock(self, report: DockReport) -> None:
+        """Insert or update the station's current dock of ``report.serial``."""
         ...
 
 

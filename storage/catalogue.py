@@ -13,12 +13,25 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Engine, Select, Table, false, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Select,
+    Table,
+    and_,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Row
 
 from evidence.errors import NotFoundError
+from evidence.identity import InvalidInputError
 from evidence.ids import CaseId, DeviceSerial, OfficerNo, Sha256Hex, Sm3Hex, StationId, StepCode
 from evidence.records import (
+    CLIP_ORDERS,
     Access,
     Case,
     CaseOfficer,
@@ -27,6 +40,7 @@ from evidence.records import (
     ClipQuery,
     ClipScope,
     Link,
+    OfficerDevice,
     StoredObject,
 )
 from evidence.steps import CATALOGUE, RecordingRule, StepKind
@@ -107,7 +121,9 @@ def _clip(r: Row[Any]) -> Clip:
                 media_state=r.media_state, quarantine_reason=r.quarantine_reason,
                 duration_ms=r.duration_ms, retention_class=r.retention_class,
                 retain_until=_opt_utc(r.retain_until), legal_hold=bool(r.legal_hold),
-                disposed_index=r.disposed_index, sm3=Sm3Hex(r.sm3) if r.sm3 else None)
+                disposed_index=r.disposed_index, sm3=Sm3Hex(r.sm3) if r.sm3 else None,
+                media_action=r.media_action, quarantine_step=r.quarantine_step,
+                thumb=_object(r, "thumb"), strip=_object(r, "strip"))
 
 
 def _link(r: Row[Any]) -> Link:
@@ -128,6 +144,27 @@ def _step(r: Row[Any]) -> CaseStep:
                     started_at=_opt_utc(r.started_at), ended_at=_opt_utc(r.ended_at),
                     officer=r.officer, recorded_index=r.recorded_index,
                     corrected_by=r.corrected_by, corrected_at=_opt_utc(r.corrected_at))
+
+
+_ORDERS: dict[str, tuple[tuple[ColumnElement[Any], bool], ...]] = {
+    # (column, descending); the SHA-256 last breaks ties, so a keyset names one position.
+    "captured": ((_C.captured_at, True), (_C.sha256, False)),
+    "officer": ((_C.officer, False), (_C.captured_at, True), (_C.sha256, False)),
+    "device": ((_C.device, False), (_C.captured_at, True), (_C.sha256, False)),
+}
+
+
+def _beyond(keys: Sequence[tuple[ColumnElement[Any], bool]], values: Sequence[object], *,
+            backwards: bool) -> ColumnElement[bool]:
+    """The rows strictly after (``backwards``: before) ``values`` in the order ``keys``: the
+    lexicographic comparison written out, as column directions may differ."""
+    alternatives: list[ColumnElement[bool]] = []
+    for i, (column, desc) in enumerate(keys):
+        value = values[i]
+        later = column < value if desc != backwards else column > value
+        equal = [keys[j][0] == values[j] for j in range(i)]
+        alternatives.append(and_(*equal, later))
+    return or_(*alternatives)
 
 
 def in_scope(scope: ClipScope) -> ColumnElement[bool]:
@@ -231,8 +268,7 @@ class SqlCatalogue:
         rows = self._all("look a clip up by SM3", select(_C.sha256).where(_C.sm3 == sm3).limit(1))
         return Sha256Hex(rows[0].sha256) if rows else None
 
-    def clips(self, query: ClipQuery) -> list[Clip]:
-        """Clips matching every filter of ``query``, newest capture first."""
+    def _clip_filters(self, query: ClipQuery) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = []
         if query.officer:
             where.append(_C.sha256.in_(_acquired_by("officer", query.officer)))
@@ -250,11 +286,55 @@ class SqlCatalogue:
             if query.step_id:
                 linked = linked.where(_L.step_id == query.step_id)
             where.append(_C.sha256.in_(linked))
-        if query.scope is not None and not query.scope.everything:
-            where.append(in_scope(query.scope))
-        stmt = (select(CLIPS).where(*where).order_by(_C.captured_at.desc(), _C.sha256)
-                .limit(query.limit).offset(query.offset))
-        return [_clip(r) for r in self._all("search clips", stmt)]
+        for scope in (query.scope, query.within):
+            if scope is not None and not scope.everything:
+                where.append(in_scope(scope))
+        return where
+
+    def clips(self, query: ClipQuery) -> list[Clip]:
+        """Clips matching every filter of ``query``, in ``query.order`` (newest capture first
+        within an officer or a device), a page of ``limit`` after or before a clip (keyset
+        pagination: the sort columns have indexes, migration 0010)."""
+        where = self._clip_filters(query)
+        keys = _ORDERS.get(query.order)
+        if keys is None:
+            raise InvalidInputError(f"排序方式 {query.order[:20]!r} 无效 (unknown order; one "
+                                    f"of {', '.join(CLIP_ORDERS)})")
+        backwards = query.before is not None
+        cursor = query.before if backwards else query.after
+        if cursor is not None:
+            rows = self._all("read a clip", select(*(c for c, _ in keys))
+                             .where(_C.sha256 == cursor))
+            if not rows:
+                raise NotFoundError(f"翻页位置 {cursor[:64]!r} 不是已知视频 (the page cursor "
+                                    "is no known clip)")
+            where.append(_beyond(keys, tuple(rows[0]), backwards=backwards))
+        order = [(c.desc() if desc != backwards else c.asc()) for c, desc in keys]
+        stmt = select(CLIPS).where(*where).order_by(*order).limit(query.limit)
+        if cursor is None:
+            stmt = stmt.offset(query.offset)
+        found = [_clip(r) for r in self._all("search clips", stmt)]
+        return found[::-1] if backwards else found
+
+    def officer_devices(self, officer_no: str) -> list[OfficerDevice]:
+        """The recorders ``officer_no``'s acquisitions came from, the last docked first."""
+        last = func.max(_Q.acquired_at)
+        stmt = (select(_Q.device, func.count().label("n"), last.label("last"))
+                .where(_Q.officer == officer_no).group_by(_Q.device).order_by(last.desc()))
+        return [OfficerDevice(device=r.device, clips=int(r.n), last_docked=_utc(r.last))
+                for r in self._all("read an officer's recorders", stmt)]
+
+    def captured_since(self, officer_no: str, since: datetime) -> list[datetime]:
+        """Capture times of ``officer_no``'s clips from ``since`` on (recordings per day)."""
+        stmt = (select(_C.captured_at)
+                .where(_C.sha256.in_(_acquired_by("officer", officer_no)),
+                       _C.captured_at >= _utc(since)))
+        return [_utc(r.captured_at) for r in self._all("read capture times", stmt)]
+
+    def count_clips(self, query: ClipQuery) -> int:
+        """How many clips match the filters of ``query`` (its order and page ignored)."""
+        stmt = select(func.count()).select_from(CLIPS).where(*self._clip_filters(query))
+        return int(self._all("count clips", stmt)[0][0])
 
     def _cases(self, query: Any) -> list[Case]:
         """The cases ``query`` selects, in its order, with their steps: two queries in all."""
@@ -291,9 +371,28 @@ class SqlCatalogue:
                 .order_by(CASE_OFFICERS.c.case_id))
         return [r.case_id for r in self._all("read an officer's cases", stmt)]
 
-    def cases(self, *, limit: int = 100, offset: int = 0) -> list[Case]:
-        return self._cases(select(CASES).order_by(CASES.c.opened_index.desc())
-                           .limit(limit).offset(offset))
+    def cases(self, *, limit: int = 100, offset: int = 0, after: str | None = None,
+              before: str | None = None) -> list[Case]:
+        """Cases, the newest opened first; a page after (or just before) the case numbered
+        ``after`` (``before``) in that order: keyset pagination on the opening's index."""
+        stmt = select(CASES)
+        cursor = before if before is not None else after
+        if cursor is None:
+            return self._cases(stmt.order_by(CASES.c.opened_index.desc())
+                               .limit(limit).offset(offset))
+        rows = self._all("read a case", select(CASES.c.opened_index)
+                         .where(CASES.c.case_id == cursor))
+        if not rows:
+            raise NotFoundError(f"未找到案件 {cursor[:100]!r} (no case {cursor[:100]!r})")
+        at = rows[0].opened_index
+        if before is not None:
+            return self._cases(stmt.where(CASES.c.opened_index > at)
+                               .order_by(CASES.c.opened_index.asc()).limit(limit))[::-1]
+        return self._cases(stmt.where(CASES.c.opened_index < at)
+                           .order_by(CASES.c.opened_index.desc()).limit(limit))
+
+    def count_cases(self) -> int:
+        return int(self._all("count cases", select(func.count()).select_from(CASES))[0][0])
 
     def links(self, *, sha256: str | None = None, case_id: str | None = None,
               current_only: bool = False) -> list[Link]:

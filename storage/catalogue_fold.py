@@ -8,7 +8,8 @@ within its transaction and writer lock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import cast
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -102,14 +103,42 @@ def _fold_derived(conn: Connection, e: Entry, b: DerivedBody) -> None:
         values[f"{d.role}_sha256"] = d.sha256
         values[f"{d.role}_sm3"] = d.sm3
         values[f"{d.role}_size"] = d.size
+    action = b.plan.get("action")
+    values["media_action"] = action if isinstance(action, str) else None
+    values.update(_thumbs(b.thumbnails))
     conn.execute(update(CLIPS).where(_C.sha256 == e.subject).values(**values))
+
+
+def _thumbs(info: Mapping[str, object] | None) -> dict[str, object]:
+    """The ``thumb_*`` (the middle thumbnail) and ``strip_*`` (the keyframe strip) columns
+    from a ``derived`` entry's ``thumbnails`` (ingest/derivation.py: ``stored`` lists every
+    stored JPEG with its key and version; the strip is the one whose hash ``strip`` names)."""
+    if not isinstance(info, Mapping) or not isinstance(info.get("stored"), list):
+        return {}
+    strip = info.get("strip")
+    strip_sha = strip.get("sha256") if isinstance(strip, Mapping) else None
+    stored = [s for s in cast(list[object], info["stored"]) if isinstance(s, Mapping)
+              and all(isinstance(s.get(k), str) for k in ("key", "version_id", "sha256"))
+              and isinstance(s.get("size"), int)]
+    frames = [s for s in stored if s["sha256"] != strip_sha]
+    values: dict[str, object] = {}
+    for prefix, chosen in (("thumb", frames[len(frames) // 2] if frames else None),
+                           ("strip", next((s for s in stored if s["sha256"] == strip_sha),
+                                          None))):
+        if chosen is not None:
+            values.update({f"{prefix}_key": chosen["key"],
+                           f"{prefix}_version": chosen["version_id"],
+                           f"{prefix}_sha256": chosen["sha256"],
+                           f"{prefix}_size": chosen["size"]})
+    return values
 
 
 def _fold_quarantined(conn: Connection, e: Entry,
                       b: QuarantinedBody | MediaQuarantinedBody) -> None:
-    values: dict[str, object] = {"quarantine_reason": b.reason}
+    values: dict[str, object] = {"quarantine_reason": b.reason, "quarantine_step": "commit"}
     if isinstance(b, MediaQuarantinedBody):  # the media stage's verdict, not the commit's
         values["media_state"] = "quarantined"
+        values["quarantine_step"] = b.step
     conn.execute(update(CLIPS).where(_C.sha256 == e.subject).values(**values))
 
 

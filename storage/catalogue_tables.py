@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Integer, Table, Text
+from sqlalchemy import BigInteger, Boolean, DateTime, Index, Integer, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.ledger_tables import LedgerBase
@@ -66,6 +66,25 @@ class ClipRow(LedgerBase):
     retain_until: Mapped[datetime | None] = mapped_column(_Tz, index=True)
     legal_hold: Mapped[bool] = mapped_column(Boolean)
     disposed_index: Mapped[int | None] = mapped_column(BigInteger)
+    # migration 0010: what the pages show of the media, and the list's sort orders
+    media_action: Mapped[str | None] = mapped_column(Text)
+    """The media stage's plan action: ``keep`` (a photo), ``audio``, ``remux`` …"""
+    quarantine_step: Mapped[str | None] = mapped_column(Text)
+    """``probe``, ``derive``, ``thumbnails`` …; ``commit`` for a file quarantined on commit."""
+    thumb_key: Mapped[str | None] = mapped_column(Text)
+    thumb_version: Mapped[str | None] = mapped_column(Text)
+    thumb_sha256: Mapped[str | None] = mapped_column(Text)
+    thumb_size: Mapped[int | None] = mapped_column(BigInteger)
+    strip_key: Mapped[str | None] = mapped_column(Text)
+    strip_version: Mapped[str | None] = mapped_column(Text)
+    strip_sha256: Mapped[str | None] = mapped_column(Text)
+    strip_size: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        Index("ix_clips_officer_captured", "officer", "captured_at", "sha256"),
+        Index("ix_clips_device_captured", "device", "captured_at", "sha256"),
+        Index("ix_clips_captured_sha256", "captured_at", "sha256"),
+    )
 
 
 class AcquisitionRow(LedgerBase):

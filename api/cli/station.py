@@ -115,6 +115,7 @@ def station_run(settings: Settings, *, simulate: int, once: bool,
         hotplug_events,
         open_station,
         simulated_recorders,
+        station_board,
         sync_once,
         usb_dock_source,
     )
@@ -148,7 +149,7 @@ def station_run(settings: Settings, *, simulate: int, once: bool,
         try:
             link = read_link(settings.data_dir)
             run = run_station(station, source, password=password, once=once, out=out, stop=stop,
-                              hotplug=hotplug,
+                              hotplug=hotplug, board=station_board(station.ledger),
                               sync=None if link is None else lambda: sync_once(settings, link))
         except KeyboardInterrupt:
             stop.set()

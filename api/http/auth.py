@@ -35,6 +35,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from access.login import Caller, Login
+from api.http.labels import ROLE_NAMES
 from evidence.errors import UnavailableError
 from evidence.records import Account, ClipScope
 
@@ -147,8 +148,11 @@ class RoleGuard:
     def __call__(self, principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if not (principal.roles or {principal.role}) & self.roles:
             allowed = ", ".join(sorted(self.roles))
-            raise HTTPException(status_code=403, detail=f"role {principal.role} may not do "
-                                f"this; allowed: {allowed}")
+            names = "、".join(ROLE_NAMES.get(r, r) for r in sorted(self.roles))
+            mine = ROLE_NAMES.get(principal.role, principal.role)
+            raise HTTPException(status_code=403, detail=f"您的角色（{mine}）无权执行此操作，"
+                                f"仅限：{names} (role {principal.role} may not do this; "
+                                f"allowed: {allowed})")
         return principal
 
     def __repr__(self) -> str:

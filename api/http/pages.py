@@ -9,9 +9,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import posixpath
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
@@ -20,7 +20,15 @@ from access.login import SignInRefusedError
 from access.passwords import MAX_PASSWORD_CHARS
 from api.compose import Services
 from api.console import printable
-from api.http import pages_admin, pages_audit, pages_supervision
+from api.http import (
+    labels,
+    pages_admin,
+    pages_audit,
+    pages_cases,
+    pages_officers,
+    pages_stations,
+    pages_supervision,
+)
 from api.http.auth import TOKEN_COOKIE, Principal, public
 from api.http.ranges import copy_response, parse_range
 from api.http.rest_cases import editor
@@ -49,13 +57,14 @@ from api.http.web import (
     signin_redirect,
 )
 from evidence.completeness import CompletenessReport
-from evidence.errors import (
-    ConflictError,
-)
+from evidence.errors import ConflictError, NotFoundError
 from evidence.identity import MAX_PURPOSE_CHARS, InvalidInputError, canonical_purpose
-from evidence.records import Access, Clip, ClipQuery
+from evidence.records import Access, Case, Clip, ClipQuery, StoredObject
 
 log = logging.getLogger("liuhen.web")
+
+MAX_THUMB_BYTES = 4 << 20
+CASE_PAGE_SIZE = 50
 
 router = APIRouter(prefix=PREFIX, route_class=PageRoute, include_in_schema=False)
 
@@ -66,7 +75,7 @@ router = APIRouter(prefix=PREFIX, route_class=PageRoute, include_in_schema=False
 def static(name: str) -> Response:
     if name not in STATIC_FILES:
         raise HTTPException(status_code=404, detail=f"no static file {name!r}")
-    return FileResponse(PAGES_DIR / "static" / name, media_type="text/css",
+    return FileResponse(PAGES_DIR / "static" / name, media_type=STATIC_FILES[name],
                         headers={"Cache-Control": "max-age=3600"})
 
 
@@ -123,23 +132,90 @@ def _local_time(cw: Services, what: str, text: str | None) -> datetime | None:
     return cw.cases.years.check(what, local)
 
 
+PAGE_SIZE = 50
+"""Clips per page of the clip list; the page count has no limit (keyset pagination)."""
+PRESETS = {"today": ("今天", 0, 1), "yesterday": ("昨天", -1, 0), "7d": ("最近 7 天", -6, 1),
+           "30d": ("最近 30 天", -29, 1)}
+"""Date presets: (label, first day, day after the last), in days from today in DISPLAY_TZ."""
+ORDER_LABELS = {"captured": "拍摄时间（新→旧）", "officer": "警号", "device": "记录仪"}
+
+
+def date_preset(now: datetime, preset: str | None) -> tuple[datetime, datetime] | None:
+    """The capture-time window [start, end) of a date preset, in whole days of DISPLAY_TZ
+    around ``now``; None for no preset."""
+    if not preset:
+        return None
+    if preset not in PRESETS:
+        raise InvalidInputError(f"日期范围 {preset[:20]!r} 无效 (unknown date preset)")
+    _, first, after = PRESETS[preset]
+    today = now.astimezone(DISPLAY_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today + timedelta(days=first), today + timedelta(days=after)
+
+
 @router.get("/clips", name="web_clips")
 def clips(request: Request, *, who: Reader, cw: CaseworkPage,
           officer: str | None = None, device: str | None = None, start: str | None = None,
-          end: str | None = None, case: str | None = None, step: str | None = None) -> Response:
+          end: str | None = None, case: str | None = None, step: str | None = None,
+          unit: str | None = None, preset: str | None = None, order: str = "captured",
+          after: str | None = None, before: str | None = None) -> Response:
+    """Every clip in the caller's scope, newest first unless sorted otherwise, PAGE_SIZE to a
+    page by keyset (``after``/``before``: the SHA-256 of the last/first clip of the page
+    shown), with the total count of the search."""
     q = {"officer": officer, "device": device, "start": start, "end": end, "case": case,
-         "step": step}
+         "step": step, "unit": unit, "preset": preset}
     q = {k: (v.strip() if v else None) or None for k, v in q.items()}  # checked by Services
-    searched = any(q.values()) or "officer" in request.query_params
-    found: list[Clip] = []
-    if searched:
-        query = ClipQuery(officer=q["officer"], device=q["device"],
-                          start=_local_time(cw, "start", q["start"]),
-                          end=_local_time(cw, "end", q["end"]), case_id=q["case"],
-                          step_id=q["step"], limit=200)
-        found = cw.cases.clips(cw.scopes.query(who.scope, query))
+    units = [u for u in cw.accounts.repo.units()
+             if who.scope.everything or u.code in who.scope.units | who.scope.orphan_units]
+    within = None
+    if q["unit"]:
+        if q["unit"] not in {u.code for u in units}:
+            raise InvalidInputError(f"单位 {q['unit'][:20]!r} 不在您的范围内 (no such unit in "
+                                    "your scope)")
+        within = cw.scopes.for_unit(q["unit"])
+    window = date_preset(cw.clock(), q["preset"])
+    query = ClipQuery(officer=q["officer"], device=q["device"],
+                      start=window[0] if window else _local_time(cw, "start", q["start"]),
+                      end=window[1] if window else _local_time(cw, "end", q["end"]),
+                      case_id=q["case"], step_id=q["step"], within=within, order=order,
+                      after=after or None, before=before or None, limit=PAGE_SIZE + 1)
+    query = cw.scopes.query(who.scope, query)
+    found = cw.cases.clips(query)
+    more = len(found) > PAGE_SIZE
+    if query.before is not None:
+        found, has_prev, has_next = found[-PAGE_SIZE:], more, True
+    else:
+        found, has_prev, has_next = found[:PAGE_SIZE], query.after is not None, more
+    total = cw.cases.count_clips(query)
+    kept = {k: v for k, v in q.items() if v} | ({"order": order} if order != "captured" else {})
+
+    def page_url(**cursor: str) -> str:
+        return str(request.url_for("web_clips")) + "?" + urlencode(kept | cursor)
+
     return page(request, "clips.html", who=who, title="查找视频 Clips", q=q, clips=found,
-                 searched=searched)
+                 total=total, units=units, presets=PRESETS, orders=ORDER_LABELS, order=order,
+                 first_url=page_url() if has_prev else None,
+                 prev_url=page_url(before=found[0].sha256) if has_prev and found else None,
+                 next_url=page_url(after=found[-1].sha256) if has_next and found else None)
+
+
+@router.get("/clips/{sha256}/{picture}.jpg", name="web_thumb")
+def thumb(sha256: str, picture: str, who: Reader, cw: CaseworkPage) -> Response:
+    """A clip's thumbnail (``thumb``) or keyframe strip (``strip``), made by the media stage,
+    for a clip in the caller's scope. Not an access to the evidence (no ``accessed`` entry:
+    a list of fifty clips would write fifty); the copies themselves stay purpose-gated."""
+    if picture not in ("thumb", "strip"):
+        raise HTTPException(status_code=404, detail="没有这个图片 (no such picture)")
+    clip = cw.scopes.clip(who.scope, sha_in_path(sha256))
+    obj = getattr(clip, picture)
+    if obj is None or clip.disposed_index is not None:
+        raise NotFoundError("该视频没有缩略图 (no thumbnail for this clip)")
+    if obj.size > MAX_THUMB_BYTES:
+        raise NotFoundError("缩略图过大 (the thumbnail is too large to show)")
+    with cw.blobs.open(obj) as stream:
+        data = stream.read()  # to the end: the store checks its hash there
+    return Response(data, media_type="image/jpeg",
+                    headers={"Cache-Control": "private, max-age=3600",
+                             "X-Content-Type-Options": "nosniff"})
 
 
 def _my_access(cw: Services, who: Principal, sha: str, index: int | None) -> Access | None:
@@ -149,22 +225,40 @@ def _my_access(cw: Services, who: Principal, sha: str, index: int | None) -> Acc
 
 @router.get("/clips/{sha256}", name="web_clip")
 def clip_page(request: Request, *, sha256: str, who: Reader, cw: CaseworkPage,
-              access: int | None = None) -> Response:
+              access: int | None = None, cases_after: str | None = None,
+              cases_before: str | None = None) -> Response:
     sha = sha_in_path(sha256)
     clip = cw.scopes.clip(who.scope, sha)
     links = cw.cases.links(sha256=sha, current_only=True)
     choices = []
+    cases_shown = None
     if who.role in EDITORS:
         names = {k.code: k.name for k in cw.cases.step_kinds()}
+        cases_shown = cases_page(cw, after=cases_after, before=cases_before)
         choices = [(c, [(s, names.get(s.code, s.code)) for s in c.steps])
-                   for c in cw.cases.cases(limit=100) if c.steps]
-    variants = [v for v in ("playback", "proxy", "original") if getattr(clip, v) is not None]
-    if clip.disposed_index is not None:
-        variants = []
+                   for c in cases_shown.cases if c.steps]
+    grant = _my_access(cw, who, sha, access)
     return page(request, "clip.html", who=who, title=f"视频 Clip {sha[:12]}", clip=clip,
-                 links=links, step_choices=choices, variants=variants,
-                 variant_labels=VARIANT_LABELS, max_purpose=MAX_PURPOSE_CHARS,
-                 grant=_my_access(cw, who, sha, access))
+                 links=links, step_choices=choices, cases_shown=cases_shown,
+                 variants=_variants(clip),
+                 actions=_actions(clip), kind=labels.media_kind(clip),
+                 variant_labels=VARIANT_LABELS, max_purpose=MAX_PURPOSE_CHARS, grant=grant,
+                 grant_type=None if grant is None else _media_type(clip, grant.variant))
+
+
+def _variants(clip: Clip) -> list[str]:
+    """The copies the clip page offers: none once disposed; only the original of a
+    quarantined clip (no player for content the media stage refused, DESIGN.md §3 step 4)."""
+    if clip.disposed_index is not None:
+        return []
+    if clip.quarantine_reason:
+        return ["original"] if clip.original is not None else []
+    return [v for v in ("playback", "proxy", "original") if getattr(clip, v) is not None]
+
+
+def _actions(clip: Clip) -> list[str]:
+    """``play`` (in the page's player) and ``download``; a quarantined clip downloads only."""
+    return ["download"] if clip.quarantine_reason else ["play", "download"]
 
 
 @router.post("/clips/{sha256}/access", name="web_access")
@@ -176,9 +270,15 @@ def access_clip(request: Request, *, sha256: str, who: Reader, cw: CaseworkPage,
     check_csrf(request, csrf)
     sha = sha_in_path(sha256)
     clip = cw.scopes.clip(who.scope, sha)
+    opened_action = "download" if action == "download" else "play"
+    if opened_action not in _actions(clip) or variant not in _variants(clip):
+        # refused before anything is recorded: no access for a player the page does not show
+        raise InvalidInputError(f"此内容已隔离（{labels.quarantine(clip)}），只能下载原始文件 "
+                                "(quarantined: only the original can be downloaded)"
+                                if clip.quarantine_reason else
+                                f"没有这个副本 {variant[:16]!r} (no such copy of this clip)")
     canonical_purpose(purpose)  # a missing purpose is refused before a grant is used
     cw.approvals.use(who.account, who.scope, clip, variant=variant)  # grant_used, or 403
-    opened_action = "download" if action == "download" else "play"
     opened = cw.access.open(sha, action=opened_action, variant=variant,
                        purpose=canonical_purpose(purpose), actor=who.name, role=who.role.value)
     opened.stream.close()  # the bytes go out through the media route, under this access
@@ -189,8 +289,38 @@ def access_clip(request: Request, *, sha256: str, who: Reader, cw: CaseworkPage,
     return see_other(request, "web_clip", query=f"access={index}", sha256=sha)
 
 
-def _media_type(key: str) -> str:
-    return MEDIA_TYPES.get(posixpath.splitext(key)[1].lower(), "application/octet-stream")
+def _suffix(clip: Clip, variant: str) -> str:
+    """The copy's file extension: a derivative's key carries it, an original's key does not
+    (``originals/ab/<sha>``), so the recorder's file name gives it."""
+    obj: StoredObject | None = getattr(clip, variant, None)
+    if variant == "original" or obj is None:
+        return posixpath.splitext(clip.name_on_device)[1].lower()
+    return posixpath.splitext(obj.key)[1].lower()
+
+
+def _media_type(clip: Clip, variant: str) -> str:
+    kind = labels.media_kind(clip)
+    media_type = MEDIA_TYPES.get(_suffix(clip, variant), "application/octet-stream")
+    if kind == "photo" and not media_type.startswith("image/"):
+        return "image/jpeg"  # a photo the media stage kept whatever its name (JPEG-only today)
+    return media_type
+
+
+def download_name(clip: Clip, variant: str) -> str:
+    """The name a download gets: the recorder's own file name for the original, its stem with
+    the copy's name and extension for a derivative (``20261124_0800_010203.playback.mp4``)."""
+    name = basename(clip.name_on_device)
+    if variant == "original":
+        return name
+    return f"{posixpath.splitext(name)[0]}.{variant}{_suffix(clip, variant)}"
+
+
+def content_disposition(disposition: str, filename: str) -> str:
+    """RFC 6266 with an ASCII ``filename`` for old clients and the exact UTF-8 name in
+    ``filename*`` (RFC 5987), so a Chinese file name survives."""
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_"
+                       for c in filename)
+    return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
 
 
 
@@ -215,15 +345,13 @@ def media(request: Request, *, sha256: str, variant: str, who: Reader, cw: Casew
     opened = cw.access.open(sha, action=granted.action, variant=variant, purpose=granted.purpose,
                        actor=who.name, role=who.role.value, case_id=granted.case_id,
                        byte_range=whole if wanted is None else (wanted.start, wanted.end))
-    suffix = posixpath.splitext(opened.object.key)[1].lower()
-    filename = (basename(clip.name_on_device) if variant == "original"
-                else f"{sha[:16]}-{variant}{suffix}")
     download = granted.action == "download"
     disposition = "attachment" if download else "inline"
-    media_type = "application/octet-stream" if download else _media_type(opened.object.key)
+    media_type = "application/octet-stream" if download else _media_type(clip, variant)
     return copy_response(opened.stream, size=opened.object.size, wanted=wanted,
                          media_type=media_type,
-                         disposition=f"{disposition}; filename*=UTF-8''{quote(filename)}",
+                         disposition=content_disposition(disposition,
+                                                         download_name(clip, variant)),
                          what=f"{variant} of {sha}",
                          headers={"X-Content-Type-Options": "nosniff"})
 
@@ -257,10 +385,39 @@ def detach(request: Request, *, sha256: str, who: Editor, cw: CaseworkPage, csrf
 
 # --- cases and completeness ---------------------------------------------------------------
 
+
+@dataclasses.dataclass(frozen=True)
+class CasePage:
+    """One page of cases (newest first) and the cursors of its neighbours (None: no page)."""
+
+    cases: list[Case]
+    total: int
+    after: str | None
+    """Pass as ``after`` for the next page."""
+    before: str | None
+    """Pass as ``before`` for the previous page."""
+    first: bool
+    """A first-page link is worth showing (this is not the first page)."""
+
+
+def cases_page(cw: Services, *, after: str | None, before: str | None,
+              size: int = CASE_PAGE_SIZE) -> CasePage:
+    found = cw.cases.cases(limit=size + 1, after=after or None, before=before or None)
+    more = len(found) > size
+    if before:
+        found, has_prev, has_next = found[-size:], more, True
+    else:
+        found, has_prev, has_next = found[:size], bool(after), more
+    return CasePage(cases=found, total=cw.cases.count_cases(),
+                    after=found[-1].case_id if has_next and found else None,
+                    before=found[0].case_id if has_prev and found else None, first=has_prev)
+
+
 @router.get("/cases", name="web_cases")
-def cases(request: Request, *, who: Reader, cw: CaseworkPage) -> Response:
+def cases(request: Request, *, who: Reader, cw: CaseworkPage, after: str | None = None,
+          before: str | None = None) -> Response:
     return page(request, "cases.html", who=who, title="案件 Cases",
-                 cases=cw.cases.cases(limit=200))
+                 cases=cases_page(cw, after=after, before=before))
 
 
 @router.get("/cases/{case_id}", name="web_case")
@@ -280,12 +437,17 @@ def case_page(request: Request, *, case_id: str, who: Reader, cw: CaseworkPage) 
             unknown_duration=tuple(s for s in report.unknown_duration
                                    if cw.scopes.visible(who.scope, s)))
     return page(request, "case.html", who=who, title=f"案件 Case {case.case_id}", case=case,
-                 kinds=kinds, clips_by_step=clips_by_step, report=report)
+                 kinds=kinds, clips_by_step=clips_by_step, report=report,
+                 **pages_cases.case_extras(request, cw, who, case, clips_by_step=clips_by_step,
+                                           report=report))
 
 
 router.include_router(pages_audit.router)  # before the catch-all below
 router.include_router(pages_supervision.router)
 router.include_router(pages_admin.router)
+router.include_router(pages_cases.router)
+router.include_router(pages_officers.router)
+router.include_router(pages_stations.router)
 
 
 # --- what no route above answers -----------------------------------------------------------------

@@ -46,6 +46,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from access.login import Login
 from api.compose import Services
 from api.errors import HEADINGS, family_of
+from api.http import labels
 from api.http.auth import TOKEN_COOKIE, Principal, Role, allow, login_service
 from api.http.deps import get_casework
 from api.http.errors import chinese_first, validation_message
@@ -55,7 +56,6 @@ from evidence.errors import (
     UnavailableError,
 )
 from evidence.ids import is_sha256_hex
-from evidence.records import Clip
 
 log = logging.getLogger("liuhen.web")
 
@@ -71,22 +71,27 @@ VARIANT_LABELS = {"playback": "播放副本 playback copy", "proxy": "低码率�
                   "original": "原始文件 original"}
 MEDIA_TYPES = {".mp4": "video/mp4", ".m4a": "audio/mp4", ".jpg": "image/jpeg",
                ".jpeg": "image/jpeg", ".wav": "audio/wav", ".avi": "video/x-msvideo"}
-STATIC_FILES = frozenset({"liuhen.css"})
+STATIC_FILES = {"liuhen.css": "text/css", "stations.js": "text/javascript",
+                "player.js": "text/javascript"}
+"""The static files and their media types (no inline script anywhere)."""
 NOTICES = {"attached": "已关联到执法环节 Attached to the case step.",
            "detached": "已解除关联 Detached (recorded in the ledger; nothing is deleted).",
-           "signed-out": "已退出 Signed out."}
+           "signed-out": "已退出 Signed out.",
+           "opened": "已立案 The case is open.",
+           "step-recorded": "已记录执法环节 Step recorded.",
+           "step-corrected": "已更正执法环节（账本保留原记录）Step corrected; the ledger keeps the "
+                             "first record."}
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
-                               "media-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-                               "base-uri 'none'",
+                               "media-src 'self'; script-src 'self'; connect-src 'self'; "
+                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",  # forms then carry our Origin (no-referrer sends "null")
     "Cache-Control": "no-store",
 }
 
 PAGES_DIR = Path(__file__).resolve().parent
-ROLE_NAMES = {"officer": "民警", "leader": "领导", "auditor": "法制", "admin": "管理员",
-              "station": "采集站"}
+ROLE_NAMES = labels.ROLE_NAMES
 READERS = (Role.OFFICER, Role.LEADER, Role.AUDITOR, Role.ADMIN)
 EDITORS = (Role.OFFICER, Role.LEADER, Role.ADMIN)
 SUPERVISORS = (Role.LEADER, Role.AUDITOR, Role.ADMIN)
@@ -102,7 +107,11 @@ def templates() -> Jinja2Templates:
     """The page templates, built on first use (nothing at import time: STYLE.md §6)."""
     t = Jinja2Templates(directory=PAGES_DIR / "templates")
     t.env.filters.update(when=_when, duration=_duration, basename=basename,
-                         clip_state=_clip_state, segment=_segment)
+                         clip_state=labels.clip_state, segment=_segment,
+                         entry_kind=labels.entry_kind, action=labels.action,
+                         quarantine=labels.quarantine, media_kind=labels.media_kind,
+                         role_name=role_name)
+    t.env.globals["variant_labels"] = VARIANT_LABELS
     return t
 
 
@@ -134,14 +143,10 @@ def basename(name: str) -> str:
     return posixpath.basename(name) or name
 
 
-def _clip_state(clip: Clip) -> str:
-    if clip.disposed_index is not None:
-        return "已处置 disposed"
-    if clip.quarantine_reason:
-        return f"隔离 quarantined: {clip.quarantine_reason}"
-    if clip.original is None:
-        return "待存储 not stored yet"
-    return "已存储并核验 stored" + (" · 有播放副本 playable" if clip.playback else "")
+def role_name(code: str) -> str:
+    """``民警 officer``: roles Chinese first."""
+    name = ROLE_NAMES.get(code)
+    return f"{name} {code}" if name else code
 
 
 # --- sessions and CSRF ----------------------------------------------------------------------
@@ -276,9 +281,15 @@ def _http_heading(status: int) -> str:
 
 
 def error_page(request: Request, status: int, heading: str, message: str) -> HTMLResponse:
+    """An error as a page with a way back: to the page the user came from (when it is one of
+    ours) and home."""
     who: Principal | None = getattr(request.state, "principal", None)
+    referer = request.headers.get("referer", "")
+    ours = str(request.url_for("web_home"))
+    back = referer if referer.startswith(ours) and referer != str(request.url) else None
     return page(request, "error.html", who=who, title=heading, status_code=status,
-                 heading=heading, message=chinese_first(heading.partition(" ")[0], message))
+                 heading=heading, message=chinese_first(heading.partition(" ")[0], message),
+                 back=back)
 
 
 def sha_in_path(sha256: str) -> str:

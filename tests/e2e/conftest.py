@@ -167,9 +167,13 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=5)
 
 
-def _site(root: Path, media: Media, database_url: str | None) -> Iterator[Site]:
+def _site(root: Path, media: Media, database_url: str | None, *,
+          extra: Callable[[Settings], None] | None = None) -> Iterator[Site]:
+    """``extra``: more data for a test module (run after the build, before the server)."""
     require_chromium()
     clip, clip_file = _build(root, media, database_url)
+    if extra is not None:
+        extra(Settings(data_dir=root / "data", database_url=database_url))
     data_dir = root / "data"
     # these page tests download an original without 调阅审批 (tests/e2e/test_pages.py)
     (data_dir / "approvals.toml").write_text("needs_approval = []\n", "utf-8")

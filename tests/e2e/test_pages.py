@@ -168,7 +168,8 @@ def auditor_verifies_and_reads_the_log(site: Site, browser: Browser) -> None:
         browser.fill(f"#{field}", value)
         browser.submit("form[role=search] button[type=submit]")
         rows = [r.text for r in browser.all("#access-log tbody tr")]
-        views = [r for r in rows if OFFICER_NO in r and PURPOSE in r and "play · playback" in r]
+        views = [r for r in rows if OFFICER_NO in r and PURPOSE in r
+                 and "播放 play · 播放副本 playback copy" in r]
         assert len(views) == 1, (field, rows)  # ranged reads coalesced into the one view
         # (the player's reads of the whole copy, `bytes=0-`, are recorded as downloads)
         if field == "clip":
