@@ -13,7 +13,7 @@ from pathlib import Path
 from access.scope import Scopes
 from api.compose import accounts, open_ledger, services
 from api.settings import Settings
-from bench.common import median_time, report
+from bench.common import add_bureau, median_time, report, unit_code
 from evidence.bodies import AcquiredBody
 from evidence.ids import StationId
 from evidence.records import ClipQuery, Entry, EntryKind
@@ -26,26 +26,18 @@ BATCH = 10_000
 AT = datetime(2026, 11, 24, 8, tzinfo=UTC)
 
 
-def _unit(u: int) -> str:
-    return f"1101{u:04d}0000"
-
 
 def _build(data: Path) -> None:
     ledger = open_ledger(Settings(data_dir=data))
     try:
         people = accounts(ledger)
-        people.add_unit("110000000000", "市局", parent=None, actor="bench")
-        for u in range(UNITS):
-            people.add_unit(_unit(u), f"派出所{u}", parent="110000000000", actor="bench")
-        for o in range(OFFICERS):
-            people.add_user(f"{100000 + o}", name=f"民警{o}", unit=_unit(o % UNITS),
-                            roles=["officer"], password="bench password 1" if o == 0 else None,
-                            actor="bench")
+        add_bureau(people, units=UNITS, officers=OFFICERS,
+                   first_password="bench password 1")  # noqa: S106 - a throwaway bench account
         datas = []
         for i in range(N):
             officer = f"{100000 + i % OFFICERS}"
             body = AcquiredBody(device="ZFY00042", name_on_device=f"{i}.MP4", size=1,
-                                officer=officer, unit_no=_unit(i % UNITS), clock_offset_ms=0,
+                                officer=officer, unit_no=unit_code(i % UNITS), clock_offset_ms=0,
                                 device_mtime=AT, capture_time=AT + timedelta(seconds=i))
             datas.append((encode_entry(Entry(kind=EntryKind.ACQUIRED, subject=f"{i:064x}",
                                              body=body.to_body(), station=StationId("bench"),

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from access.accounts import Accounts
 from evidence.ids import StationId
 from evidence.records import Entry, EntryKind
 from integrity.entry import encode_entry
@@ -44,3 +45,21 @@ def make_entries(n: int) -> list[bytes]:
               "name_on_device": "DCIM/100MEDIA/20261124_085703_ZFY00042_000123.MP4"}))
     head, _, tail = template.partition(b"0" * 64)
     return [head + b"%064x" % i + tail for i in range(n)]
+
+
+def unit_code(u: int) -> str:
+    """The 12-digit code of the benches' ``u``-th 派出所 under 市局 110000000000."""
+    return f"1101{u:04d}0000"
+
+
+def add_bureau(people: Accounts, *, units: int, officers: int,
+               first_password: str | None = None) -> None:
+    """A 市局 with ``units`` 派出所 and ``officers`` officers (警号 100000 on), spread over the
+    units round-robin; only the first officer gets ``first_password``."""
+    people.add_unit("110000000000", "市局", parent=None, actor="bench")
+    for u in range(units):
+        people.add_unit(unit_code(u), f"派出所{u}", parent="110000000000", actor="bench")
+    for o in range(officers):
+        people.add_user(f"{100000 + o}", name=f"民警{o}", unit=unit_code(o % units),
+                        roles=["officer"], password=first_password if o == 0 else None,
+                        actor="bench")

@@ -24,7 +24,7 @@ import httpx
 
 from api.compose import accounts, open_ledger, services
 from api.settings import Settings
-from bench.common import report
+from bench.common import add_bureau, report, unit_code
 from evidence.bodies import AcquiredBody
 from evidence.ids import StationId
 from evidence.records import Entry, EntryKind
@@ -40,21 +40,13 @@ AT = datetime(2026, 6, 1, tzinfo=UTC)
 PASSWORD = "bench password 1"  # noqa: S105 - a throwaway bench account
 
 
-def _unit(u: int) -> str:
-    return f"1101{u:04d}0000"
-
 
 def _build(data: Path) -> str:
     """N clips from OFFICERS officers in UNITS units, CASES cases; returns a mid-list SHA-256."""
     ledger = open_ledger(Settings(data_dir=data))
     try:
         people = accounts(ledger)
-        people.add_unit("110000000000", "市局", parent=None, actor="bench")
-        for u in range(UNITS):
-            people.add_unit(_unit(u), f"派出所{u}", parent="110000000000", actor="bench")
-        for o in range(OFFICERS):
-            people.add_user(f"{100000 + o}", name=f"民警{o}", unit=_unit(o % UNITS),
-                            roles=["officer"], password=None, actor="bench")
+        add_bureau(people, units=UNITS, officers=OFFICERS)
         people.add_user("900000", name="管理员", unit="110000000000", roles=["admin"],
                         password=PASSWORD, actor="bench")
         for start in range(0, N, BATCH):
@@ -62,7 +54,7 @@ def _build(data: Path) -> str:
             for i in range(start, min(N, start + BATCH)):
                 officer = f"{100000 + i % OFFICERS}"
                 body = AcquiredBody(device=f"ZFY{i % 800:05d}", name_on_device=f"{i}.MP4",
-                                    size=1, officer=officer, unit_no=_unit(i % UNITS),
+                                    size=1, officer=officer, unit_no=unit_code(i % UNITS),
                                     clock_offset_ms=0, device_mtime=AT,
                                     capture_time=AT + timedelta(seconds=i * 7))
                 datas.append((encode_entry(Entry(kind=EntryKind.ACQUIRED, subject=f"{i:064x}",
@@ -75,7 +67,7 @@ def _build(data: Path) -> str:
 
         cw = services(ledger, make_blob_store(ledger.settings), refresh_s=60)
         for c in range(CASES):
-            cw.cases.open_case(f"B-{c:05d}", title=f"案件{c}", unit_no=_unit(c % UNITS),
+            cw.cases.open_case(f"B-{c:05d}", title=f"案件{c}", unit_no=unit_code(c % UNITS),
                                major=False, actor="bench")
         cw.cases.record_step("B-00000", code="chafeng", started_at=AT,
                              ended_at=AT + timedelta(hours=1), officer="100000", actor="bench")
@@ -133,7 +125,7 @@ def run() -> None:
                     "clip list by 警号": "/ui/clips?officer=100007",
                     "clip list sorted by device, middle page": f"/ui/clips?order=device"
                                                                 f"&after={mid}",
-                    "clip list, one unit's subtree": f"/ui/clips?unit={_unit(3)}",
+                    "clip list, one unit's subtree": f"/ui/clips?unit={unit_code(3)}",
                     "clip page": f"/ui/clips/{mid}",
                     "case list, first page": "/ui/cases",
                     "case page (timeline, suggestions)": f"/ui/cases/{quote('B-00000')}",

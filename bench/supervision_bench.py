@@ -11,7 +11,7 @@ from pathlib import Path
 
 from api.compose import accounts, open_ledger, services
 from api.settings import Settings
-from bench.common import median_time, report
+from bench.common import add_bureau, median_time, report, unit_code
 from evidence.bodies import AccessedBody, AcquiredBody
 from evidence.ids import StationId
 from evidence.records import Entry, EntryKind
@@ -25,9 +25,6 @@ START = datetime(2026, 11, 23, tzinfo=UTC)
 WEEK = timedelta(days=7)
 
 
-def _unit(u: int) -> str:
-    return f"1101{u:04d}0000"
-
 
 def _entry(kind: EntryKind, subject: str, body: dict[str, object], actor: str,
            at: datetime) -> tuple[bytes, str, str]:
@@ -39,19 +36,14 @@ def _build(data: Path) -> None:
     ledger = open_ledger(Settings(data_dir=data))
     try:
         people = accounts(ledger)
-        people.add_unit("110000000000", "市局", parent=None, actor="bench")
-        for u in range(UNITS):
-            people.add_unit(_unit(u), f"派出所{u}", parent="110000000000", actor="bench")
-        for o in range(OFFICERS):
-            people.add_user(f"{100000 + o}", name=f"民警{o}", unit=_unit(o % UNITS),
-                            roles=["officer"], password=None, actor="bench")
+        add_bureau(people, units=UNITS, officers=OFFICERS)
         step = WEEK / N
         rows = []
         for i in range(N):
             officer = f"{100000 + i % OFFICERS}"
             captured = START + i * step
             body = AcquiredBody(device=f"ZFY{i % OFFICERS:05d}", name_on_device=f"{i}.MP4",
-                                size=1, officer=officer, unit_no=_unit(i % UNITS),
+                                size=1, officer=officer, unit_no=unit_code(i % UNITS),
                                 clock_offset_ms=0, device_mtime=captured,
                                 capture_time=captured)
             rows.append(_entry(EntryKind.ACQUIRED, f"{i:064x}", body.to_body(), officer,
