@@ -10,12 +10,15 @@ RUN pip wheel --no-cache-dir --no-deps -w /wheels "$(python -c 'import tomllib; 
     if d.startswith("gmalglib")).split()[0].rstrip(","))')"
 
 FROM python:3.11-slim-bookworm
-RUN apt-get update && apt-get install -y --no-install-recommends openssl make \
+RUN apt-get update && apt-get install -y --no-install-recommends openssl make ffmpeg \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/liuhen
 COPY pyproject.toml README.md ./
 COPY evidence evidence
 COPY integrity integrity
+COPY ledger ledger
+COPY cases cases
+COPY access access
 COPY storage storage
 COPY devices devices
 COPY ingest ingest

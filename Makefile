@@ -5,7 +5,7 @@ DATA    ?= ./liuhen-data
 export PYTHONDONTWRITEBYTECODE = 1
 
 .DEFAULT_GOAL := help
-.PHONY: help dev servers demo lint typecheck arch test test-unit check bench clean
+.PHONY: help dev servers demo lint typecheck arch test test-unit test-dates check bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,7 +42,15 @@ arch: $(VENV)/.dev ## import-linter: the layers of DESIGN.md §2
 test-unit: $(VENV)/.dev ## pure tests only (no servers)
 	$(PY) -m pytest tests/unit tests/conformance -q
 
-test: servers lint typecheck arch ## everything: lint, types, layers, unit, conformance, integration (PostgreSQL, TSA, Ceph RGW)
+# A leap day late in a year, and the first day past 2038's 32-bit seconds: the pure tests must
+# not care which day they run (DEVELOPERS.md). libfaketime moves the wall clock only (file times
+# and the monotonic clock stay real: FAT images and timeouts keep working).
+FAKETIME = NO_FAKE_STAT=1 FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f
+test-dates: servers $(VENV)/.dev ## the unit and conformance tests again on other days (faketime)
+	$(FAKETIME) "@2028-02-29 23:59:30" $(PY) -m pytest -q -p no:cacheprovider tests/unit tests/conformance
+	$(FAKETIME) "@2039-01-01 00:00:05" $(PY) -m pytest -q -p no:cacheprovider tests/unit tests/conformance
+
+test: servers lint typecheck arch test-dates ## everything: lint, types, layers, unit, conformance, integration (PostgreSQL, TSA, Ceph RGW)
 	$(PY) -m pytest -q
 
 check: test ## alias of test, as CI runs it

@@ -45,6 +45,10 @@ class LoginPolicy:
     lockout: timedelta = timedelta(minutes=15)
     idle: timedelta = timedelta(minutes=30)
     absolute: timedelta = timedelta(hours=12)
+    touch_every: timedelta = timedelta(minutes=1)
+    """A session's last-seen time is written at most this often: a page with thumbnails and a
+    live board is dozens of requests a minute, each otherwise a write; idle expiry is late by
+    at most this much."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +158,8 @@ class Login:
         if account is None or not account.active:
             self.sessions.end(session.id, now=now, reason="disabled")
             return None
-        self.sessions.touch(session.id, now=now)
+        if now - session.last_seen_at >= self.policy.touch_every:
+            self.sessions.touch(session.id, now=now)
         return Caller(name=account.officer_no, roles=account.roles,
                       scope=self._scope(account, self.scopes.for_account(account)),
                       account=account, session_id=session.id)

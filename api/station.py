@@ -83,7 +83,7 @@ class LogProgress:
         self._media = _MediaQuarters()
 
     def dock_started(self, serial: str, *, files: int, total_bytes: int) -> None:
-        self._out(f"[{serial}] docked: {files} files, {total_bytes / 1e6:.1f} MB to ingest")
+        self._out(f"[{serial}] 已接入：{files} 个文件，待采集 {total_bytes / 1e6:.1f} MB")
 
     def advanced(self, serial: str, nbytes: int) -> None:
         pass  # log lines report per file, not per chunk
@@ -92,12 +92,12 @@ class LogProgress:
         self._out(f"[{serial}] {path}: {describe_file(state, note)}")
 
     def dock_finished(self, serial: str, *, ok: bool, summary: str) -> None:
-        self._out(f"[{serial}] {'done' if ok else 'FAILED'}: {summary}")
+        self._out(f"[{serial}] {'完成' if ok else '失败 FAILED'}：{summary}")
 
     def media(self, sha256: str, action: str, *, done_ms: int, total_ms: int) -> None:
         quarter = self._media.crossed(sha256, done_ms, total_ms)
         if quarter is not None:
-            self._out(f"[media] {sha256[:16]}… {action} {quarter * 25}%")
+            self._out(f"[媒体处理] {sha256[:16]}… {action} {quarter * 25}%")
 
 
 class RichProgress:
@@ -287,7 +287,7 @@ def run_station(station: Station, source: DockSource, *, password: bytes | None,
             running: dict[str, Future[DockResult]] = {}
             while not stop.is_set():
                 for docked in source.poll():
-                    out(f"[{docked.serial}] recorder on port {docked.port}")
+                    out(f"[{docked.serial}] 记录仪接入端口 {docked.port}")
                     running[docked.serial] = pool.submit(work, docked)
                 for serial in [s for s, f in running.items() if f.done()]:
                     collect(serial, running.pop(serial))

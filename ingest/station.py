@@ -324,11 +324,10 @@ class Dock(Generic[R]):
 
 
 def _summary(result: DockResult) -> str:
-    offset = "" if result.clock_offset_ms is None else f", clock {result.clock_offset_ms:+d} ms"
-    waiting = f", {result.waiting} waiting for storage" if result.waiting else ""
-    return (f"{result.verified}/{result.files} verified as received, {result.quarantined} "
-            "quarantined, "
-            f"{len(result.failed)} failed{waiting}{offset}"
-            + (", released" if result.released else ", not released"))
+    offset = "" if result.clock_offset_ms is None else f"，时钟偏差 {result.clock_offset_ms:+d} ms"
+    waiting = f"，{result.waiting} 个等待存储恢复" if result.waiting else ""
+    return (f"{result.files} 个文件中 {result.verified} 个已按原样存储并校验，"
+            f"{result.quarantined} 个已隔离，{len(result.failed)} 个失败{waiting}{offset}，"
+            + ("已释放" if result.released else "未释放"))
 
 

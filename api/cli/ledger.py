@@ -288,28 +288,32 @@ def _verify_clip(settings: Settings, ref: str) -> None:
         entries = [(row.index, decode_entry(row.data)) for row in station.ledger.store.find(sha)]
         acquired = [(i, e) for i, e in entries if e.kind.value == "acquired"]
         if not acquired:
-            raise NotFoundError(f"no `acquired` entry for {sha} in this ledger")
+            raise NotFoundError(f"本账本中没有 {sha} 的采集（acquired）条目 "
+                                "(no `acquired` entry for it in this ledger)")
         for index, e in acquired:
             body = e.body
-            out(f"  ledger entry {index}: acquired {body.get('name_on_device')} from "
-                f"{body.get('device')} (警号 {body.get('officer')}) at {e.at.isoformat()}")
+            out(f"  账本条目 {index}：采集 {body.get('name_on_device')}，记录仪 "
+                f"{body.get('device')}（警号 {body.get('officer')}），{e.at.isoformat()} "
+                f"(ledger entry {index}: acquired)")
         objects = [r.object for r in station.repo.by_sha256(sha) if r.object is not None]
         if not objects:
-            raise NotFoundError(f"{sha} is ledgered but no stored object is recorded yet")
+            raise NotFoundError(f"{sha} 已记入账本，但尚无存储对象记录 "
+                                "(ledgered, but no stored object is recorded yet)")
         obj = objects[0]
         checked = station.blobs.verify(obj, rehash=True)
-        out(f"  stored {checked.store} {checked.key} version {checked.version_id}: "
-            f"{checked.size} bytes re-hashed OK, {checked.lock_mode} until "
-            f"{checked.retain_until.date()}")
+        out(f"  存储 {checked.store} {checked.key} 版本 {checked.version_id}：{checked.size} "
+            f"字节重新计算哈希一致，{checked.lock_mode} 锁定至 {checked.retain_until.date()} "
+            "(stored; re-hashed OK)")
         open_plain = getattr(station.blobs, "verify_plaintext", None)
         if checked.sealing is not None and open_plain is not None:
             open_plain(checked)
-            out(f"  encrypted at rest ({checked.sealing.algorithm}, KEK "
-                f"{checked.sealing.kek_id}): decrypted, plaintext SHA-256 OK")
+            out(f"  静态加密（{checked.sealing.algorithm}，KEK {checked.sealing.kek_id}）："
+                "已解密，明文 SHA-256 一致 (encrypted at rest: decrypted, plaintext OK)")
         for index, e in entries:
             if e.kind.value == "quarantined":
-                out(f"  quarantined (entry {index}): {e.body.get('reason')}")
-        out("clip verified: in the ledger and intact in storage")
+                out(f"  已隔离（条目 {index}）：{e.body.get('reason')} (quarantined)")
+        out("片段核验通过：已记入账本，存储中的原件完好 (clip verified: in the ledger and intact "
+            "in storage)")
     finally:
         station.close()
 

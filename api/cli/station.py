@@ -20,6 +20,7 @@ import typer
 
 from api.cli._common import DataDir, Store, errors, settings_for
 from api.console import out
+from api.http import labels
 from api.stationlink import read_link
 
 if TYPE_CHECKING:
@@ -173,7 +174,9 @@ def print_results(station: Station, run: StationRun, out: Callable[[str], None])
         quarantined: list[tuple[str, str]] = []
         for path, sha in sorted(r.contents.items()):
             if sha not in reasons:
-                reasons[sha] = catalogue.clip(sha).quarantine_reason
+                clip = catalogue.clip(sha)
+                reasons[sha] = (f"{labels.quarantine(clip)}（{clip.quarantine_reason}）"
+                                if clip.quarantine_reason else None)
             why = reasons[sha]
             if why:
                 quarantined.append((path, why))

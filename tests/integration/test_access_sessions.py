@@ -9,12 +9,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from api.http.auth import TOKEN_COOKIE
 from devices.sim.cards import Media
 from evidence.records import EntryKind
-from storage.account_tables import FAILURES
+from storage.account_tables import FAILURES, SESSIONS
 from tests.integration.test_api_support import BACKENDS, World, world_fixture
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -98,6 +98,25 @@ def test_idle_expiry(world: World, clock: FakeClock) -> None:
     assert me(world, auth) == 200
     clock.advance(minutes=30)
     assert me(world, auth) == 401
+
+
+def last_seen(world: World) -> datetime:
+    with world.station.ledger.store.engine.connect() as conn:
+        seen = conn.execute(select(func.max(SESSIONS.c.last_seen_at))).scalar_one()
+    assert isinstance(seen, datetime)
+    return seen if seen.tzinfo else seen.replace(tzinfo=UTC)
+
+
+def test_a_busy_page_writes_last_seen_once_a_minute(world: World, clock: FakeClock) -> None:
+    auth = sign_in(world, "100001")
+    signed_in = clock.now
+    for _ in range(5):  # a page with thumbnails: many requests within one minute
+        clock.advance(seconds=10)
+        assert me(world, auth) == 200
+    assert last_seen(world) == signed_in  # no write per request
+    clock.advance(seconds=15)  # 65 s after sign-in
+    assert me(world, auth) == 200
+    assert last_seen(world) == clock.now
 
 
 def test_absolute_expiry_however_busy(world: World, clock: FakeClock) -> None:

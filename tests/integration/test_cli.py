@@ -87,7 +87,7 @@ def test_verify_names_the_clip_and_checks_the_stored_copy(data: tuple[Path, str]
     clip = demo_clip(root, output)
     code, out = liuhen("verify", str(clip), "--data-dir", str(root))
     assert code == 0, out
-    assert "acquired DCIM/100MEDIA/" in out and "re-hashed OK" in out
+    assert "采集 DCIM/100MEDIA/" in out and "字节重新计算哈希一致" in out
     stray = root / "stray.MP4"
     stray.write_bytes(b"never docked")
     code, out = liuhen("verify", str(stray), "--data-dir", str(root))

@@ -82,7 +82,7 @@ def test_ingest_runs_the_media_stage_like_the_station(tmp_path: Path, media: Med
     code, output = liuhen("ingest", str(card.parent), "--serial", "ZFY00042", "--officer",
                           "000123", "--data-dir", str(data))
     assert code == 0, output
-    assert "隔离 DCIM/B.MP4：moov atom not found" in output
+    assert "隔离 DCIM/B.MP4：文件已损坏或不完整，无法识别为音视频（moov atom not found）" in output
     assert "媒体处理（合计）：生成 1 个播放副本，1 个被 ffprobe/ffmpeg 拒绝而隔离" in output
     station = open_station(Settings(data_dir=data))
     try:
@@ -134,10 +134,13 @@ def test_demo_says_which_files_are_quarantined_and_why(demo_run: tuple[Path, str
     _, output = demo_run
     for serial, officer in (("LH00001", "010203"), ("LH00002", "020417")):
         stem = "DCIM/100MEDIA/20261124_08"
-        assert f"隔离 {stem}5000_{serial}_{officer}_TRUNC.MP4：truncated: " in output
-        assert f"隔离 {stem}5500_{serial}_{officer}_BAD.MP4：moov atom not found" in output
-        assert (f"隔离 DCIM/100MEDIA/20261124_090500_{serial}_{officer}_EMPTY.MP4：zero-byte "
-                "file") in output
+        # the reason in Chinese first, the tool's own words beside it
+        broken = "文件已损坏或不完整，无法识别为音视频"
+        assert f"隔离 {stem}5000_{serial}_{officer}_TRUNC.MP4：{broken}（truncated: " in output
+        assert (f"隔离 {stem}5500_{serial}_{officer}_BAD.MP4：{broken}（moov atom not "
+                "found") in output
+        assert (f"隔离 DCIM/100MEDIA/20261124_090500_{serial}_{officer}_EMPTY.MP4："
+                "接收时文件不可用（例如 0 字节的空文件）（zero-byte file") in output
     assert "LH00001（警号 010203）：10 个文件中 10 个已按原样存储并校验，其中 3 个已隔离" in output
     assert not re.search(r"\] verified ", output)  # no file is called just "verified"
     batches = [tuple(map(int, m)) for m in re.findall(
@@ -299,7 +302,7 @@ def test_control_characters_in_names_are_shown_never_obeyed(tmp_path: Path) -> N
     done = liuhen_process("verify", sha, "--data-dir", str(data))
     assert done.returncode == 0, done.stderr
     _no_control(done.stdout)
-    assert "acquired \\x1b]0;pwned\\x07.MP4 from ZFY\\x1b[31m042" in done.stdout
+    assert "采集 \\x1b]0;pwned\\x07.MP4，记录仪 ZFY\\x1b[31m042" in done.stdout
 
 
 def test_the_live_table_escapes_names_too() -> None:

@@ -309,12 +309,12 @@ def test_daemon_docks_a_recorder_plugged_later_woken_by_hotplug(
         plugged = time.monotonic()
         bus.plug(recorders[0])
         wake.events.put("add")
-        while not any("done:" in line for line in lines):
+        while not any("完成：" in line for line in lines):
             assert time.monotonic() - plugged < 30, lines
             time.sleep(0.1)
     finally:
         stop.set()
         wake.events.put("stop")
         daemon.join(timeout=60)
-    assert any("[LH00001] recorder on port" in line for line in lines)
+    assert any("[LH00001] 记录仪接入端口" in line for line in lines)
     assert all(r.state is FileState.RELEASED for r in station.repo.files("LH00001"))
