@@ -55,15 +55,17 @@ def me(who: Anyone) -> PrincipalOut:
 def scoped_verify(cw: Services, who: Principal, digest: str) -> Verification:
     """Verification of ``digest`` (SHA-256 or SM3); to a person, a clip out of their scope
     (access/scope.py) is answered exactly as content the ledger never recorded."""
+    verification = cw.proofs.verify(digest)  # resolves SHA-256 or SM3 once
     if Role.STATION not in who.roles and not who.scope.everything:
-        sha256, _ = cw.proofs.resolve(digest)
-        try:
-            clip = cw.cases.clip(sha256)
-        except NotFoundError:
-            clip = None
+        clip = verification.clip
+        if clip is None:
+            try:
+                clip = cw.cases.clip(verification.sha256)
+            except NotFoundError:
+                clip = None
         if clip is not None and not cw.scopes.admits(who.scope, clip):
             raise never_recorded(digest)
-    return cw.proofs.verify(digest)
+    return verification
 
 
 @router.get("/verify/{sha256}", summary="is this content in the ledger? entries with proofs "
