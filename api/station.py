@@ -258,8 +258,8 @@ def run_station(station: Station, source: DockSource, *, password: bytes | None,
                 delay = SYNC_INTERVAL_S
                 continue
             if result.entries:
-                out(f"sync: the bureau holds {result.acknowledged} entries "
-                    f"(+{result.entries})")
+                out(f"同步：局端已持有 {result.acknowledged} 条（+{result.entries}） "
+                    "sync: entries held by the bureau")
             delay = SYNC_INTERVAL_S
 
     forwarder = threading.Thread(target=forward, name="sync", daemon=True)
@@ -277,7 +277,7 @@ def run_station(station: Station, source: DockSource, *, password: bytes | None,
             run.results.append(future.result())
         except LiuhenError as exc:
             run.errors[serial] = f"{type(exc).__name__}: {exc}"
-            out(f"[{serial}] dock failed: {exc}")
+            out(f"[{serial}] 接入失败 dock failed：{exc}")
 
     if rich_view is not None:
         rich_view.view.start()
@@ -302,7 +302,8 @@ def run_station(station: Station, source: DockSource, *, password: bytes | None,
             for serial, future in running.items():
                 collect(serial, future)
         for serial in sorted(source.unsupported):
-            out(f"[{serial}] not supported: no GA/T 947.4 transport for this recorder")
+            out(f"[{serial}] 不支持：没有此记录仪的 GA/T 947.4 传输 "
+                "(no transport for this recorder)")
     finally:
         if rich_view is not None:
             rich_view.view.stop()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import usb.core
 
@@ -74,3 +75,36 @@ class UsbDockSource:
             docked.append(Docked(serial=serial, port=port, driver=Gat947Driver(
                 transport, usb_serial=DeviceSerial(serial), storage=storage)))
         return docked
+
+
+class DockSources:
+    """One station, many transports (USB, adb/E12 …): every source polled in turn. A source
+    that fails (adb missing, a USB error) does not stop the others; its last error is kept in
+    ``errors`` by source index, and cleared when it answers again."""
+
+    def __init__(self, sources: list[_Source]) -> None:
+        self._sources = sources
+        self.errors: dict[int, UnavailableError] = {}
+
+    @property
+    def unsupported(self) -> set[str]:
+        return set().union(*(s.unsupported for s in self._sources))
+
+    def poll(self) -> list[Docked]:
+        docked: list[Docked] = []
+        for index, source in enumerate(self._sources):
+            try:
+                docked += source.poll()
+            except UnavailableError as exc:
+                self.errors[index] = exc
+            else:
+                self.errors.pop(index, None)
+        if len(self.errors) == len(self._sources):
+            raise next(iter(self.errors.values()))
+        return docked
+
+
+class _Source(Protocol):
+    unsupported: set[str]
+
+    def poll(self) -> list[Docked]: ...

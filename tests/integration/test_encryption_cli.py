@@ -69,7 +69,7 @@ def test_rotate_kek_rewraps_and_ledgers_without_touching_objects(
     assert "decrypted and re-hashed as plaintext" in output
     code, output = liuhen("verify", sha, "--data-dir", str(data))
     assert code == 0, output
-    assert "decrypted, plaintext SHA-256 OK" in output
+    assert "已解密，明文 SHA-256 一致" in output
 
 
 def test_fixity_finds_a_changed_ciphertext_without_keys(ingested: tuple[Path, str]) -> None:
