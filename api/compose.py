@@ -558,12 +558,19 @@ def open_services(settings: Settings, *, refresh_s: float = 0.5) -> Services:
 
 # --- recorders: the device classes behind ingest's ports -------------------------------------
 
-def usb_dock_source() -> DockSource:
-    """Real USB docks. GA/T 947.4 recorders need their vendor's transport, which no Linux
-    package provides; mass-storage recorders are ingested with ``liuhen ingest``."""
-    from devices.docking import UsbDockSource  # noqa: PLC0415 - pyusb only when docking
+def dock_sources(settings: Settings) -> DockSource:
+    """Real docks: USB (GA/T 947.4 recorders need their vendor's transport, which no Linux
+    package provides; mass-storage recorders are ingested with ``liuhen ingest``) and, with
+    ``LIUHEN_ANDROID_RECORDERS``, Android recorders through adb and E12, their files read from
+    the disk they present after SetMSDC."""
+    from devices.adb import AdbDockSource  # noqa: PLC0415 - pyusb only when docking
+    from devices.diskwait import disk_opener  # noqa: PLC0415
+    from devices.docking import DockSources, UsbDockSource  # noqa: PLC0415
 
-    return UsbDockSource(transport_for=lambda _serial: None, vendor_ids=frozenset())
+    usb = UsbDockSource(transport_for=lambda _serial: None, vendor_ids=frozenset())
+    if not settings.android_recorders:
+        return usb
+    return DockSources([usb, AdbDockSource(storage=disk_opener(), remote_port=settings.e12_port)])
 
 
 def hotplug_events() -> DeviceEvents:
@@ -574,11 +581,18 @@ def hotplug_events() -> DeviceEvents:
 
 
 def simulated_recorders(workdir: Path, count: int, *, ffmpeg: str,
-                        card_start: datetime) -> DockSource:
-    """``count`` simulated recorders (directory, FAT32 and exFAT cards where the tools exist),
-    their clips made by ``ffmpeg``: the binary the media stage uses, so they play."""
-    from devices.sim.cards import media_library  # noqa: PLC0415 - the simulator only for demos
-    from devices.sim.recorder import make_fleet, simulated_dock_source  # noqa: PLC0415
+                        card_start: datetime, e12: int = 0) -> DockSource:
+    """``count`` simulated USB recorders (directory, FAT32 and exFAT cards where the tools
+    exist) and ``e12`` Android ones speaking E12 on loopback, their clips made by ``ffmpeg``:
+    the binary the media stage uses, so they play."""
+    from devices.docking import DockSources  # noqa: PLC0415 - the simulator only for demos
+    from devices.sim.cards import media_library  # noqa: PLC0415
+    from devices.sim.e12sim import E12SimulatedDock  # noqa: PLC0415
+    from devices.sim.recorder import (  # noqa: PLC0415
+        make_fleet,
+        make_recorder,
+        simulated_dock_source,
+    )
 
     kinds = ["directory"]
     if shutil.which("mkfs.vfat") and shutil.which("mcopy"):
@@ -588,7 +602,12 @@ def simulated_recorders(workdir: Path, count: int, *, ffmpeg: str,
     media = media_library(workdir / "media", ffmpeg=ffmpeg)
     bus, recorders = make_fleet(count, workdir=workdir, media=media, base_clock=utc_now,
                                 storage_kinds=tuple(kinds), card_start=card_start)
-    return simulated_dock_source(recorders, bus)
+    usb = simulated_dock_source(recorders, bus)
+    if not e12:
+        return usb
+    android = [make_recorder(i, workdir=workdir, media=media, base_clock=utc_now,
+                             card_start=card_start) for i in range(count, count + e12)]
+    return DockSources([usb, E12SimulatedDock(android)])
 
 
 def recorder_at(path: Path, *, serial: DeviceSerial) -> Recorder[Any]:

@@ -85,10 +85,7 @@ class DockSources:
     def __init__(self, sources: list[_Source]) -> None:
         self._sources = sources
         self.errors: dict[int, UnavailableError] = {}
-
-    @property
-    def unsupported(self) -> set[str]:
-        return set().union(*(s.unsupported for s in self._sources))
+        self.unsupported: set[str] = set()
 
     def poll(self) -> list[Docked]:
         docked: list[Docked] = []
@@ -99,6 +96,7 @@ class DockSources:
                 self.errors[index] = exc
             else:
                 self.errors.pop(index, None)
+            self.unsupported |= source.unsupported
         if len(self.errors) == len(self._sources):
             raise next(iter(self.errors.values()))
         return docked
