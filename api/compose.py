@@ -561,16 +561,18 @@ def open_services(settings: Settings, *, refresh_s: float = 0.5) -> Services:
 def dock_sources(settings: Settings) -> DockSource:
     """Real docks: USB (GA/T 947.4 recorders need their vendor's transport, which no Linux
     package provides; mass-storage recorders are ingested with ``liuhen ingest``) and, with
-    ``LIUHEN_ANDROID_RECORDERS``, Android recorders through adb and E12, their files read from
-    the disk they present after SetMSDC."""
+    ``LIUHEN_ANDROID_PROTOCOL``, Android recorders through adb and E12 or ZZX, their files read
+    from the disk they present after SetMSDC."""
     from devices.adb import AdbDockSource  # noqa: PLC0415 - pyusb only when docking
     from devices.diskwait import disk_opener  # noqa: PLC0415
     from devices.docking import DockSources, UsbDockSource  # noqa: PLC0415
 
     usb = UsbDockSource(transport_for=lambda _serial: None, vendor_ids=frozenset())
-    if not settings.android_recorders:
+    if not settings.android_protocol:
         return usb
-    return DockSources([usb, AdbDockSource(storage=disk_opener(), remote_port=settings.e12_port)])
+    return DockSources([usb, AdbDockSource(storage=disk_opener(),
+                                           protocol=settings.android_protocol,
+                                           remote_port=settings.android_port)])
 
 
 def hotplug_events() -> DeviceEvents:
@@ -581,13 +583,13 @@ def hotplug_events() -> DeviceEvents:
 
 
 def simulated_recorders(workdir: Path, count: int, *, ffmpeg: str,
-                        card_start: datetime, e12: int = 0) -> DockSource:
+                        card_start: datetime, e12: int = 0, zzx: int = 0) -> DockSource:
     """``count`` simulated USB recorders (directory, FAT32 and exFAT cards where the tools
-    exist) and ``e12`` Android ones speaking E12 on loopback, their clips made by ``ffmpeg``:
-    the binary the media stage uses, so they play."""
+    exist) and ``e12``/``zzx`` Android ones speaking their protocol on loopback, their clips
+    made by ``ffmpeg``: the binary the media stage uses, so they play."""
     from devices.docking import DockSources  # noqa: PLC0415 - the simulator only for demos
     from devices.sim.cards import media_library  # noqa: PLC0415
-    from devices.sim.e12sim import E12SimulatedDock  # noqa: PLC0415
+    from devices.sim.netdock import SimulatedNetworkDock  # noqa: PLC0415
     from devices.sim.recorder import (  # noqa: PLC0415
         make_fleet,
         make_recorder,
@@ -603,11 +605,11 @@ def simulated_recorders(workdir: Path, count: int, *, ffmpeg: str,
     bus, recorders = make_fleet(count, workdir=workdir, media=media, base_clock=utc_now,
                                 storage_kinds=tuple(kinds), card_start=card_start)
     usb = simulated_dock_source(recorders, bus)
-    if not e12:
+    if not e12 + zzx:
         return usb
     android = [make_recorder(i, workdir=workdir, media=media, base_clock=utc_now,
-                             card_start=card_start) for i in range(count, count + e12)]
-    return DockSources([usb, E12SimulatedDock(android)])
+                             card_start=card_start) for i in range(count, count + e12 + zzx)]
+    return DockSources([usb, SimulatedNetworkDock(e12=android[:e12], zzx=android[e12:])])
 
 
 def recorder_at(path: Path, *, serial: DeviceSerial) -> Recorder[Any]:

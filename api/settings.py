@@ -56,11 +56,11 @@ class Settings(BaseSettings):
     """The 6-character GA/T 947.4 password of the bureau's recorders."""
     max_docks: int = 4
     """Recorders ingested at once (one worker per port)."""
-    android_recorders: bool = False
-    """Also dock Android recorders found by ``adb`` (Debian's adb on PATH), each through its
-    E12 server on ``e12_port`` (docs/station.md §Transports)."""
-    e12_port: int = 9527
-    """The port of the recorders' E12 server, on the recorder (forwarded by adb)."""
+    android_protocol: str | None = None
+    """``e12`` or ``zzx``: also dock Android recorders found by ``adb`` (Debian's adb on PATH),
+    each through its server on ``android_port`` (docs/station.md §Supported recorders)."""
+    android_port: int = 9527
+    """The port of the recorders' E12/ZZX server, on the recorder (forwarded by adb)."""
     sync_bandwidth_bps: int | None = None
     """The bandwidth cap of ``liuhen sync`` (bytes per second averaged over each push); None:
     no cap (docs/station.md §Sync)."""

@@ -1,5 +1,6 @@
 """Android recorders over adb (issue 19): Debian's ``adb`` lists them, forwards a local port to
-each one's E12 server (``devices.e12``), and each docks once until it leaves.
+each one's E12 or ZZX server (``devices.e12``, ``devices.zzx``: one protocol per station), and
+each docks once until it leaves.
 
 ``adb devices`` prints ``SERIAL<TAB>STATE`` lines; only ``device`` is ready (``offline``,
 ``unauthorized`` — the recorder has not accepted the station's key — are reported, not docked).
@@ -15,13 +16,17 @@ from collections.abc import Callable
 
 from devices.docking import Docked
 from devices.e12 import E12Transport
-from devices.gat947 import Gat947Driver
+from devices.gat947 import Gat947Driver, Gat947Transport
 from devices.volume import Volume
-from evidence.errors import UnavailableError
+from devices.zzx import ZzxTransport
+from evidence.errors import PolicyViolationError, UnavailableError
 from evidence.ids import DeviceSerial
 
 E12_REMOTE_PORT = 9527
-"""The port the recorders' E12 server listens on, on the recorder (the vendor's setting)."""
+"""The port the recorders' E12 (or ZZX) server listens on, on the recorder (the vendor's
+setting)."""
+TRANSPORTS: dict[str, Callable[..., Gat947Transport]] = {"e12": E12Transport,
+                                                          "zzx": ZzxTransport}
 ADB_TIMEOUT_S = 10.0
 
 
@@ -29,11 +34,15 @@ class AdbDockSource:
     """``DockSource`` over adb. ``storage`` opens the volume a recorder presents after SetMSDC."""
 
     def __init__(self, *, storage: Callable[[DeviceSerial], Volume], adb: list[str] | None = None,
-                 remote_port: int = E12_REMOTE_PORT, **e12_timeouts: float) -> None:
+                 protocol: str = "e12", remote_port: int = E12_REMOTE_PORT,
+                 **timeouts: float) -> None:
+        if protocol not in TRANSPORTS:
+            raise PolicyViolationError(f"未知的安卓记录仪协议 {protocol!r}（可选 e12、zzx）")
         self._adb = adb or ["adb"]
         self._storage = storage
+        self._transport = TRANSPORTS[protocol]
         self._remote = remote_port
-        self._timeouts = e12_timeouts
+        self._timeouts = timeouts
         self._forwarded: dict[str, int] = {}
         self.unsupported: set[str] = set()
         self.not_ready: dict[str, str] = {}
@@ -74,7 +83,7 @@ class AdbDockSource:
             if not answer.isdigit():
                 raise UnavailableError(f"adb forward for {serial} answered {answer[:40]!r}")
             self._forwarded[serial] = int(answer)
-            transport = E12Transport("127.0.0.1", int(answer), **self._timeouts)
+            transport = self._transport("127.0.0.1", int(answer), **self._timeouts)
             docked.append(Docked(serial=serial, port=f"adb:{serial}", driver=Gat947Driver(
                 transport, usb_serial=DeviceSerial(serial), storage=self._storage)))
         return docked

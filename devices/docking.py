@@ -10,7 +10,7 @@ loses nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -82,7 +82,7 @@ class DockSources:
     that fails (adb missing, a USB error) does not stop the others; its last error is kept in
     ``errors`` by source index, and cleared when it answers again."""
 
-    def __init__(self, sources: list[_Source]) -> None:
+    def __init__(self, sources: Sequence[Source]) -> None:
         self._sources = sources
         self.errors: dict[int, UnavailableError] = {}
         self.unsupported: set[str] = set()
@@ -102,7 +102,9 @@ class DockSources:
         return docked
 
 
-class _Source(Protocol):
+class Source(Protocol):
+    """What DockSources polls: a USB, adb or simulated source."""
+
     unsupported: set[str]
 
     def poll(self) -> list[Docked]: ...

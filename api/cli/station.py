@@ -70,16 +70,19 @@ def demo(data_dir: DataDir = None, store: Store = None,
 def station(
     data_dir: DataDir = None,
     store: Store = None,
+    *,
     simulate: Annotated[int, typer.Option(help="dock N simulated recorders instead of USB")] = 0,
     simulate_e12: Annotated[int, typer.Option(
         help="with --simulate: also N simulated Android recorders speaking E12")] = 0,
+    simulate_zzx: Annotated[int, typer.Option(
+        help="with --simulate: also N simulated Android recorders speaking ZZX JSON")] = 0,
     once: Annotated[bool, typer.Option(help="exit when the docked recorders are done")] = False,
 ) -> None:
     """The docking-station daemon: watch the ports, dock recorders, ingest with live progress."""
     with errors():
         station_obj, run = station_run(settings_for(data_dir, store=store, create=True),
                                        simulate=simulate, once=once, out=out,
-                                       simulate_e12=simulate_e12)
+                                       simulate_e12=simulate_e12, simulate_zzx=simulate_zzx)
         try:
             print_results(station_obj, run, out)
         finally:
@@ -113,7 +116,8 @@ def _password(settings: Settings) -> bytes | None:
 
 
 def station_run(settings: Settings, *, simulate: int, once: bool,
-                out: Callable[[str], None], simulate_e12: int = 0) -> tuple[Station, StationRun]:
+                out: Callable[[str], None], simulate_e12: int = 0,
+                simulate_zzx: int = 0) -> tuple[Station, StationRun]:
     """Run the station (simulated recorders or USB); returns it still open, with the run."""
     from api.compose import (
         dock_sources,
@@ -135,7 +139,7 @@ def station_run(settings: Settings, *, simulate: int, once: bool,
                 raise UnavailableError(f"模拟执法记录仪需要 ffmpeg 生成视频：{INSTALL_HINT}")
             source: DockSource = simulated_recorders(
                 settings.data_dir / "simulator", simulate, ffmpeg=station.media.ffmpeg,
-                card_start=CARD_START, e12=simulate_e12)
+                card_start=CARD_START, e12=simulate_e12, zzx=simulate_zzx)
             password: bytes | None = SIMULATED_PASSWORD
         else:
             # Real USB: GA/T 947.4 recorders need their vendor's transport, which no Linux

@@ -17,21 +17,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 
-from devices.docking import Docked
 from devices.e12 import (
     COMMANDS,
     ENCODING,
     PROCESSING,
     TIME_FORMAT,
-    E12Transport,
     read_message,
     send_message,
     zfy_from_wire,
     zfy_to_wire,
 )
-from devices.gat947 import Gat947Driver
 from devices.sim.device import SimulatedRecorder
-from evidence.ids import DeviceSerial
 
 _BY_NUMBER = {number: name for name, number in COMMANDS.items()}
 
@@ -144,25 +140,3 @@ class E12Simulator:
         }
         return calls[name]()
 
-
-class E12SimulatedDock:
-    """``DockSource`` of simulated Android recorders, each an ``E12Simulator`` on loopback
-    reached as a station reaches a real one after ``adb forward`` (``liuhen station
-    --simulate-e12 N``). Each docks once; the servers live as long as the process."""
-
-    def __init__(self, recorders: list[SimulatedRecorder]) -> None:
-        self.simulators = [E12Simulator(r).__enter__() for r in recorders]
-        self.unsupported: set[str] = set()
-        self._docked: set[str] = set()
-
-    def poll(self) -> list[Docked]:
-        docked = []
-        for sim in self.simulators:
-            serial = sim.recorder.serial
-            if serial not in self._docked:
-                self._docked.add(serial)
-                docked.append(Docked(serial=serial, port=f"e12:127.0.0.1:{sim.port}",
-                                     driver=Gat947Driver(E12Transport("127.0.0.1", sim.port),
-                                                         usb_serial=DeviceSerial(serial),
-                                                         storage=sim.recorder.volume)))
-        return docked

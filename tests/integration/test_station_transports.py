@@ -1,10 +1,13 @@
 """One station, several transports (issue 19): USB recorders on the simulated bus and Android
-recorders speaking E12 on loopback, found through adb (a stand-in CLI), docked in one run; every
+recorders speaking E12 and ZZX on loopback, found through adb (a stand-in CLI), docked in one
+run; every
 file of every recorder stored, verified and ledgered exactly once, the E12 recorders' clocks read
 before they were synced. SQLite and PostgreSQL (``ledger_url``)."""
 
 from __future__ import annotations
 
+import re
+import subprocess
 import sys
 from collections import Counter
 from contextlib import ExitStack
@@ -16,12 +19,13 @@ import pytest
 from api.compose import Station
 from api.station import run_station
 from devices.adb import AdbDockSource
-from devices.docking import DockSources
+from devices.docking import DockSources, Source
 from devices.sim.cards import Media
 from devices.sim.device import SimulatedRecorder
 from devices.sim.e12sim import E12Simulator
 from devices.sim.recorder import expected_files, make_recorder, simulated_dock_source
 from devices.sim.usbbus import SimulatedUsbBackend
+from devices.sim.zzxsim import ZzxSimulator
 from integrity.entry import decode_entry
 from tests.unit.devices.test_adb_dock import Adb
 
@@ -40,24 +44,30 @@ def test_usb_and_e12_recorders_dock_in_one_run(station: Station, tmp_path: Path,
     bus = SimulatedUsbBackend()
     for r in usb:
         bus.plug(r)
-    adb = Adb(tmp_path / "adb.json")
+    by_serial = {r.serial: r for r in android}
     lines: list[str] = []
     with ExitStack() as stack:
-        sims = [stack.enter_context(E12Simulator(r)) for r in android]
-        adb.write({s.recorder.serial: "device" for s in sims},
-                  {s.recorder.serial: s.port for s in sims})
-        by_serial = {r.serial: r for r in android}
-        e12 = AdbDockSource(storage=lambda serial: by_serial[serial].volume(serial),
-                            adb=[sys.executable, "-m", "tests.support.fake_adb", str(adb.path)])
-        run = run_station(station, DockSources([simulated_dock_source(usb, bus), e12]),
-                          password=b"123456", once=True, out=lines.append)
+        sims: list[E12Simulator | ZzxSimulator] = [
+            stack.enter_context(E12Simulator(android[0])),
+            stack.enter_context(ZzxSimulator(android[1]))]
+        sources: list[Source] = [simulated_dock_source(usb, bus)]
+        for sim, protocol in zip(sims, ("e12", "zzx"), strict=True):
+            adb = Adb(tmp_path / f"adb-{protocol}.json")
+            adb.write({sim.recorder.serial: "device"}, {sim.recorder.serial: sim.port})
+            sources.append(AdbDockSource(
+                storage=lambda serial: by_serial[serial].volume(serial), protocol=protocol,
+                adb=[sys.executable, "-m", "tests.support.fake_adb", str(adb.path)]))
+        run = run_station(station, DockSources(sources), password=b"123456", once=True,
+                          out=lines.append)
     assert run.errors == {}
     assert {r.serial for r in run.results} == {"LH00001", "LH00002", "LH00003", "LH00004"}
     for result in run.results:
         assert result.failed == {} and result.released, result
         assert result.clock_offset_ms is not None and -96_000 <= result.clock_offset_ms <= -94_000
-    for sim in sims:  # E12: the clock read (010) before it was set (006)
-        assert sim.commands.index("E12CMDS010") < sim.commands.index("E12CMDS006")
+    e12, zzx = sims  # the clock read before it was set
+    assert isinstance(e12, E12Simulator) and isinstance(zzx, ZzxSimulator)
+    assert e12.commands.index("E12CMDS010") < e12.commands.index("E12CMDS006")
+    assert zzx.functions.index("ReadDevTime") < zzx.functions.index("SyncDevTime")
     acquired = Counter((e.body["device"], e.body["name_on_device"]) for e in
                        (decode_entry(r.data) for r in station.ledger.store.entries())
                        if e.kind.value == "acquired")
@@ -65,3 +75,16 @@ def test_usb_and_e12_recorders_dock_in_one_run(station: Station, tmp_path: Path,
                 for path in expected_files(r, media, START)}
     assert set(acquired) == expected and set(acquired.values()) == {1}
     assert any("[LH00003] 记录仪接入端口 adb:LH00003" in line for line in lines)
+
+
+def test_the_station_command_docks_usb_e12_and_zzx_recorders(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", "from api.cli import main; main()", "station", "--simulate", "1",
+         "--simulate-e12", "1", "--simulate-zzx", "1", "--once", "--data-dir",
+         str(tmp_path / "data")], capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "[LH00002] 记录仪接入端口 e12:127.0.0.1:" in done.stdout
+    assert "[LH00003] 记录仪接入端口 zzx:127.0.0.1:" in done.stdout
+    for serial in ("LH00001", "LH00002", "LH00003"):
+        assert re.search(rf"{serial}（警号 \d+）：10 个文件中 10 个已按原样存储并校验.*已释放",
+                         done.stdout), done.stdout
