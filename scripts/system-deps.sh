@@ -13,6 +13,7 @@ command -v mkfs.exfat >/dev/null || need+=(exfatprogs)    # exFAT card images
 command -v chromium >/dev/null || need+=(chromium)        # the web pages' end-to-end tests (headless)
 command -v chromedriver >/dev/null || need+=(chromium-driver)  # selenium drives chromium through it
 command -v wrk >/dev/null || need+=(wrk)                # make bench: HTTP load from a second process
+command -v gcc >/dev/null || need+=(gcc libc6-dev)          # the bridge tests build a stand-in vendor DLL
 command -v faketime >/dev/null || need+=(faketime)      # make test-dates: the pure tests on other days
 if ((${#need[@]})); then
   echo "[system-deps] installing: ${need[*]}"
