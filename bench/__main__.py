@@ -21,6 +21,7 @@ from bench import (
     stations_sync_bench,
     supervision_bench,
     timestamp_bench,
+    transports_bench,
 )
 
 
@@ -33,7 +34,7 @@ def main() -> None:
                          ("timestamps", timestamp_bench), ("access", access_bench),
                          ("guomi", guomi_hash), ("sm4", sm4_bench),
                          ("stations", stations_sync_bench), ("supervision", supervision_bench),
-                         ("pages", pages_bench)):
+                         ("pages", pages_bench), ("transports", transports_bench)):
         if not which or name in which:
             module.run()
     if not which or "dock" in which:  # 8 recorders with SM3 + SM4 on, beside the crypto bound

@@ -76,7 +76,7 @@ def _make_card(root: Path, card: int, block: bytes, clip_bytes: int = GIB) -> Pa
     clip.parent.mkdir(parents=True, exist_ok=True)
     chunk = bytearray(block)
     with clip.open("wb") as fh:
-        for i in range(clip_bytes // BLOCK_BYTES):
+        for i in range(clip_bytes // len(block)):
             chunk[:16] = struct.pack("<QQ", card, i)
             fh.write(chunk)
     for name, size in SMALL.items():
