@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from api.compose import Station
+from api.compose import Station, open_station, simulated_recorders
+from api.settings import Settings
 from api.station import run_station
 from devices.adb import AdbDockSource
 from devices.docking import DockSources, Source
@@ -26,6 +27,7 @@ from devices.sim.e12sim import E12Simulator
 from devices.sim.recorder import expected_files, make_recorder, simulated_dock_source
 from devices.sim.usbbus import SimulatedUsbBackend
 from devices.sim.zzxsim import ZzxSimulator
+from ingest.media import find_ffmpeg
 from integrity.entry import decode_entry
 from tests.unit.devices.test_adb_dock import Adb
 
@@ -88,3 +90,30 @@ def test_the_station_command_docks_usb_e12_and_zzx_recorders(tmp_path: Path) -> 
     for serial in ("LH00001", "LH00002", "LH00003"):
         assert re.search(rf"{serial}（警号 \d+）：10 个文件中 10 个已按原样存储并校验.*已释放",
                          done.stdout), done.stdout
+
+
+def test_twenty_five_recorders_dock_at_once_without_a_lost_or_duplicated_file(
+        tmp_path: Path, ledger_url: str) -> None:
+    """9 USB, 8 E12 and 8 ZZX recorders (the simulators ``liuhen station --simulate`` uses), 25
+    docks at once. The media stage is left out (it is tested elsewhere; 75 transcodes would
+    only slow this down)."""
+    station = open_station(Settings(data_dir=tmp_path / "data", database_url=ledger_url,
+                                    max_docks=25))
+    try:
+        station.media = None
+        source = simulated_recorders(tmp_path / "sim", 9, ffmpeg=find_ffmpeg().ffmpeg,
+                                     card_start=START, e12=8, zzx=8)
+        progress: list[str] = []
+        run = run_station(station, source, password=b"123456", once=True, out=progress.append)
+        assert run.errors == {}
+        assert len(run.results) == 25
+        assert all(r.failed == {} and r.verified == r.files >= 9 for r in run.results)
+        acquired = Counter((e.body["device"], e.body["name_on_device"]) for e in
+                           (decode_entry(r.data) for r in station.ledger.store.entries())
+                           if e.kind.value == "acquired")
+        assert len(acquired) == sum(r.files for r in run.results)
+        assert set(acquired.values()) == {1}
+        for serial in (f"LH{i:05d}" for i in range(1, 26)):  # progress for each, on the console
+            assert any(line.startswith(f"[{serial}] 完成") for line in progress), serial
+    finally:
+        station.close()
