@@ -171,7 +171,9 @@ class Login:
         account = self._account(record.name)
         if account is not None and not account.active:
             return None  # a disabled person's tokens stop with them
-        if record.scope != "all":
+        if record.role == "device":
+            scope = ClipScope()  # a recorder uploads; it sees no clip, not even its own
+        elif record.scope != "all":
             scope = self.scopes.for_unit(record.scope)
         elif account is not None:
             scope = self._scope(account, self.scopes.for_account(account))

@@ -35,10 +35,11 @@ from evidence.bodies import StoredBody
 from evidence.errors import NotFoundError, PolicyViolationError, UnavailableError
 from evidence.identity import InvalidInputError
 from evidence.ids import DeviceSerial, Origin, Sha256Hex, StationId
-from evidence.records import Assignment, Checkpoint, StoredObject
+from evidence.records import Assignment, Checkpoint, StoredObject, Upload
 from evidence.timerange import YearRange
 from ingest.context import IngestContext, StationPolicy
 from ingest.media import FfmpegTools, find_ffmpeg
+from ingest.network import NetworkIngest
 from ingest.ports import BlobStore, DeviceEvents, DockSource, Progress, Recorder
 from integrity.trust import TrustRoot
 from jobs.context import Anchoring, FixityPolicy, JobContext
@@ -67,6 +68,7 @@ from storage.sessions import SqlSessionRepo
 from storage.station_board import SqlStationBoard
 from storage.stations import SqlStationRegistry
 from storage.tokens import SqlTokenRepo
+from storage.tus import SqlUploadRepo
 
 if TYPE_CHECKING:
     from storage.bureau_client import BureauClient
@@ -372,6 +374,8 @@ class Services:
     """Retention classes and legal holds (jobs/retention.py: ``set_hold``)."""
     board: SqlStationBoard
     """The 采集站 dashboard's reads (what ``liuhen station`` reports: api/station_board.py)."""
+    uploads: NetworkIngest
+    """Network uploads from 4G recorders and phones (tus: api/http/rest_uploads.py)."""
 
     def close(self) -> None:
         self.ledger.close()
@@ -413,7 +417,32 @@ def services(ledger: Ledger, blobs: BlobStore, *, refresh_s: float = 0.5,
                     tokens=token_repo(ledger), clock=clock, accounts=people, login=login,
                     scopes=scopes, stations=bureau_stations(ledger, clock=clock),
                     approvals=approvals, alerts=alerts, statistics=statistics,
-                    retention=keeping, board=station_board(ledger))
+                    retention=keeping, board=station_board(ledger),
+                    uploads=network_ingest(ledger, blobs, clock=clock))
+
+
+def network_ingest(ledger: Ledger, blobs: BlobStore, *, clock: Clock = utc_now) -> NetworkIngest:
+    """Uploads ingested by this server as a station would dock them (ingest/network.py): the
+    server's station id, its staging folder, the part files under ``DATA/uploads``."""
+    from api.station import LogProgress  # noqa: PLC0415 - the console's progress, as lines
+    from devices.uploaded import UploadedFile  # noqa: PLC0415
+
+    s = ledger.settings
+    upload_log = logging.getLogger("liuhen.uploads")
+    ctx = IngestContext(
+        station=StationId(s.station_id), writer=ledger.writer, ledger=ledger.store,
+        repo=SqlIngestRepo(ledger.store.engine, clock=clock), blobs=blobs,
+        staging=s.data_dir / "staging", clock=clock, progress=LogProgress(upload_log.info),
+        policy=StationPolicy(retention_days=s.retention_days, release="mark",
+                             officer_no_pattern=s.officer_no_pattern))
+
+    def driver_for(upload: Upload, part: Path) -> UploadedFile:
+        return UploadedFile(part, serial=upload.serial, name=upload.name,
+                            device_time=upload.device_time, received_at=upload.created_at,
+                            clock=clock)
+
+    return NetworkIngest(ctx=ctx, uploads=SqlUploadRepo(ledger.store.engine),
+                         folder=s.data_dir / "uploads", driver_for=driver_for)
 
 
 def station_registry(ledger: Ledger) -> SqlStationRegistry:
@@ -544,6 +573,30 @@ def accounts(ledger: Ledger, *, clock: Clock = utc_now) -> Accounts:
 def recorder_assignments(ledger: Ledger) -> list[Assignment]:
     """The device registry: which officer each recorder is assigned to (storage/ingest_repo)."""
     return SqlIngestRepo(ledger.store.engine, clock=utc_now).assignments()
+
+
+def register_device(ledger: Ledger, serial: str, officer_no: str, *, actor: str) -> Assignment:
+    """Assign a network recorder to an officer (``device_registered`` when it changes), with
+    the officer's name and unit from their account when there is one."""
+    from evidence.bodies import DeviceRegisteredBody  # noqa: PLC0415
+
+    repo = SqlIngestRepo(ledger.store.engine, clock=utc_now)
+    try:
+        account = accounts(ledger).repo.account(officer_no)
+        unit = accounts(ledger).repo.unit(account.unit)
+        name, unit_no, unit_name = account.name, unit.code, unit.name
+    except NotFoundError:
+        name = unit_no = unit_name = ""
+    assignment = Assignment(serial=serial, id_code="", officer_no=officer_no, officer_name=name,
+                            unit_no=unit_no, unit_name=unit_name)
+    known = repo.assignment(serial)
+    if known != assignment:
+        repo.assign(assignment)
+        ledger.writer.append(DeviceRegisteredBody(
+            id_code="", officer=officer_no, officer_name=name, unit_no=unit_no,
+            unit_name=unit_name, previous_officer=known.officer_no if known else None),
+            subject=serial, actor=actor)
+    return assignment
 
 
 def token_repo(ledger: Ledger) -> TokenRepo:

@@ -335,6 +335,22 @@ class FileRow:
 
 
 @dataclass(frozen=True, slots=True)
+class Upload:
+    """A network upload (tus) from a 4G recorder or phone: the device (its credential's serial),
+    the length and file name it announced, the clock it reported at creation; ``completed_at``
+    and ``sha256`` once the bytes are all in and ingested."""
+
+    id: str
+    serial: str
+    length: int
+    name: str
+    device_time: datetime | None
+    created_at: datetime
+    completed_at: datetime | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Assignment:
     """Which officer a recorder is assigned to (the device registry)."""
 

@@ -110,3 +110,51 @@ def tokens_list(data_dir: DataDir = None) -> None:
             until = t.expires_at.isoformat() if t.expires_at else "no-expiry"
             out(f"{t.id}\t{t.role}\t{t.name}\t{t.created_at.isoformat()}\t{state}\t"
                 f"{t.scope}\t{until}")
+
+
+devices_app = typer.Typer(no_args_is_help=True,
+                          help="网络上传的记录仪（4G 记录仪、手机）及其凭据 (network recorders)")
+app.add_typer(devices_app, name="devices")
+
+
+@devices_app.command("add")
+def devices_add(
+    serial: Annotated[str, typer.Argument(help="the recorder's serial (产品序号)")],
+    officer: Annotated[str, typer.Option("--officer", help="the officer's 警号")],
+    data_dir: DataDir = None,
+) -> None:
+    """Assign a 4G recorder or phone to an officer and print its upload credential once (only
+    its SHA-256 is stored); it uploads with tus to /api/uploads (docs/api.md)."""
+    from api.compose import register_device, token_repo, utc_now
+    from evidence.identity import canonical_actor, canonical_officer_no
+
+    with errors():
+        pattern = settings_for(data_dir).officer_no_pattern
+        number = canonical_officer_no(officer, pattern=pattern)
+        name = canonical_actor(serial)
+    with opened(data_dir) as ledger, errors():
+        assignment = register_device(ledger, name, number, actor="cli")
+        repo = token_repo(ledger)
+        now = utc_now()
+        for old in repo.list():
+            if old.role == "device" and old.name == name and old.revoked_at is None:
+                repo.revoke(old.id, now=now)  # one live credential per device
+        token, _ = repo.issue(name=name, role="device", now=now)
+    out(token)
+    out(f"记录仪 {name} 已分配给警号 {assignment.officer_no}；上传凭据只显示这一次 "
+        "(the credential is shown only now; an earlier one is revoked)", err=True)
+
+
+@devices_app.command("revoke")
+def devices_revoke(serial: Annotated[str, typer.Argument(help="the recorder's serial")],
+                   data_dir: DataDir = None) -> None:
+    """Revoke the recorder's upload credential at once."""
+    from api.compose import token_repo, utc_now
+
+    with opened(data_dir) as ledger, errors():
+        repo = token_repo(ledger)
+        live = [t for t in repo.list()
+                if t.role == "device" and t.name == serial and t.revoked_at is None]
+        for t in live:
+            repo.revoke(t.id, now=utc_now())
+    out(f"记录仪 {serial} 的上传凭据已吊销（{len(live)} 个）")

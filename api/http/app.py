@@ -25,6 +25,7 @@ from api.http.gate import GateConfig, RequestGate, host_name
 from api.http.rest import api_router
 from api.http.rest_ledger import VERIFY_UPLOAD_PATH
 from api.http.rest_stations import OBJECT_PATH, PUSH_PATH
+from api.http.rest_uploads import UPLOAD_PATH
 from api.settings import Settings
 from ledger.publishing import Publisher
 
@@ -103,7 +104,8 @@ def create_app(settings: Settings, *, casework: Services | None = None,
         max_anonymous_bytes=config.max_anonymous_bytes,
         upload_routes=frozenset({("POST", VERIFY_UPLOAD_PATH),
                                  ("POST", web.VERIFY_UPLOAD_PATH),
-                                 ("POST", PUSH_PATH), ("PUT", OBJECT_PATH)})))
+                                 ("POST", PUSH_PATH), ("PUT", OBJECT_PATH),
+                                 ("PATCH", UPLOAD_PATH)})))
     if casework is not None:
         _attach(app, casework)
     errors.install(app)

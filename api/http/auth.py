@@ -49,9 +49,11 @@ class Role(enum.StrEnum):
     LEADER = "leader"
     AUDITOR = "auditor"
     ADMIN = "admin"
+    DEVICE = "device"
+    """A 4G recorder or phone uploading its own recordings (``liuhen devices add``)."""
 
 
-_PRIMARY = (Role.ADMIN, Role.AUDITOR, Role.LEADER, Role.OFFICER, Role.STATION)
+_PRIMARY = (Role.ADMIN, Role.AUDITOR, Role.LEADER, Role.OFFICER, Role.STATION, Role.DEVICE)
 """The role an access entry records for a person with several: the first they hold."""
 
 
@@ -164,7 +166,9 @@ def allow(*roles: Role) -> RoleGuard:
     return RoleGuard(frozenset(roles))
 
 
-ALL_ROLES = frozenset(Role)
+ALL_ROLES = frozenset(Role) - {Role.DEVICE}
+"""Everyone who may read the ledger's public answers (proofs, verify-by-hash): not a device,
+which only uploads its own recordings (api/http/rest_uploads.py)."""
 
 
 def public() -> None:
@@ -208,7 +212,7 @@ def _routes(app: FastAPI) -> Iterator[tuple[RouteContext, RouteInfo]]:
         role_sets = [g.roles for g in guards if isinstance(g, RoleGuard)]
         roles = None
         if role_sets:
-            roles = frozenset(ALL_ROLES)
+            roles = frozenset(Role)
             for admitted in role_sets:
                 roles &= admitted
         body = ctx.body_field is not None or "requestBody" in (ctx.openapi_extra or {})

@@ -7,7 +7,7 @@ from __future__ import annotations
 from evidence.records import Clip
 
 ROLE_NAMES = {"officer": "民警", "leader": "领导", "auditor": "法制", "admin": "管理员",
-              "station": "采集站"}
+              "station": "采集站", "device": "记录仪（网络上传）"}
 ENTRY_KINDS = {
     "acquired": "采集", "derived": "生成播放副本", "stored": "存储", "quarantined": "隔离",
     "released": "释放记录仪空间", "linked": "关联执法环节", "unlinked": "解除关联",

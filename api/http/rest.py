@@ -12,6 +12,7 @@ from api.http import (
     rest_clips,
     rest_ledger,
     rest_stations,
+    rest_uploads,
 )
 
 
@@ -23,4 +24,5 @@ def api_router() -> APIRouter:
     router.include_router(rest_clips.router)
     router.include_router(rest_stations.router)
     router.include_router(rest_approvals.router)
+    router.include_router(rest_uploads.router)
     return router

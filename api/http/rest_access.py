@@ -22,7 +22,7 @@ from evidence.records import Session
 router = APIRouter(prefix="/api", responses=ERROR_RESPONSES, tags=["sign-in"])
 
 People = Annotated[Principal, Depends(allow(*(ALL_ROLES - {Role.STATION})))]
-Anyone = Annotated[Principal, Depends(allow(*Role))]
+Anyone = Annotated[Principal, Depends(allow(*ALL_ROLES))]
 
 
 class LoginIn(BaseModel):

@@ -12,7 +12,8 @@ import storage.account_tables  # registers the account tables on the metadata
 import storage.catalogue_tables  # registers the catalogue tables on the metadata
 import storage.ingest_tables  # registers the ingest tables on the metadata
 import storage.station_board  # registers the 采集站 dashboard's tables on the metadata
-import storage.station_tables  # noqa: F401 - registers the station tables on the metadata
+import storage.station_tables  # registers the station tables on the metadata
+import storage.tus  # noqa: F401 - registers the network uploads table on the metadata
 from storage.engine import create_ledger_engine, exclusive_transaction
 from storage.ledger_tables import metadata
 from storage.migrations import MIGRATION_LOCK_KEY

@@ -33,7 +33,8 @@ HUGE = 100 * 1000 * 1000  # 100 MB
 CHUNK = 64 * 1024
 PARAMS = {"sha256": "f" * 64, "case_id": "GATE-1", "step_id": "s1", "name": "liuhen.css",
           "officer_no": "000123", "variant": "playback", "station_id": "pcs-a", "index": "0",
-          "request_id": "0", "picture": "thumb", "token_id": "1", "session_id": "1"}
+          "request_id": "0", "picture": "thumb", "token_id": "1", "session_id": "1",
+          "upload_id": "0" * 32}
 BOUNDARY = "liuhen-gate-test"
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 

@@ -37,7 +37,7 @@ from tests.integration.test_station import Quiet, dock, fleet
 
 NAMES = {Role.STATION: "station-07", Role.OFFICER: "000123", Role.LEADER: "ld-001",
          Role.AUDITOR: "fz-001",
-         Role.ADMIN: "admin-1"}
+         Role.ADMIN: "admin-1", Role.DEVICE: "ZFY4G0099"}
 
 
 @dataclass
