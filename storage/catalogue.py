@@ -429,10 +429,14 @@ class SqlCatalogue:
                 .order_by(_A.idx))
         return [_access(r) for r in self._all("read the access log", stmt)]
 
-    def clips_acquired_between(self, start: datetime, end: datetime) -> list[Clip]:
-        """Every clip acquired with start <= time < end, in ledger order (alerts, statistics)."""
+    def clips_acquired_between(self, start: datetime, end: datetime, *,
+                               devices: Collection[str] | None = None) -> list[Clip]:
+        """Every clip acquired with start <= time < end (only from ``devices`` when given), in
+        ledger order (alerts, statistics)."""
         stmt = (select(CLIPS).where((_C.acquired_at >= _utc(start)) & (_C.acquired_at < _utc(end)))
                 .order_by(_C.acquired_index))
+        if devices is not None:
+            stmt = stmt.where(_C.device.in_(sorted(set(devices))))
         return [_clip(r) for r in self._all("read clips", stmt)]
 
     def clips_captured_between(self, start: datetime, end: datetime) -> list[Clip]:
