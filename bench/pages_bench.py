@@ -59,8 +59,9 @@ def _copy_clips(database: str, first_index: int) -> None:
             for i in range(N):
                 row = dict(zip(CLIP_COLUMNS, _clip(i, first_index), strict=True))
                 acquisitions.write_row([row[c] for c in ACQUISITION_COLUMNS])
-        cur.execute("ANALYZE clips")
-        cur.execute("ANALYZE clip_acquisitions")
+    with psycopg.connect(f"{PG}/{database}", autocommit=True) as conn:
+        for table in ("clips", "clip_acquisitions"):  # what autovacuum does after a big load
+            conn.execute(f"VACUUM ANALYZE {table}")
 
 
 def _clip(i: int, first_index: int) -> tuple[object, ...]:

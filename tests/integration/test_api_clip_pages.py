@@ -97,3 +97,17 @@ def test_a_filter_counts_what_it_finds_and_bad_cursors_are_refused(world: World)
                           ({"after": "0" * 64}, "翻页位置")):
         r = c.get("/api/clips", headers=admin, params=params)
         assert r.status_code in (400, 404, 422) and words in r.text, (params, r.text)
+
+
+def test_the_total_is_counted_again_once_the_catalogue_moves_on(world: World) -> None:
+    c, admin = world.client, world.auth(Role.ADMIN)
+    params = {"device": "LH-NEW", "limit": 2}
+    assert c.get("/api/clips", headers=admin, params=params).headers["x-total-count"] == "0"
+    for i in range(3):
+        world.station.ledger.writer.append(AcquiredBody(
+            device="LH-NEW", name_on_device=f"new{i}.MP4", size=1, officer="000100",
+            unit_no="110000000000", clock_offset_ms=0, device_mtime=AT, capture_time=AT),
+            subject=secrets.token_hex(32), actor="t")
+        r = c.get("/api/clips", headers=admin, params=params)
+        assert r.headers["x-total-count"] == str(i + 1)
+        assert len(r.json()) == min(i + 1, 2)
