@@ -113,7 +113,8 @@ class AlertCatalogue(Protocol):
 
     def accesses_between(self, start: datetime, end: datetime) -> list[Access]: ...
 
-    def clips_acquired_between(self, start: datetime, end: datetime) -> list[Clip]: ...
+    def clips_acquired_between(self, start: datetime, end: datetime, *,
+                               devices: Collection[str] | None = None) -> list[Clip]: ...
 
     def clips_of(self, sha256s: Collection[str]) -> list[Clip]: ...
 
@@ -213,6 +214,19 @@ class Alerts:
         if units is not None:
             found = [a for a in found if a.unit in units]
         found.sort(key=lambda a: (a.at, a.id))
+        acks = self._acknowledgements()
+        return [replace(a, acknowledged=acks.get(a.id)) for a in found]
+
+    def overdue(self, person: str, devices: Collection[str], start: datetime,
+                end: datetime) -> list[Alert]:
+        """超时未上传 of one officer (一人一档): the ``upload_late`` and ``dock_late`` alerts of
+        [start, end) about ``person``, computed by the same rules as :meth:`compute` over the
+        clips of their recorders ``devices`` only, newest first, with their acknowledgements."""
+        if self.fresh is not None:
+            self.fresh.refresh()
+        clips = self.catalogue.clips_acquired_between(start, end, devices=devices)
+        found = [a for a in self._upload_alerts(clips, {}) if a.person == person]
+        found.sort(key=lambda a: (a.at, a.id), reverse=True)
         acks = self._acknowledgements()
         return [replace(a, acknowledged=acks.get(a.id)) for a in found]
 

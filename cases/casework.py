@@ -104,6 +104,10 @@ class _NoAccounts:
         return None
 
 
+COUNTS_KEPT = 256
+"""Clip counts kept between catalogue changes (:meth:`Cases.count_clips`)."""
+
+
 @dataclass
 class Cases:
     """Case work over one ledger's writer and read model (built by api/compose.py)."""
@@ -119,6 +123,8 @@ class Cases:
     """The times this bureau accepts (``LIUHEN_EARLIEST_YEAR``/``LATEST_YEAR``)."""
     units: OfficerUnits = field(default_factory=_NoAccounts)
     """Accounts' units: who leads whom, who may be put on a case."""
+    _counts: dict[ClipQuery, int] = field(default_factory=dict, init=False, repr=False)
+    _counted_at: object = field(default=None, init=False, repr=False)
 
     def _may_change(self, case: Case, editor: CaseEditor | None) -> None:
         """Only the case's officers (主办/协办; its opener while it has none), a leader of one
@@ -360,10 +366,17 @@ class Cases:
                 self.catalogue.captured_since(number, since), self.catalogue.cases_of(number))
 
     def count_clips(self, query: ClipQuery) -> int:
-        """How many clips the search ``query`` finds (its page and order ignored)."""
-        query = self._checked(query)
+        """How many clips the search ``query`` finds (its page and order ignored). Kept until
+        the catalogue moves on, so that paging through one search counts it once (1M clips:
+        ~100 ms on PostgreSQL each time)."""
+        query = dataclasses.replace(self._checked(query), order="captured", after=None,
+                                    before=None, limit=0, offset=0)
         self.refresh()
-        return self.catalogue.count_clips(query)
+        if self._counted_at != self.fresh.cursor or len(self._counts) >= COUNTS_KEPT:
+            self._counts, self._counted_at = {}, self.fresh.cursor
+        if query not in self._counts:
+            self._counts[query] = self.catalogue.count_clips(query)
+        return self._counts[query]
 
     def _checked(self, query: ClipQuery) -> ClipQuery:
         if query.order not in CLIP_ORDERS:

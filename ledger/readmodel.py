@@ -18,10 +18,13 @@ class Freshness:
         self.refresh_s = refresh_s
         self._last = float("-inf")
         self._lock = threading.Lock()
+        self.cursor: object = None
+        """What the last catch-up returned (the catalogue's cursor): a read cached under it
+        stays true until it changes."""
 
     def refresh(self, *, force: bool = False) -> None:
         if not force and time.monotonic() - self._last < self.refresh_s:
             return
         with self._lock:
-            self._catch_up()
+            self.cursor = self._catch_up()
             self._last = time.monotonic()

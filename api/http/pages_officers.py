@@ -1,5 +1,7 @@
 """一人一档 (issue 16 item 2), under ``/ui/officers/{警号}``: an officer's recorders and their
-last docking, recordings per day over the last DAYS days (UTC+8), and the cases they work on.
+last docking, recordings per day and 超时未上传 over the last DAYS days (UTC+8; the overdue
+uploads are the supervision rules' ``upload_late`` and ``dock_late`` alerts, access/alerts.py),
+and the cases they work on.
 Shown to a reader whose scope holds the officer (their unit's subtree; everything for admins),
 like the officer's clips; anyone else gets the page of an officer who does not exist."""
 
@@ -49,7 +51,9 @@ def officer_file(request: Request, *, officer_no: str, who: Reader,
     bars = [(round(i * bar_w + 2, 1), round(bar_w - 4, 1), round(n / top * (CHART_H - 30), 1),
              d, n) for i, (d, n) in enumerate(per_day)]
     since_docked = [(d, (now - d.last_docked).days) for d in devices]
+    overdue = cw.alerts.overdue(number, [d.device for d in devices], since, now)
     return page(request, "officer.html", who=who, title=f"一人一档 {number}", number=number,
                  account=account, devices=since_docked, per_day=per_day, bars=bars,
-                 chart_w=CHART_W, chart_h=CHART_H, cases=cases, days=DAYS,
+                 chart_w=CHART_W, chart_h=CHART_H, cases=cases, days=DAYS, overdue=overdue,
+                 rules=cw.alerts.rules,
                  total=sum(n for _, n in per_day))

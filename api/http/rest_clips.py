@@ -7,7 +7,7 @@ import logging
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote
 
-from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
@@ -15,8 +15,8 @@ from api.http.auth import Principal, Role, allow
 from api.http.deps import CaseworkDep
 from api.http.errors import ERROR_RESPONSES
 from api.http.ranges import copy_response, parse_range
-from api.http.rest_cases import Limit, Offset, ShaPath, visible_accesses
-from api.http.schemas import AccessOut, ClipDetailOut, ClipOut, LinkOut
+from api.http.rest_cases import Limit, ShaPath, visible_accesses
+from api.http.schemas import SHA256_PATTERN, AccessOut, ClipDetailOut, ClipOut, LinkOut
 from evidence.identity import MAX_PURPOSE_CHARS, InvalidInputError, canonical_purpose
 from evidence.records import ClipQuery
 
@@ -49,9 +49,17 @@ _MEDIA: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/clips", summary="search clips (newest capture first)")
+TOTAL_HEADER = "X-Total-Count"
+Cursor = Annotated[str | None, Query(pattern=SHA256_PATTERN,
+                                     description="keyset page: the clips after (before) this "
+                                     "clip's SHA-256 in `order`")]
+
+
+@router.get("/clips", summary="search clips, a keyset page at a time",
+            response_description=f"a page of clips; the header {TOTAL_HEADER} holds how many "
+            "match, and Link (RFC 8288) the next and previous pages")
 def search_clips(
-    *, who: Readers, cw: CaseworkDep,
+    *, request: Request, response: Response, who: Readers, cw: CaseworkDep,
     officer: Annotated[str | None, Query(max_length=32, description="警号")] = None,
     device: Annotated[str | None, Query(max_length=64, description="recorder serial")] = None,
     start: Annotated[AwareDatetime | None, Query(description="captured at or after")] = None,
@@ -59,14 +67,38 @@ def search_clips(
     case: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
     step: Annotated[str | None, Query(min_length=1, max_length=32,
                                       description="a step of `case`")] = None,
-    limit: Limit = 100, offset: Offset = 0,
+    order: Annotated[Literal["captured", "officer", "device"],
+                     Query(description="newest capture first; or by 警号 or recorder, then "
+                                       "newest first")] = "captured",
+    after: Cursor = None, before: Cursor = None, limit: Limit = 100,
 ) -> list[ClipOut]:
     if step is not None and case is None:
         raise InvalidInputError("step 是案件中的环节：请同时给出 case (step names a step within a "
                                 "case: give case too)")
-    query = ClipQuery(officer=officer, device=device, start=start, end=end, case_id=case,
-                      step_id=step, limit=limit, offset=offset)
-    return [ClipOut.of(c) for c in cw.cases.clips(cw.scopes.query(who.scope, query))]
+    if after is not None and before is not None:
+        raise InvalidInputError("after 与 before 只能给出一个 (give after or before, not both)")
+    query = cw.scopes.query(who.scope, ClipQuery(
+        officer=officer, device=device, start=start, end=end, case_id=case, step_id=step,
+        order=order, after=after and after.lower(), before=before and before.lower(),
+        limit=limit + 1))
+    found = cw.cases.clips(query)
+    more = len(found) > limit
+    found = (found[1:] if before is not None else found[:limit]) if more else found
+    response.headers[TOTAL_HEADER] = str(cw.cases.count_clips(query))
+    backwards = before is not None
+    has_next, has_prev = (True, more) if backwards else (more, after is not None)
+    links = []
+    if found and has_next:
+        url = request.url.remove_query_params("before").include_query_params(
+            after=found[-1].sha256)
+        links.append(f'<{url}>; rel="next"')
+    if found and has_prev:
+        url = request.url.remove_query_params("after").include_query_params(
+            before=found[0].sha256)
+        links.append(f'<{url}>; rel="prev"')
+    if links:
+        response.headers["Link"] = ", ".join(links)
+    return [ClipOut.of(c) for c in found]
 
 
 @router.get("/clips/{sha256}", summary="a clip: where its copies are, retention, links")
