@@ -57,8 +57,11 @@ def _appender(job: _Job, start: Barrier, results: mp.Queue[Result]) -> None:
         signer = Ed25519Signer(job.key_name, Ed25519PrivateKey.from_private_bytes(job.private_raw),
                         role="station")
         start.wait(timeout=60)  # everyone opens the fresh database at once: migrations race
-        store = SqlLedgerStore.open(job.url, origin=job.origin, clock=pinned_clock)
-        start.wait(timeout=60)  # and appends at once
+        # the waits, not their length, are under test: a loaded CI machine may take a while to
+        # migrate a fresh SQLite file while three others queue for it
+        store = SqlLedgerStore.open(job.url, origin=job.origin, clock=pinned_clock,
+                                    busy_timeout_s=180.0)
+        start.wait(timeout=240)  # and appends at once
         indices = [-1] * count
         items = [(make_entry(f"p{pid}-{seq}", body={"pid": pid, "seq": seq}), "note",
                   f"p{pid}-{seq}") for seq in range(count)]
