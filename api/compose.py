@@ -54,6 +54,7 @@ from ledger.proofs import Proofs
 from ledger.publishing import publish_checkpoint
 from ledger.readmodel import Freshness
 from ledger.stations import BureauStations
+from ledger.tiles import TileProofs, publish_tiles
 from storage.accounts import SqlAccountRepo
 from storage.blobio import mkdir_private, write_replace
 from storage.casework_lock import CaseworkLock
@@ -66,6 +67,7 @@ from storage.ledger_store import SqlLedgerStore
 from storage.sessions import SqlSessionRepo
 from storage.station_board import SqlStationBoard
 from storage.stations import SqlStationRegistry
+from storage.tilestore import HttpTileReader, LocalTileStore
 from storage.tokens import SqlTokenRepo
 
 if TYPE_CHECKING:
@@ -98,6 +100,8 @@ class Ledger:
     """The read model folded from the ledger: clips, cases, links, accesses."""
     casework_lock: CaseworkLock
     """Case changes one at a time per database, across processes (storage/casework_lock.py)."""
+    tiles: LocalTileStore | None = None
+    """Where the log is published as C2SP tlog-tiles (``publish_tiles``), or None."""
 
     @property
     def origin(self) -> Origin:
@@ -119,11 +123,15 @@ class Ledger:
         if checkpoint is not None:
             write_atomic(self.latest_note_path, checkpoint.note)
         latest = checkpoint or self.store.latest_checkpoint()
-        if not self.tsas or latest is None:
-            return checkpoint, None
-        result = anchor_checkpoint(latest, store=self.store, tsas=self.tsas,
-                                   tsa_roots=self.trust.tsa_roots, writer=self.writer,
-                                   clock=utc_now, actor=actor)
+        result = None
+        if self.tsas and latest is not None:
+            result = anchor_checkpoint(latest, store=self.store, tsas=self.tsas,
+                                       tsa_roots=self.trust.tsa_roots, writer=self.writer,
+                                       clock=utc_now, actor=actor)
+        # After anchoring, so that tiles that cannot be written hold up nothing else; the next
+        # publish continues from the tiles' own checkpoint.
+        if self.tiles is not None and latest is not None:
+            publish_tiles(self.tiles, self.store, latest)
         return checkpoint, result
 
     def close(self) -> None:
@@ -169,7 +177,17 @@ def open_ledger(settings: Settings) -> Ledger:
     tsas = _timestamp_authorities(settings)
     return Ledger(settings=settings, store=store, committer=committer, stations=stations, logs=logs,
                   trust=trust, writer=writer, tsas=tsas, catalogue=SqlCatalogue(store.engine),
-                  casework_lock=CaseworkLock(store.engine))
+                  casework_lock=CaseworkLock(store.engine),
+                  tiles=LocalTileStore(settings.data_dir / "log") if settings.publish_tiles
+                  else None)
+
+
+def tile_reader(where: str) -> LocalTileStore | HttpTileReader:
+    """The tiles of ``liuhen audit --tiles`` and ``verify-bundle --tiles``: an ``http(s)://``
+    URL prefix, else a directory."""
+    if where.startswith(("http://", "https://")):
+        return HttpTileReader(where)
+    return LocalTileStore(Path(where))
 
 
 def make_blob_store(settings: Settings, *, clock: Clock = utc_now) -> BlobStore:
@@ -396,7 +414,9 @@ def services(ledger: Ledger, blobs: BlobStore, *, refresh_s: float = 0.5,
                        blobs=blobs, clock=clock, officer_pattern=settings.officer_no_pattern)
     proofs = Proofs(store=ledger.store, trust=lambda: ledger.trust, clip_of=ledger.catalogue.clip,
                     publish=lambda: ledger.publish(actor="api"),
-                    sha256_of_sm3=ledger.catalogue.sha256_of_sm3)
+                    sha256_of_sm3=ledger.catalogue.sha256_of_sm3,
+                    tile_proofs=TileProofs(ledger.tiles, cache_bytes=settings.tile_cache_mb << 20)
+                    if settings.proofs_from_tiles and ledger.tiles is not None else None)
     people = accounts(ledger, clock=clock)
     scopes = Scopes(accounts=people.repo, catalogue=ledger.catalogue, fresh=fresh)
     approvals = Approvals(writer=ledger.writer, entries=ledger.store, scopes=scopes,

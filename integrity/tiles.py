@@ -92,6 +92,17 @@ def tiles_for_size(size: int) -> list[Tile]:
     return changed_tiles(0, size)
 
 
+def partial_tiles(size: int) -> list[Tile]:
+    """The partial tiles of the tree of ``size``: one per level whose hash count is not a
+    multiple of 256 (the rightmost tile there)."""
+    edge, level = [], 0
+    while count := size >> (TILE_HEIGHT * level):
+        if count % TILE_WIDTH:
+            edge.append(Tile(level, count // TILE_WIDTH, count % TILE_WIDTH))
+        level += 1
+    return edge
+
+
 def changed_tiles(old: int, new: int) -> list[Tile]:
     """The tiles of the tree of ``new`` that the tree of ``old`` lacks or had narrower: what a
     publisher writes when the log grows from ``old`` to ``new``."""

@@ -1,0 +1,108 @@
+"""Where the log's C2SP tlog-tiles live (ledger.ports.TileStore; docs/ledger-format.md §Tiles):
+a local directory (the data dir's ``log/``, servable as static files by any web server), and a
+read-only HTTP(S) reader for auditors (``liuhen audit --tiles URL``).
+
+Local threat model, as for the local object store (storage/localstore.py): tiles and bundles
+are written once (temp + fsync + ``os.link``, which refuses an existing name) and made
+read-only (0444: public data, meant to be served). That stops mistakes, not root; what catches a
+changed tile is the audit (``liuhen audit --tiles``), which recomputes every hash. The
+checkpoint is the one mutable file, replaced atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import httpx
+
+from evidence.errors import ConflictError, NotFoundError, UnavailableError
+from storage.blobio import fsync_dir, write_replace
+
+_PATH = re.compile(r"checkpoint|tile/(?:[0-9]+|entries)(?:/x[0-9]{3})*/[0-9]{3}(?:\.p/[0-9]+)?")
+MAX_TILE_OBJECT_BYTES = 256 * (2 + 0xFFFF)  # a full entry bundle of the largest entries
+
+
+def _checked(path: str) -> str:
+    if not _PATH.fullmatch(path):
+        raise ValueError(f"{path!r} is not a tlog-tiles path")
+    return path
+
+
+class LocalTileStore:
+    """Tiles under ``root`` (``<data_dir>/log``), laid out exactly as their paths."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def __repr__(self) -> str:
+        return f"LocalTileStore({str(self.root)!r})"
+
+    def read(self, path: str) -> bytes:
+        try:
+            return (self.root / _checked(path)).read_bytes()
+        except FileNotFoundError:
+            raise NotFoundError(f"no {path} under {self.root}") from None
+        except OSError as exc:
+            raise UnavailableError(f"cannot read {path} under {self.root}: {exc}") from exc
+
+    def write_once(self, path: str, data: bytes) -> None:
+        target = self.root / _checked(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tile.", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o444)
+            try:
+                os.link(tmp, target)
+            except FileExistsError:
+                if target.read_bytes() != data:
+                    raise ConflictError(f"{path} under {self.root} already holds other bytes: "
+                                        "tiles are immutable") from None
+                return
+            fsync_dir(target.parent)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+    def write_checkpoint(self, note: bytes) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        write_replace(self.root / "checkpoint", note)
+
+
+class HttpTileReader:
+    """Tiles fetched from ``prefix`` over HTTP(S) (a C2SP tlog-tiles log's URL prefix). A 404
+    is NotFoundError; other failures UnavailableError. Bodies are bounded."""
+
+    def __init__(self, prefix: str, *, timeout_s: float = 30.0) -> None:
+        self.prefix = prefix.rstrip("/")
+        self._client = httpx.Client(timeout=timeout_s, follow_redirects=False)
+
+    def __repr__(self) -> str:
+        return f"HttpTileReader({self.prefix!r})"
+
+    def read(self, path: str) -> bytes:
+        url = f"{self.prefix}/{_checked(path)}"
+        try:
+            with self._client.stream("GET", url) as reply:
+                if reply.status_code == httpx.codes.NOT_FOUND:
+                    raise NotFoundError(f"{url}: 404")
+                if reply.status_code != httpx.codes.OK:
+                    raise UnavailableError(f"{url}: HTTP {reply.status_code}")
+                body = bytearray()
+                for chunk in reply.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_TILE_OBJECT_BYTES:
+                        raise UnavailableError(f"{url}: larger than any tile or bundle")
+                return bytes(body)
+        except httpx.HTTPError as exc:
+            raise UnavailableError(f"{url}: {exc}") from exc
+
+    def close(self) -> None:
+        self._client.close()
