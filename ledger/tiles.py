@@ -26,6 +26,7 @@ from evidence.errors import NotFoundError, VerificationError
 from evidence.records import Checkpoint
 from integrity.merkle import HASH_SIZE, consistency_ranges, inclusion_ranges
 from integrity.notes import parse_checkpoint_text, split_note
+from integrity.tileaudit import TileAudit, TileAuditReport
 from integrity.tiles import (
     TILE_WIDTH,
     Tile,
@@ -37,6 +38,7 @@ from integrity.tiles import (
     range_hash,
     tiles_for_ranges,
 )
+from integrity.trust import TrustRoot
 from ledger.ports import LedgerReader, TileReader, TileStore
 
 CHECKPOINT = "checkpoint"
@@ -211,3 +213,30 @@ class TileProofs:
         if not 0 <= index < size:
             raise ValueError(f"index {index} outside a tree of size {size}")
         return self._hashes([(index, index + 1)], size)[0][:HASH_SIZE]
+
+
+def audit_tiles(tiles: TileReader, trust: TrustRoot, *, check_sm3: bool = True
+                ) -> TileAuditReport:
+    """docs/verification.md part T over the whole log from its tiles and entry bundles alone
+    (``integrity.tileaudit``): a tile or bundle that is missing fails at the step that needed
+    it, naming its path. Memory: one tile and bundle at a time, plus a hash per full tile."""
+    try:
+        note = tiles.read(CHECKPOINT)
+    except NotFoundError as exc:
+        raise VerificationError(f"no checkpoint: {exc}", step="T1") from exc
+    audit = TileAudit(note, trust=trust, check_sm3=check_sm3)
+
+    def fetch(path: str, step: str, tile: Tile) -> bytes:
+        try:
+            return tiles.read(path)
+        except NotFoundError as exc:
+            raise VerificationError(f"{path} is missing: {exc}", step=step,
+                                    index=tile.index * TILE_WIDTH ** (tile.level + 1)) from exc
+
+    for tile in audit.order():
+        if tile.level == 0:
+            audit.entries(tile, fetch(tile.path, "T3", tile),
+                          fetch(tile.bundle_path, "T2", tile))
+        else:
+            audit.upper(tile, fetch(tile.path, "T5", tile))
+    return audit.finish()
