@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 
 from evidence.errors import ConflictError, NotFoundError
+from evidence.records import Clip
 from integrity.merkle import HASH_SIZE
 from integrity.notes import Signer
 from integrity.tiles import Tile, decode_bundle, tiles_for_size
+from integrity.trust import TrustRoot
 from ledger import tiles as ledger_tiles
+from ledger.proofs import Proofs
 from ledger.publishing import publish_checkpoint
 from ledger.tiles import TileProofs, publish_tiles, published_size
 from storage.ledger_store import SqlLedgerStore
@@ -104,3 +107,31 @@ def test_tiles_are_written_once(tmp_path: Path) -> None:
         tiles.read("tile/0/000")
     with pytest.raises(ValueError, match="tlog-tiles path"):
         tiles.read("../keyring.json")
+
+
+def _no_clip(sha256: str) -> Clip:
+    raise NotFoundError(f"no clip {sha256} in this test's catalogue")
+
+
+def test_verify_by_hash_with_proofs_from_tiles(
+        store: SqlLedgerStore, tmp_path: Path, station_signer: Signer, log_signer: Signer) -> None:
+    """``proofs_from_tiles``: the same answer as from the store's levels; while the tiles lag
+    the latest checkpoint (recorded before its tiles), the store answers."""
+    tiles = LocalTileStore(tmp_path / "log")
+    _grow(store, 600, station_signer)
+    _checkpoint(store, tiles, log_signer)
+
+    def proofs(tile_proofs: TileProofs | None) -> Proofs:
+        return Proofs(store=store, trust=lambda: TrustRoot(origin=ORIGIN, keys=()),
+                      clip_of=_no_clip,
+                      publish=lambda: None, tile_proofs=tile_proofs)
+
+    for subject in ("s0", "s257", "s599"):
+        from_tiles = proofs(TileProofs(tiles)).verify(subject)
+        assert from_tiles == proofs(None).verify(subject)
+        assert from_tiles.entries[0].proof is not None
+    _grow(store, 650, station_signer)
+    publish_checkpoint(store, origin=ORIGIN, signers=[log_signer], now=AT)  # no tiles yet
+    lagging = proofs(TileProofs(tiles)).verify("s640")
+    assert lagging == proofs(None).verify("s640")
+    assert lagging.entries[0].proof is not None
