@@ -4,6 +4,8 @@ MerkleLevels' at every size."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -148,3 +150,28 @@ def test_entry_bundles_round_trip_and_refuse_damage() -> None:
     for damaged in (data[:-1], data + b"\x00", data + b"\x00\x00", data[:7]):
         with pytest.raises(VerificationError, match=r"tile/entries/000\.p/3"):
             decode_bundle(tile, damaged)
+
+
+# Vectors of our own (docs/ledger-format.md §10), computed independently with hashlib alone.
+VECTOR_TILE_3 = bytes.fromhex(
+    "40766b2033429026f53d54502679a839706b4741f8dcaf3a8bba5f41b5ffe075"
+    "e868811a482c27d50b6d45dde79c465d6adb9b06645100477a90cf3d8518898b"
+    "049d7dcdb56bcfebd313304c9839f196a3d4b6ef3bdc0b08298f93ac8191f0a8")
+VECTOR_BUNDLE_3 = bytes.fromhex("0007656e7472792d300007656e7472792d310007656e7472792d32")
+VECTOR_FULL_TILE_SHA256 = "8921c57d2f65271c82bf0f686c002793863c80c8d1cbbbf5db6046ff59e8b590"
+VECTOR_LEVEL1_257 = "f85f4ead34080710b4d1e808301543aaab81aa04deb88599350dc26a4f2f58de"
+VECTOR_ROOT_257 = "918b1cec64f317c76e3cf55c0536841c039eff06772ebb8828ce7c176028b5ac"
+
+
+def test_vectors_of_our_own() -> None:
+    entries = [f"entry-{i}".encode() for i in range(257)]
+    leaves = b"".join(leaf_hash(e) for e in entries)
+    three = grow_tiles(0, 3, leaves[:96], {})
+    assert three == {Tile(0, 0, 3): VECTOR_TILE_3}
+    assert encode_bundle(entries[:3]) == VECTOR_BUNDLE_3
+    # Grown from the tiles of size 3, as a publisher does at the next checkpoint.
+    grown = grow_tiles(3, 257, leaves[96:], {Tile(0, 0, 3): VECTOR_TILE_3})
+    assert set(grown) == {Tile(0, 0, 256), Tile(0, 1, 1), Tile(1, 0, 1)}
+    assert hashlib.sha256(grown[Tile(0, 0, 256)]).hexdigest() == VECTOR_FULL_TILE_SHA256
+    assert grown[Tile(1, 0, 1)].hex() == VECTOR_LEVEL1_257
+    assert range_hash(0, 257, 257, grown).hex() == VECTOR_ROOT_257
