@@ -49,7 +49,7 @@ from ledger.appending import LedgerWriter
 from ledger.files import write_atomic
 from ledger.forwarding import SyncResult, Throttle, forward, forward_objects
 from ledger.keyring import Keyring
-from ledger.ports import Clock, ObjectSink, Signer
+from ledger.ports import Clock, ObjectSink, Signer, TileStore
 from ledger.proofs import Proofs
 from ledger.publishing import publish_checkpoint
 from ledger.readmodel import Freshness
@@ -100,7 +100,7 @@ class Ledger:
     """The read model folded from the ledger: clips, cases, links, accesses."""
     casework_lock: CaseworkLock
     """Case changes one at a time per database, across processes (storage/casework_lock.py)."""
-    tiles: LocalTileStore | None = None
+    tiles: TileStore | None = None
     """Where the log is published as C2SP tlog-tiles (``publish_tiles``), or None."""
 
     @property
@@ -178,8 +178,22 @@ def open_ledger(settings: Settings) -> Ledger:
     return Ledger(settings=settings, store=store, committer=committer, stations=stations, logs=logs,
                   trust=trust, writer=writer, tsas=tsas, catalogue=SqlCatalogue(store.engine),
                   casework_lock=CaseworkLock(store.engine),
-                  tiles=LocalTileStore(settings.data_dir / "log") if settings.publish_tiles
-                  else None)
+                  tiles=tile_store(settings) if settings.publish_tiles else None)
+
+
+def tile_store(settings: Settings) -> TileStore:
+    """Where the publisher writes the tiles: ``tiles_url`` (S3 Object Lock), else the
+    directory ``<data_dir>/log``."""
+    if settings.tiles_url is None:
+        return LocalTileStore(settings.data_dir / "log")
+    if not settings.tiles_url.startswith("s3://"):
+        raise PolicyViolationError(f"unsupported tiles URL {settings.tiles_url!r}: use "
+                                   "s3://BUCKET/PREFIX, or leave it unset for <data_dir>/log")
+    from storage.s3tiles import S3TileStore  # noqa: PLC0415 - boto3 only when used
+
+    return S3TileStore.connect(settings.tiles_url, endpoint_url=settings.s3_endpoint_url,
+                               region=settings.s3_region, retention_days=settings.retention_days,
+                               clock=utc_now)
 
 
 def tile_reader(where: str) -> LocalTileStore | HttpTileReader:

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     publish_tiles: bool = True
     """Also publish the log as C2SP tlog-tiles (tiles, entry bundles, the checkpoint) under
     ``<data_dir>/log`` at each checkpoint (docs/ledger-format.md §Tiles)."""
+    tiles_url: str | None = None
+    """Where the tiles go: ``s3://BUCKET/PREFIX`` (Object Lock, probed like ``store_url``);
+    default the directory ``<data_dir>/log``."""
     proofs_from_tiles: bool = False
     """Verify-by-hash computes its inclusion proofs from those tiles through a bounded cache
     (``tile_cache_mb``) instead of the store's in-memory tree levels."""

@@ -26,7 +26,7 @@ _PATH = re.compile(r"checkpoint|tile/(?:[0-9]+|entries)(?:/x[0-9]{3})*/[0-9]{3}(
 MAX_TILE_OBJECT_BYTES = 256 * (2 + 0xFFFF)  # a full entry bundle of the largest entries
 
 
-def _checked(path: str) -> str:
+def check_tile_path(path: str) -> str:
     if not _PATH.fullmatch(path):
         raise ValueError(f"{path!r} is not a tlog-tiles path")
     return path
@@ -43,14 +43,14 @@ class LocalTileStore:
 
     def read(self, path: str) -> bytes:
         try:
-            return (self.root / _checked(path)).read_bytes()
+            return (self.root / check_tile_path(path)).read_bytes()
         except FileNotFoundError:
             raise NotFoundError(f"no {path} under {self.root}") from None
         except OSError as exc:
             raise UnavailableError(f"cannot read {path} under {self.root}: {exc}") from exc
 
     def write_once(self, path: str, data: bytes) -> None:
-        target = self.root / _checked(path)
+        target = self.root / check_tile_path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tile.", suffix=".part")
         try:
@@ -88,7 +88,7 @@ class HttpTileReader:
         return f"HttpTileReader({self.prefix!r})"
 
     def read(self, path: str) -> bytes:
-        url = f"{self.prefix}/{_checked(path)}"
+        url = f"{self.prefix}/{check_tile_path(path)}"
         try:
             with self._client.stream("GET", url) as reply:
                 if reply.status_code == httpx.codes.NOT_FOUND:
