@@ -159,6 +159,27 @@ def grow_tiles(old: int, new: int, leaf_hashes: bytes, partials: Mapping[Tile, b
     return out
 
 
+TileNodes = tuple[bytes, ...]
+"""A tile's hashes and the nodes above them inside the tile: entry ``k`` holds the
+``width >> k`` roots over ``2^k`` consecutive hashes (k = 0..7)."""
+
+
+def expand_tile(tile: Tile, data: bytes, *, tree_hash: TreeHash = SHA256) -> TileNodes:
+    """The :data:`TileNodes` of ``tile`` from its bytes (width checked): 255 node hashes for a
+    full tile, computed once so that every proof node inside it is a lookup."""
+    levels = [split_tile(tile, data)]
+    for _ in range(1, TILE_HEIGHT):
+        below = levels[-1]
+        pairs = len(below) // (2 * HASH_SIZE)
+        if not pairs:
+            break
+        levels.append(b"".join(
+            node_hash(below[i:i + HASH_SIZE], below[i + HASH_SIZE:i + 2 * HASH_SIZE],
+                      tree_hash=tree_hash) for i in range(0, pairs * 2 * HASH_SIZE,
+                                                          2 * HASH_SIZE)))
+    return tuple(levels)
+
+
 def split_tile(tile: Tile, data: bytes) -> bytes:
     """``data`` checked to be ``tile``'s width of hashes (VerificationError naming the path)."""
     if len(data) != tile.width * HASH_SIZE:
@@ -229,11 +250,11 @@ def _perfect_parts(lo: int, hi: int) -> list[tuple[int, int]]:
 
 def _tile_of(height: int, position: int, size: int) -> tuple[Tile, int, int]:
     """(the tile of the tree of ``size`` holding the perfect subtree (height, position), the
-    byte offset of its first hash there, how many hashes its root spans)."""
+    level inside the tile of its root, the root's byte offset in that level)."""
     level, rest = divmod(height, TILE_HEIGHT)
     first = position << rest  # its first hash at tile level ``level``
     tile = _tile_at(level, first // TILE_WIDTH, size)
-    return tile, (first % TILE_WIDTH) * HASH_SIZE, 1 << rest
+    return tile, rest, (position % (TILE_WIDTH >> rest)) * HASH_SIZE
 
 
 def tiles_for_ranges(ranges: Iterable[tuple[int, int]], size: int) -> set[Tile]:
@@ -241,25 +262,24 @@ def tiles_for_ranges(ranges: Iterable[tuple[int, int]], size: int) -> set[Tile]:
     return {_tile_of(h, p, size)[0] for lo, hi in ranges for h, p in _perfect_parts(lo, hi)}
 
 
-def range_hash(lo: int, hi: int, size: int, tiles: Mapping[Tile, bytes], *,
+def range_hash(lo: int, hi: int, size: int, tiles: Mapping[Tile, TileNodes], *,
                tree_hash: TreeHash = SHA256) -> bytes:
     """MTH(D[lo:hi]) for a node ``[lo, hi)`` of the tree of ``size`` (a perfect subtree, or a
-    node on its right edge), from the tiles :func:`tiles_for_ranges` names (checked widths)."""
+    node on its right edge), from the :func:`expand_tile` of the tiles
+    :func:`tiles_for_ranges` names."""
     if not 0 <= lo < hi <= size:
         raise ValueError(f"range {lo}..{hi} outside a tree of size {size}")
     roots = []
     for height, position in _perfect_parts(lo, hi):
-        tile, offset, span = _tile_of(height, position, size)
-        data = split_tile(tile, tiles[tile])
-        roots.append(perfect_root(memoryview(data)[offset:offset + span * HASH_SIZE],
-                                  tree_hash=tree_hash))
+        tile, inner, offset = _tile_of(height, position, size)
+        roots.append(tiles[tile][inner][offset:offset + HASH_SIZE])
     acc = roots[-1]
     for root in reversed(roots[:-1]):  # fold from the right (RFC 9162 §2.1.1 down the edge)
         acc = node_hash(root, acc, tree_hash=tree_hash)
     return acc
 
 
-def hashes_of(ranges: Sequence[tuple[int, int]], size: int, tiles: Mapping[Tile, bytes], *,
+def hashes_of(ranges: Sequence[tuple[int, int]], size: int, tiles: Mapping[Tile, TileNodes], *,
               tree_hash: TreeHash = SHA256) -> list[bytes]:
     """:func:`range_hash` of each range, in order: a proof from its ranges."""
     return [range_hash(lo, hi, size, tiles, tree_hash=tree_hash) for lo, hi in ranges]

@@ -30,7 +30,9 @@ from integrity.tileaudit import TileAudit, TileAuditReport
 from integrity.tiles import (
     TILE_WIDTH,
     Tile,
+    TileNodes,
     encode_bundle,
+    expand_tile,
     grow_tiles,
     hashes_of,
     partial_tiles,
@@ -115,7 +117,7 @@ def publish_tiles(tiles: TileStore, store: LedgerReader, checkpoint: Checkpoint
     # The root the tiles give must be the checkpoint's before the checkpoint points at them.
     reader = _Overlay(partials, tiles)
     ranges = [(0, new)]
-    have = {t: reader.read_tile(t) for t in tiles_for_ranges(ranges, new)}
+    have = {t: expand_tile(t, reader.read_tile(t)) for t in tiles_for_ranges(ranges, new)}
     if range_hash(0, new, new, have) != checkpoint.head.root:
         raise VerificationError(f"tiles of size {new} do not give the checkpoint's root",
                                 step="tiles", index=new)
@@ -149,47 +151,48 @@ class _Overlay:
 
 class TileProofs:
     """RFC 9162 proofs computed from tiles (issue 18 part 2): each proof reads the O(log n)
-    tiles its nodes lie in, through an LRU cache of at most ``cache_bytes`` of tile bytes, so a
-    worker's memory is bounded at any log size (64 MB holds 8,192 full tiles).
+    tiles its nodes lie in, through an LRU cache of at most ``cache_bytes`` (each tile is kept
+    with the nodes inside it, :func:`integrity.tiles.expand_tile`: about twice its bytes, so the
+    64 MB default holds some 4,000 full tiles), so a worker's memory is bounded at any log size.
 
     Tiles are immutable (a partial tile's path carries its width), so a cached tile never goes
-    stale. Thread-safe: one lock around the cache; reads of missing tiles happen outside it.
+    stale. Thread-safe: one lock around the cache; missing tiles are read outside it.
     """
 
     def __init__(self, tiles: TileReader, *, cache_bytes: int = 64 << 20) -> None:
-        if cache_bytes < 8192:
-            raise ValueError("cache_bytes must hold at least one full tile")
+        if cache_bytes < 2 * 8192:
+            raise ValueError("cache_bytes must hold at least one full tile and its nodes")
         self._tiles = tiles
         self.cache_bytes = cache_bytes
-        self._cache: OrderedDict[Tile, bytes] = OrderedDict()
+        self._cache: OrderedDict[Tile, TileNodes] = OrderedDict()
         self._held = 0
         self._lock = threading.Lock()
 
     @property
     def held_bytes(self) -> int:
-        """Tile bytes in the cache now (never above ``cache_bytes``)."""
+        """Bytes of tiles and their nodes in the cache now (never above ``cache_bytes``)."""
         return self._held
 
-    def _read(self, needed: Iterable[Tile]) -> dict[Tile, bytes]:
+    def _read(self, needed: Iterable[Tile]) -> dict[Tile, TileNodes]:
         out, missing = {}, []
         with self._lock:
             for tile in needed:
-                data = self._cache.get(tile)
-                if data is None:
+                nodes = self._cache.get(tile)
+                if nodes is None:
                     missing.append(tile)
                 else:
                     self._cache.move_to_end(tile)
-                    out[tile] = data
+                    out[tile] = nodes
         for tile in missing:
-            out[tile] = self._tiles.read(tile.path)
+            out[tile] = expand_tile(tile, self._tiles.read(tile.path))
         with self._lock:
             for tile in missing:
                 if tile not in self._cache:
                     self._cache[tile] = out[tile]
-                    self._held += len(out[tile])
+                    self._held += sum(map(len, out[tile]))
             while self._held > self.cache_bytes:
                 _, dropped = self._cache.popitem(last=False)
-                self._held -= len(dropped)
+                self._held -= sum(map(len, dropped))
         return out
 
     def _hashes(self, ranges: list[tuple[int, int]], size: int) -> list[bytes]:
@@ -215,8 +218,8 @@ class TileProofs:
         return self._hashes([(index, index + 1)], size)[0][:HASH_SIZE]
 
 
-def audit_tiles(tiles: TileReader, trust: TrustRoot, *, check_sm3: bool = True
-                ) -> TileAuditReport:
+def audit_tiles(tiles: TileReader, trust: TrustRoot, *, check_sm3: bool = True,
+                deep: bool = False) -> TileAuditReport:
     """docs/verification.md part T over the whole log from its tiles and entry bundles alone
     (``integrity.tileaudit``): a tile or bundle that is missing fails at the step that needed
     it, naming its path. Memory: one tile and bundle at a time, plus a hash per full tile."""
@@ -224,7 +227,7 @@ def audit_tiles(tiles: TileReader, trust: TrustRoot, *, check_sm3: bool = True
         note = tiles.read(CHECKPOINT)
     except NotFoundError as exc:
         raise VerificationError(f"no checkpoint: {exc}", step="T1") from exc
-    audit = TileAudit(note, trust=trust, check_sm3=check_sm3)
+    audit = TileAudit(note, trust=trust, check_sm3=check_sm3, deep=deep)
 
     def fetch(path: str, step: str, tile: Tile) -> bytes:
         try:

@@ -3,7 +3,8 @@ a local directory (the data dir's ``log/``, servable as static files by any web 
 read-only HTTP(S) reader for auditors (``liuhen audit --tiles URL``).
 
 Local threat model, as for the local object store (storage/localstore.py): tiles and bundles
-are written once (temp + fsync + ``os.link``, which refuses an existing name) and made
+are written once (temp + ``os.link``, which refuses an existing name; made durable together by
+one sync before the checkpoint is replaced) and made
 read-only (0444: public data, meant to be served). That stops mistakes, not root; what catches a
 changed tile is the audit (``liuhen audit --tiles``), which recomputes every hash. The
 checkpoint is the one mutable file, replaced atomically.
@@ -20,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from evidence.errors import ConflictError, NotFoundError, UnavailableError
-from storage.blobio import fsync_dir, write_replace
+from storage.blobio import write_replace
 
 _PATH = re.compile(r"checkpoint|tile/(?:[0-9]+|entries)(?:/x[0-9]{3})*/[0-9]{3}(?:\.p/[0-9]+)?")
 MAX_TILE_OBJECT_BYTES = 256 * (2 + 0xFFFF)  # a full entry bundle of the largest entries
@@ -50,14 +51,14 @@ class LocalTileStore:
             raise UnavailableError(f"cannot read {path} under {self.root}: {exc}") from exc
 
     def write_once(self, path: str, data: bytes) -> None:
+        """Durable at the next :meth:`write_checkpoint`, not before (one filesystem sync per
+        checkpoint instead of one fsync per tile: 13 ms each on this machine's disk)."""
         target = self.root / check_tile_path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tile.", suffix=".part")
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
             os.chmod(tmp, 0o444)
             try:
                 os.link(tmp, target)
@@ -65,14 +66,14 @@ class LocalTileStore:
                 if target.read_bytes() != data:
                     raise ConflictError(f"{path} under {self.root} already holds other bytes: "
                                         "tiles are immutable") from None
-                return
-            fsync_dir(target.parent)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
 
     def write_checkpoint(self, note: bytes) -> None:
+        """Make every tile written so far durable, then replace the checkpoint atomically."""
         self.root.mkdir(parents=True, exist_ok=True)
+        os.sync()  # the tiles' data and directory entries, before the checkpoint names them
         write_replace(self.root / "checkpoint", note)
 
 

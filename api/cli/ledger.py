@@ -42,7 +42,8 @@ def audit(
     on a bureau, then every station log it holds (S1–S5). With --tiles: the log from its tiles
     and entry bundles (T1–T6)."""
     if tiles is not None:
-        _audit_tiles(tiles, trust_root or settings_for(data_dir).data_dir / "keyring.json")
+        _audit_tiles(tiles, trust_root or settings_for(data_dir).data_dir / "keyring.json",
+                     deep=deep)
         return
     from api.compose import station_registry
     from ledger.audit import run_audit
@@ -81,18 +82,20 @@ def audit(
                 "(station log verified)")
 
 
-def _audit_tiles(where: str, trust_root: Path) -> None:
+def _audit_tiles(where: str, trust_root: Path, *, deep: bool) -> None:
     from api.compose import tile_reader
     from integrity.trust import TrustRoot
     from ledger.tiles import audit_tiles
 
     with errors():
         trust = TrustRoot.from_json(trust_root.read_bytes())
-        report = audit_tiles(tile_reader(where), trust)
+        report = audit_tiles(tile_reader(where), trust, deep=deep)
     head = report.checkpoint.head
     out(f"瓦片审计通过 (audit from tiles OK): {report.entries} 条记录 (entries), "
         f"{report.tiles} 个瓦片 (tiles), root {head.root.hex()}")
     out(f"  检查点 {report.checkpoint.origin} size {head.size}: 签名有效 (signature valid)")
+    if report.deep:
+        out("  每条记录均已解析 (every entry parsed)")
     if report.sm3_checked:
         out("  SM3 树根与检查点一致 (the SM3 tree rebuilt from the entries matches the sm3 line)")
 

@@ -62,9 +62,9 @@ def _flip(path: Path, offset: int = 5) -> None:
 
 def test_the_whole_log_verifies_from_tiles(published: tuple[Path, TrustRoot, Signer]) -> None:
     root, trust, _ = published
-    report = audit_tiles(LocalTileStore(root), trust)
+    report = audit_tiles(LocalTileStore(root), trust, deep=True)
     assert report.entries == SIZE and report.checkpoint.head.size == SIZE
-    assert report.tiles == 4 and report.sm3_checked
+    assert report.tiles == 4 and report.sm3_checked and report.deep
 
 
 @pytest.mark.parametrize(("attack", "step", "named"), [
