@@ -3,10 +3,13 @@ tlog-tiles alone (no database), and each tampering caught at the step and tile i
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
+import threading
 from collections.abc import Callable
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -19,7 +22,7 @@ from integrity.trust import TrustRoot
 from ledger.publishing import publish_checkpoint
 from ledger.tiles import audit_tiles, publish_tiles, published_size
 from storage.ledger_store import SqlLedgerStore
-from storage.tilestore import LocalTileStore
+from storage.tilestore import HttpTileReader, LocalTileStore
 from tests.integration.conftest import AT, ORIGIN, make_items, make_signer, sqlite_url
 from tests.integration.test_cli import demo, liuhen
 
@@ -139,3 +142,23 @@ def test_cli_audit_and_verify_bundle_from_tiles(tmp_path: Path) -> None:
     assert code == 0, out
     code, out = liuhen("audit", "--tiles", str(data / "log"), "--trust-root", str(keyring))
     assert code != 0 and "T3" in out and "tile/0/000.p/" in out, out
+
+
+def test_audit_from_tiles_served_over_http(log_copy: Path,
+                                           published: tuple[Path, TrustRoot, Signer]) -> None:
+    """The log directory served as static files (any web server): the URL prefix is enough."""
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(log_copy))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    reader = HttpTileReader(f"http://127.0.0.1:{server.server_address[1]}/")
+    try:
+        assert audit_tiles(reader, published[1]).entries == SIZE
+        (log_copy / "tile/0/001").unlink()  # a 404
+        with pytest.raises(VerificationError, match="tile/0/001") as caught:
+            audit_tiles(reader, published[1])
+        assert caught.value.step == "T3"
+    finally:
+        reader.close()
+        server.shutdown()
+        server.server_close()

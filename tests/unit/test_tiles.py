@@ -123,6 +123,18 @@ def test_every_root_from_tiles_up_to_600() -> None:
         assert range_hash(0, size, size, _nodes(tiles)) == LEVELS.root(size), size
 
 
+def test_proofs_from_tiles_at_every_size_to_300() -> None:
+    for size in range(1, 301):
+        nodes = _nodes(_tiles(size))
+        indices = range(size) if size <= 64 else {0, 1, size // 2, size - 2, size - 1}
+        for index in indices:
+            assert hashes_of(inclusion_ranges(index, size), size, nodes) == \
+                LEVELS.inclusion_proof(index, size), (index, size)
+        for old in {1, size // 2, size - 1, size}:
+            assert hashes_of(consistency_ranges(old, size), size, nodes) == \
+                LEVELS.consistency_proof(old, size), (old, size)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.integers(1, MAX), st.data())
 def test_proofs_from_tiles_equal_merkle_levels(size: int, data: st.DataObject) -> None:
