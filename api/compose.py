@@ -49,7 +49,7 @@ from ledger.appending import LedgerWriter
 from ledger.files import write_atomic
 from ledger.forwarding import SyncResult, Throttle, forward, forward_objects
 from ledger.keyring import Keyring
-from ledger.ports import Clock, ObjectSink, Signer, TileStore
+from ledger.ports import Clock, ObjectSink, Signer, TileReader, TileStore
 from ledger.proofs import Proofs
 from ledger.publishing import publish_checkpoint
 from ledger.readmodel import Freshness
@@ -67,7 +67,7 @@ from storage.ledger_store import SqlLedgerStore
 from storage.sessions import SqlSessionRepo
 from storage.station_board import SqlStationBoard
 from storage.stations import SqlStationRegistry
-from storage.tilestore import HttpTileReader, LocalTileStore
+from storage.tilestore import LocalTileStore
 from storage.tokens import SqlTokenRepo
 
 if TYPE_CHECKING:
@@ -196,10 +196,12 @@ def tile_store(settings: Settings) -> TileStore:
                                clock=utc_now)
 
 
-def tile_reader(where: str) -> LocalTileStore | HttpTileReader:
+def tile_reader(where: str) -> TileReader:
     """The tiles of ``liuhen audit --tiles`` and ``verify-bundle --tiles``: an ``http(s)://``
     URL prefix, else a directory."""
     if where.startswith(("http://", "https://")):
+        from storage.httptiles import HttpTileReader  # noqa: PLC0415 - httpx only when used
+
         return HttpTileReader(where)
     return LocalTileStore(Path(where))
 

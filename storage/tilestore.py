@@ -1,6 +1,6 @@
-"""Where the log's C2SP tlog-tiles live (ledger.ports.TileStore; docs/ledger-format.md §Tiles):
-a local directory (the data dir's ``log/``, servable as static files by any web server), and a
-read-only HTTP(S) reader for auditors (``liuhen audit --tiles URL``).
+"""Where the log's C2SP tlog-tiles live (ledger.ports.TileStore; docs/ledger-format.md §10): a
+local directory, the data dir's ``log/``, servable as static files by any web server (S3:
+storage/s3tiles.py; read-only HTTP(S) for auditors: storage/httptiles.py).
 
 Local threat model, as for the local object store (storage/localstore.py): tiles and bundles
 are written once (temp + ``os.link``, which refuses an existing name; made durable together by
@@ -18,13 +18,10 @@ import re
 import tempfile
 from pathlib import Path
 
-import httpx
-
 from evidence.errors import ConflictError, NotFoundError, UnavailableError
 from storage.blobio import write_replace
 
 _PATH = re.compile(r"checkpoint|tile/(?:[0-9]+|entries)(?:/x[0-9]{3})*/[0-9]{3}(?:\.p/[0-9]+)?")
-MAX_TILE_OBJECT_BYTES = 256 * (2 + 0xFFFF)  # a full entry bundle of the largest entries
 
 
 def check_tile_path(path: str) -> str:
@@ -75,35 +72,3 @@ class LocalTileStore:
         self.root.mkdir(parents=True, exist_ok=True)
         os.sync()  # the tiles' data and directory entries, before the checkpoint names them
         write_replace(self.root / "checkpoint", note)
-
-
-class HttpTileReader:
-    """Tiles fetched from ``prefix`` over HTTP(S) (a C2SP tlog-tiles log's URL prefix). A 404
-    is NotFoundError; other failures UnavailableError. Bodies are bounded."""
-
-    def __init__(self, prefix: str, *, timeout_s: float = 30.0) -> None:
-        self.prefix = prefix.rstrip("/")
-        self._client = httpx.Client(timeout=timeout_s, follow_redirects=False)
-
-    def __repr__(self) -> str:
-        return f"HttpTileReader({self.prefix!r})"
-
-    def read(self, path: str) -> bytes:
-        url = f"{self.prefix}/{check_tile_path(path)}"
-        try:
-            with self._client.stream("GET", url) as reply:
-                if reply.status_code == httpx.codes.NOT_FOUND:
-                    raise NotFoundError(f"{url}: 404")
-                if reply.status_code != httpx.codes.OK:
-                    raise UnavailableError(f"{url}: HTTP {reply.status_code}")
-                body = bytearray()
-                for chunk in reply.iter_bytes():
-                    body += chunk
-                    if len(body) > MAX_TILE_OBJECT_BYTES:
-                        raise UnavailableError(f"{url}: larger than any tile or bundle")
-                return bytes(body)
-        except httpx.HTTPError as exc:
-            raise UnavailableError(f"{url}: {exc}") from exc
-
-    def close(self) -> None:
-        self._client.close()

@@ -21,8 +21,9 @@ from integrity.tiles import Tile
 from integrity.trust import TrustRoot
 from ledger.publishing import publish_checkpoint
 from ledger.tiles import audit_tiles, publish_tiles, published_size
+from storage.httptiles import HttpTileReader
 from storage.ledger_store import SqlLedgerStore
-from storage.tilestore import HttpTileReader, LocalTileStore
+from storage.tilestore import LocalTileStore
 from tests.integration.conftest import AT, ORIGIN, make_items, make_signer, sqlite_url
 from tests.integration.test_cli import demo, liuhen
 
