@@ -163,3 +163,24 @@ def test_audit_from_tiles_served_over_http(log_copy: Path,
         reader.close()
         server.shutdown()
         server.server_close()
+
+
+def test_deep_audit_parses_every_entry(tmp_path: Path) -> None:
+    """T4 (--deep): an entry in the log that is no v1 entry is named by its index, though its
+    leaf, tiles and checkpoint all agree; without --deep the hashes alone pass."""
+    station, log = make_signer("station-test-01", role="station"), make_signer(
+        "liuhen.test-bureau/log", role="log")
+    tiles = LocalTileStore(tmp_path / "log")
+    with SqlLedgerStore.open(sqlite_url(tmp_path / "ledger.db"), origin=ORIGIN,
+                             clock=lambda: AT) as store:
+        store.append_batch([*make_items(3), (b"not an entry", "note", "s3")], signers=[station])
+        publish_checkpoint(store, origin=ORIGIN, signers=[log], now=AT)
+        latest = store.latest_checkpoint()
+        assert latest is not None
+        publish_tiles(tiles, store, latest)
+    trust = TrustRoot(origin=ORIGIN, keys=(log.public,))
+    assert audit_tiles(tiles, trust).entries == 4
+    with pytest.raises(VerificationError) as caught:
+        audit_tiles(tiles, trust, deep=True)
+    assert caught.value.step == "T4" and caught.value.index == 3
+    assert "tile/entries/000.p/4" in str(caught.value)
