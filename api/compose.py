@@ -50,11 +50,12 @@ from ledger.appending import LedgerWriter
 from ledger.files import write_atomic
 from ledger.forwarding import SyncResult, Throttle, forward, forward_objects
 from ledger.keyring import Keyring
-from ledger.ports import Clock, ObjectSink, Signer
+from ledger.ports import Clock, ObjectSink, Signer, TileReader, TileStore
 from ledger.proofs import Proofs
 from ledger.publishing import publish_checkpoint
 from ledger.readmodel import Freshness
 from ledger.stations import BureauStations
+from ledger.tiles import TileProofs, publish_tiles
 from storage.accounts import SqlAccountRepo
 from storage.blobio import mkdir_private, write_replace
 from storage.casework_lock import CaseworkLock
@@ -67,6 +68,7 @@ from storage.ledger_store import SqlLedgerStore
 from storage.sessions import SqlSessionRepo
 from storage.station_board import SqlStationBoard
 from storage.stations import SqlStationRegistry
+from storage.tilestore import LocalTileStore
 from storage.tokens import SqlTokenRepo
 from storage.tus import SqlUploadRepo
 
@@ -100,6 +102,8 @@ class Ledger:
     """The read model folded from the ledger: clips, cases, links, accesses."""
     casework_lock: CaseworkLock
     """Case changes one at a time per database, across processes (storage/casework_lock.py)."""
+    tiles: TileStore | None = None
+    """Where the log is published as C2SP tlog-tiles (``publish_tiles``), or None."""
 
     @property
     def origin(self) -> Origin:
@@ -121,11 +125,15 @@ class Ledger:
         if checkpoint is not None:
             write_atomic(self.latest_note_path, checkpoint.note)
         latest = checkpoint or self.store.latest_checkpoint()
-        if not self.tsas or latest is None:
-            return checkpoint, None
-        result = anchor_checkpoint(latest, store=self.store, tsas=self.tsas,
-                                   tsa_roots=self.trust.tsa_roots, writer=self.writer,
-                                   clock=utc_now, actor=actor)
+        result = None
+        if self.tsas and latest is not None:
+            result = anchor_checkpoint(latest, store=self.store, tsas=self.tsas,
+                                       tsa_roots=self.trust.tsa_roots, writer=self.writer,
+                                       clock=utc_now, actor=actor)
+        # After anchoring, so that tiles that cannot be written hold up nothing else; the next
+        # publish continues from the tiles' own checkpoint.
+        if self.tiles is not None and latest is not None:
+            publish_tiles(self.tiles, self.store, latest)
         return checkpoint, result
 
     def close(self) -> None:
@@ -171,7 +179,33 @@ def open_ledger(settings: Settings) -> Ledger:
     tsas = _timestamp_authorities(settings)
     return Ledger(settings=settings, store=store, committer=committer, stations=stations, logs=logs,
                   trust=trust, writer=writer, tsas=tsas, catalogue=SqlCatalogue(store.engine),
-                  casework_lock=CaseworkLock(store.engine))
+                  casework_lock=CaseworkLock(store.engine),
+                  tiles=tile_store(settings) if settings.publish_tiles else None)
+
+
+def tile_store(settings: Settings) -> TileStore:
+    """Where the publisher writes the tiles: ``tiles_url`` (S3 Object Lock), else the
+    directory ``<data_dir>/log``."""
+    if settings.tiles_url is None:
+        return LocalTileStore(settings.data_dir / "log")
+    if not settings.tiles_url.startswith("s3://"):
+        raise PolicyViolationError(f"unsupported tiles URL {settings.tiles_url!r}: use "
+                                   "s3://BUCKET/PREFIX, or leave it unset for <data_dir>/log")
+    from storage.s3tiles import S3TileStore  # noqa: PLC0415 - boto3 only when used
+
+    return S3TileStore.connect(settings.tiles_url, endpoint_url=settings.s3_endpoint_url,
+                               region=settings.s3_region, retention_days=settings.retention_days,
+                               clock=utc_now)
+
+
+def tile_reader(where: str) -> TileReader:
+    """The tiles of ``liuhen audit --tiles`` and ``verify-bundle --tiles``: an ``http(s)://``
+    URL prefix, else a directory."""
+    if where.startswith(("http://", "https://")):
+        from storage.httptiles import HttpTileReader  # noqa: PLC0415 - httpx only when used
+
+        return HttpTileReader(where)
+    return LocalTileStore(Path(where))
 
 
 def make_blob_store(settings: Settings, *, clock: Clock = utc_now) -> BlobStore:
@@ -400,7 +434,9 @@ def services(ledger: Ledger, blobs: BlobStore, *, refresh_s: float = 0.5,
                        blobs=blobs, clock=clock, officer_pattern=settings.officer_no_pattern)
     proofs = Proofs(store=ledger.store, trust=lambda: ledger.trust, clip_of=ledger.catalogue.clip,
                     publish=lambda: ledger.publish(actor="api"),
-                    sha256_of_sm3=ledger.catalogue.sha256_of_sm3)
+                    sha256_of_sm3=ledger.catalogue.sha256_of_sm3,
+                    tile_proofs=TileProofs(ledger.tiles, cache_bytes=settings.tile_cache_mb << 20)
+                    if settings.proofs_from_tiles and ledger.tiles is not None else None)
     people = accounts(ledger, clock=clock)
     scopes = Scopes(accounts=people.repo, catalogue=ledger.catalogue, fresh=fresh)
     approvals = Approvals(writer=ledger.writer, entries=ledger.store, scopes=scopes,

@@ -48,6 +48,17 @@ class Settings(BaseSettings):
     envelope, KEKs under ``<data_dir>/keys/kek``) or ``none``. Unset: what the data dir
     recorded in its ``encryption`` file, and ``sm4`` for a new data dir. A setting that differs
     from the recorded one is refused (it would not flip silently)."""
+    publish_tiles: bool = True
+    """Also publish the log as C2SP tlog-tiles (tiles, entry bundles, the checkpoint) under
+    ``<data_dir>/log`` at each checkpoint (docs/ledger-format.md §Tiles)."""
+    tiles_url: str | None = None
+    """Where the tiles go: ``s3://BUCKET/PREFIX`` (Object Lock, probed like ``store_url``);
+    default the directory ``<data_dir>/log``."""
+    proofs_from_tiles: bool = False
+    """Verify-by-hash computes its inclusion proofs from those tiles through a bounded cache
+    (``tile_cache_mb``) instead of the store's in-memory tree levels."""
+    tile_cache_mb: int = 64
+    """The tile cache of ``proofs_from_tiles``, per process."""
     retention_days: int = 180
     """Minimum retention of originals (≥ 6 months for clips not linked to a case)."""
     release_policy: str = "mark"

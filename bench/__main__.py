@@ -20,6 +20,7 @@ from bench import (
     station_bench,
     stations_sync_bench,
     supervision_bench,
+    tiles_bench,
     timestamp_bench,
     transports_bench,
 )
@@ -34,7 +35,8 @@ def main() -> None:
                          ("timestamps", timestamp_bench), ("access", access_bench),
                          ("guomi", guomi_hash), ("sm4", sm4_bench),
                          ("stations", stations_sync_bench), ("supervision", supervision_bench),
-                         ("pages", pages_bench), ("transports", transports_bench)):
+                         ("pages", pages_bench), ("transports", transports_bench),
+                         ("tiles", tiles_bench)):
         if not which or name in which:
             module.run()
     if not which or "dock" in which:  # 8 recorders with SM3 + SM4 on, beside the crypto bound

@@ -15,7 +15,7 @@ from evidence.errors import UnavailableError, VerificationError
 from evidence.records import Checkpoint, Entry
 from integrity.entry import decode_entry
 from integrity.merkle import SM3, leaf_hash, verify_inclusion
-from integrity.notes import open_checkpoint, split_note
+from integrity.notes import open_checkpoint, parse_checkpoint_text, split_note
 from integrity.timestamp import TimestampInfo, verify_token
 from integrity.trust import TrustRoot
 
@@ -159,12 +159,29 @@ def check_included_sm3(index: int, entry: bytes, hashes: Sequence[bytes] | None,
     return True
 
 
+def bundle_position(data: bytes) -> tuple[int, int]:
+    """(entry index, checkpoint size) a bundle claims, unverified: where to fetch its inclusion
+    proof from tiles (``verify-bundle --tiles``) before :func:`verify_bundle` checks it all."""
+    try:
+        proof = parse_tlog_proof(json.loads(data[:MAX_BUNDLE_BYTES])["proof"].encode())
+        _, head, _ = parse_checkpoint_text(split_note(proof.checkpoint)[0])
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise VerificationError(f"malformed bundle: {exc}", step="B1") from exc
+    if not 0 <= proof.index < head.size:
+        raise VerificationError(f"index {proof.index} is beyond tree size {head.size}",
+                                step="B4", index=proof.index)
+    return proof.index, head.size
+
+
 def verify_bundle(data: bytes, *, trust: TrustRoot | None = None,
-                  clip_sha256: str | None = None) -> BundleReport:
+                  clip_sha256: str | None = None,
+                  hashes: Sequence[bytes] | None = None) -> BundleReport:
     """Run docs/verification.md part B over ``data``; raise VerificationError at the first failure.
 
     ``trust`` is the auditor's trust root; without it the bundle's own is used and the report says
     so. ``clip_sha256`` is the SHA-256 of the clip file in hand, which must be the entry's subject.
+    ``hashes``, when given, is the inclusion path B4 checks instead of the bundle's own copy (one
+    computed from the log's tiles: ``verify-bundle --tiles``).
     """
     # (B1) parse the bundle within bounds.
     if len(data) > MAX_BUNDLE_BYTES:
@@ -190,7 +207,8 @@ def verify_bundle(data: bytes, *, trust: TrustRoot | None = None,
     embedded = trust is None
     root_of_trust = TrustRoot.from_dict(value.get("trust_root")) if trust is None else trust
     checkpoint = check_checkpoint(proof.checkpoint, trust=root_of_trust)
-    check_included(proof.index, entry_bytes, proof.hashes, checkpoint=checkpoint)
+    check_included(proof.index, entry_bytes, proof.hashes if hashes is None else hashes,
+                   checkpoint=checkpoint)
     sm3_checked = check_included_sm3(proof.index, entry_bytes, sm3_hashes, checkpoint=checkpoint)
     # (B5) the entry is a well-formed v1 entry.
     try:

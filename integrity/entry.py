@@ -13,7 +13,7 @@ from evidence.records import Entry, EntryKind, TreeHead
 from integrity.canonical import canonical_json, parse_canonical
 
 DOMAIN = b"liuhen/entry/v1\n"
-MAX_ENTRY_BYTES = 64 * 1024  # an entry describes evidence, it never carries it; bound parse cost
+MAX_ENTRY_BYTES = 0xFFFF  # describes evidence, never carries it; fits a uint16 (tile bundles)
 _FIELDS = {"kind", "subject", "body", "station", "actor", "at", "prev_checkpoint"}
 
 

@@ -138,8 +138,53 @@ class TreeBuilder:
 
 
 def _split(n: int) -> int:
-    """The largest power of two smaller than n (n > 1)."""
+    """The largest power of two smaller than n (n > 1): RFC 9162 §2.1.1's k."""
     return 1 << ((n - 1).bit_length() - 1)
+
+
+def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
+    """The leaf ranges ``[lo, hi)`` whose MTH form PATH(index, D[size]) (RFC 9162 §2.1.3.1),
+    bottom-up; ValueError outside ``0 <= index < size``."""
+    if not 0 <= index < size:
+        raise ValueError(f"index {index} outside a tree of size {size}")
+    ranges = []
+    lo, hi = 0, size
+    # PATH(m, D[n]) = PATH(m, D[0:k]) : MTH(D[k:n]) for m < k, else
+    # PATH(m - k, D[k:n]) : MTH(D[0:k]); collected top-down, reversed at the end.
+    while hi - lo > 1:
+        k = _split(hi - lo)
+        if index < lo + k:
+            ranges.append((lo + k, hi))
+            hi = lo + k
+        else:
+            ranges.append((lo, lo + k))
+            lo += k
+    ranges.reverse()
+    return ranges
+
+
+def consistency_ranges(old: int, new: int) -> list[tuple[int, int]]:
+    """The leaf ranges whose MTH form PROOF(old, D[new]) (RFC 9162 §2.1.4.1), bottom-up; empty
+    when ``old`` is 0 or ``new``; ValueError unless ``0 <= old <= new``."""
+    if not 0 <= old <= new:
+        raise ValueError(f"old size {old} outside 0..{new}")
+    if old in (0, new):
+        return []
+    ranges = []
+    # SUBPROOF(m, D[lo:hi], whole), m relative to lo; collected top-down.
+    lo, hi, m, whole = 0, new, old, True
+    while m != hi - lo:
+        k = _split(hi - lo)
+        if m <= k:
+            ranges.append((lo + k, hi))
+            hi = lo + k
+        else:
+            ranges.append((lo, lo + k))
+            lo, m, whole = lo + k, m - k, False
+    if not whole:
+        ranges.append((lo, hi))
+    ranges.reverse()
+    return ranges
 
 
 class MerkleLevels:
@@ -253,48 +298,19 @@ class MerkleLevels:
         """PATH(index, D[size]) of RFC 9162 §2.1.3.1; ValueError outside ``0 <= index < size``
         or beyond the leaves held."""
         self._check_size(size)
-        if not 0 <= index < size:
-            raise ValueError(f"index {index} outside a tree of size {size}")
+        ranges = inclusion_ranges(index, size)
         edge = self._right_edge(size)
-        path: list[bytes] = []
-        lo, hi = 0, size
-        # §2.1.3.1: PATH(m, D[n]) = PATH(m, D[0:k]) : MTH(D[k:n]) for m < k, else
-        # PATH(m - k, D[k:n]) : MTH(D[0:k]); collected top-down, so reversed at the end.
-        while hi - lo > 1:
-            k = _split(hi - lo)
-            if index < lo + k:
-                path.append(self._subtree(lo + k, hi, edge))
-                hi = lo + k
-            else:
-                path.append(self._subtree(lo, lo + k, edge))
-                lo += k
-        path.reverse()
-        return path
+        return [self._subtree(lo, hi, edge) for lo, hi in ranges]
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
         """PROOF(old, D[new]) of RFC 9162 §2.1.4.1 (empty when ``old`` is 0 or ``new``);
         ValueError unless ``0 <= old <= new`` and ``new`` is within the leaves held."""
         self._check_size(new)
-        if not 0 <= old <= new:
-            raise ValueError(f"old size {old} outside 0..{new}")
-        if old in (0, new):
+        ranges = consistency_ranges(old, new)
+        if not ranges:
             return []
         edge = self._right_edge(new)
-        proof: list[bytes] = []
-        # §2.1.4.1 SUBPROOF(m, D[lo:hi], whole), m relative to lo; collected top-down.
-        lo, hi, m, whole = 0, new, old, True
-        while m != hi - lo:
-            k = _split(hi - lo)
-            if m <= k:
-                proof.append(self._subtree(lo + k, hi, edge))
-                hi = lo + k
-            else:
-                proof.append(self._subtree(lo, lo + k, edge))
-                lo, m, whole = lo + k, m - k, False
-        if not whole:
-            proof.append(self._subtree(lo, hi, edge))
-        proof.reverse()
-        return proof
+        return [self._subtree(lo, hi, edge) for lo, hi in ranges]
 
 
 def root(leaves: Sequence[bytes], *, tree_hash: TreeHash = SHA256) -> bytes:

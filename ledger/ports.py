@@ -30,7 +30,7 @@ from integrity.notes import Signer
 
 __all__ = ["AnchorStore", "CheckpointSource", "CheckpointStore", "Clock", "LedgerAppender",
            "LedgerReader", "Signer", "StationCheckpointRow", "StationRecord",
-           "StationRegistry", "TimestampAuthority"]
+           "StationRegistry", "TileReader", "TileStore", "TimestampAuthority"]
 
 Clock = Callable[[], datetime]
 """Returns the current UTC time, timezone-aware."""
@@ -61,6 +61,28 @@ class TimestampAuthority(Protocol):
 
     def timestamp(self, message: bytes) -> bytes: ...
 
+
+
+class TileReader(Protocol):
+    """The C2SP tlog-tiles objects of a log (docs/ledger-format.md §Tiles), by their path under
+    the log's prefix: ``checkpoint``, ``tile/0/x001/067``, ``tile/entries/000.p/5``. A local
+    directory, an S3 bucket or an HTTP(S) URL (storage/tilestore.py)."""
+
+    def read(self, path: str) -> bytes:
+        """The object's bytes; NotFoundError when there is none, UnavailableError to retry."""
+        ...
+
+
+class TileStore(TileReader, Protocol):
+    """Where the publisher writes tiles. Tiles and entry bundles are immutable: ``write_once``
+    stores ``data`` under ``path`` for good (Object Lock on S3, a read-only file locally), is a
+    no-op when the same bytes are there already, and raises ConflictError when other bytes
+    are. The checkpoint is the one mutable object; ``write_checkpoint`` replaces it only after
+    every tile it needs is durable (the caller's order)."""
+
+    def write_once(self, path: str, data: bytes) -> None: ...
+
+    def write_checkpoint(self, note: bytes) -> None: ...
 
 
 class CheckpointStore(Protocol):

@@ -19,6 +19,7 @@ from integrity.bundle import TlogProof, make_bundle
 from integrity.entry import decode_entry
 from integrity.trust import TrustRoot
 from ledger.ports import LedgerReader
+from ledger.tiles import TileProofs
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +131,17 @@ class Proofs:
     publish: Callable[[], object]
     sha256_of_sm3: Callable[[str], str | None] = lambda _: None
     """The SHA-256 of the clip with this SM3 (the catalogue's index), None when none has it."""
+    tile_proofs: TileProofs | None = None
+    """When set, :meth:`verify` computes SHA-256 inclusion proofs from the published tiles
+    (bounded memory); the store's are used while the tiles lag the latest checkpoint."""
+
+    def _inclusion(self, index: int, size: int) -> tuple[bytes, ...]:
+        if self.tile_proofs is not None:
+            try:
+                return tuple(self.tile_proofs.inclusion_proof(index, size))
+            except NotFoundError:
+                pass  # the checkpoint is recorded before its tiles are written
+        return tuple(self.store.inclusion_proof(index, size))
 
     def resolve(self, digest: str) -> tuple[str, str]:
         """(the SHA-256 that ledger entries name, which digest matched: ``sha256`` or ``sm3``)
@@ -155,7 +167,7 @@ class Proofs:
                 continue
             proof = sm3_proof = None
             if checkpoint is not None and row.index < checkpoint.head.size:
-                proof = tuple(self.store.inclusion_proof(row.index, checkpoint.head.size))
+                proof = self._inclusion(row.index, checkpoint.head.size)
                 if checkpoint.sm3 is not None:
                     sm3_proof = tuple(self.store.inclusion_proof(
                         row.index, checkpoint.sm3.size, tree_hash=merkle.SM3))
