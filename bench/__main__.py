@@ -23,6 +23,7 @@ from bench import (
     tiles_bench,
     timestamp_bench,
     transports_bench,
+    uploads_bench,
 )
 
 
@@ -36,7 +37,7 @@ def main() -> None:
                          ("guomi", guomi_hash), ("sm4", sm4_bench),
                          ("stations", stations_sync_bench), ("supervision", supervision_bench),
                          ("pages", pages_bench), ("transports", transports_bench),
-                         ("tiles", tiles_bench)):
+                         ("tiles", tiles_bench), ("uploads", uploads_bench)):
         if not which or name in which:
             module.run()
     if not which or "dock" in which:  # 8 recorders with SM3 + SM4 on, beside the crypto bound
