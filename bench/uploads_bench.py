@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -66,7 +67,7 @@ def _upload(url: str, token: str, path: Path) -> float:
         **auth, "Upload-Length": str(size), "Upload-Metadata": f"filename {name}"})
     created.raise_for_status()
 
-    def body() -> object:
+    def body() -> Iterator[bytes]:
         with path.open("rb") as fh:
             while data := fh.read(MIB):
                 yield data
