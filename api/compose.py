@@ -39,7 +39,7 @@ from evidence.records import Assignment, Checkpoint, StoredObject, Upload
 from evidence.timerange import YearRange
 from ingest.context import IngestContext, StationPolicy
 from ingest.media import FfmpegTools, find_ffmpeg
-from ingest.network import NetworkIngest
+from ingest.network import LoggedProgress, NetworkIngest
 from ingest.ports import BlobStore, DeviceEvents, DockSource, Progress, Recorder
 from integrity.trust import TrustRoot
 from jobs.context import Anchoring, FixityPolicy, JobContext
@@ -460,15 +460,13 @@ def services(ledger: Ledger, blobs: BlobStore, *, refresh_s: float = 0.5,
 def network_ingest(ledger: Ledger, blobs: BlobStore, *, clock: Clock = utc_now) -> NetworkIngest:
     """Uploads ingested by this server as a station would dock them (ingest/network.py): the
     server's station id, its staging folder, the part files under ``DATA/uploads``."""
-    from api.station import LogProgress  # noqa: PLC0415 - the console's progress, as lines
     from devices.uploaded import UploadedFile  # noqa: PLC0415
 
     s = ledger.settings
-    upload_log = logging.getLogger("liuhen.uploads")
     ctx = IngestContext(
         station=StationId(s.station_id), writer=ledger.writer, ledger=ledger.store,
         repo=SqlIngestRepo(ledger.store.engine, clock=clock), blobs=blobs,
-        staging=s.data_dir / "staging", clock=clock, progress=LogProgress(upload_log.info),
+        staging=s.data_dir / "staging", clock=clock, progress=LoggedProgress(),
         policy=StationPolicy(retention_days=s.retention_days, release="mark",
                              officer_no_pattern=s.officer_no_pattern))
 

@@ -19,6 +19,7 @@ length past ``max_length`` or more bytes than announced is ``PolicyViolationErro
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import secrets
 import threading
@@ -35,8 +36,28 @@ from ingest.ports import Recorder
 from ingest.station import Dock, DockResult
 from integrity.hashing import CHUNK_BYTES, new_sm3
 
+log = logging.getLogger("liuhen.uploads")
 MAX_LENGTH = 64 << 30
 MAX_NAME_CHARS = 255
+
+
+class LoggedProgress:
+    """``Progress`` of an upload's ingest, as log lines (nobody watches a console)."""
+
+    def dock_started(self, serial: str, *, files: int, total_bytes: int) -> None:
+        log.info("[%s] ingesting an upload of %d bytes", serial, total_bytes)
+
+    def advanced(self, serial: str, nbytes: int) -> None:
+        return None
+
+    def file_done(self, serial: str, path: str, state: str, note: str = "") -> None:
+        log.info("[%s] %r: %s %s", serial, path, state, note)
+
+    def dock_finished(self, serial: str, *, ok: bool, summary: str) -> None:
+        log.info("[%s] %s: %s", serial, "done" if ok else "FAILED", summary)
+
+    def media(self, sha256: str, action: str, *, done_ms: int, total_ms: int) -> None:
+        return None
 
 
 class UploadRepo(Protocol):
