@@ -66,7 +66,10 @@ class Settings(BaseSettings):
     recorder_password: str | None = None
     """The 6-character GA/T 947.4 password of the bureau's recorders."""
     max_docks: int = 4
-    """Recorders ingested at once (one worker per port)."""
+    """Recorders ingested at once by the station (one worker per port)."""
+    max_docks_per_port: int = 0
+    """Recorders ingested at once on one port group — a USB bus, adb, E12, ZZX
+    (``api.station.port_group``); 0: only ``max_docks`` limits them."""
     android_protocol: str | None = None
     """``e12`` or ``zzx``: also dock Android recorders found by ``adb`` (Debian's adb on PATH),
     each through its server on ``android_port`` (docs/station.md §Supported recorders)."""

@@ -179,6 +179,13 @@ def derive_media(station: Station, ctx: IngestContext, *, progress: ProgressPort
     return done
 
 
+def port_group(port: str) -> str:
+    """The port a limit counts docks on: a USB bus (``1-3`` → ``1``: its recorders share the
+    bus's bandwidth), or a network transport (``adb:SERIAL``, ``e12:HOST:PORT`` → ``adb``,
+    ``e12``)."""
+    return port.split(":", 1)[0].split("-", 1)[0]
+
+
 def run_station(station: Station, source: DockSource, *, password: bytes | None,
                 once: bool, out: Callable[[str], None], poll_s: float = 1.0,
                 stop: threading.Event | None = None,
@@ -285,13 +292,24 @@ def run_station(station: Station, source: DockSource, *, password: bytes | None,
         with ThreadPoolExecutor(max_workers=ledger.settings.max_docks,
                                 thread_name_prefix="dock") as pool:
             running: dict[str, Future[DockResult]] = {}
+            ports: dict[str, str] = {}  # serial → its port group, while it docks
+            waiting: list[DockedRecorder] = []
+            per_port = ledger.settings.max_docks_per_port
             while not stop.is_set():
                 for docked in source.poll():
                     out(f"[{docked.serial}] 记录仪接入端口 {docked.port}")
+                    waiting.append(docked)
+                for docked in list(waiting):
+                    group = port_group(docked.port)
+                    if per_port and sum(g == group for g in ports.values()) >= per_port:
+                        continue  # the port is busy: its next recorder waits its turn
+                    waiting.remove(docked)
+                    ports[docked.serial] = group
                     running[docked.serial] = pool.submit(work, docked)
                 for serial in [s for s, f in running.items() if f.done()]:
+                    ports.pop(serial, None)
                     collect(serial, running.pop(serial))
-                if once and not running:
+                if once and not running and not waiting:
                     break
                 if once:
                     stop.wait(0.05)

@@ -117,3 +117,33 @@ def test_twenty_five_recorders_dock_at_once_without_a_lost_or_duplicated_file(
             assert any(line.startswith(f"[{serial}] 完成") for line in progress), serial
     finally:
         station.close()
+
+
+def test_a_port_docks_one_recorder_at_a_time_when_limited(tmp_path: Path) -> None:
+    """``LIUHEN_MAX_DOCKS_PER_PORT=1``: the three E12 recorders dock one after another, and so
+    do the two ZZX ones, while the station's limit (8) would allow all five at once."""
+    station = open_station(Settings(data_dir=tmp_path / "data", max_docks=8,
+                                    max_docks_per_port=1))
+    try:
+        station.media = None
+        source = simulated_recorders(tmp_path / "sim", 0, ffmpeg=find_ffmpeg().ffmpeg,
+                                     card_start=START, e12=3, zzx=2)
+        lines: list[str] = []
+        run = run_station(station, source, password=b"123456", once=True, out=lines.append)
+    finally:
+        station.close()
+    assert run.errors == {} and len(run.results) == 5
+    ports = {m.group(1): m.group(2) for m in
+             (re.match(r"\[(LH\d+)\] 记录仪接入端口 (\w+):", line) for line in lines) if m}
+    assert sorted(ports.values()) == ["e12", "e12", "e12", "zzx", "zzx"]
+    docking: dict[str, set[str]] = {"e12": set(), "zzx": set()}
+    overlapped = False
+    for line in lines:
+        if m := re.match(r"\[(LH\d+)\] 已接入", line):
+            group = docking[ports[m.group(1)]]
+            assert not group, f"{m.group(1)} started beside {group}"
+            group.add(m.group(1))
+            overlapped |= all(docking.values())
+        elif m := re.match(r"\[(LH\d+)\] (完成|失败)", line):
+            docking[ports[m.group(1)]].discard(m.group(1))
+    assert overlapped  # the two ports did dock at the same time: only each port was limited
