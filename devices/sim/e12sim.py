@@ -10,12 +10,9 @@ One-way ``E12CMDD…`` commands get no reply.
 from __future__ import annotations
 
 import socket
-import socketserver
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import TracebackType
 
 from devices.e12 import (
     COMMANDS,
@@ -28,6 +25,7 @@ from devices.e12 import (
     zfy_to_wire,
 )
 from devices.sim.device import SimulatedRecorder
+from devices.sim.loopback import LoopbackServer
 
 _BY_NUMBER = {number: name for name, number in COMMANDS.items()}
 
@@ -42,34 +40,16 @@ class E12Faults:
     """Functions whose answer stops half-way and the connection closes."""
 
 
-class E12Simulator:
-    """A TCP server on 127.0.0.1 (a free port) for one simulated recorder; a context manager."""
+class E12Simulator(LoopbackServer):
+    """One simulated recorder on loopback; a context manager (``devices.sim.loopback``)."""
 
     def __init__(self, recorder: SimulatedRecorder, faults: E12Faults | None = None) -> None:
+        super().__init__()
         self.recorder = recorder
         self.faults = faults or E12Faults()
         self.commands: list[str] = []
-        simulator = self
 
-        class Handler(socketserver.BaseRequestHandler):
-            def handle(self) -> None:
-                simulator._serve(self.request)
-
-        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port: int = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> E12Simulator:
-        self._thread.start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def _serve(self, sock: socket.socket) -> None:
+    def serve(self, sock: socket.socket) -> None:
         try:
             while True:
                 request = read_message(sock)

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import json
 import socket
-import socketserver
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 
 from devices.e12 import TIME_FORMAT
 from devices.sim.device import SimulatedRecorder
+from devices.sim.loopback import LoopbackServer
 from devices.zzx import LineReader, send_line, zfy_from_body, zfy_to_body
 
 
@@ -31,34 +29,16 @@ class ZzxFaults:
     garbage: set[str] = field(default_factory=set)
 
 
-class ZzxSimulator:
-    """A TCP server on 127.0.0.1 (a free port) for one simulated recorder; a context manager."""
+class ZzxSimulator(LoopbackServer):
+    """One simulated recorder on loopback; a context manager (``devices.sim.loopback``)."""
 
     def __init__(self, recorder: SimulatedRecorder, faults: ZzxFaults | None = None) -> None:
+        super().__init__()
         self.recorder = recorder
         self.faults = faults or ZzxFaults()
         self.functions: list[str] = []
-        simulator = self
 
-        class Handler(socketserver.BaseRequestHandler):
-            def handle(self) -> None:
-                simulator._serve(self.request)
-
-        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port: int = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> ZzxSimulator:
-        self._thread.start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def _serve(self, sock: socket.socket) -> None:
+    def serve(self, sock: socket.socket) -> None:
         reader = LineReader(sock)
         try:
             while True:
