@@ -9,7 +9,7 @@ raising MalformedEntryError that names the kind and the field. Times are ledger 
 ``quarantined`` (at commit, or by the media stage) and ``fixity_checked`` (one version, an
 inventory finding, a run's summary); :func:`read_body` picks the shape.
 
-liuhen writes no ``exported`` and no ``note`` entries: they have no body type.
+liuhen writes no ``note`` entries: they have no body type.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from evidence.bodies.casework import (
     StepKindDefinedBody,
     UnlinkedBody,
 )
+from evidence.bodies.export import ExportedBody
 from evidence.bodies.fields import EntryBody, JsonObject
 from evidence.bodies.keeping import (
     DisposedBody,
@@ -59,16 +60,45 @@ from evidence.bodies.supervision import ALERT_RULES, AlertAcknowledgedBody
 from evidence.records import EntryKind
 
 __all__ = [
-    "ALERT_RULES", "ALL_BODIES", "AccessDecidedBody", "AccessRequestedBody", "AccessedBody",
-    "AccountChangedBody", "AcquiredBody", "AlertAcknowledgedBody", "AnchoredBody",
-    "CaseOfficerBody", "CaseOpenedBody", "CaseStepBody", "ClockObservedBody", "Derivative",
-    "DerivedBody", "DeviceRegisteredBody",
-    "DisposedBody", "DisposedObject", "EntryBody", "FixityCheckedBody", "FixityRunBody",
-    "GrantExpiredBody", "GrantUsedBody", "InventoryFindingBody", "JsonObject", "KeyRotatedBody",
-    "LegalHoldBody", "LinkedBody",
-    "MediaQuarantinedBody", "QuarantinedBody", "ReleasedBody", "RetentionSetBody",
-    "StationCheckpointBody", "StationRegisteredBody", "StepKindDefinedBody", "StoredBody",
-    "UnlinkedBody", "read_body",
+    "ALERT_RULES",
+    "ALL_BODIES",
+    "AccessDecidedBody",
+    "AccessRequestedBody",
+    "AccessedBody",
+    "AccountChangedBody",
+    "AcquiredBody",
+    "AlertAcknowledgedBody",
+    "AnchoredBody",
+    "CaseOfficerBody",
+    "CaseOpenedBody",
+    "CaseStepBody",
+    "ClockObservedBody",
+    "Derivative",
+    "DerivedBody",
+    "DeviceRegisteredBody",
+    "DisposedBody",
+    "DisposedObject",
+    "EntryBody",
+    "ExportedBody",
+    "FixityCheckedBody",
+    "FixityRunBody",
+    "GrantExpiredBody",
+    "GrantUsedBody",
+    "InventoryFindingBody",
+    "JsonObject",
+    "KeyRotatedBody",
+    "LegalHoldBody",
+    "LinkedBody",
+    "MediaQuarantinedBody",
+    "QuarantinedBody",
+    "ReleasedBody",
+    "RetentionSetBody",
+    "StationCheckpointBody",
+    "StationRegisteredBody",
+    "StepKindDefinedBody",
+    "StoredBody",
+    "UnlinkedBody",
+    "read_body",
 ]
 
 ALL_BODIES = (
@@ -78,6 +108,7 @@ ALL_BODIES = (
     FixityCheckedBody, InventoryFindingBody, FixityRunBody, KeyRotatedBody, AnchoredBody,
     AccountChangedBody, CaseOfficerBody, StationRegisteredBody, StationCheckpointBody,
     AccessRequestedBody, AccessDecidedBody, GrantUsedBody, GrantExpiredBody, AlertAcknowledgedBody,
+    ExportedBody,
 )
 """Every body type, each kind's shapes in the order :func:`read_body` tells them apart."""
 
