@@ -261,7 +261,7 @@ def verify(folder: Path, trust_file: Path | None = None) -> list[str]:
     for rel, f in listed.items():
         what = (f"片段 {by_file[rel]['name']} ({rel})" if rel in by_file else rel)
         path = folder / rel
-        if ".." in Path(rel).parts or not path.is_file():
+        if ".." in Path(rel).parts or Path(rel).is_absolute() or not path.is_file():
             raise Failed("P6", what, "文件缺失", "file missing")
         sha, sm3, size = _digests(path)
         if sha != f["sha256"] or size != f["size"]:

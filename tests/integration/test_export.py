@@ -51,10 +51,11 @@ class World:
     items: list[str]
 
 
-def run_verify(package: Path, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_verify(package: Path, tmp: Path, *args: str,
+               only: str = ONLY) -> subprocess.CompletedProcess[str]:
     site = tmp / "only-site"
     site.mkdir(exist_ok=True)
-    (site / "sitecustomize.py").write_text(ONLY)
+    (site / "sitecustomize.py").write_text(only)
     return subprocess.run([sys.executable, str(package / "verify.py"), *args],
                           capture_output=True, text=True, check=False, cwd=tmp,
                           env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}, timeout=120)
@@ -117,6 +118,22 @@ def test_a_case_package_verifies_with_its_own_script_and_nothing_of_liuhen(
     # with the auditor's own trust root
     done = run_verify(world.package, tmp_path, "--trust-root", str(world.data / "keyring.json"))
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_without_gmalglib_an_sm2_signed_package_says_so_and_never_ok(
+        world: World, tmp_path: Path) -> None:
+    done = run_verify(world.package, tmp_path, only=ONLY.replace('"gmalglib", ', ""))
+    assert done.returncode == 75, done.stdout + done.stderr
+    assert "缺少 gmalglib" in done.stderr and "核验通过" not in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def test_a_manifest_path_outside_the_package_is_refused(world: World, tmp_path: Path) -> None:
+    package = _copy(world, tmp_path)
+    manifest = json.loads((package / "manifest.json").read_text("utf-8"))
+    manifest["files"][0]["path"] = "/etc/hostname"
+    (package / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+    _fails(package, tmp_path, "P4", "manifest.json")  # the ledger pins the manifest first
 
 
 def test_the_clearance_list_has_the_art14_columns(world: World) -> None:
