@@ -31,11 +31,12 @@ from api.stationlink import (
     write_acknowledged,
 )
 from cases.casework import Cases
+from cases.export import Exporter
 from evidence.bodies import StoredBody
 from evidence.errors import NotFoundError, PolicyViolationError, UnavailableError
 from evidence.identity import InvalidInputError
 from evidence.ids import DeviceSerial, Origin, Sha256Hex, StationId
-from evidence.records import Assignment, Checkpoint, StoredObject, Upload
+from evidence.records import Assignment, Checkpoint, Clip, StoredObject, Upload
 from evidence.timerange import YearRange
 from ingest.context import IngestContext, StationPolicy
 from ingest.media import FfmpegTools, find_ffmpeg
@@ -714,3 +715,16 @@ def recorder_at(path: Path, *, serial: DeviceSerial) -> Recorder[Any]:
     if stat.S_ISREG(mode) or stat.S_ISBLK(mode):
         return MassStorageDriver.from_image(path, serial=serial)
     raise PolicyViolationError(f"{path} 是{special_kind(mode)}，不是文件夹、卡镜像或磁盘：拒绝读取")
+
+
+def exporter(station: Station) -> Exporter:
+    """The 移送 package writer over a station's ledger, catalogue and object store."""
+    ledger = station.ledger
+
+    def clip_of(sha256: str) -> Clip:
+        ledger.catalogue.catch_up()
+        return ledger.catalogue.clip(sha256)
+
+    return Exporter(store=ledger.store, writer=ledger.writer, trust=lambda: ledger.trust,
+                    clip_of=clip_of, open_object=station.blobs.open,
+                    publish=lambda: ledger.publish(actor="export"))

@@ -8,6 +8,7 @@ from bench import (
     access_bench,
     api_bench,
     cli_bench,
+    export_bench,
     guomi_hash,
     integrity_bench,
     ledger_bench,
@@ -37,7 +38,8 @@ def main() -> None:
                          ("guomi", guomi_hash), ("sm4", sm4_bench),
                          ("stations", stations_sync_bench), ("supervision", supervision_bench),
                          ("pages", pages_bench), ("transports", transports_bench),
-                         ("tiles", tiles_bench), ("uploads", uploads_bench)):
+                         ("tiles", tiles_bench), ("uploads", uploads_bench),
+                         ("export", export_bench)):
         if not which or name in which:
             module.run()
     if not which or "dock" in which:  # 8 recorders with SM3 + SM4 on, beside the crypto bound

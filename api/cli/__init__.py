@@ -7,6 +7,7 @@
 ``accounts`` units, users
 ``stations`` stations join/approve/revoke/list/audit, sync
 ``supervision`` alerts
+``export``   export case/clips (移送包)
 
 The command modules import ``_common`` and lower layers, never this package: it only registers
 them. Adapters are imported inside the commands: ``verify-bundle`` runs with the standard
@@ -20,7 +21,7 @@ import warnings
 
 import typer
 
-from api.cli import accounts, jobs, ledger, serve, station, stations, supervision
+from api.cli import accounts, export, jobs, ledger, serve, station, stations, supervision
 from api.console import PrintableFormatter
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -28,6 +29,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
 app.add_typer(station.app)
 app.add_typer(ledger.app)
 app.add_typer(jobs.app, name="jobs")
+app.add_typer(export.app, name="export")
 app.add_typer(serve.app)
 app.add_typer(accounts.units_app, name="units")
 app.add_typer(accounts.users_app, name="users")

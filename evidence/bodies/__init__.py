@@ -9,7 +9,7 @@ raising MalformedEntryError that names the kind and the field. Times are ledger 
 ``quarantined`` (at commit, or by the media stage) and ``fixity_checked`` (one version, an
 inventory finding, a run's summary); :func:`read_body` picks the shape.
 
-liuhen writes no ``exported`` and no ``note`` entries: they have no body type.
+liuhen writes no ``note`` entries: they have no body type.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from evidence.bodies.casework import (
     StepKindDefinedBody,
     UnlinkedBody,
 )
+from evidence.bodies.export import ExportedBody
 from evidence.bodies.fields import EntryBody, JsonObject
 from evidence.bodies.keeping import (
     DisposedBody,
@@ -63,7 +64,8 @@ __all__ = [
     "AccountChangedBody", "AcquiredBody", "AlertAcknowledgedBody", "AnchoredBody",
     "CaseOfficerBody", "CaseOpenedBody", "CaseStepBody", "ClockObservedBody", "Derivative",
     "DerivedBody", "DeviceRegisteredBody",
-    "DisposedBody", "DisposedObject", "EntryBody", "FixityCheckedBody", "FixityRunBody",
+    "DisposedBody", "DisposedObject", "EntryBody", "ExportedBody", "FixityCheckedBody",
+    "FixityRunBody",
     "GrantExpiredBody", "GrantUsedBody", "InventoryFindingBody", "JsonObject", "KeyRotatedBody",
     "LegalHoldBody", "LinkedBody",
     "MediaQuarantinedBody", "QuarantinedBody", "ReleasedBody", "RetentionSetBody",
@@ -78,6 +80,7 @@ ALL_BODIES = (
     FixityCheckedBody, InventoryFindingBody, FixityRunBody, KeyRotatedBody, AnchoredBody,
     AccountChangedBody, CaseOfficerBody, StationRegisteredBody, StationCheckpointBody,
     AccessRequestedBody, AccessDecidedBody, GrantUsedBody, GrantExpiredBody, AlertAcknowledgedBody,
+    ExportedBody,
 )
 """Every body type, each kind's shapes in the order :func:`read_body` tells them apart."""
 

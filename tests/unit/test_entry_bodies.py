@@ -41,6 +41,7 @@ from evidence.bodies import (
     DisposedBody,
     DisposedObject,
     EntryBody,
+    ExportedBody,
     FixityCheckedBody,
     FixityRunBody,
     GrantExpiredBody,
@@ -198,6 +199,9 @@ WRITTEN: dict[str, tuple[str, str, EntryBody]] = {
         request=41, expired_at=datetime(2026, 11, 24, 11, tzinfo=UTC))),
     "alert_acknowledged": ("off_hours:123", "000125", AlertAcknowledgedBody(
         rule="off_hours", note="已核实：值班期间复核")),
+    "exported": (OTHER, "000123", ExportedBody(
+        case="A2026-001", items=(SHA,), variant="original", recipient="某某区人民检察院",
+        purpose="移送审查起诉", approval=None)),
     "anchored": (bytes(range(32)).hex(), "checkpointer", AnchoredBody(
         checkpoint_size=7, tsa="http://127.0.0.1:9/tsa", token_sha256=OTHER,
         gen_time="2026-11-24T08:57:05+00:00", tsa_serial="123456789012345678901234567890")),
@@ -267,6 +271,7 @@ SPECIAL: dict[tuple[type, str], st.SearchStrategy[object]] = {
     (AccountChangedBody, "change"): st.sampled_from(ACCOUNT_CHANGES),
     (CaseOfficerBody, "duty"): st.sampled_from(CASE_DUTIES),
     (AlertAcknowledgedBody, "rule"): st.sampled_from(sorted(ALERT_RULES)),
+    (ExportedBody, "variant"): st.sampled_from(("original", "playback")),
     # SM3 digests (国密 layer): 64 lowercase hex digits, or absent in older entries
     **{(cls, "sm3"): st.none() | st.text("0123456789abcdef", min_size=64, max_size=64)
        for cls in (AcquiredBody, StoredBody, Derivative)},
@@ -410,7 +415,7 @@ def test_a_malformed_field_is_named_in_chinese_first(kind: EntryKind, body: dict
 
 
 def test_no_body_type_for_kinds_liuhen_never_writes() -> None:
-    for kind in (EntryKind.EXPORTED, EntryKind.NOTE):
+    for kind in (EntryKind.NOTE,):
         with pytest.raises(ValueError, match="writes no"):
             read_body(kind, {})
 
