@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from access.accounts import Accounts
 from access.alerts import AlertRules, Alerts, parse_hours
 from access.approvals import ApprovalPolicy, Approvals
+from access.certlogin import CertificateLogin
 from access.login import Login, LoginPolicy
 from access.ports import TokenRepo
 from access.scope import Scopes
@@ -40,6 +41,7 @@ from evidence.timerange import YearRange
 from ingest.context import IngestContext, StationPolicy
 from ingest.media import FfmpegTools, find_ffmpeg
 from ingest.ports import BlobStore, DeviceEvents, DockSource, Progress, Recorder
+from integrity.sm2cert import BureauCA
 from integrity.trust import TrustRoot
 from jobs.context import Anchoring, FixityPolicy, JobContext
 from jobs.ports import JobProgress, NoProgress
@@ -363,6 +365,8 @@ class Services:
     clock: Clock
     accounts: Accounts
     login: Login
+    certificates: CertificateLogin
+    """Sign-in with an officer's SM2 certificate (access/certlogin.py)."""
     scopes: Scopes
     stations: BureauStations
     approvals: Approvals
@@ -411,6 +415,8 @@ def services(ledger: Ledger, blobs: BlobStore, *, refresh_s: float = 0.5,
         complete=lambda case_id: cases.completeness(case_id).complete, fresh=fresh)
     return Services(ledger=ledger, blobs=blobs, cases=cases, access=access, proofs=proofs,
                     tokens=token_repo(ledger), clock=clock, accounts=people, login=login,
+                    certificates=CertificateLogin(login=login,
+                                                  ca=lambda: bureau_ca(settings)),
                     scopes=scopes, stations=bureau_stations(ledger, clock=clock),
                     approvals=approvals, alerts=alerts, statistics=statistics,
                     retention=keeping, board=station_board(ledger))
@@ -523,6 +529,27 @@ def alert_rules(settings: Settings) -> AlertRules:
 def station_board(ledger: Ledger) -> SqlStationBoard:
     """The 采集站 dashboard's tables in the bureau's database (the ledger's)."""
     return SqlStationBoard(ledger.store.engine)
+
+
+CA_FILE = "login-ca.pem"
+CRL_FILE = "login-crl.pem"
+
+
+def bureau_ca(settings: Settings) -> BureauCA | None:
+    """The CA that issues officers' SM2 certificates, ``DATA/login-ca.pem``, with the CRL
+    ``DATA/login-crl.pem`` (PEM or DER) if present; read at each certificate sign-in, so a
+    replaced CRL counts at once. None, refusing every certificate, when the CA file is absent
+    or unreadable (logged) (docs/access.md §SM2 certificate login)."""
+    ca_path, crl_path = settings.data_dir / CA_FILE, settings.data_dir / CRL_FILE
+    try:
+        if not ca_path.exists():
+            return None
+        crl = crl_path.read_bytes() if crl_path.exists() else None
+        return BureauCA.load(ca_path.read_bytes(), crl=crl)
+    except (OSError, ValueError) as exc:
+        logging.getLogger("liuhen.access").error(
+            "certificate sign-in refused: %s or %s unusable: %s", ca_path, crl_path, exc)
+        return None
 
 
 def login_policy(settings: Settings) -> LoginPolicy:
