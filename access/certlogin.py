@@ -1,5 +1,5 @@
 """Signing in with the officer's SM2 certificate (GB/T 39786-2021 level 3; docs/access.md
-§SM2 certificate login, ADR 0016).
+§9, ADR 0016).
 
 Two ways, both ending in ``Login.open_session`` like a password sign-in:
 

@@ -539,7 +539,7 @@ def bureau_ca(settings: Settings) -> BureauCA | None:
     """The CA that issues officers' SM2 certificates, ``DATA/login-ca.pem``, with the CRL
     ``DATA/login-crl.pem`` (PEM or DER) if present; read at each certificate sign-in, so a
     replaced CRL counts at once. None, refusing every certificate, when the CA file is absent
-    or unreadable (logged) (docs/access.md §SM2 certificate login)."""
+    or unreadable (logged) (docs/access.md §9)."""
     ca_path, crl_path = settings.data_dir / CA_FILE, settings.data_dir / CRL_FILE
     try:
         if not ca_path.exists():

@@ -1,5 +1,5 @@
 """An officer's SM2 certificate, checked against the bureau's CA (GB/T 39786-2021 level 3
-login by cryptography; docs/access.md §SM2 certificate login, ADR 0016). Pure: handed the
+login by cryptography; docs/access.md §9, ADR 0016). Pure: handed the
 certificate, the CA certificate, the CRL and the time; never reads a file or a clock.
 
 The steps, each named in the VerificationError that refuses:

@@ -1,4 +1,4 @@
-"""Signing in with an SM2 certificate (docs/access.md §SM2 certificate login): the bureau's CA,
+"""Signing in with an SM2 certificate (docs/access.md §9): the bureau's CA,
 the officers' certificates and the CRL are made with the ``openssl`` CLI (OpenSSL 3.0, SM2 with
 SM3, user ID 1234567812345678), the challenge is signed with ``openssl pkeyutl``. A good answer
 signs in; a wrong key, an expired and a not-yet-valid certificate (the injected clock), a
