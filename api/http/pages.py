@@ -23,6 +23,7 @@ from api.console import printable
 from api.http import (
     labels,
     pages_admin,
+    pages_approvals,
     pages_audit,
     pages_cases,
     pages_officers,
@@ -474,6 +475,7 @@ def case_page(request: Request, *, case_id: str, who: Reader, cw: CaseworkPage) 
 
 router.include_router(pages_audit.router)  # before the catch-all below
 router.include_router(pages_supervision.router)
+router.include_router(pages_approvals.router)
 router.include_router(pages_admin.router)
 router.include_router(pages_cases.router)
 router.include_router(pages_officers.router)
