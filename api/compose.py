@@ -71,6 +71,8 @@ from storage.stations import SqlStationRegistry
 from storage.tokens import SqlTokenRepo
 
 if TYPE_CHECKING:
+    import httpx
+
     from storage.bureau_client import BureauClient
     from storage.kekfile import KekFileKeyService
     from storage.object_keys import SqlObjectKeys
@@ -427,11 +429,32 @@ def station_registry(ledger: Ledger) -> SqlStationRegistry:
     return SqlStationRegistry(ledger.store.engine)
 
 
-def bureau_client(url: str, *, token: str | None = None) -> BureauClient:
+def bureau_client(url: str, *, token: str | None = None,
+                  transport: httpx.BaseTransport | None = None) -> BureauClient:
     """The bureau's station API over HTTP (storage/bureau_client.py)."""
     from storage.bureau_client import BureauClient  # noqa: PLC0415 - httpx only when syncing
 
-    return BureauClient(url, token=token)
+    return BureauClient(url, token=token, transport=transport)
+
+
+def certificate_sign_in(url: str, *, cert_pem: str, key_pem: bytes,
+                        transport: httpx.BaseTransport | None = None) -> dict[str, Any]:
+    """Sign in at the bureau ``url`` with an SM2 certificate and its PKCS#8 PEM key
+    (``liuhen login``; docs/access.md §9): the session as ``POST /api/login`` answers it."""
+    from integrity import sm2  # noqa: PLC0415 - gmalglib only when signing in
+    from storage.keyfiles import sm2_private_from_pem  # noqa: PLC0415
+
+    try:
+        key = sm2.SigningKey(sm2_private_from_pem(key_pem))
+    except ValueError as exc:
+        raise InvalidInputError(f"私钥不是 SM2 PKCS#8 PEM 文件：{exc} (the key is not an SM2 "
+                                "PKCS#8 PEM key, as openssl genpkey -algorithm SM2 writes)") \
+            from exc
+    client = bureau_client(url, transport=transport)
+    try:
+        return client.certificate_login(cert_pem, key.sign)
+    finally:
+        client.close()
 
 
 def sync_once(settings: Settings, link: BureauLink, *,

@@ -19,9 +19,12 @@ from urllib.parse import quote
 import pytest
 from cryptography import x509
 from sqlalchemy import select
+from typer.testing import CliRunner
 
-from api.compose import CA_FILE, CRL_FILE
+from api.cli import app as cli
+from api.compose import CA_FILE, CRL_FILE, certificate_sign_in
 from devices.sim.cards import Media
+from evidence.errors import PolicyViolationError
 from storage.account_tables import FAILURES
 from tests.integration.test_api_support import BACKENDS, World, world_fixture
 
@@ -244,3 +247,27 @@ def test_a_gateway_certificate_counts_only_from_a_trusted_address(
     assert _gateway(world, pki, "good") == 303
     assert _gateway(world, pki, "revoked") == 401  # checked again, the gateway trusted or not
     assert _last_failure(world) == ("100002", "certificate:revocation")
+
+
+def test_the_client_signs_in_with_an_openssl_key_file(world: World, pki: Pki,
+                                                      clock: FakeClock) -> None:
+    """``liuhen login``'s path (api/compose.certificate_sign_in, storage/bureau_client.py)
+    against the app in process (TestClient's ASGI transport: the real routes, no socket)."""
+    transport = world.client._transport  # TestClient's in-process transport
+    answer = certificate_sign_in("http://testserver", cert_pem=pki.pem("good"),
+                                 key_pem=(pki.root / "good.key").read_bytes(),
+                                 transport=transport)
+    assert answer["officer_no"] == "100001" and answer["token"].startswith("lhs_")
+    with pytest.raises(PolicyViolationError, match="证书登录失败"):
+        certificate_sign_in("http://testserver", cert_pem=pki.pem("good"),
+                            key_pem=(pki.root / "wrong.key").read_bytes(), transport=transport)
+    assert _last_failure(world) == ("100001", "certificate:signature")
+
+
+def test_liuhen_login_refuses_a_key_that_is_not_sm2(pki: Pki, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.key"
+    bad.write_text("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    done = CliRunner().invoke(cli, ["login", "--cert", str(pki.root / "good.pem"), "--key",
+                                    str(bad), "--bureau", "http://127.0.0.1:9"])
+    assert done.exit_code == 3, done.output  # bad input, before any connection
+    assert "SM2 PKCS#8" in done.output
