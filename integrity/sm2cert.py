@@ -79,6 +79,13 @@ class OfficerCertificate:
 
 def verify_certificate(pem: bytes, *, ca: BureauCA, now: datetime) -> OfficerCertificate:
     """C1–C5 above; VerificationError naming the step otherwise. ``now`` is timezone-aware."""
+    try:
+        return _verify(pem, ca=ca, now=now)
+    except ValueError as exc:  # the library parses fields lazily: a malformed one, any step
+        raise VerificationError(f"malformed certificate: {exc}", step="certificate") from exc
+
+
+def _verify(pem: bytes, *, ca: BureauCA, now: datetime) -> OfficerCertificate:
     # C1: one SM2 certificate, not a CA
     if len(pem) > MAX_PEM_BYTES:
         raise VerificationError("certificate too large", step="certificate")
