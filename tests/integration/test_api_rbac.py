@@ -37,6 +37,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | Literal["public"]] = {
     ("POST", "/api/stations/{station_id}/push"): frozenset({Role.STATION}),
     ("PUT", "/api/stations/{station_id}/objects/{index}"): frozenset({Role.STATION}),
     ("POST", "/api/login"): PUBLIC,
+    ("POST", "/api/login/challenge"): PUBLIC,
+    ("POST", "/api/login/certificate"): PUBLIC,
     ("POST", "/api/logout"): ALL,
     ("GET", "/api/users/{officer_no}/sessions"): PEOPLE,
     ("DELETE", "/api/users/{officer_no}/sessions"): PEOPLE,
