@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 from datetime import datetime
 from typing import Annotated
 
@@ -100,11 +99,12 @@ def login_certificate(body: CertificateIn, request: Request, response: Response,
                       cw: CaseworkDep) -> LoginOut:
     try:
         signature = base64.b64decode(body.signature, validate=True)
-    except binascii.Error:
+    except ValueError:  # not base64 (binascii.Error), or not ASCII
         signature = b""  # refused as a bad signature, and logged, below
     try:
         secret, session = cw.certificates.answer(
-            body.challenge, body.certificate.encode(), signature, client=client_of(request))
+            body.challenge, body.certificate.encode("utf-8", "replace"), signature,
+            client=client_of(request))
     except SignInRefusedError as exc:
         raise HTTPException(status_code=401, detail=str(exc)) from None
     return _signed_in(request, response, cw, secret, session)
