@@ -89,7 +89,7 @@ class Login:
         failure logged and counted towards the lockout."""
         typed = officer_no.strip()[:MAX_ECHO_CHARS]
         now = self.clock()
-        account = self._account(typed)
+        account = self.account_of(typed)
         stored = None if account is None else self.accounts.password_hash(account.officer_no)
         ok = password_matches(stored or dummy_hash(), password) and stored is not None
         reason = None
@@ -102,22 +102,28 @@ class Login:
         elif not ok:
             reason = "password"
         if reason is not None:
-            self._failed(typed, account, reason=reason, client=client)
+            self.failed(typed, account, reason=reason, client=client)
             raise SignInRefusedError(_REFUSED)
         assert account is not None  # noqa: S101 - reason is None only with an account
         self.accounts.lock(account.officer_no, until=None)
-        secret, session = self.sessions.create(account.officer_no, now=now)
-        log.info("sign-in of %s (session %d)", account.officer_no, session.id)
+        return self.open_session(account, how="password")
+
+    def open_session(self, account: Account, *, how: str) -> tuple[str, Session]:
+        """A new session of ``account``, signed in by ``how`` (password, certificate): the
+        one end of every sign-in."""
+        secret, session = self.sessions.create(account.officer_no, now=self.clock())
+        log.info("sign-in of %s by %s (session %d)", account.officer_no, how, session.id)
         return SESSION_PREFIX + secret, session
 
-    def _account(self, typed: str) -> Account | None:
+    def account_of(self, typed: str) -> Account | None:
         try:
             return self.accounts.account(typed)
         except NotFoundError:
             return None
 
-    def _failed(self, typed: str, account: Account | None, *, reason: str,
-                client: str | None) -> None:
+    def failed(self, typed: str, account: Account | None, *, reason: str,
+               client: str | None) -> None:
+        """Log a failed sign-in (table and log); a wrong password counts towards the lockout."""
         now = self.clock()
         self.accounts.record_failure(typed, at=now, reason=reason, client=client)
         log.warning("failed sign-in for %r from %s: %s", typed, client or "?", reason)
@@ -154,7 +160,7 @@ class Login:
         if now - session.created_at >= self.policy.absolute:
             self.sessions.end(session.id, now=now, reason="expired")
             return None
-        account = self._account(session.officer_no)
+        account = self.account_of(session.officer_no)
         if account is None or not account.active:
             self.sessions.end(session.id, now=now, reason="disabled")
             return None
@@ -168,7 +174,7 @@ class Login:
         record = self.tokens.authenticate(token, now=self.clock())
         if record is None:
             return None
-        account = self._account(record.name)
+        account = self.account_of(record.name)
         if account is not None and not account.active:
             return None  # a disabled person's tokens stop with them
         if record.role == "device":

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from access.accounts import Accounts
 from access.alerts import AlertRules, Alerts, parse_hours
 from access.approvals import ApprovalPolicy, Approvals
+from access.certlogin import CertificateLogin
 from access.login import Login, LoginPolicy
 from access.ports import TokenRepo
 from access.scope import Scopes
@@ -42,6 +43,7 @@ from ingest.context import IngestContext, StationPolicy
 from ingest.media import FfmpegTools, find_ffmpeg
 from ingest.network import LoggedProgress, NetworkIngest
 from ingest.ports import BlobStore, DeviceEvents, DockSource, Progress, Recorder
+from integrity.sm2cert import BureauCA
 from integrity.trust import TrustRoot
 from jobs.context import Anchoring, FixityPolicy, JobContext
 from jobs.ports import JobProgress, NoProgress
@@ -74,6 +76,8 @@ from storage.tokens import SqlTokenRepo
 from storage.tus import SqlUploadRepo
 
 if TYPE_CHECKING:
+    import httpx
+
     from storage.bureau_client import BureauClient
     from storage.kekfile import KekFileKeyService
     from storage.object_keys import SqlObjectKeys
@@ -400,6 +404,8 @@ class Services:
     clock: Clock
     accounts: Accounts
     login: Login
+    certificates: CertificateLogin
+    """Sign-in with an officer's SM2 certificate (access/certlogin.py)."""
     scopes: Scopes
     stations: BureauStations
     approvals: Approvals
@@ -452,6 +458,8 @@ def services(ledger: Ledger, blobs: BlobStore, *, refresh_s: float = 0.5,
         complete=lambda case_id: cases.completeness(case_id).complete, fresh=fresh)
     return Services(ledger=ledger, blobs=blobs, cases=cases, access=access, proofs=proofs,
                     tokens=token_repo(ledger), clock=clock, accounts=people, login=login,
+                    certificates=CertificateLogin(login=login,
+                                                  ca=lambda: bureau_ca(settings)),
                     scopes=scopes, stations=bureau_stations(ledger, clock=clock),
                     approvals=approvals, alerts=alerts, statistics=statistics,
                     retention=keeping, board=station_board(ledger),
@@ -485,11 +493,32 @@ def station_registry(ledger: Ledger) -> SqlStationRegistry:
     return SqlStationRegistry(ledger.store.engine)
 
 
-def bureau_client(url: str, *, token: str | None = None) -> BureauClient:
+def bureau_client(url: str, *, token: str | None = None,
+                  transport: httpx.BaseTransport | None = None) -> BureauClient:
     """The bureau's station API over HTTP (storage/bureau_client.py)."""
     from storage.bureau_client import BureauClient  # noqa: PLC0415 - httpx only when syncing
 
-    return BureauClient(url, token=token)
+    return BureauClient(url, token=token, transport=transport)
+
+
+def certificate_sign_in(url: str, *, cert_pem: str, key_pem: bytes,
+                        transport: httpx.BaseTransport | None = None) -> dict[str, Any]:
+    """Sign in at the bureau ``url`` with an SM2 certificate and its PKCS#8 PEM key
+    (``liuhen login``; docs/access.md §9): the session as ``POST /api/login`` answers it."""
+    from integrity import sm2  # noqa: PLC0415 - gmalglib only when signing in
+    from storage.keyfiles import sm2_private_from_pem  # noqa: PLC0415
+
+    try:
+        key = sm2.SigningKey(sm2_private_from_pem(key_pem))
+    except ValueError as exc:
+        raise InvalidInputError(f"私钥不是 SM2 PKCS#8 PEM 文件：{exc} (the key is not an SM2 "
+                                "PKCS#8 PEM key, as openssl genpkey -algorithm SM2 writes)") \
+            from exc
+    client = bureau_client(url, transport=transport)
+    try:
+        return client.certificate_login(cert_pem, key.sign)
+    finally:
+        client.close()
 
 
 def sync_once(settings: Settings, link: BureauLink, *,
@@ -587,6 +616,27 @@ def alert_rules(settings: Settings) -> AlertRules:
 def station_board(ledger: Ledger) -> SqlStationBoard:
     """The 采集站 dashboard's tables in the bureau's database (the ledger's)."""
     return SqlStationBoard(ledger.store.engine)
+
+
+CA_FILE = "login-ca.pem"
+CRL_FILE = "login-crl.pem"
+
+
+def bureau_ca(settings: Settings) -> BureauCA | None:
+    """The CA that issues officers' SM2 certificates, ``DATA/login-ca.pem``, with the CRL
+    ``DATA/login-crl.pem`` (PEM or DER) if present; read at each certificate sign-in, so a
+    replaced CRL counts at once. None, refusing every certificate, when the CA file is absent
+    or unreadable (logged) (docs/access.md §9)."""
+    ca_path, crl_path = settings.data_dir / CA_FILE, settings.data_dir / CRL_FILE
+    try:
+        if not ca_path.exists():
+            return None
+        crl = crl_path.read_bytes() if crl_path.exists() else None
+        return BureauCA.load(ca_path.read_bytes(), crl=crl)
+    except (OSError, ValueError) as exc:
+        logging.getLogger("liuhen.access").error(
+            "certificate sign-in refused: %s or %s unusable: %s", ca_path, crl_path, exc)
+        return None
 
 
 def login_policy(settings: Settings) -> LoginPolicy:

@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     """Failed sign-ins of one 警号 within ``login_failure_window_min`` that lock it."""
     login_failure_window_min: int = 15
     login_lockout_min: int = 15
+    trusted_proxies: str = ""
+    """Comma-separated addresses of the TLCP/TLS gateways whose forwarded client certificate
+    (header ``X-Client-Cert``) signs a browser in; empty: none is trusted (docs/access.md)."""
     session_idle_min: int = 30
     """A session ends after this long without a request (docs/access.md §Sessions)."""
     session_absolute_h: int = 12

@@ -7,7 +7,7 @@ bureau's refusals keep their family and Chinese detail (with the step of a faile
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
 
 import httpx
@@ -73,6 +73,14 @@ class BureauClient:
                                     index=index if isinstance(index, int) else None)
         family = _FAMILIES.get(str(code), PolicyViolationError)
         raise family(f"局端拒绝 (HTTP {response.status_code})：{detail}")
+
+    def certificate_login(self, cert_pem: str, sign: Callable[[bytes], bytes]) -> dict[str, Any]:
+        """Sign in with an SM2 certificate (docs/access.md §9): a challenge, ``sign`` over its
+        bytes (DER), the answer; the session as ``POST /api/login`` answers it."""
+        challenge = str(self._call("POST", "/api/login/challenge")["challenge"])
+        signature = base64.b64encode(sign(challenge.encode())).decode()
+        return self._call("POST", "/api/login/certificate", {
+            "challenge": challenge, "certificate": cert_pem, "signature": signature})
 
     def bureau_origin(self) -> str:
         return str(self._call("GET", "/api/stations/bureau")["origin"])

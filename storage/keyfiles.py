@@ -61,6 +61,12 @@ def sm2_pem(private: bytes) -> bytes:
     return "\n".join([_PEM_BEGIN, *lines, _PEM_END, ""]).encode()
 
 
+def sm2_private_from_pem(pem: bytes) -> bytes:
+    """The SM2 scalar of a PKCS#8 PEM key as ``openssl genpkey -algorithm SM2`` writes it;
+    ValueError for anything else."""
+    return sm2.private_from_pkcs8(_pem_body(pem))
+
+
 def _new_pem(algorithm: str) -> bytes:
     if algorithm == SM2:
         return sm2_pem(sm2.generate_private_key())

@@ -193,3 +193,26 @@ def users_sessions(
             state = (f"已结束 {s.ended_at.isoformat()} {s.ended_reason}" if s.ended_at
                      else "进行中 open")
             out(f"{s.id}\t{s.created_at.isoformat()}\t{s.last_seen_at.isoformat()}\t{state}")
+
+
+login_app = typer.Typer()
+
+
+@login_app.command("login")
+def login(cert: Annotated[Path, typer.Option("--cert", help="本人 SM2 证书 the officer's "
+                                             "certificate (PEM)", exists=True, dir_okay=False)],
+          key: Annotated[Path, typer.Option("--key", help="证书私钥 its SM2 key (PKCS#8 PEM, "
+                                            "as openssl genpkey writes)", exists=True,
+                                            dir_okay=False)],
+          bureau: Annotated[str, typer.Option("--bureau", help="局端 URL, e.g. "
+                                              "https://liuhen.example-bureau")]) -> None:
+    """Sign in at the bureau with an SM2 certificate (challenge–response, docs/access.md §9)
+    and print the session's token (send it as ``Authorization: Bearer``) on stdout."""
+    from api.compose import certificate_sign_in
+
+    with errors():
+        answer = certificate_sign_in(bureau, cert_pem=cert.read_text("ascii", "replace"),
+                                     key_pem=key.read_bytes())
+        out(f"已登录 signed in: {answer['officer_no']} {answer['name']}，会话至 "
+            f"{answer['expires_at']}", err=True)
+        out(str(answer["token"]))

@@ -11,7 +11,7 @@ import logging
 import posixpath
 from datetime import datetime, timedelta
 from typing import Annotated
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
@@ -23,6 +23,7 @@ from api.console import printable
 from api.http import (
     labels,
     pages_admin,
+    pages_approvals,
     pages_audit,
     pages_cases,
     pages_officers,
@@ -94,6 +95,36 @@ def signin(request: Request, *, login: LoginDep,
     except SignInRefusedError as exc:
         return page(request, "signin.html", who=None, title="登录 Sign in", status_code=401,
                     error=str(exc), officer_no=officer_no[:32])
+    response = see_other(request, "web_home")
+    set_session_cookies(request, response, secret)
+    return response
+
+
+CLIENT_CERT_HEADER = "x-client-cert"
+"""The client certificate a TLCP/TLS gateway verified, URL-encoded PEM (nginx/Tongsuo
+``$ssl_client_escaped_cert``); believed only from ``LIUHEN_TRUSTED_PROXIES``."""
+
+
+@router.post("/signin/certificate", name="web_signin_certificate",
+             dependencies=[Depends(public)])
+def signin_certificate(request: Request, *, cw: CaseworkPage) -> Response:
+    """Sign in with the certificate the gateway forwarded (docs/access.md §SM2 certificate
+    login). A header from any other address is refused and logged: anyone can send one."""
+    same_origin(request)
+    pem = unquote(request.headers.get(CLIENT_CERT_HEADER, "")).encode()
+    client = client_of(request)
+    trusted = {a.strip() for a in cw.ledger.settings.trusted_proxies.split(",") if a.strip()}
+    try:
+        if not pem:
+            raise SignInRefusedError("没有收到客户端证书：请通过本局的国密网关访问并选择证书 "
+                                     "(no client certificate: come through the bureau's "
+                                     "TLCP gateway)")
+        if client not in trusted:
+            cw.certificates.refuse_untrusted(pem, client=client)
+        secret, _session = cw.certificates.forwarded(pem, client=client)
+    except SignInRefusedError as exc:
+        return page(request, "signin.html", who=None, title="登录 Sign in", status_code=401,
+                    error=str(exc))
     response = see_other(request, "web_home")
     set_session_cookies(request, response, secret)
     return response
@@ -444,6 +475,7 @@ def case_page(request: Request, *, case_id: str, who: Reader, cw: CaseworkPage) 
 
 router.include_router(pages_audit.router)  # before the catch-all below
 router.include_router(pages_supervision.router)
+router.include_router(pages_approvals.router)
 router.include_router(pages_admin.router)
 router.include_router(pages_cases.router)
 router.include_router(pages_officers.router)

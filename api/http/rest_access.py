@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import Annotated
 
@@ -18,6 +19,7 @@ from api.http.errors import ERROR_RESPONSES
 from api.http.web import client_of, set_session_cookies, signin_redirect
 from evidence.errors import NotFoundError
 from evidence.records import Session
+from integrity.sm2cert import MAX_PEM_BYTES
 
 router = APIRouter(prefix="/api", responses=ERROR_RESPONSES, tags=["sign-in"])
 
@@ -64,6 +66,52 @@ def login(body: LoginIn, request: Request, response: Response, cw: CaseworkDep) 
                                             client=client_of(request))
     except SignInRefusedError as exc:
         raise HTTPException(status_code=401, detail=str(exc)) from None
+    return _signed_in(request, response, cw, secret, session)
+
+
+class ChallengeOut(BaseModel):
+    challenge: str = Field(description="sign its UTF-8 bytes with the certificate's SM2 key "
+                           "(user ID 1234567812345678); valid once, until expires_at")
+    expires_at: datetime
+
+
+class CertificateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    challenge: str = Field(min_length=1, max_length=100)
+    certificate: str = Field(min_length=1, max_length=MAX_PEM_BYTES,
+                             description="the officer's certificate, PEM")
+    signature: str = Field(min_length=1, max_length=200,
+                           description="SM2 signature over the challenge, DER, base64")
+
+
+@router.post("/login/challenge", dependencies=[Depends(public)],
+             summary="a challenge for signing in with an SM2 certificate")
+def login_challenge(cw: CaseworkDep) -> ChallengeOut:
+    c = cw.certificates.challenge()
+    return ChallengeOut(challenge=c.challenge, expires_at=c.expires_at)
+
+
+@router.post("/login/certificate", dependencies=[Depends(public)],
+             summary="sign in with an SM2 certificate: the signed answer to a challenge",
+             responses={401: {"description": "challenge unknown, used or expired; certificate "
+                              "refused; wrong key; no account"}})
+def login_certificate(body: CertificateIn, request: Request, response: Response,
+                      cw: CaseworkDep) -> LoginOut:
+    try:
+        signature = base64.b64decode(body.signature, validate=True)
+    except ValueError:  # not base64 (binascii.Error), or not ASCII
+        signature = b""  # refused as a bad signature, and logged, below
+    try:
+        secret, session = cw.certificates.answer(
+            body.challenge, body.certificate.encode("utf-8", "replace"), signature,
+            client=client_of(request))
+    except SignInRefusedError as exc:
+        raise HTTPException(status_code=401, detail=str(exc)) from None
+    return _signed_in(request, response, cw, secret, session)
+
+
+def _signed_in(request: Request, response: Response, cw: CaseworkDep, secret: str,
+               session: Session) -> LoginOut:
     account = cw.accounts.account(session.officer_no)
     set_session_cookies(request, response, secret)
     policy = cw.login.policy

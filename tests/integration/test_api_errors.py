@@ -52,6 +52,8 @@ REQUESTS: dict[tuple[str, str], tuple[dict[str, object], object, int] | None] = 
     ("GET", "/api/officers/{officer_no}/accesses"): None,  # 警号 is free text: an empty log
     ("POST", "/api/login"): None,  # no id: a wrong 警号 is a 401 like a wrong password
     ("POST", "/api/logout"): None,
+    ("POST", "/api/login/challenge"): None,  # no id: anyone may ask for a challenge
+    ("POST", "/api/login/certificate"): None,  # no id: a refused certificate is a 401
     ("GET", "/api/users/{officer_no}/sessions"): ({}, None, 404),
     ("DELETE", "/api/users/{officer_no}/sessions"): ({}, None, 404),
     ("POST", "/api/cases/{case_id}/officers"): ({}, {"officer": "000123"}, 404),

@@ -41,6 +41,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | Literal["public"]] = {
     ("HEAD", "/api/uploads/{upload_id}"): frozenset({Role.DEVICE}),
     ("PATCH", "/api/uploads/{upload_id}"): frozenset({Role.DEVICE}),
     ("POST", "/api/login"): PUBLIC,
+    ("POST", "/api/login/challenge"): PUBLIC,
+    ("POST", "/api/login/certificate"): PUBLIC,
     ("POST", "/api/logout"): ALL,
     ("GET", "/api/users/{officer_no}/sessions"): PEOPLE,
     ("DELETE", "/api/users/{officer_no}/sessions"): PEOPLE,
