@@ -46,6 +46,7 @@ from jobs.ports import JobProgress, NoProgress
 from jobs.retention import CaseRetention, RetentionContext, RetentionPolicy
 from ledger.anchoring import AnchorResult, anchor_checkpoint
 from ledger.appending import LedgerWriter
+from ledger.copyrelease import release_copies
 from ledger.files import write_atomic
 from ledger.forwarding import SyncResult, Throttle, forward, forward_objects
 from ledger.keyring import Keyring
@@ -63,6 +64,7 @@ from storage.ingest_repo import SqlIngestRepo
 from storage.jobstore import SqlJobLeases, shared_job_store
 from storage.keyfiles import load_or_create_signer
 from storage.ledger_store import SqlLedgerStore
+from storage.localstore import LocalWormStore
 from storage.sessions import SqlSessionRepo
 from storage.station_board import SqlStationBoard
 from storage.stations import SqlStationRegistry
@@ -429,10 +431,13 @@ def bureau_client(url: str, *, token: str | None = None) -> BureauClient:
 
 
 def sync_once(settings: Settings, link: BureauLink, *,
-              sleep: Callable[[float], None] = time.sleep) -> SyncResult:
+              sleep: Callable[[float], None] = time.sleep,
+              clock: Clock = utc_now) -> SyncResult:
     """One store-and-forward pass of a station to the bureau it joined (ledger/forwarding.py):
     a checkpoint over everything ingested so far, then the pushes; each receipt is written to
-    ``<data_dir>/sync/acknowledged``."""
+    ``<data_dir>/sync/acknowledged``; then the objects, each receipt appended to
+    ``<data_dir>/sync/objects``; then the local copies whose receipts are
+    ``sync_keep_days`` old are released (ledger/copyrelease.py)."""
     ledger = open_ledger(settings)
     try:
         ledger.publish(actor="sync")
@@ -459,10 +464,17 @@ def sync_once(settings: Settings, link: BureauLink, *,
             objects = forward_objects(
                 ledger.store, client, station_id=link.station_id,
                 acknowledged=result.acknowledged,
-                received=read_object_receipts(settings.data_dir), open_stored=open_stored,
+                received=set(read_object_receipts(settings.data_dir)), open_stored=open_stored,
                 throttle=throttle,
-                on_receipt=lambda index: add_object_receipt(settings.data_dir, index))
-            return dataclasses.replace(result, objects=objects)
+                on_receipt=lambda receipt: add_object_receipt(settings.data_dir, receipt,
+                                                              at=clock()))
+            released = 0
+            if isinstance(store, LocalWormStore):  # an S3 store on a station keeps its copies
+                released = release_copies(
+                    ledger.store, ledger.writer, store,
+                    receipts=read_object_receipts(settings.data_dir),
+                    keep=timedelta(days=settings.sync_keep_days), clock=clock).released
+            return dataclasses.replace(result, objects=objects, released=released)
         finally:
             client.close()
     finally:

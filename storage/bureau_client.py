@@ -22,6 +22,7 @@ from evidence.errors import (
     VerificationError,
 )
 from evidence.identity import InvalidInputError
+from evidence.records import ObjectReceipt
 
 _FAMILIES: dict[str, type[LiuhenError]] = {
     "conflict": ConflictError, "not_found": NotFoundError,
@@ -94,8 +95,13 @@ class BureauClient:
             "note": note.decode()})
         return int(answer["size"])
 
-    def put_object(self, station_id: str, index: int, stream: BinaryIO) -> str:
+    def put_object(self, station_id: str, index: int, stream: BinaryIO) -> ObjectReceipt:
         answer = self._call("PUT", f"/api/stations/{station_id}/objects/{index}",
                             content=stream)
-        return str(answer["sha256"])
+        try:
+            return ObjectReceipt(station_id=str(answer["station_id"]), index=int(answer["index"]),
+                                 size=int(answer["size"]), sha256=str(answer["sha256"]),
+                                 sm3=str(answer["sm3"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UnavailableError(f"局端的对象回执不完整 (incomplete receipt): {exc}") from exc
 

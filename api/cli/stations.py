@@ -211,7 +211,7 @@ def run_sync(data_dir: Path, link: BureauLink, *, once: bool) -> None:
             backoff = min(backoff * 2, 300.0)
             continue
         out(f"已同步：推送 {result.pushes} 次、{result.entries} 条，对象 {result.objects} 个；局端"
-            f"确认至 {result.acknowledged}")
+            f"确认至 {result.acknowledged}；释放本地副本 {result.released} 个")
         out(f"  synced: the bureau holds {result.acknowledged} entries")
         if once:
             return

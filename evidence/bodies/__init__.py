@@ -47,6 +47,7 @@ from evidence.bodies.keys import AnchoredBody, KeyRotatedBody
 from evidence.bodies.station import (
     AcquiredBody,
     ClockObservedBody,
+    CopyReleasedBody,
     Derivative,
     DerivedBody,
     DeviceRegisteredBody,
@@ -61,7 +62,8 @@ from evidence.records import EntryKind
 __all__ = [
     "ALERT_RULES", "ALL_BODIES", "AccessDecidedBody", "AccessRequestedBody", "AccessedBody",
     "AccountChangedBody", "AcquiredBody", "AlertAcknowledgedBody", "AnchoredBody",
-    "CaseOfficerBody", "CaseOpenedBody", "CaseStepBody", "ClockObservedBody", "Derivative",
+    "CaseOfficerBody", "CaseOpenedBody", "CaseStepBody", "ClockObservedBody", "CopyReleasedBody",
+    "Derivative",
     "DerivedBody", "DeviceRegisteredBody",
     "DisposedBody", "DisposedObject", "EntryBody", "FixityCheckedBody", "FixityRunBody",
     "GrantExpiredBody", "GrantUsedBody", "InventoryFindingBody", "JsonObject", "KeyRotatedBody",
@@ -78,6 +80,7 @@ ALL_BODIES = (
     FixityCheckedBody, InventoryFindingBody, FixityRunBody, KeyRotatedBody, AnchoredBody,
     AccountChangedBody, CaseOfficerBody, StationRegisteredBody, StationCheckpointBody,
     AccessRequestedBody, AccessDecidedBody, GrantUsedBody, GrantExpiredBody, AlertAcknowledgedBody,
+    CopyReleasedBody,
 )
 """Every body type, each kind's shapes in the order :func:`read_body` tells them apart."""
 
