@@ -37,6 +37,7 @@ from evidence.identity import InvalidInputError
 from evidence.ids import DeviceSerial, Origin, Sha256Hex, StationId
 from evidence.records import Assignment, Checkpoint, StoredObject
 from evidence.timerange import YearRange
+from evidence.timewindows import Schedule, parse_windows
 from ingest.context import IngestContext, StationPolicy
 from ingest.media import FfmpegTools, find_ffmpeg
 from ingest.ports import BlobStore, DeviceEvents, DockSource, Progress, Recorder
@@ -479,6 +480,20 @@ def sync_once(settings: Settings, link: BureauLink, *,
             client.close()
     finally:
         ledger.close()
+
+
+def sync_schedule(settings: Settings) -> Schedule | None:
+    """The station's upload windows (LIUHEN_SYNC_WINDOWS in LIUHEN_SYNC_TZ), None when unset:
+    uploads at any time. Invalid settings are refused in Chinese before anything runs."""
+    if settings.sync_windows is None:
+        return None
+    windows = parse_windows(settings.sync_windows, what="上传时段 LIUHEN_SYNC_WINDOWS")
+    try:
+        tz = ZoneInfo(settings.sync_tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInputError(f"LIUHEN_SYNC_TZ {settings.sync_tz!r} 不是时区 (not a time "
+                                "zone)") from exc
+    return Schedule(windows=windows, tz=tz, spec=settings.sync_windows)
 
 
 def bureau_stations(ledger: Ledger, *, clock: Clock = utc_now) -> BureauStations:
