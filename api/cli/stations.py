@@ -161,22 +161,14 @@ def verify_proof(
             "--trust-root", help="the bureau's trust root (`liuhen trust-root` on the bureau), "
             "which lists its stations' keys")]) -> None:
     """Offline: verify a station entry's two hops (H1–H5) against the bureau's trust root."""
-    from integrity.notes import parse_vkey
     from integrity.stationproof import TwoHopProof, verify_two_hop
     from integrity.trust import TrustRoot
 
     with errors():
-        document = json.loads(trust_root.read_text(encoding="utf-8"))
-        bureau = TrustRoot.from_dict(document)
+        bureau = TrustRoot.from_json(trust_root.read_bytes())
         found = TwoHopProof.from_dict(json.loads(proof_file.read_text(encoding="utf-8")))
-        station = next((s for s in document.get("stations", [])
-                        if s["station_id"] == found.station_id), None)
-        if station is None:
-            raise NotFoundError(f"信任根中没有站点 {found.station_id} (station not in the "
-                                "trust root)")
-        keys = [parse_vkey(k["vkey"], role=k["role"], valid_from=int(k["valid_from"]),
-                           valid_until=k["valid_until"]) for k in station["keys"]]
-        verify_two_hop(found, station_origin=station["origin"], station_keys=keys,
+        station = bureau.station(found.station_id)
+        verify_two_hop(found, station_origin=station.origin, station_keys=station.keys,
                        bureau_keys=bureau.keys)
         out(f"两跳证明核验通过：站点 {found.station_id} 第 {found.index} 条在站点日志中，且其检查点"
             f"在局端日志第 {found.bureau_index} 条 (two-hop proof verified)")

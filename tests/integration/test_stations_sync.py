@@ -371,6 +371,25 @@ def test_three_stations_store_and_forward(tmp_path: Path, bureau: Bureau, pg_url
                                   "--trust-root", str(tmp_path / "trust.json")])
     assert checked.exit_code == 1 and "[bureau-inclusion]" in checked.output, checked.output
 
+    # the bureau's bundle of a station clip carries both hops; verify-bundle checks them offline
+    bundle, clip_file = tmp_path / "pcs-b.bundle.json", tmp_path / "pcs-b.clip"
+    clip_file.write_bytes(b"clip of pcs-b " * 5000)
+    code, out = bureau.cli("export-bundle", "--station", "pcs-b", clips["pcs-b"], "-o",
+                           str(bundle))
+    assert code == 0, out
+    checked = runner.invoke(cli, ["verify-bundle", str(bundle), "--clip", str(clip_file),
+                                  "--trust-root", str(tmp_path / "trust.json")])
+    assert checked.exit_code == 0 and "站点一跳通过" in checked.output, checked.output
+    assert "局端一跳通过" in checked.output
+    value = json.loads(bundle.read_bytes())
+    value["station"]["entry"] = base64.b64encode(
+        base64.b64decode(value["station"]["entry"]) + b" ").decode()
+    bundle.write_text(json.dumps(value), encoding="utf-8")
+    checked = runner.invoke(cli, ["verify-bundle", str(bundle),
+                                  "--trust-root", str(tmp_path / "trust.json")])
+    assert checked.exit_code == 1 and "[B8-H2]" in checked.output, checked.output
+    assert "站点一跳" in checked.output
+
     # a revoked station is refused from then on
     assert bureau.cli("stations", "revoke", "pcs-a")[0] == 0
     code, out = _sync(stations["pcs-a"][1])
