@@ -15,10 +15,12 @@ from typer.testing import CliRunner
 from api.cli import app as cli
 from api.cli._common import settings_for
 from api.cli.stations import run_sync
-from api.compose import open_ledger
+from api.compose import Station, open_ledger
+from api.station import run_station
 from api.stationlink import BureauLink, write_link
 from evidence.errors import UnavailableError
 from evidence.timewindows import Schedule, parse_windows
+from ledger.forwarding import SyncResult
 from tests.support.s3 import free_port
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -33,7 +35,7 @@ class Stop(Exception):
 
 
 @pytest.fixture
-def station(tmp_path: Path) -> tuple[Path, BureauLink]:
+def joined(tmp_path: Path) -> tuple[Path, BureauLink]:
     data = tmp_path / "pcs-a"
     env = os.environ.copy()
     os.environ.update({"LIUHEN_DATA_DIR": str(data),
@@ -51,24 +53,24 @@ def station(tmp_path: Path) -> tuple[Path, BureauLink]:
 
 
 def test_once_outside_a_window_says_so_and_does_not_sync(
-        station: tuple[Path, BureauLink], capsys: pytest.CaptureFixture[str]) -> None:
-    data, link = station
+        joined: tuple[Path, BureauLink], capsys: pytest.CaptureFixture[str]) -> None:
+    data, link = joined
     run_sync(data, link, once=True, schedule=SCHEDULE, clock=lambda: AFTERNOON)
     said = capsys.readouterr().out
     assert "不在上传时段内（22:00-06:00），下一时段 2026-12-03 22:00 开始" in said
     assert "--now" in said
 
 
-def test_once_inside_a_window_or_forced_syncs(station: tuple[Path, BureauLink]) -> None:
-    data, link = station
+def test_once_inside_a_window_or_forced_syncs(joined: tuple[Path, BureauLink]) -> None:
+    data, link = joined
     with pytest.raises(UnavailableError, match="无法连接局端"):
         run_sync(data, link, once=True, schedule=SCHEDULE, clock=lambda: NIGHT)
     with pytest.raises(UnavailableError):  # --now: no schedule
         run_sync(data, link, once=True, schedule=None, clock=lambda: AFTERNOON)
 
 
-def test_continuous_sync_waits_for_the_next_window(station: tuple[Path, BureauLink]) -> None:
-    data, link = station
+def test_continuous_sync_waits_for_the_next_window(joined: tuple[Path, BureauLink]) -> None:
+    data, link = joined
     now = [AFTERNOON]
     waits: list[float] = []
 
@@ -87,15 +89,40 @@ def test_continuous_sync_waits_for_the_next_window(station: tuple[Path, BureauLi
 @pytest.mark.parametrize(("env", "said"), [
     ({"LIUHEN_SYNC_WINDOWS": "22:00-6:00"}, "上传时段 LIUHEN_SYNC_WINDOWS '22:00-6:00' 格式不对"),
     ({"LIUHEN_SYNC_WINDOWS": "22:00-06:00", "LIUHEN_SYNC_TZ": "Mars/Olympus"}, "不是时区")])
-def test_invalid_windows_are_refused_in_chinese(station: tuple[Path, BureauLink],
+def test_invalid_windows_are_refused_in_chinese(joined: tuple[Path, BureauLink],
                                                 env: dict[str, str], said: str) -> None:
-    data, _link = station
+    data, _link = joined
     result = runner.invoke(cli, ["sync", "--once"], env={"LIUHEN_DATA_DIR": str(data), **env})
     assert result.exit_code == 3 and said in result.output, result.output
 
 
-def test_now_syncs_whatever_the_windows(station: tuple[Path, BureauLink]) -> None:
-    data, _link = station
+def test_now_syncs_whatever_the_windows(joined: tuple[Path, BureauLink]) -> None:
+    data, _link = joined
     result = runner.invoke(cli, ["sync", "--once", "--now"], env={
         "LIUHEN_DATA_DIR": str(data), "LIUHEN_SYNC_WINDOWS": "22:00-06:00"})
     assert result.exit_code == 75 and "无法连接局端" in result.output, result.output
+
+
+class _NoRecorders:
+    unsupported: frozenset[str] = frozenset()
+
+    def poll(self) -> list[object]:
+        return []
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize(("wait_s", "synced"), [(3600.0, False), (0.0, True)])
+def test_the_station_syncs_only_inside_a_window(station: Station, wait_s: float,
+                                                synced: bool) -> None:
+    calls: list[int] = []
+
+    def sync() -> SyncResult:
+        calls.append(1)
+        return SyncResult(pushes=0, entries=0, acknowledged=0)
+
+    lines: list[str] = []
+    run_station(station, _NoRecorders(), password=None, once=True,  # type: ignore[arg-type]
+                out=lines.append, sync=sync, sync_wait=lambda: wait_s)
+    assert bool(calls) is synced
+    assert ("不在上传时段内，本次未同步 (outside the upload windows: not synced)" in lines) \
+        is not synced
