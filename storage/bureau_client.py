@@ -31,6 +31,12 @@ _FAMILIES: dict[str, type[LiuhenError]] = {
 }
 
 
+OBJECT_ANSWER_S = 900.0
+"""How long an object upload waits for the bureau's answer once the bytes are sent: it stores
+them under Object Lock and re-hashes what its store holds before the receipt (a 1 GiB object
+on a loaded bureau took over a minute in bench/stations_sync_bench.py)."""
+
+
 class BureauClient:
     def __init__(self, url: str, *, token: str | None = None, timeout_s: float = 60.0,
                  transport: httpx.BaseTransport | None = None) -> None:
@@ -49,7 +55,9 @@ class BureauClient:
             if content is not None:
                 response = self._client.request(
                     method, path, content=iter(lambda: content.read(1 << 20), b""),
-                    headers={"Content-Type": "application/octet-stream"})
+                    headers={"Content-Type": "application/octet-stream"},
+                    timeout=httpx.Timeout(self._client.timeout.connect,
+                                          read=OBJECT_ANSWER_S))
             else:
                 response = self._client.request(method, path, json=body)
         except httpx.HTTPError as exc:
