@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
@@ -38,6 +37,7 @@ from evidence.bodies import ALERT_RULES, AlertAcknowledgedBody
 from evidence.errors import NotFoundError
 from evidence.identity import InvalidInputError, check_text
 from evidence.records import Access, Clip, EntryKind, LedgerEntry, Link
+from evidence.timewindows import parse_window
 from integrity.entry import decode_entry
 from ledger.appending import LedgerWriter
 from ledger.ports import Clock
@@ -69,16 +69,9 @@ class AlertRules:
 
 
 def parse_hours(text: str) -> tuple[time, time]:
-    """``22:00-06:00`` as (start, end) times of day."""
-    try:
-        parts = [part.strip() for part in text.split("-")]
-        if len(parts) != 2 or not all(re.fullmatch(r"[0-9]{2}:[0-9]{2}", p) for p in parts):
-            raise ValueError(text)
-        start, end = (time.fromisoformat(part) for part in parts)
-    except ValueError:
-        raise InvalidInputError(f"非工作时间 {text[:40]!r} 格式不对：如 22:00-06:00 (off-hours: "
-                                "give HH:MM-HH:MM)") from None
-    return start, end
+    """``22:00-06:00`` as (start, end) times of day (evidence/timewindows.py)."""
+    window = parse_window(text, what="非工作时间")
+    return window.start, window.end
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ from evidence.identity import InvalidInputError
 from evidence.ids import DeviceSerial, Origin, Sha256Hex, StationId
 from evidence.records import Assignment, Checkpoint, Clip, StoredObject, Upload
 from evidence.timerange import YearRange
+from evidence.timewindows import Schedule, parse_windows
 from ingest.context import IngestContext, StationPolicy
 from ingest.media import FfmpegTools, find_ffmpeg
 from ingest.network import LoggedProgress, NetworkIngest
@@ -50,6 +51,7 @@ from jobs.ports import JobProgress, NoProgress
 from jobs.retention import CaseRetention, RetentionContext, RetentionPolicy
 from ledger.anchoring import AnchorResult, anchor_checkpoint
 from ledger.appending import LedgerWriter
+from ledger.copyrelease import release_copies
 from ledger.files import write_atomic
 from ledger.forwarding import SyncResult, Throttle, forward, forward_objects
 from ledger.keyring import Keyring
@@ -68,6 +70,7 @@ from storage.ingest_repo import SqlIngestRepo
 from storage.jobstore import SqlJobLeases, shared_job_store
 from storage.keyfiles import load_or_create_signer
 from storage.ledger_store import SqlLedgerStore
+from storage.localstore import LocalWormStore
 from storage.sessions import SqlSessionRepo
 from storage.station_board import SqlStationBoard
 from storage.stations import SqlStationRegistry
@@ -522,10 +525,13 @@ def certificate_sign_in(url: str, *, cert_pem: str, key_pem: bytes,
 
 
 def sync_once(settings: Settings, link: BureauLink, *,
-              sleep: Callable[[float], None] = time.sleep) -> SyncResult:
+              sleep: Callable[[float], None] = time.sleep,
+              clock: Clock = utc_now) -> SyncResult:
     """One store-and-forward pass of a station to the bureau it joined (ledger/forwarding.py):
     a checkpoint over everything ingested so far, then the pushes; each receipt is written to
-    ``<data_dir>/sync/acknowledged``."""
+    ``<data_dir>/sync/acknowledged``; then the objects, each receipt appended to
+    ``<data_dir>/sync/objects``; then the local copies whose receipts are
+    ``sync_keep_days`` old are released (ledger/copyrelease.py)."""
     ledger = open_ledger(settings)
     try:
         ledger.publish(actor="sync")
@@ -552,14 +558,35 @@ def sync_once(settings: Settings, link: BureauLink, *,
             objects = forward_objects(
                 ledger.store, client, station_id=link.station_id,
                 acknowledged=result.acknowledged,
-                received=read_object_receipts(settings.data_dir), open_stored=open_stored,
+                received=set(read_object_receipts(settings.data_dir)), open_stored=open_stored,
                 throttle=throttle,
-                on_receipt=lambda index: add_object_receipt(settings.data_dir, index))
-            return dataclasses.replace(result, objects=objects)
+                on_receipt=lambda receipt: add_object_receipt(settings.data_dir, receipt,
+                                                              at=clock()))
+            released = 0
+            if isinstance(store, LocalWormStore):  # an S3 store on a station keeps its copies
+                released = release_copies(
+                    ledger.store, ledger.writer, store,
+                    receipts=read_object_receipts(settings.data_dir),
+                    keep=timedelta(days=settings.sync_keep_days), clock=clock).released
+            return dataclasses.replace(result, objects=objects, released=released)
         finally:
             client.close()
     finally:
         ledger.close()
+
+
+def sync_schedule(settings: Settings) -> Schedule | None:
+    """The station's upload windows (LIUHEN_SYNC_WINDOWS in LIUHEN_SYNC_TZ), None when unset:
+    uploads at any time. Invalid settings are refused in Chinese before anything runs."""
+    if settings.sync_windows is None:
+        return None
+    windows = parse_windows(settings.sync_windows, what="上传时段 LIUHEN_SYNC_WINDOWS")
+    try:
+        tz = ZoneInfo(settings.sync_tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInputError(f"LIUHEN_SYNC_TZ {settings.sync_tz!r} 不是时区 (not a time "
+                                "zone)") from exc
+    return Schedule(windows=windows, tz=tz, spec=settings.sync_windows)
 
 
 def bureau_stations(ledger: Ledger, *, clock: Clock = utc_now) -> BureauStations:

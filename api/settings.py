@@ -78,6 +78,14 @@ class Settings(BaseSettings):
     sync_bandwidth_bps: int | None = None
     """The bandwidth cap of ``liuhen sync`` (bytes per second averaged over each push); None:
     no cap (docs/station.md §Sync)."""
+    sync_windows: str | None = None
+    """Upload windows of ``liuhen sync`` and the station's sync thread, local time in
+    ``sync_tz``: ``22:00-06:00,12:00-13:00`` (evidence/timewindows.py); unset: any time."""
+    sync_tz: str = "Asia/Shanghai"
+    sync_keep_days: int = 30
+    """A station keeps its 1:1 local copy of an original this many days after the bureau's
+    receipt for it (size and both digests matching the ``stored`` entry), then releases it,
+    ledgered (``copy_released``); never before the receipt (docs/station.md §Sync)."""
     sync_batch_entries: int = 2000
     """At most this many entries per push (to the largest station checkpoint within it)."""
     media_proxy: bool = False

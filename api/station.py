@@ -191,6 +191,7 @@ def run_station(station: Station, source: DockSource, *, password: bytes | None,
                 stop: threading.Event | None = None,
                 hotplug: DeviceEvents | None = None,
                 sync: Callable[[], SyncResult] | None = None,
+                sync_wait: Callable[[], float] = lambda: 0.0,
                 board: StationBoard | None = None) -> StationRun:
     """Dock every recorder the source reports. ``once``: return when the recorders present at
     start are done; otherwise run until ``stop`` is set (Ctrl-C in the CLI).
@@ -200,7 +201,9 @@ def run_station(station: Station, source: DockSource, *, password: bytes | None,
 
     ``sync`` (a station joined to a bureau): one store-and-forward pass, run in its own thread
     every ``SYNC_INTERVAL_S`` and retried with backoff (1 s doubling to 5 min) while the bureau
-    is unreachable; docking never waits for it (docs/station.md §Sync)."""
+    is unreachable; docking never waits for it (docs/station.md §Sync). ``sync_wait``: seconds
+    until the next upload window opens (0 inside one, or with no windows): the thread waits
+    that long before a pass (``Schedule.wait_s`` on the station's clock)."""
     interactive = sys.stdout.isatty()
     rich_view = RichProgress(Console()) if interactive else None
     progress: ProgressPort = rich_view or LogProgress(out)
@@ -254,6 +257,10 @@ def run_station(station: Station, source: DockSource, *, password: bytes | None,
     def forward() -> None:
         delay = 0.0
         while sync is not None and not finished.wait(delay):
+            if (closed := sync_wait()) > 0:  # outside the upload windows: wait for the next
+                log.info("sync: outside the upload windows; next pass in %.0f s", closed)
+                delay = closed
+                continue
             try:
                 result = sync()
             except UnavailableError as exc:
@@ -332,7 +339,9 @@ def run_station(station: Station, source: DockSource, *, password: bytes | None,
         if once:
             media_once()  # a one-shot run leaves nothing for a media queue that is not running
         publisher.stop()  # the last entries get a checkpoint before we return
-        if once and sync is not None:
+        if once and sync is not None and sync_wait() > 0:
+            out("不在上传时段内，本次未同步 (outside the upload windows: not synced)")
+        elif once and sync is not None:
             try:  # a one-shot run also forwards what it docked, when the bureau is there
                 sync()
             except LiuhenError as exc:

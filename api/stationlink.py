@@ -2,14 +2,17 @@
 join``), holding the bureau's URL and origin, the station id and the station log's origin
 (``<bureau host>/station/<id>``, ledger/stations.py). When it exists it rules the data dir's
 origin and station id over LIUHEN_ORIGIN/LIUHEN_STATION_ID (docs/station.md §Joining a bureau).
-Standard library only: ``api/cli/_common.py`` reads it for every command."""
+Standard library and evidence/ only: ``api/cli/_common.py`` reads it for every command."""
 
 from __future__ import annotations
 
 import json
 import os
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
+
+from evidence.records import ObjectReceipt, ReceivedCopy
 
 LINK_FILE = "bureau.json"
 
@@ -61,20 +64,34 @@ def write_acknowledged(data_dir: Path, size: int) -> None:
     os.replace(tmp, folder / "acknowledged")
 
 
-def read_object_receipts(data_dir: Path) -> set[int]:
-    """Indexes of this station's ``stored`` entries whose objects the bureau has receipted:
-    their local copies are releasable by the station's retention policy."""
+def read_object_receipts(data_dir: Path) -> dict[int, ReceivedCopy]:
+    """The bureau's receipts for this station's objects, by ``stored`` entry index (one line
+    each: index, size, SHA-256, SM3, when it arrived). Lines that do not read as one (a line
+    cut by a crash) are skipped: that object is simply uploaded again (idempotent)."""
     path = data_dir / "sync" / "objects"
     if not path.is_file():
-        return set()
-    return {int(line) for line in path.read_text().split() if line.isdigit()}
+        return {}
+    found: dict[int, ReceivedCopy] = {}
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        try:
+            index, size, sha256, sm3, at = parts
+            received = ReceivedCopy(
+                receipt=ObjectReceipt(station_id="", index=int(index), size=int(size),
+                                      sha256=sha256, sm3=sm3),
+                received_at=datetime.fromisoformat(at))
+        except ValueError:
+            continue
+        if received.received_at.tzinfo is not None:
+            found.setdefault(received.receipt.index, received)
+    return found
 
 
-def add_object_receipt(data_dir: Path, index: int) -> None:
+def add_object_receipt(data_dir: Path, receipt: ObjectReceipt, *, at: datetime) -> None:
     folder = data_dir / "sync"
     folder.mkdir(mode=0o700, exist_ok=True)
     with (folder / "objects").open("a") as fh:
-        fh.write(f"{index}\n")
+        fh.write(f"{receipt.index} {receipt.size} {receipt.sha256} {receipt.sm3} "
+                 f"{at.isoformat()}\n")
         fh.flush()
         os.fsync(fh.fileno())
-

@@ -46,6 +46,7 @@ class EntryKind(enum.StrEnum):
     CASE_OFFICER = "case_officer"
     STATION_REGISTERED = "station_registered"
     STATION_CHECKPOINT = "station_checkpoint"
+    COPY_RELEASED = "copy_released"
     ACCESS_REQUESTED = "access_requested"
     ACCESS_DECIDED = "access_decided"
     GRANT_USED = "grant_used"
@@ -543,3 +544,26 @@ class StationCheckpointRow:
     size: int
     note: bytes
     bureau_index: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectReceipt:
+    """The bureau's receipt for the object of a station's ``stored`` entry ``index``
+    (docs/station.md §Sync): it holds ``size`` bytes with these digests (of the bytes as the
+    station stored them: sealed when encrypted at rest), checked against the entry and
+    re-hashed in its store."""
+
+    station_id: str
+    index: int
+    size: int
+    sha256: str
+    sm3: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedCopy:
+    """A bureau receipt as the station keeps it (``DIR/sync/objects``): the receipt, checked
+    against the bytes sent, and when it arrived (the station's clock)."""
+
+    receipt: ObjectReceipt
+    received_at: datetime

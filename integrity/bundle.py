@@ -16,6 +16,7 @@ from evidence.records import Checkpoint, Entry
 from integrity.entry import decode_entry
 from integrity.merkle import SM3, leaf_hash, verify_inclusion
 from integrity.notes import open_checkpoint, parse_checkpoint_text, split_note
+from integrity.stationproof import TwoHopProof, verify_two_hop
 from integrity.timestamp import TimestampInfo, verify_token
 from integrity.trust import TrustRoot
 
@@ -86,11 +87,13 @@ def parse_tlog_proof(data: bytes) -> TlogProof:
 
 
 def make_bundle(*, entry: bytes, proof: TlogProof, timestamps: Sequence[tuple[str, bytes]],
-                trust: TrustRoot, sm3_hashes: Sequence[bytes] | None = None) -> bytes:
+                trust: TrustRoot, sm3_hashes: Sequence[bytes] | None = None,
+                station: TwoHopProof | None = None) -> bytes:
     """Serialize a bundle. ``timestamps`` are (TSA name, raw token) over the checkpoint body.
     ``sm3_hashes`` is the entry's inclusion path in the SM3 tree the checkpoint's ``sm3`` line
     commits to (same index, same size; docs/ledger-format.md §9); None for a checkpoint
-    without one."""
+    without one. ``station``: for a clip ingested on a station, its two-hop proof; ``entry``
+    and ``proof`` are then the bureau's hop (its ``station_checkpoint`` entry)."""
     value: dict[str, object] = {
         "format": FORMAT,
         "entry": base64.b64encode(entry).decode(),
@@ -101,6 +104,8 @@ def make_bundle(*, entry: bytes, proof: TlogProof, timestamps: Sequence[tuple[st
     }
     if sm3_hashes is not None:
         value["sm3_proof"] = [base64.b64encode(h).decode() for h in sm3_hashes]
+    if station is not None:
+        value["station"] = station.to_dict()
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
 
 
@@ -115,6 +120,58 @@ class BundleReport:
     sm3_checked: bool = False
     """The SM3 path was checked against the checkpoint's sm3 line (B4-SM3); False only for a
     checkpoint from before the 国密 layer, which has no sm3 line."""
+    station: StationHop | None = None
+    """For a clip ingested on a station: the first hop, verified (B8)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StationHop:
+    station_id: str
+    index: int
+    """The clip's entry's index in the station's log."""
+    entry: Entry
+    station_size: int
+    """The size of the station checkpoint it is included under."""
+
+
+HOP_STEPS = {"signature": ("H1", "站点一跳 station hop"),
+             "station-origin": ("H1", "站点一跳 station hop"),
+             "station-inclusion": ("H2", "站点一跳 station hop"),
+             "bureau-entry": ("H3", "局端一跳 bureau hop"),
+             "bureau-inclusion": ("H5", "局端一跳 bureau hop")}
+"""verify_two_hop's steps as the bundle names them (docs/verification.md part B, B8). The
+bureau's checkpoint signature (H4) is the bundle's own B3."""
+
+
+def check_station_hop(proof: TwoHopProof, *, bureau_entry: bytes, bureau: TlogProof,
+                      trust: TrustRoot) -> StationHop:
+    """(B8) the clip's entry is in its station's log under a checkpoint the station's keys
+    signed, and the bundle's bureau entry (B3–B5) records exactly that checkpoint
+    (docs/verification.md part S, H1–H5). Failures name the hop and the H step."""
+    if (proof.bureau_entry, proof.bureau_index, proof.bureau_checkpoint) != (
+            bureau_entry, bureau.index, bureau.checkpoint):
+        raise VerificationError("局端一跳 bureau hop: the station proof's bureau entry, index or "
+                                "checkpoint is not the bundle's", step="B8-H3",
+                                index=bureau.index)
+    try:
+        station = trust.station(proof.station_id)
+    except VerificationError as exc:
+        raise VerificationError(exc.reason, step="B8-H1", index=proof.index) from exc
+    try:
+        verify_two_hop(proof, station_origin=station.origin, station_keys=station.keys,
+                       bureau_keys=trust.keys)
+    except VerificationError as exc:
+        number, hop = HOP_STEPS.get(exc.step, ("H?", "two-hop"))
+        raise VerificationError(f"{hop} ({exc.step}): {exc.reason}", step=f"B8-{number}",
+                                index=exc.index) from exc
+    try:
+        entry = decode_entry(proof.entry)
+    except VerificationError as exc:
+        raise VerificationError(f"站点一跳 station hop: {exc.reason}", step="B8-H2",
+                                index=proof.index) from exc
+    size = parse_checkpoint_text(split_note(proof.station_checkpoint)[0])[1].size
+    return StationHop(station_id=proof.station_id, index=proof.index, entry=entry,
+                      station_size=size)
 
 
 def check_checkpoint(note: bytes, *, trust: TrustRoot) -> Checkpoint:
@@ -201,15 +258,29 @@ def verify_bundle(data: bytes, *, trust: TrustRoot | None = None,
             if len(value["sm3_proof"]) > MAX_PROOF_HASHES:
                 raise ValueError("SM3 path has too many hashes")
             sm3_hashes = tuple(base64.b64decode(h, validate=True) for h in value["sm3_proof"])
+        two_hop = None
+        if "station" in value:
+            if len(value["station"].get("station_proof", ())) > MAX_PROOF_HASHES or \
+                    len(value["station"].get("bureau_proof", ())) > MAX_PROOF_HASHES:
+                raise ValueError("station proof has too many hashes")
+            two_hop = TwoHopProof.from_dict(value["station"])
     except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
         raise VerificationError(f"malformed bundle: {exc}", step="B1") from exc
     # (B2) choose the trust root: the auditor's, else the embedded one (reported as such).
     embedded = trust is None
     root_of_trust = TrustRoot.from_dict(value.get("trust_root")) if trust is None else trust
-    checkpoint = check_checkpoint(proof.checkpoint, trust=root_of_trust)
-    check_included(proof.index, entry_bytes, proof.hashes if hashes is None else hashes,
-                   checkpoint=checkpoint)
-    sm3_checked = check_included_sm3(proof.index, entry_bytes, sm3_hashes, checkpoint=checkpoint)
+    try:
+        checkpoint = check_checkpoint(proof.checkpoint, trust=root_of_trust)
+        check_included(proof.index, entry_bytes, proof.hashes if hashes is None else hashes,
+                       checkpoint=checkpoint)
+        sm3_checked = check_included_sm3(proof.index, entry_bytes, sm3_hashes,
+                                         checkpoint=checkpoint)
+    except VerificationError as exc:
+        if two_hop is None:
+            raise
+        # a station clip's bundle: B3–B4 are its bureau hop (H4–H5), and say so
+        raise VerificationError(f"局端一跳 bureau hop: {exc.reason}", step=exc.step,
+                                index=exc.index) from exc
     # (B5) the entry is a well-formed v1 entry.
     try:
         entry = decode_entry(entry_bytes)
@@ -228,9 +299,17 @@ def verify_bundle(data: bytes, *, trust: TrustRoot | None = None,
         except VerificationError as exc:
             raise VerificationError(f"timestamp from {name}: {exc.reason}", step="B6",
                                     index=checkpoint.head.size) from exc
-    # (B7) the clip in hand is the one the entry names.
-    if clip_sha256 is not None and entry.subject != clip_sha256:
+    # (B8) a station clip: the station hop, and the bureau entry above records its checkpoint.
+    hop = None
+    if two_hop is not None:
+        hop = check_station_hop(two_hop, bureau_entry=entry_bytes, bureau=proof,
+                                trust=root_of_trust)
+    # (B7) the clip in hand is the one the entry names (the station's entry, for a station clip).
+    named = entry if hop is None else hop.entry
+    if clip_sha256 is not None and named.subject != clip_sha256:
         raise VerificationError(f"clip SHA-256 {clip_sha256} is not the entry's subject "
-                                f"{entry.subject}", step="B7", index=proof.index)
+                                f"{named.subject}", step="B7",
+                                index=proof.index if hop is None else hop.index)
     return BundleReport(index=proof.index, entry=entry, checkpoint=checkpoint,
-                        timestamps=tuple(infos), embedded_trust=embedded, sm3_checked=sm3_checked)
+                        timestamps=tuple(infos), embedded_trust=embedded, sm3_checked=sm3_checked,
+                        station=hop)

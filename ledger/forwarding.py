@@ -12,13 +12,16 @@ the station, from its local ledger.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
 from evidence.bodies import StoredBody
-from evidence.records import EntryKind
+from evidence.errors import VerificationError
+from evidence.records import EntryKind, ObjectReceipt
 from integrity.entry import decode_entry
+from integrity.hashing import new_sm3
 from ledger.ports import LedgerReader
 
 
@@ -35,8 +38,9 @@ class BureauPort(Protocol):
         it now holds)."""
         ...
 
-    def put_object(self, station_id: str, index: int, stream: BinaryIO) -> str:
-        """Upload the stored bytes of ``stored`` entry ``index``; the receipt (their SHA-256)."""
+    def put_object(self, station_id: str, index: int, stream: BinaryIO) -> ObjectReceipt:
+        """Upload the stored bytes of ``stored`` entry ``index``; the bureau's receipt (size
+        and both digests of what it holds)."""
         ...
 
 
@@ -48,6 +52,8 @@ class SyncResult:
     """The size of this station's log the bureau holds after the sync."""
     objects: int = 0
     """Objects uploaded and receipted in this sync."""
+    released: int = 0
+    """Local copies released on the bureau's receipts in this sync (ledger/copyrelease.py)."""
 
 
 class Throttle:
@@ -102,10 +108,12 @@ OpenStored = Callable[[str, StoredBody], BinaryIO]
 
 def forward_objects(reader: LedgerReader, bureau: BureauPort, *, station_id: str,
                     acknowledged: int, received: set[int], open_stored: OpenStored,
-                    throttle: Throttle, on_receipt: Callable[[int], None]) -> int:
+                    throttle: Throttle, on_receipt: Callable[[ObjectReceipt], None]) -> int:
     """Upload the object of every ``stored`` entry below ``acknowledged`` (the bureau holds the
-    entry, so it can check the bytes against it) that has no receipt yet; ``on_receipt(index)``
-    records each receipt (from then on the local copy may be released). Returns how many."""
+    entry, so it can check the bytes against it) that has no receipt yet. The bytes sent are
+    hashed (SHA-256, SM3, size) as they go; a receipt that names anything else is refused (step
+    ``object-receipt``) and not recorded, so that copy is never released on it. ``on_receipt``
+    records each matching receipt (ledger/copyrelease.py releases on them). Returns how many."""
     sent = 0
     for index, data, _leaf in reader.entry_rows(0, acknowledged):
         if index in received:
@@ -115,10 +123,35 @@ def forward_objects(reader: LedgerReader, bureau: BureauPort, *, station_id: str
             continue
         body = StoredBody.from_body(entry.body)
         with open_stored(entry.subject, body) as stream:
-            bureau.put_object(station_id, index, stream)
-        throttle.sent(body.sealed_size if body.sealed_size is not None else body.size)
-        on_receipt(index)
+            sending = _Hashing(stream)
+            receipt = bureau.put_object(station_id, index, sending)  # type: ignore[arg-type]
+        mine = (station_id, index, sending.size, sending.sha256.hexdigest(),
+                sending.sm3.hexdigest())
+        theirs = (receipt.station_id, receipt.index, receipt.size, receipt.sha256, receipt.sm3)
+        if theirs != mine:
+            raise VerificationError(
+                f"局端对第 {index} 条对象的回执与发送的字节不符：发送 {mine[2]} 字节 SHA-256 "
+                f"{mine[3]}，回执 {receipt.size} 字节 {receipt.sha256} (the receipt does not "
+                "match the bytes sent)", step="object-receipt", index=index)
+        throttle.sent(sending.size)
+        on_receipt(receipt)
         received.add(index)
         sent += 1
     return sent
 
+
+class _Hashing:
+    """A reader that hashes (SHA-256, SM3) and counts what is read through it."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self._inner = inner
+        self.sha256 = hashlib.sha256()
+        self.sm3 = new_sm3()
+        self.size = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._inner.read(n)
+        self.sha256.update(data)
+        self.sm3.update(data)
+        self.size += len(data)
+        return data

@@ -4,15 +4,17 @@ S1–S5): both hops of a clip's proof, for every entry a station pushed."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from evidence.bodies import StationCheckpointBody
 from evidence.errors import NotFoundError, VerificationError
 from evidence.records import EntryKind
 from integrity import merkle
+from integrity.bundle import TlogProof, make_bundle
 from integrity.entry import decode_entry
-from integrity.notes import parse_checkpoint_text, verify_note
+from integrity.notes import parse_checkpoint_text, split_note, verify_note
 from integrity.stationproof import TwoHopProof
+from integrity.trust import StationTrust, TrustRoot
 from ledger.ports import LedgerReader, StationRecord, StationRegistry
 
 
@@ -100,3 +102,43 @@ def two_hop_proof(registry: StationRegistry, bureau: LedgerReader, station_id: s
                 bureau_proof=tuple(bureau.inclusion_proof(row.bureau_index, latest.head.size)))
     raise NotFoundError(f"站点 {station_id} 第 {index} 条尚无局端检查点覆盖的证明 "
                         "(no bureau-covered proof yet)")
+
+
+def station_entry_index(registry: StationRegistry, station_id: str, ref: str) -> int:
+    """A station entry by its index in the station's log, or the first whose subject is the
+    given SHA-256 (a clip's ``acquired``): read from the entries the bureau holds."""
+    if ref.isdigit():
+        return int(ref)
+    for index, data in registry.entries(station_id):
+        if decode_entry(data).subject == ref:
+            return index
+    raise NotFoundError(f"站点 {station_id} 的日志中没有条目指向 {ref} (no entry of that "
+                        "station names it)")
+
+
+def export_station_bundle(registry: StationRegistry, bureau: LedgerReader, trust: TrustRoot,
+                          station_id: str, ref: str) -> bytes:
+    """The offline bundle of a clip ingested on a station (docs/verification.md part B, B8):
+    the bureau's hop (its ``station_checkpoint`` entry under its latest checkpoint, with that
+    checkpoint's timestamps and SM3 path) as the bundle's entry and proof, the station's hop
+    as its ``station`` part (``two_hop_proof``), and the station's keys in the trust root."""
+    found = two_hop_proof(registry, bureau, station_id,
+                          station_entry_index(registry, station_id, ref))
+    size = _size(found.bureau_checkpoint)
+    checkpoint = next(c for c in bureau.checkpoints() if c.head.size == size)
+    sm3_hashes = None
+    if checkpoint.sm3 is not None:
+        sm3_hashes = bureau.inclusion_proof(found.bureau_index, checkpoint.sm3.size,
+                                            tree_hash=merkle.SM3)
+    stations = tuple(StationTrust(station_id=r.station_id, origin=r.origin, keys=tuple(r.keys))
+                     for r in registry.all() if r.status != "pending")
+    return make_bundle(
+        entry=found.bureau_entry,
+        proof=TlogProof(index=found.bureau_index, hashes=found.bureau_proof,
+                        checkpoint=found.bureau_checkpoint),
+        timestamps=bureau.timestamps(size), sm3_hashes=sm3_hashes,
+        trust=replace(trust, stations=stations), station=found)
+
+
+def _size(note: bytes) -> int:
+    return parse_checkpoint_text(split_note(note)[0])[1].size

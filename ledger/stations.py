@@ -33,7 +33,7 @@ from evidence.errors import (
 )
 from evidence.identity import InvalidInputError
 from evidence.ids import Sha256Hex
-from evidence.records import Checkpoint, EntryKind, LedgerEntry, PublicKey
+from evidence.records import Checkpoint, EntryKind, LedgerEntry, ObjectReceipt, PublicKey
 from integrity import merkle
 from integrity.entry import decode_entry
 from integrity.notes import parse_checkpoint_text, split_note, verify_note, vkey
@@ -64,15 +64,6 @@ class PushReceipt:
     station_id: str
     size: int
     bureau_index: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class ObjectReceipt:
-    """The bureau holds, re-hashed, the object of the station's ``stored`` entry ``index``."""
-
-    station_id: str
-    index: int
-    sha256: str
 
 
 class BureauStations:
@@ -156,12 +147,14 @@ class BureauStations:
             return self._locks.setdefault(station_id, threading.Lock())
 
     def accept_object(self, station_id: str, index: int, source: Path, *, sha256: str,
-                      size: int) -> ObjectReceipt:
+                      sm3: str, size: int) -> ObjectReceipt:
         """Keep the object of the station's ``stored`` entry ``index`` (the bureau holds that
-        entry, verified): the received bytes' ``sha256`` and ``size`` (computed by the caller
-        as they arrived) must be the entry's stored bytes' — ``sealed_sha256``/``sealed_size``
-        of a sealed object, else the clip's own SHA-256 and size — (step ``object-digest``);
-        then the bureau's store re-hashes what it keeps. Idempotent per entry."""
+        entry, verified): the received bytes' ``size`` and digests (computed by the caller as
+        they arrived) must be the entry's stored bytes' — ``sealed_sha256``/``sealed_size`` of
+        a sealed object, else the clip's own SHA-256, SM3 and size — (step ``object-digest``);
+        then the bureau's store re-hashes what it keeps. The receipt carries the size and both
+        digests: the station releases its copy only on a receipt that matches what it sent
+        (ledger/copyrelease.py). Idempotent per entry."""
         record = self._approved(station_id)
         if index >= record.size:
             raise ConflictError(f"站点 {station_id} 第 {index} 条尚未推送到局端，先同步条目 "
@@ -173,13 +166,15 @@ class BureauStations:
         body = StoredBody.from_body(entry.body)
         want_sha = body.sealed_sha256 or entry.subject
         want_size = body.sealed_size if body.sealed_size is not None else body.size
-        if (sha256, size) != (want_sha, want_size):
+        want_sm3 = body.sm3 if body.sealed_sha256 is None and body.sm3 else sm3
+        if (sha256, sm3, size) != (want_sha, want_sm3, want_size):
             raise VerificationError(
                 f"站点 {station_id} 第 {index} 条的对象与条目不符：收到 {size} 字节 SHA-256 "
-                f"{sha256}，条目为 {want_size} 字节 {want_sha} (object does not match its entry)",
-                step="object-digest", index=index)
+                f"{sha256} SM3 {sm3}，条目为 {want_size} 字节 {want_sha} (object does not match "
+                "its entry)", step="object-digest", index=index)
+        receipt = ObjectReceipt(station_id, index, size=size, sha256=sha256, sm3=sm3)
         if self._registry.received_object(station_id, index):
-            return ObjectReceipt(station_id, index, want_sha)
+            return receipt
         if self._sink is None:
             raise ConflictError("局端未配置对象存储 (no object store)")
         stored = self._sink.put(f"stations/{station_id}/{want_sha}", source,
@@ -187,7 +182,7 @@ class BureauStations:
                                 retain_until=self._clock() + self._retention)
         stored = self._sink.verify(stored, rehash=True)
         self._registry.add_object(station_id, index, stored, now=self._clock())
-        return ObjectReceipt(station_id, index, want_sha)
+        return receipt
 
     def _approved(self, station_id: str) -> StationRecord:
         try:

@@ -22,12 +22,19 @@ from evidence.errors import (
     VerificationError,
 )
 from evidence.identity import InvalidInputError
+from evidence.records import ObjectReceipt
 
 _FAMILIES: dict[str, type[LiuhenError]] = {
     "conflict": ConflictError, "not_found": NotFoundError,
     "policy_violation": PolicyViolationError, "invalid_request": InvalidInputError,
     "unauthorized": PolicyViolationError, "forbidden": NotPermittedError,
 }
+
+
+OBJECT_ANSWER_S = 900.0
+"""How long an object upload waits for the bureau's answer once the bytes are sent: it stores
+them under Object Lock and re-hashes what its store holds before the receipt (a 1 GiB object
+on a loaded bureau took over a minute in bench/stations_sync_bench.py)."""
 
 
 class BureauClient:
@@ -48,7 +55,9 @@ class BureauClient:
             if content is not None:
                 response = self._client.request(
                     method, path, content=iter(lambda: content.read(1 << 20), b""),
-                    headers={"Content-Type": "application/octet-stream"})
+                    headers={"Content-Type": "application/octet-stream"},
+                    timeout=httpx.Timeout(self._client.timeout.connect,
+                                          read=OBJECT_ANSWER_S))
             else:
                 response = self._client.request(method, path, json=body)
         except httpx.HTTPError as exc:
@@ -102,8 +111,13 @@ class BureauClient:
             "note": note.decode()})
         return int(answer["size"])
 
-    def put_object(self, station_id: str, index: int, stream: BinaryIO) -> str:
+    def put_object(self, station_id: str, index: int, stream: BinaryIO) -> ObjectReceipt:
         answer = self._call("PUT", f"/api/stations/{station_id}/objects/{index}",
                             content=stream)
-        return str(answer["sha256"])
+        try:
+            return ObjectReceipt(station_id=str(answer["station_id"]), index=int(answer["index"]),
+                                 size=int(answer["size"]), sha256=str(answer["sha256"]),
+                                 sm3=str(answer["sm3"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UnavailableError(f"局端的对象回执不完整 (incomplete receipt): {exc}") from exc
 

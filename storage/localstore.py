@@ -79,13 +79,17 @@ class _Sidecar:
     mtime_ns: int
     retain_until: datetime
     legal_hold: bool
+    released: str | None = None
+    """Why the bytes were released (``release``): the file is gone on purpose."""
 
     def encode(self) -> bytes:
-        return json.dumps({
+        doc: dict[str, object] = {
             "format": SIDECAR_FORMAT, "key": self.key, "sha256": self.sha256, "size": self.size,
             "mtime_ns": self.mtime_ns, "retain_until": self.retain_until.isoformat(),
-            "legal_hold": self.legal_hold,
-        }, sort_keys=True).encode() + b"\n"
+            "legal_hold": self.legal_hold}
+        if self.released is not None:
+            doc["released"] = self.released
+        return json.dumps(doc, sort_keys=True).encode() + b"\n"
 
     @classmethod
     def decode(cls, number: int, data: bytes) -> _Sidecar:
@@ -95,7 +99,8 @@ class _Sidecar:
         return cls(number=number, key=str(doc["key"]), sha256=Sha256Hex(doc["sha256"]),
                    size=int(doc["size"]), mtime_ns=int(doc["mtime_ns"]),
                    retain_until=datetime.fromisoformat(doc["retain_until"]),
-                   legal_hold=bool(doc["legal_hold"]))
+                   legal_hold=bool(doc["legal_hold"]),
+                   released=None if doc.get("released") is None else str(doc["released"]))
 
 
 class LocalWormStore:
@@ -164,6 +169,11 @@ class LocalWormStore:
         try:
             st = path.stat()
         except FileNotFoundError as exc:
+            gone = self._latest_sidecar(obj.key)
+            if gone is not None and gone.released is not None:
+                raise NotFoundError(f"{obj.key} 的本地副本已释放（{gone.released}）：原件在局端 "
+                                    "(the local copy was released; the bureau holds it)"
+                                    ) from exc
             raise NotFoundError(f"{self.url} has no object {obj.key}") from exc
         side = self._latest_sidecar(obj.key)
         if side is None:
@@ -231,6 +241,40 @@ class LocalWormStore:
         if side is None:
             raise NotFoundError(f"{self.url} has no object {obj.key}")
         return side.legal_hold
+
+    def release(self, obj: StoredObject, *, reason: str) -> None:
+        """Remove a station's local copy once its bureau holds it (ledger/copyrelease.py, which
+        ledgers the release first): a sidecar version records ``reason``, then the file goes.
+        Idempotent (a crash between the two is finished by the next call). Refused while a
+        legal hold is on. Only a station's copies are released: the archive is the bureau's."""
+        self._own(obj)
+        for _ in range(MAX_SIDECAR_RETRIES):
+            side = self._latest_sidecar(obj.key)
+            if side is None:
+                raise NotFoundError(f"{self.url} has no object {obj.key}")
+            if side.sha256 != obj.sha256:
+                raise VerificationError(f"{obj.key}: the store records SHA-256 {side.sha256}, "
+                                        f"the caller {obj.sha256}", step=STEP)
+            if side.legal_hold:
+                raise PolicyViolationError(f"{obj.key} 处于法律保全中，本地副本不释放 "
+                                           "(under a legal hold: not released)")
+            if side.released is not None:
+                break
+            try:
+                self._write_sidecar(obj.key, replace(side, number=side.number + 1,
+                                                     released=reason))
+            except FileExistsError:
+                continue
+            break
+        else:
+            raise ConflictError(f"{obj.key}: metadata kept changing under concurrent writers")
+        self._object_path(obj.key).unlink(missing_ok=True)
+
+    def released(self, obj: StoredObject) -> str | None:
+        """Why ``obj``'s bytes were released, or None while the store keeps them."""
+        self._own(obj)
+        side = self._latest_sidecar(obj.key)
+        return None if side is None else side.released
 
     def inventory(self) -> Iterator[ObjectVersion]:
         """What the directory holds, in key order, in the terms of an S3 version listing

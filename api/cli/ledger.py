@@ -131,6 +131,12 @@ def verify_bundle_cmd(
             index, size = bundle_position(data)
             hashes = TileProofs(tile_reader(tiles)).inclusion_proof(index, size)
         report = verify_bundle(data, trust=trust, clip_sha256=clip_hash, hashes=hashes)
+    if report.station is not None:
+        hop = report.station
+        out(f"站点一跳通过：站点 {hop.station_id} 第 {hop.index} 条（{hop.entry.kind.value} "
+            f"{hop.entry.subject}）在站点检查点（大小 {hop.station_size}）中 "
+            "(station hop verified)")
+        out("局端一跳通过：该站点检查点记录在局端日志中 (bureau hop verified):")
     entry = report.entry
     out(f"bundle OK: entry {report.index} ({entry.kind.value} {entry.subject}) at "
         f"{entry.at.isoformat()} by {entry.station}/{entry.actor}")
@@ -157,12 +163,18 @@ def verify_bundle_cmd(
 def export_bundle_cmd(
     ref: Annotated[str, typer.Argument(help="clip SHA-256 (the entry's subject) or ledger index")],
     output: Annotated[Path, typer.Option("-o", "--output", help="where to write the bundle")],
+    station: Annotated[str | None, typer.Option(
+        "--station", help="on a bureau: the station the clip was ingested on (REF is then its "
+        "SHA-256 or its index in that station's log); the bundle carries both hops")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Export an offline proof bundle for one entry (publishing a checkpoint first if needed)."""
     from ledger.files import write_atomic
     from ledger.proofs import export_bundle, find_entry
 
+    if station is not None:
+        _export_station_bundle(ref, output, station, data_dir)
+        return
     with opened(data_dir) as ledger, errors():
         row = find_entry(ledger.store, ref)
         latest = ledger.store.latest_checkpoint()
@@ -171,6 +183,22 @@ def export_bundle_cmd(
         data = export_bundle(ledger.store, ledger.trust, ref)
         write_atomic(output, data)
         out(f"wrote {output} ({len(data)} bytes) for entry {row.index}")
+
+
+def _export_station_bundle(ref: str, output: Path, station: str, data_dir: Path | None) -> None:
+    """A station clip's bundle, both hops (docs/verification.md B8), against the bureau's
+    latest checkpoint (published first, so it covers every accepted station checkpoint)."""
+    from api.compose import station_registry
+    from ledger.files import write_atomic
+    from ledger.stationaudit import export_station_bundle
+
+    with opened(data_dir) as ledger, errors():
+        ledger.publish(actor="export-bundle")
+        data = export_station_bundle(station_registry(ledger), ledger.store, ledger.trust,
+                                     station, ref)
+        write_atomic(output, data)
+        out(f"wrote {output} ({len(data)} bytes) for station {station} entry {ref} "
+            "(站点与局端两跳证明 both hops)")
 
 
 @app.command()

@@ -126,6 +126,8 @@ def station_run(settings: Settings, *, simulate: int, once: bool,
         simulated_recorders,
         station_board,
         sync_once,
+        sync_schedule,
+        utc_now,
     )
     from api.station import run_station
     from evidence.errors import UnavailableError
@@ -156,9 +158,12 @@ def station_run(settings: Settings, *, simulate: int, once: bool,
         previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
             link = read_link(settings.data_dir)
+            schedule = sync_schedule(settings)
             run = run_station(station, source, password=password, once=once, out=out, stop=stop,
                               hotplug=hotplug, board=station_board(station.ledger),
-                              sync=None if link is None else lambda: sync_once(settings, link))
+                              sync=None if link is None else lambda: sync_once(settings, link),
+                              sync_wait=(lambda: 0.0) if schedule is None
+                              else lambda: schedule.wait_s(utc_now()))
         except KeyboardInterrupt:
             stop.set()
             raise

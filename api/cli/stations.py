@@ -14,6 +14,8 @@ import getpass
 import json
 import sys
 import time
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +25,7 @@ from api.cli._common import DataDir, errors, opened, settings_for
 from api.console import out
 from api.stationlink import BureauLink, read_link, write_link
 from evidence.errors import ConflictError, NotFoundError, UnavailableError
+from evidence.timewindows import Schedule
 
 app = typer.Typer(no_args_is_help=True, help="站点与局端 stations and the bureau (两级日志)")
 sync_app = typer.Typer()
@@ -158,22 +161,14 @@ def verify_proof(
             "--trust-root", help="the bureau's trust root (`liuhen trust-root` on the bureau), "
             "which lists its stations' keys")]) -> None:
     """Offline: verify a station entry's two hops (H1–H5) against the bureau's trust root."""
-    from integrity.notes import parse_vkey
     from integrity.stationproof import TwoHopProof, verify_two_hop
     from integrity.trust import TrustRoot
 
     with errors():
-        document = json.loads(trust_root.read_text(encoding="utf-8"))
-        bureau = TrustRoot.from_dict(document)
+        bureau = TrustRoot.from_json(trust_root.read_bytes())
         found = TwoHopProof.from_dict(json.loads(proof_file.read_text(encoding="utf-8")))
-        station = next((s for s in document.get("stations", [])
-                        if s["station_id"] == found.station_id), None)
-        if station is None:
-            raise NotFoundError(f"信任根中没有站点 {found.station_id} (station not in the "
-                                "trust root)")
-        keys = [parse_vkey(k["vkey"], role=k["role"], valid_from=int(k["valid_from"]),
-                           valid_until=k["valid_until"]) for k in station["keys"]]
-        verify_two_hop(found, station_origin=station["origin"], station_keys=keys,
+        station = bureau.station(found.station_id)
+        verify_two_hop(found, station_origin=station.origin, station_keys=station.keys,
                        bureau_keys=bureau.keys)
         out(f"两跳证明核验通过：站点 {found.station_id} 第 {found.index} 条在站点日志中，且其检查点"
             f"在局端日志第 {found.bureau_index} 条 (two-hop proof verified)")
@@ -181,39 +176,59 @@ def verify_proof(
 
 @sync_app.command("sync")
 def sync(data_dir: DataDir = None,
-         once: Annotated[bool, typer.Option("--once", help="one pass, then exit")] = False
+         once: Annotated[bool, typer.Option("--once", help="one pass, then exit")] = False,
+         now: Annotated[bool, typer.Option(
+             "--now", help="立即同步，不等上传时段 (sync now, outside the upload windows)")] = False
          ) -> None:
     """On a station: push its entries and checkpoints to the bureau it joined (resumable,
-    idempotent); without --once, keeps syncing with backoff while the bureau is away."""
+    idempotent); without --once, keeps syncing with backoff while the bureau is away. Only
+    within the upload windows (LIUHEN_SYNC_WINDOWS) unless --now."""
+    from api.compose import sync_schedule
+
     with errors():
         settings = settings_for(data_dir)
         link = read_link(settings.data_dir)
         if link is None:
             raise NotFoundError(f"数据目录 {settings.data_dir} 未加入局端：请先运行 liuhen "
                                 "stations join (not joined to a bureau)")
-        run_sync(settings.data_dir, link, once=once)
+        run_sync(settings.data_dir, link, once=once,
+                 schedule=None if now else sync_schedule(settings))
 
 
-def run_sync(data_dir: Path, link: BureauLink, *, once: bool) -> None:
+def run_sync(data_dir: Path, link: BureauLink, *, once: bool, schedule: Schedule | None,
+             clock: Callable[[], datetime] | None = None,
+             sleep: Callable[[float], None] = time.sleep) -> None:
     """Sync passes with backoff (1 s doubling to 5 min) while the bureau is unreachable; a
-    refusal by the bureau (a fork, a revoked station) stops with its error."""
-    from api.compose import sync_once
+    refusal by the bureau (a fork, a revoked station) stops with its error. Outside the upload
+    windows of ``schedule``: ``once`` says so and returns (exit 0), otherwise waits for the
+    next window. ``clock`` and ``sleep`` are injected by tests."""
+    from api.compose import sync_once, utc_now
 
+    clock = clock or utc_now
     backoff = 1.0
     while True:
+        if schedule is not None and (wait := schedule.wait_s(clock())) > 0:
+            opens = schedule.opens(clock())
+            out(f"不在上传时段内（{schedule.spec}），下一时段 {opens:%Y-%m-%d %H:%M} 开始"
+                + ("；如需立即同步请加 --now" if once else "，届时自动同步"))
+            out(f"  outside the upload windows; the next opens at {opens.isoformat()}")
+            if once:
+                return
+            sleep(wait)
+            continue
         try:
-            result = sync_once(settings_for(data_dir), link)
+            result = sync_once(settings_for(data_dir), link, sleep=sleep, clock=clock)
         except UnavailableError as exc:
             if once:
                 raise
             out(f"局端暂不可用，{backoff:.0f} 秒后重试：{exc}")
-            time.sleep(backoff)
+            sleep(backoff)
             backoff = min(backoff * 2, 300.0)
             continue
         out(f"已同步：推送 {result.pushes} 次、{result.entries} 条，对象 {result.objects} 个；局端"
-            f"确认至 {result.acknowledged}")
+            f"确认至 {result.acknowledged}；释放本地副本 {result.released} 个")
         out(f"  synced: the bureau holds {result.acknowledged} entries")
         if once:
             return
         backoff = 1.0
-        time.sleep(30.0)
+        sleep(30.0)

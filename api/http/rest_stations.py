@@ -28,6 +28,7 @@ from api.http.errors import ERROR_RESPONSES
 from evidence.errors import NotPermittedError, VerificationError
 from evidence.identity import InvalidInputError
 from evidence.records import PublicKey
+from integrity.hashing import new_sm3
 from integrity.notes import parse_vkey
 
 router = APIRouter(prefix="/api/stations", responses=ERROR_RESPONSES, tags=["stations"])
@@ -134,8 +135,11 @@ def push(station_id: StationId, body: PushIn, who: StationCaller, cw: CaseworkDe
 class ObjectOut(BaseModel):
     station_id: str
     index: int
+    size: int
     sha256: str
-    """The receipt: the bureau holds these bytes, re-hashed against the station's entry."""
+    sm3: str
+    """The receipt: the bureau holds these bytes (size, both digests), checked against the
+    station's entry and re-hashed in its store."""
 
 
 @router.put(OBJECT_PATH.removeprefix("/api/stations"),
@@ -149,12 +153,14 @@ async def put_object(station_id: StationId, index: Annotated[int, Path(ge=0, le=
     incoming = cw.ledger.settings.data_dir / "incoming"
     incoming.mkdir(mode=0o700, exist_ok=True)
     digest = hashlib.sha256()
+    sm3 = new_sm3()
     size = 0
     with tempfile.NamedTemporaryFile(dir=incoming, prefix=f"{station_id}-", delete=False) as fh:
         spool = PathLib(fh.name)
         try:
             async for chunk in request.stream():
                 digest.update(chunk)
+                sm3.update(chunk)
                 size += len(chunk)
                 fh.write(chunk)
         except BaseException:
@@ -162,8 +168,10 @@ async def put_object(station_id: StationId, index: Annotated[int, Path(ge=0, le=
             raise
     try:
         receipt = await run_in_threadpool(cw.stations.accept_object, station_id, index, spool,
-                                          sha256=digest.hexdigest(), size=size)
+                                          sha256=digest.hexdigest(), sm3=sm3.hexdigest(),
+                                          size=size)
     finally:
         spool.unlink(missing_ok=True)
-    return ObjectOut(station_id=receipt.station_id, index=receipt.index, sha256=receipt.sha256)
+    return ObjectOut(station_id=receipt.station_id, index=receipt.index, size=receipt.size,
+                     sha256=receipt.sha256, sm3=receipt.sm3)
 

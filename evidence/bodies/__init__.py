@@ -48,6 +48,7 @@ from evidence.bodies.keys import AnchoredBody, KeyRotatedBody
 from evidence.bodies.station import (
     AcquiredBody,
     ClockObservedBody,
+    CopyReleasedBody,
     Derivative,
     DerivedBody,
     DeviceRegisteredBody,
@@ -62,7 +63,8 @@ from evidence.records import EntryKind
 __all__ = [
     "ALERT_RULES", "ALL_BODIES", "AccessDecidedBody", "AccessRequestedBody", "AccessedBody",
     "AccountChangedBody", "AcquiredBody", "AlertAcknowledgedBody", "AnchoredBody",
-    "CaseOfficerBody", "CaseOpenedBody", "CaseStepBody", "ClockObservedBody", "Derivative",
+    "CaseOfficerBody", "CaseOpenedBody", "CaseStepBody", "ClockObservedBody", "CopyReleasedBody",
+    "Derivative",
     "DerivedBody", "DeviceRegisteredBody",
     "DisposedBody", "DisposedObject", "EntryBody", "ExportedBody", "FixityCheckedBody",
     "FixityRunBody",
@@ -81,6 +83,7 @@ ALL_BODIES = (
     AccountChangedBody, CaseOfficerBody, StationRegisteredBody, StationCheckpointBody,
     AccessRequestedBody, AccessDecidedBody, GrantUsedBody, GrantExpiredBody, AlertAcknowledgedBody,
     ExportedBody,
+    CopyReleasedBody,
 )
 """Every body type, each kind's shapes in the order :func:`read_body` tells them apart."""
 

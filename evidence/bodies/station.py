@@ -316,3 +316,39 @@ class ClockObservedBody:
         f = Fields(cls.kind, body)
         return cls(device_time=f.time("device_time"), station_time=f.time("station_time"),
                    offset_ms=f.integer("offset_ms"), synced=f.flag("synced"))
+
+
+@dataclass(frozen=True, slots=True)
+class CopyReleasedBody:
+    """``copy_released`` (subject: the clip's SHA-256), on a station: the local copy recorded by
+    the station's ``stored`` entry ``index`` was released (removed from the station's store)
+    ``keep_days`` after the bureau's receipt for it (docs/station.md §Sync): the bureau holds
+    ``size`` bytes with these ``sha256`` and ``sm3`` (the stored bytes', sealed when encrypted at
+    rest), matching the entry, received at ``received_at`` (the station's clock)."""
+
+    kind: ClassVar[EntryKind] = EntryKind.COPY_RELEASED
+    OPTIONAL_KEYS: ClassVar[frozenset[str]] = frozenset()
+
+    index: int
+    store: str
+    key: str
+    version_id: str
+    size: int
+    sha256: str
+    sm3: str
+    received_at: datetime
+    keep_days: int
+
+    def to_body(self) -> dict[str, object]:
+        return {"index": self.index, "store": self.store, "key": self.key,
+                "version_id": self.version_id, "size": self.size, "sha256": self.sha256,
+                "sm3": self.sm3, "received_at": format_time(self.received_at),
+                "keep_days": self.keep_days}
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, object]) -> Self:
+        f = Fields(cls.kind, body)
+        return cls(index=f.integer("index"), store=f.text("store"), key=f.text("key"),
+                   version_id=f.text("version_id"), size=f.integer("size"),
+                   sha256=f.text("sha256"), sm3=f.text("sm3"),
+                   received_at=f.time("received_at"), keep_days=f.integer("keep_days"))

@@ -39,8 +39,9 @@ from api.stationlink import (
 )
 from evidence.bodies import AcquiredBody, StoredBody
 from evidence.ids import Sha256Hex
-from evidence.records import TreeHead
+from evidence.records import EntryKind, TreeHead
 from integrity import merkle
+from integrity.entry import decode_entry
 from integrity.notes import sign_checkpoint
 
 pytestmark = pytest.mark.postgres
@@ -253,9 +254,23 @@ def test_three_stations_store_and_forward(tmp_path: Path, bureau: Bureau, pg_url
         assert code == 0, out
         assert read_acknowledged(data) == _size(data), out
         assert "对象 1 个" in out
-        assert read_object_receipts(data) == {_size(data) - 1}
+        assert set(read_object_receipts(data)) == {_size(data) - 1}
         code, out = _sync(env)  # again: nothing new, nothing duplicated
         assert code == 0 and "推送 1 次、0 条" in out and "对象 0 个" in out
+        assert "释放本地副本 0 个" in out  # kept 30 days after the receipt by default
+
+    # a station keeping no days after the receipt releases its copy on the next sync, ledgered
+    data_b, env_b = stations["pcs-b"]
+    code, out = _sync({**env_b, "LIUHEN_SYNC_KEEP_DAYS": "0"})
+    assert code == 0 and "释放本地副本 1 个" in out, out
+    ledger_b = open_ledger(settings_for(data_b))
+    try:
+        kinds = [decode_entry(e.data).kind for e in ledger_b.store.find(clips["pcs-b"])]
+    finally:
+        ledger_b.close()
+    assert kinds.count(EntryKind.COPY_RELEASED) == 1
+    code, out = _sync(env_b)  # the release itself reaches the bureau; nothing released again
+    assert code == 0 and "推送 1 次、1 条" in out and "释放本地副本 0 个" in out, out
 
     # bytes that are not the entry's are refused, with the step and the entry's index
     index = min(read_object_receipts(stations["pcs-a"][0]))
@@ -355,6 +370,25 @@ def test_three_stations_store_and_forward(tmp_path: Path, bureau: Bureau, pg_url
     checked = runner.invoke(cli, ["stations", "verify-proof", str(tmp_path / "moved.json"),
                                   "--trust-root", str(tmp_path / "trust.json")])
     assert checked.exit_code == 1 and "[bureau-inclusion]" in checked.output, checked.output
+
+    # the bureau's bundle of a station clip carries both hops; verify-bundle checks them offline
+    bundle, clip_file = tmp_path / "pcs-b.bundle.json", tmp_path / "pcs-b.clip"
+    clip_file.write_bytes(b"clip of pcs-b " * 5000)
+    code, out = bureau.cli("export-bundle", "--station", "pcs-b", clips["pcs-b"], "-o",
+                           str(bundle))
+    assert code == 0, out
+    checked = runner.invoke(cli, ["verify-bundle", str(bundle), "--clip", str(clip_file),
+                                  "--trust-root", str(tmp_path / "trust.json")])
+    assert checked.exit_code == 0 and "站点一跳通过" in checked.output, checked.output
+    assert "局端一跳通过" in checked.output
+    value = json.loads(bundle.read_bytes())
+    value["station"]["entry"] = base64.b64encode(
+        base64.b64decode(value["station"]["entry"]) + b" ").decode()
+    bundle.write_text(json.dumps(value), encoding="utf-8")
+    checked = runner.invoke(cli, ["verify-bundle", str(bundle),
+                                  "--trust-root", str(tmp_path / "trust.json")])
+    assert checked.exit_code == 1 and "[B8-H2]" in checked.output, checked.output
+    assert "站点一跳" in checked.output
 
     # a revoked station is refused from then on
     assert bureau.cli("stations", "revoke", "pcs-a")[0] == 0

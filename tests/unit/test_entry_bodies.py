@@ -35,6 +35,7 @@ from evidence.bodies import (
     CaseOpenedBody,
     CaseStepBody,
     ClockObservedBody,
+    CopyReleasedBody,
     Derivative,
     DerivedBody,
     DeviceRegisteredBody,
@@ -211,6 +212,10 @@ WRITTEN: dict[str, tuple[str, str, EntryBody]] = {
     "station_checkpoint": ("pcs-a", "station:pcs-a", StationCheckpointBody(
         origin="liuhen.example-bureau/station/pcs-a", size=7, root=SHA, note_sha256=OTHER,
         sm3_root=OTHER)),
+    "copy_released": (SHA, "station:retention", CopyReleasedBody(
+        index=12, store="file:///var/lib/liuhen/objects", key=f"originals/9f/{SHA}",
+        version_id=OTHER, size=70016, sha256=OTHER, sm3=SHA,
+        received_at=datetime(2026, 11, 1, 14, 30, tzinfo=UTC), keep_days=30)),
 }
 
 
