@@ -43,6 +43,7 @@ from evidence.records import EntryKind, TreeHead
 from integrity import merkle
 from integrity.entry import decode_entry
 from integrity.notes import sign_checkpoint
+from tests.support.s3 import S3Env, ensure_rgw, new_bucket
 
 pytestmark = pytest.mark.postgres
 runner = CliRunner()
@@ -65,6 +66,16 @@ class Bureau:
         self.env = {**_clean_env(), "LIUHEN_DATA_DIR": str(data), "LIUHEN_DATABASE_URL": db_url,
                     "LIUHEN_ORIGIN": BUREAU_ORIGIN}
         self.server: subprocess.Popen[bytes] | None = None
+        self.bucket: str | None = None
+        self.s3: S3Env | None = None
+
+    def held_object(self, key: str) -> bytes:
+        """The bytes the bureau's store holds under ``key`` (local folder or the bucket)."""
+        if self.s3 is None or self.bucket is None:
+            return (self.data / "objects" / "objects" / key).read_bytes()
+        got = self.s3.client().get_object(Bucket=self.bucket, Key=f"bureau/{key}")
+        body: bytes = got["Body"].read()
+        return body
 
     def cli(self, *args: str) -> tuple[int, str]:
         result = runner.invoke(cli, [*args], env=self.env)
@@ -98,8 +109,18 @@ def _clean_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def bureau(tmp_path: Path, pg_url: str) -> Iterator[Bureau]:
+def bureau(request: pytest.FixtureRequest, tmp_path: Path, pg_url: str) -> Iterator[Bureau]:
+    """The bureau on PostgreSQL, its objects in the local WORM store or, with the parameter
+    ``rgw``, in a bucket with Object Lock on Ceph RGW (what a bureau runs)."""
     b = Bureau(tmp_path / "bureau", pg_url)
+    if getattr(request, "param", "local") == "rgw":
+        s3 = ensure_rgw()
+        bucket = new_bucket(s3.client(), "bureau", lock=True, default=("COMPLIANCE", 3))
+        b.bucket, b.s3 = bucket, s3
+        b.env.update({"LIUHEN_STORE_URL": f"s3://{bucket}/bureau",
+                      "LIUHEN_S3_ENDPOINT_URL": s3.endpoint_url,
+                      "LIUHEN_S3_REGION": s3.region, "LIUHEN_RETENTION_DAYS": "2",
+                      **s3.env()})
     code, out = b.cli("init")
     assert code == 0, out
     b.start()
@@ -179,6 +200,7 @@ def _sync(env: dict[str, str]) -> tuple[int, str]:
     return result.exit_code, result.output + repr(result.exception)
 
 
+@pytest.mark.parametrize("bureau", ["local", "rgw"], indirect=True)
 def test_three_stations_store_and_forward(tmp_path: Path, bureau: Bureau, pg_url: str) -> None:
     stations = {}
     for sid in ("pcs-a", "pcs-b", "pcs-c"):
@@ -301,7 +323,7 @@ def test_three_stations_store_and_forward(tmp_path: Path, bureau: Bureau, pg_url
         objects = conn.execute(text("SELECT station_id, key FROM station_objects")).all()
     assert sorted(sid for sid, _key in objects) == sorted(stations)
     for sid, key in objects:  # the sealed bytes, kept as the station stored them
-        held_bytes = (bureau.data / "objects" / "objects" / key).read_bytes()
+        held_bytes = bureau.held_object(key)
         assert hashlib.sha256(held_bytes).hexdigest() == key.rsplit("/", 1)[1]
         assert f"clip of {sid}".encode() not in held_bytes  # ciphertext, not the clip
 
