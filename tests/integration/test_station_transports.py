@@ -29,7 +29,7 @@ from devices.sim.usbbus import SimulatedUsbBackend
 from devices.sim.zzxsim import ZzxSimulator
 from ingest.media import find_ffmpeg
 from integrity.entry import decode_entry
-from tests.unit.devices.test_adb_dock import Adb
+from tests.integration.test_adb_dock import Adb
 
 START = datetime(2026, 11, 24, 0, 30, tzinfo=UTC)
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")

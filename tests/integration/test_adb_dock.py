@@ -1,6 +1,8 @@
 """Android recorders found through adb (devices/adb.py) with a stand-in ``adb`` CLI
 (tests/support/fake_adb.py) in front of E12 simulators, and one station polling several
-sources (devices/docking.DockSources)."""
+sources (devices/docking.DockSources). Integration, not unit: it runs the adb stand-in as a
+process (and libfaketime, which ``make test-dates`` puts under the unit tests, breaks the
+sleeps of a subprocess wait)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from devices.adb import AdbDockSource
 from devices.docking import Docked, DockSources
 from devices.sim.e12sim import E12Simulator
 from evidence.errors import UnavailableError
-from tests.unit.devices.conftest import RecorderFactory
+from tests.unit.devices.conftest import RecorderFactory, clock, new_recorder  # noqa: F401
 
 PASSWORD = b"123456"
 
@@ -46,7 +48,7 @@ def adb(tmp_path: Path) -> Adb:
 
 
 @pytest.fixture
-def sims(new_recorder: RecorderFactory) -> Iterator[list[E12Simulator]]:
+def sims(new_recorder: RecorderFactory) -> Iterator[list[E12Simulator]]:  # noqa: F811
     with ExitStack() as stack:
         yield [stack.enter_context(E12Simulator(new_recorder(i))) for i in range(2)]
 
