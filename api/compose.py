@@ -726,18 +726,32 @@ def open_services(settings: Settings, *, refresh_s: float = 0.5) -> Services:
 def dock_sources(settings: Settings) -> DockSource:
     """Real docks: USB (GA/T 947.4 recorders need their vendor's transport, which no Linux
     package provides; mass-storage recorders are ingested with ``liuhen ingest``) and, with
-    ``LIUHEN_ANDROID_PROTOCOL``, Android recorders through adb and E12 or ZZX, their files read
-    from the disk they present after SetMSDC."""
+    ``LIUHEN_ANDROID_PROTOCOL``, Android recorders through adb and E12 or ZZX, and with
+    ``LIUHEN_BRIDGE_SIDECARS`` those behind the Windows DLL bridge; their files read from the
+    disk they present after SetMSDC."""
     from devices.adb import AdbDockSource  # noqa: PLC0415 - pyusb only when docking
+    from devices.bridge import BridgeDockSource  # noqa: PLC0415
     from devices.diskwait import disk_opener  # noqa: PLC0415
-    from devices.docking import DockSources, UsbDockSource  # noqa: PLC0415
+    from devices.docking import DockSources, Source, UsbDockSource  # noqa: PLC0415
 
     usb = UsbDockSource(transport_for=lambda _serial: None, vendor_ids=frozenset())
-    if not settings.android_protocol:
-        return usb
-    return DockSources([usb, AdbDockSource(storage=disk_opener(),
-                                           protocol=settings.android_protocol,
-                                           remote_port=settings.android_port)])
+    sources: list[Source] = [usb]
+    if settings.android_protocol:
+        sources.append(AdbDockSource(storage=disk_opener(), protocol=settings.android_protocol,
+                                     remote_port=settings.android_port))
+    if settings.bridge_sidecars:
+        if settings.bridge_token_file is None:
+            raise PolicyViolationError("LIUHEN_BRIDGE_SIDECARS 需要 LIUHEN_BRIDGE_TOKEN_FILE "
+                                       "(the sidecars' shared token)")
+        token = settings.bridge_token_file.read_text(encoding="utf-8").strip()
+        sidecars = []
+        for item in settings.bridge_sidecars.split(","):
+            host, _, port = item.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise PolicyViolationError(f"LIUHEN_BRIDGE_SIDECARS: {item!r} 不是 HOST:PORT")
+            sidecars.append((host, int(port)))
+        sources.append(BridgeDockSource(sidecars, token=token, storage=disk_opener()))
+    return usb if len(sources) == 1 else DockSources(sources)
 
 
 def hotplug_events() -> DeviceEvents:

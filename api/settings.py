@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     each through its server on ``android_port`` (docs/station.md §Supported recorders)."""
     android_port: int = 9527
     """The port of the recorders' E12/ZZX server, on the recorder (forwarded by adb)."""
+    bridge_sidecars: str = ""
+    """``HOST:PORT,…``: GA/T 947.4 bridge sidecars (scripts/gat947-bridge/) whose recorders
+    the station docks; ``bridge_token_file`` holds their shared token."""
+    bridge_token_file: Path | None = None
     sync_bandwidth_bps: int | None = None
     """The bandwidth cap of ``liuhen sync`` (bytes per second averaged over each push); None:
     no cap (docs/station.md §Sync)."""

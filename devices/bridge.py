@@ -15,12 +15,17 @@ from __future__ import annotations
 import json
 import socket
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from devices.docking import Docked
 from devices.e12 import READ_TIMEOUT_S, SEND_TIMEOUT_S, TIME_FORMAT
+from devices.gat947 import Gat947Driver
+from devices.volume import Volume
 from devices.zzx import LineReader, send_line
-from evidence.errors import NotFoundError, PolicyViolationError, VerificationError
+from evidence.errors import LiuhenError, NotFoundError, PolicyViolationError, VerificationError
+from evidence.ids import DeviceSerial
 
 SIDECAR_VERSION = "liuhen-gat947-bridge/1"
 
@@ -131,3 +136,50 @@ class BridgeTransport:
         except ValueError as exc:
             raise VerificationError(f"bridge clock {text!r} is not {TIME_FORMAT}",
                                     step="bridge") from exc
+
+
+class BridgeDockSource:
+    """``DockSource`` over bridge sidecars (``LIUHEN_BRIDGE_SIDECARS``): a sidecar whose DLL sees
+    a recorder (GetIDCode answers 1) docks it once, until the recorder is gone. A sidecar serves
+    one connection at a time, so while its recorder docks a probe times out: that means busy,
+    still there — only a refused connection or no recorder means gone."""
+
+    def __init__(self, sidecars: list[tuple[str, int]], *, token: str,
+                 storage: Callable[[DeviceSerial], Volume], probe_timeout: float = 0.5,
+                 **timeouts: float) -> None:
+        self._sidecars = sidecars
+        self._token = token
+        self._storage = storage
+        self._probe = probe_timeout
+        self._timeouts = timeouts
+        self._docked: set[str] = set()
+        self.unsupported: set[str] = set()
+
+    def _present(self, host: str, port: int) -> bool | None:
+        """True: a recorder; False: none (or no sidecar); None: busy (its recorder docks)."""
+        probe = BridgeTransport(host, port, token=self._token, send_timeout=self._probe,
+                                read_timeout=self._probe)
+        try:
+            probe.get_id_code()
+        except TimeoutError:
+            return None
+        except (OSError, LiuhenError):
+            return False
+        finally:
+            probe.close()
+        return True
+
+    def poll(self) -> list[Docked]:
+        docked = []
+        for host, port in self._sidecars:
+            key = f"bridge:{host}:{port}"
+            present = self._present(host, port)
+            if present is False:
+                self._docked.discard(key)
+            if not present or key in self._docked:
+                continue
+            self._docked.add(key)
+            transport = BridgeTransport(host, port, token=self._token, **self._timeouts)
+            docked.append(Docked(serial=key, port=key,
+                                 driver=Gat947Driver(transport, storage=self._storage)))
+        return docked

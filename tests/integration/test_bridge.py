@@ -20,7 +20,9 @@ from pathlib import Path
 import pytest
 
 from api.compose import Station
-from devices.bridge import BridgeTransport
+from api.station import run_station
+from devices.bridge import BridgeDockSource, BridgeTransport
+from devices.docking import DockSources
 from devices.gat947 import Gat947Driver
 from devices.sim.cards import Media
 from devices.sim.recorder import expected_files, make_recorder
@@ -142,3 +144,24 @@ def test_a_sidecar_that_dies_mid_session_is_unavailable(sidecar: Sidecar) -> Non
     sidecar.process.wait()
     with pytest.raises(UnavailableError, match="GetZFYInfo failed"):
         driver.officer_info(PASSWORD)
+
+
+def test_the_station_docks_through_the_bridge_once(sidecar: Sidecar, station: Station,
+                                                   tmp_path: Path, media: Media) -> None:
+    """The daemon's source over a sidecar: its recorder docks once, and a poll while it docks
+    (the sidecar is busy with the dock's connection) neither docks it again nor forgets it."""
+    card = make_recorder(8, workdir=tmp_path / "cards", media=media, card_start=START,
+                         base_clock=lambda: datetime.now(UTC))
+    source = BridgeDockSource([("127.0.0.1", sidecar.port)], token=TOKEN, storage=card.volume)
+    lines: list[str] = []
+    run = run_station(station, DockSources([source]), password=PASSWORD, once=True,
+                      out=lines.append)
+    assert run.errors == {} and len(run.results) == 1
+    result = run.results[0]
+    assert result.serial == "LH00009" and result.failed == {}
+    assert result.verified == result.files == len(expected_files(card, media, START))
+    assert any(f"记录仪接入端口 bridge:127.0.0.1:{sidecar.port}" in line for line in lines)
+    assert source.poll() == []  # still docked: not again
+    wrong = BridgeDockSource([("127.0.0.1", sidecar.port)], token="not-the-token-of-the-bureau",
+                             storage=card.volume)
+    assert wrong.poll() == []  # a refused token docks nothing
