@@ -120,6 +120,18 @@ def _tracked(clips: Iterable[Clip]) -> list[Tracked]:
     return found
 
 
+def released_copies(ctx: JobContext, tracked: list[Tracked]) -> set[tuple[str, str]]:
+    """(key, version id) of the originals whose local copy a station released after the
+    bureau's receipt (``copy_released``, ledger/copyrelease.py): gone by design, not missing."""
+    released = set()
+    for sha in sorted({t.clip.sha256 for t in tracked if t.role == "original"}):
+        for row in ctx.ledger.find(sha):
+            entry = decode_entry(row.data)
+            if entry.kind is EntryKind.COPY_RELEASED:
+                released.add((str(entry.body["key"]), str(entry.body["version_id"])))
+    return released
+
+
 def previous_run(ctx: JobContext) -> datetime | None:
     """The ``window_end`` of the latest fixity run in the ledger (None before the first);
     an entry under the run's subject that is not a run's summary is passed over."""
@@ -198,9 +210,11 @@ def _describe(v: ObjectVersion) -> str:
 
 
 def _inventory(ctx: JobContext, outcome: JobOutcome, tracked: list[Tracked],
-               now: datetime) -> tuple[int, int, int]:
+               now: datetime, released: set[tuple[str, str]]) -> tuple[int, int, int]:
     """Compare the store's listing with the ledger; returns (versions listed, findings,
-    untracked keys)."""
+    untracked keys). A released local copy's key (its file gone, its record kept) is what the
+    ledger says it should be."""
+    released_keys = {key for key, _version in released}
     by_key: dict[str, list[Tracked]] = defaultdict(list)
     for item in tracked:
         by_key[item.obj.key].append(item)
@@ -215,6 +229,8 @@ def _inventory(ctx: JobContext, outcome: JobOutcome, tracked: list[Tracked],
         expected = {t.obj.version_id for t in ours}
         subject = ours[0].clip.sha256 if ours else key
         store = ours[0].obj.store if ours else ""
+        if not ours and key in released_keys:
+            continue
         if not ours:
             untracked += 1
             if len(versions) > 1 or any(v.delete_marker for v in versions):
@@ -252,7 +268,8 @@ def run_fixity(ctx: JobContext, *, full: bool = False) -> JobOutcome:
     now = ctx.clock()
     period = timedelta(days=ctx.fixity.period_days)
     clips = ctx.catalogue.all_clips()
-    tracked = _tracked(clips)
+    released = released_copies(ctx, _tracked(clips))
+    tracked = [t for t in _tracked(clips) if (t.obj.key, t.obj.version_id) not in released]
     live = [t for t in tracked if t.clip.disposed_index is None]
     # The sample's window is kept in full runs too, so that the periods each check covers
     # stay exactly once per period; a full run's extra checks cover no period ([]).
@@ -270,7 +287,7 @@ def run_fixity(ctx: JobContext, *, full: bool = False) -> JobOutcome:
     unanswered = any(f.kind == FindingKind.UNAVAILABLE for f in outcome.findings)
     window_end = since if unanswered else now
     try:
-        listed, inventory_findings, untracked = _inventory(ctx, outcome, tracked, now)
+        listed, inventory_findings, untracked = _inventory(ctx, outcome, tracked, now, released)
     except LiuhenError as exc:
         log.error("fixity: inventory of %s failed: %s", ctx.blobs.url, exc)
         outcome.findings.append(Finding(FindingKind.UNAVAILABLE, ctx.blobs.url, str(exc)))

@@ -144,3 +144,39 @@ def test_a_legal_hold_keeps_the_copy(station: Station) -> None:
     add_object_receipt(station.data, station.receipt_for(index, obj), at=RECEIVED)
     assert station.release(RECEIVED + KEEP) == (0, 1, 0)
     assert station.present(obj) and station.releases() == []
+
+
+def test_fixity_counts_a_released_copy_as_gone_by_design(tmp_path: Path) -> None:
+    """The station's fixity audit after a release: the released original is neither re-hashed
+    nor reported missing; an original deleted behind the pipeline's back still is."""
+    from api.compose import open_jobs
+    from jobs.runner import run_job
+    from tests.integration.test_jobs_retention import FakeClock, make_clip
+
+    data = tmp_path / "pcs-a"
+    clock = FakeClock()
+    runtime = open_jobs(Settings(data_dir=data, encryption="none"), clock=clock)
+    ctx = runtime.context
+    try:
+        released, kept = (make_clip(ctx, tmp_path / "src", f"clip {i}".encode() * 999)
+                          for i in range(2))
+        original = ctx.catalogue.clip(released).original
+        assert original is not None
+        stored_index = next(r.index for r in ctx.ledger.find(released)
+                            if decode_entry(r.data).kind is EntryKind.STORED)
+        ctx.writer.append(CopyReleasedBody(
+            index=stored_index, store=original.store, key=original.key,
+            version_id=original.version_id, size=original.size, sha256=original.sha256,
+            sm3="0" * 64, received_at=clock(), keep_days=0), subject=released,
+            actor="station:retention")
+        LocalWormStore(data / "objects", clock=clock).release(original, reason="test")
+        outcome = run_job(ctx, "fixity", full=True)
+        assert outcome.ok, outcome.findings
+        assert "1/1 object(s) OK" in outcome.summary[0]
+        gone = data / "objects" / "objects" / "originals" / kept[:2] / kept
+        gone.unlink()
+        outcome = run_job(ctx, "fixity", full=True)
+        assert not outcome.ok
+        assert {f.subject for f in outcome.findings} == {kept}
+    finally:
+        runtime.close()
