@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from api.http.auth import Role
+from api.http.auth import ALL_ROLES, Role
 from devices.sim.cards import Media
 from evidence.errors import VerificationError
 from integrity.bundle import parse_tlog_proof, verify_bundle
@@ -58,7 +58,7 @@ def check_offline(world: World, answer: dict[str, object], sha: str) -> None:
                              checkpoint.head.root)
 
 
-@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("role", sorted(ALL_ROLES))
 def test_verify_by_hash_gives_offline_proofs(world: World, role: Role) -> None:
     clip = world.playable
     world.station.ledger.publish()
@@ -77,6 +77,11 @@ def test_verify_by_hash_gives_offline_proofs(world: World, role: Role) -> None:
     else:
         assert answer["clip"]["sha256"] == clip.sha256
     check_offline(world, answer, clip.sha256)
+
+
+def test_a_device_uploads_and_verifies_nothing(world: World) -> None:
+    r = world.client.get(f"/api/verify/{world.playable.sha256}", headers=world.auth(Role.DEVICE))
+    assert r.status_code == 403 and r.json()["error"] == "forbidden"
 
 
 def test_entries_after_the_checkpoint_have_no_proof_yet(world: World) -> None:
