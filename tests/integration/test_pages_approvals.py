@@ -6,49 +6,18 @@ within the grant, and not after it expires; a refusal shows its reason to the re
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
-from devices.sim.cards import Media
 from evidence.records import EntryKind
-from tests.integration.test_api_support import BACKENDS, World, world_fixture
+from tests.integration import test_approvals
+from tests.integration.test_api_support import World
+from tests.integration.test_approvals import CLOCK, PASSWORD, START
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-
-PASSWORD = "correct horse 1"
-START = datetime(2026, 11, 24, 8, tzinfo=UTC)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-CLOCK = FakeClock()
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-          media: Media) -> Iterator[World]:
-    CLOCK.now = START
-    for w in world_fixture(request, tmp_path_factory, media, clock=CLOCK):
-        acc = w.casework.accounts
-        acc.add_unit("110000000000", "市局", parent=None, actor="test")
-        acc.add_unit("110100000000", "分局A", parent="110000000000", actor="test")
-        acc.add_unit("110200000000", "分局B", parent="110000000000", actor="test")
-        for number, unit, role in ((w.playable.officer, "110100000000", "officer"),
-                                   ("200001", "110200000000", "officer"),
-                                   ("200002", "110100000000", "leader"),
-                                   ("200003", "110200000000", "leader")):
-            acc.add_user(number, name=f"民警{number}", unit=unit, roles=[role],
-                         password=PASSWORD, actor="test")
-        yield w
+world = test_approvals.world  # the REST tests' world: units, accounts, the fake clock
 
 
 def signed_in(world: World, number: str) -> tuple[TestClient, str]:
