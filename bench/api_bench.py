@@ -8,10 +8,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -21,7 +19,7 @@ import httpx
 
 from api.compose import open_ledger
 from api.settings import Settings
-from bench.common import make_entries, report
+from bench.common import make_entries, report, served
 from storage.tokens import SqlTokenRepo
 
 N = 1_000_000
@@ -39,13 +37,6 @@ request = function()
   return wrk.format("GET", path, {{["Authorization"] = auth}})
 end
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _build(data_dir: Path) -> str:
@@ -102,20 +93,9 @@ def run() -> None:
         start = time.perf_counter()
         token = _build(data_dir)
         print(f"   (ledger built in {time.perf_counter() - start:.0f} s)", flush=True)
-        port = _free_port()
         env = {**os.environ, "LIUHEN_DATA_DIR": str(data_dir)}
-        server = subprocess.Popen(
-            [str(Path(sys.executable).with_name("liuhen")), "serve", "--port", str(port)], env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            base = f"http://127.0.0.1:{port}"
+        with served(env) as base:
             auth = {"Authorization": f"Bearer {token}"}
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{base}/api/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
             warm = time.perf_counter()  # the first proof loads the tree's levels (cold cache)
             first = httpx.get(f"{base}/api/verify/{0:064x}", headers=auth, timeout=60)
             first.raise_for_status()
@@ -126,9 +106,6 @@ def run() -> None:
             health_lua.write_text(_LUA.format(n=N, token=token, path="/api/health?i=%d"))
             figures = [_wrk(base, verify_lua) for _ in range(RUNS)]
             peers = [_wrk(base, health_lua) for _ in range(RUNS)]
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     p50 = statistics.median(f[0] for f in figures)
     p99 = statistics.median(f[1] for f in figures)
     rps = statistics.median(f[2] for f in figures)

@@ -1,11 +1,19 @@
-"""Shared helpers: medians of several runs, and one line per figure with its peer and ratio."""
+"""Shared helpers: medians of several runs, one line per figure with its peer and ratio, and
+``liuhen serve`` in a second process."""
 
 from __future__ import annotations
 
+import socket
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
 
 from access.accounts import Accounts
 from evidence.ids import StationId
@@ -13,6 +21,30 @@ from evidence.records import Entry, EntryKind
 from integrity.entry import encode_entry
 
 RUNS = 3
+
+
+@contextmanager
+def served(env: dict[str, str]) -> Iterator[str]:
+    """``liuhen serve`` on a free loopback port with ``env`` (its data dir and database), in a
+    second process, once ``/api/health`` answers: its base URL. Stopped at the end."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("liuhen")), "serve", "--port", str(port)], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/api/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def median_time(fn: Callable[[], object], *, runs: int = RUNS) -> float:

@@ -13,10 +13,7 @@ size."""
 from __future__ import annotations
 
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -30,7 +27,7 @@ from sqlalchemy import create_engine
 
 from api.compose import accounts, make_blob_store, open_ledger, services
 from api.settings import Settings
-from bench.common import add_bureau, report, unit_code
+from bench.common import add_bureau, report, served, unit_code
 from evidence.records import ClipQuery, ClipScope
 from storage.catalogue import SqlCatalogue
 
@@ -125,13 +122,6 @@ def _uncounted(database: str) -> dict[str, float]:
         engine.dispose()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _median_ms(client: httpx.Client, path: str) -> float:
     times = []
     for _ in range(RUNS):
@@ -161,53 +151,38 @@ def _measure(data: Path, database: str) -> None:
     start = time.perf_counter()
     mid = _build(data, database)
     print(f"   (catalogue built in {time.perf_counter() - start:.0f} s)", flush=True)
-    port = _free_port()
     env = {**os.environ, "LIUHEN_DATA_DIR": str(data), "LIUHEN_DATABASE_URL": _url(database)}
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("liuhen")), "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/api/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        with httpx.Client(base_url=base, timeout=60) as client:
-            signed = client.post("/ui/signin", data={"officer_no": "900000",
-                                                     "password": PASSWORD})
-            if signed.status_code not in (200, 303):
-                raise SystemExit(f"sign-in failed: {signed.status_code}")
-            pages = {
-                "clip list, first page (all clips, with total)": "/ui/clips",
-                "clip list, a page in the middle (keyset)": f"/ui/clips?after={mid}",
-                "clip list by 警号": "/ui/clips?officer=100007",
-                "clip list sorted by officer, middle page": f"/ui/clips?order=officer"
-                                                            f"&after={mid}",
-                "clip list sorted by device, middle page": f"/ui/clips?order=device"
-                                                           f"&after={mid}",
-                "clip list, one unit's subtree": f"/ui/clips?unit={unit_code(3)}",
-                "clip list, one unit, last 30 days": f"/ui/clips?unit={unit_code(3)}"
-                                                     "&preset=30d",
-                "clip page": f"/ui/clips/{mid}",
-                "case list, first page": "/ui/cases",
-                "case page (timeline, suggestions)": f"/ui/cases/{quote('B-00000')}",
-                "一人一档 (recorders, 14 days, cases)": "/ui/officers/100007",
-                "采集站 dashboard": "/ui/stations",
-            }
-            for path in pages.values():  # warm: first reads load the database pages
-                client.get(path)
-            health = _median_ms(client, "/api/health")
-            for name, path in pages.items():
-                report(f"{name}, {N:,} clips", _median_ms(client, path), "ms",
-                       peer="GET /api/health", peer_value=health, goal="<= 200 ms")
-            for name, count in _uncounted(database).items():
-                report(f"{name}, {N:,} clips", count, "ms", peer="GET /api/health",
-                       peer_value=health, goal="<= 200 ms with the page")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with served(env) as base, httpx.Client(base_url=base, timeout=60) as client:
+        signed = client.post("/ui/signin", data={"officer_no": "900000",
+                                                 "password": PASSWORD})
+        if signed.status_code not in (200, 303):
+            raise SystemExit(f"sign-in failed: {signed.status_code}")
+        pages = {
+            "clip list, first page (all clips, with total)": "/ui/clips",
+            "clip list, a page in the middle (keyset)": f"/ui/clips?after={mid}",
+            "clip list by 警号": "/ui/clips?officer=100007",
+            "clip list sorted by officer, middle page": f"/ui/clips?order=officer"
+                                                        f"&after={mid}",
+            "clip list sorted by device, middle page": f"/ui/clips?order=device"
+                                                       f"&after={mid}",
+            "clip list, one unit's subtree": f"/ui/clips?unit={unit_code(3)}",
+            "clip list, one unit, last 30 days": f"/ui/clips?unit={unit_code(3)}"
+                                                 "&preset=30d",
+            "clip page": f"/ui/clips/{mid}",
+            "case list, first page": "/ui/cases",
+            "case page (timeline, suggestions)": f"/ui/cases/{quote('B-00000')}",
+            "一人一档 (recorders, 14 days, cases)": "/ui/officers/100007",
+            "采集站 dashboard": "/ui/stations",
+        }
+        for path in pages.values():  # warm: first reads load the database pages
+            client.get(path)
+        health = _median_ms(client, "/api/health")
+        for name, path in pages.items():
+            report(f"{name}, {N:,} clips", _median_ms(client, path), "ms",
+                   peer="GET /api/health", peer_value=health, goal="<= 200 ms")
+        for name, count in _uncounted(database).items():
+            report(f"{name}, {N:,} clips", count, "ms", peer="GET /api/health",
+                   peer_value=health, goal="<= 200 ms with the page")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import http.server
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import RUNS, report
+from bench.common import RUNS, report, served
 
 MIB = 1 << 20
 
@@ -44,12 +43,6 @@ class _Sink(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         return None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _liuhen(*args: str, env: dict[str, str]) -> str:
@@ -90,44 +83,35 @@ def run() -> None:
         _liuhen("init", "--data-dir", str(data), env=env)
         token = _liuhen("devices", "add", "BENCH4G01", "--officer", "010203", "--data-dir",
                         str(data), env=env)
-        port = _free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-c", "from api.cli import main; main()", "serve", "--data-dir",
-             str(data), "--host", "127.0.0.1", "--port", str(port)], env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _Sink.target = work / "sink.bin"
         sink = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
         threading.Thread(target=sink.serve_forever, daemon=True).start()
-        url = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.2)
-            print(f"-- tus upload of {size // MIB} MiB to liuhen serve (SQLite, local WORM store, "
-                  "SM3 + SM4 on), ingested before the answer", flush=True)
-            ours, curls = [], []
-            for run_no in range(RUNS):
-                clip = work / f"20261124_0857{run_no:02d}_BENCH4G01_010203.MP4"
-                with clip.open("wb") as fh:
-                    block = os.urandom(MIB)
-                    for i in range(size // MIB):
-                        fh.write(i.to_bytes(8, "little") + block[8:])
-                ours.append(_upload(url, token, clip))
-                start = time.perf_counter()
-                subprocess.run(["curl", "-s", "-o", "/dev/null", "--upload-file", str(clip),
-                                f"http://127.0.0.1:{sink.server_address[1]}/sink"], check=True)
-                curls.append(time.perf_counter() - start)
-                clip.unlink()
-            report("tus upload to liuhen serve, to stored", size / statistics.median(ours) / 1e6,
-                   "MB/s", peer="curl --upload-file to a bare HTTP server",
-                   peer_value=size / statistics.median(curls) / 1e6)
-            print("   runs (s): ours " + ", ".join(f"{t:.1f}" for t in ours) + "; curl "
-                  + ", ".join(f"{t:.2f}" for t in curls)
-                  + f"; load average {os.getloadavg()[0]:.1f}", flush=True)
+            with served({**env, "LIUHEN_DATA_DIR": str(data)}) as url:
+                _measure(url, token, size, work, sink.server_address[1])
         finally:
-            server.terminate()
-            server.wait(timeout=30)
             sink.shutdown()
+
+
+def _measure(url: str, token: str, size: int, work: Path, sink_port: int) -> None:
+    print(f"-- tus upload of {size // MIB} MiB to liuhen serve (SQLite, local WORM store, "
+          "SM3 + SM4 on), ingested before the answer", flush=True)
+    ours, curls = [], []
+    for run_no in range(RUNS):
+        clip = work / f"20261124_0857{run_no:02d}_BENCH4G01_010203.MP4"
+        with clip.open("wb") as fh:
+            block = os.urandom(MIB)
+            for i in range(size // MIB):
+                fh.write(i.to_bytes(8, "little") + block[8:])
+        ours.append(_upload(url, token, clip))
+        start = time.perf_counter()
+        subprocess.run(["curl", "-s", "-o", "/dev/null", "--upload-file", str(clip),
+                        f"http://127.0.0.1:{sink_port}/sink"], check=True)
+        curls.append(time.perf_counter() - start)
+        clip.unlink()
+    report("tus upload to liuhen serve, to stored", size / statistics.median(ours) / 1e6,
+           "MB/s", peer="curl --upload-file to a bare HTTP server",
+           peer_value=size / statistics.median(curls) / 1e6)
+    print("   runs (s): ours " + ", ".join(f"{t:.1f}" for t in ours) + "; curl "
+          + ", ".join(f"{t:.2f}" for t in curls)
+          + f"; load average {os.getloadavg()[0]:.1f}", flush=True)
