@@ -166,6 +166,8 @@ class NetworkIngest:
         at = self.ctx.clock()
         self.uploads.complete(upload.id, sha256=sha256, at=at)
         self._hashing.pop(upload.id, None)
+        with self._guard:  # a complete upload needs no lock: later calls see completed_at
+            self._locks.pop(upload.id, None)
         part.unlink(missing_ok=True)
         return replace(upload, completed_at=at, sha256=sha256)
 
